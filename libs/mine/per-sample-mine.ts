@@ -1,0 +1,98 @@
+/**
+ * Per-sample MINE for B samples at once (ALGORITHMS.md §1): one statistics
+ * network per sample (stacked), one pair sampler, a lean Adam maximising the
+ * DV bound, and per-sample permutation streams.
+ */
+import { tf } from '../tensor/index.js';
+import { LeanAdam } from '../tensor/adam.js';
+import { Rng, STREAM } from '../tensor/rng.js';
+import type { MineConfig } from './config.js';
+import { StatisticsNetwork, type SampleKey } from './statistics-network.js';
+import type { PairSampler } from './samplers.js';
+
+export class PerSampleMine {
+  readonly net: StatisticsNetwork;
+  private readonly adam: LeanAdam;
+  private readonly permRngs: Rng[];
+
+  constructor(
+    readonly keys: readonly SampleKey[],
+    readonly sampler: PairSampler,
+    readonly cfg: MineConfig,
+  ) {
+    this.net = StatisticsNetwork.init(keys, sampler.drawShape, cfg);
+    this.adam = new LeanAdam(this.net.params, {
+      learningRate: cfg.learningRate,
+      beta1: cfg.beta1,
+      beta2: cfg.beta2,
+      epsilon: cfg.epsilon,
+      goal: 'max',
+    });
+    this.permRngs = keys.map((k) => new Rng(k.seed, k.sampleId, STREAM.permutation));
+  }
+
+  get batch(): number {
+    return this.keys.length;
+  }
+
+  /** A fresh permutation per sample, as flat row indices b·n + π_b(i). */
+  private nextPermutation(): tf.Tensor1D {
+    const n = this.sampler.draws;
+    const idx = new Int32Array(this.batch * n);
+    this.permRngs.forEach((rng, b) => {
+      const p = rng.permutation(n);
+      for (let i = 0; i < n; i++) idx[b * n + i] = b * n + p[i]!;
+    });
+    return tf.tensor1d(idx, 'int32');
+  }
+
+  /**
+   * I_θ(x, x′) per sample [B], differentiable with respect to xAdv (θ fixed).
+   * Draws a fresh permutation (and, in redraw mode, fresh projections).
+   */
+  estimate(x: tf.Tensor, xAdv: tf.Tensor): tf.Tensor1D {
+    return tf.tidy(() => {
+      const { X, Y } = this.sampler.pairs(x, xAdv);
+      return this.net.dv(X, Y, this.nextPermutation());
+    });
+  }
+
+  /**
+   * `steps` Adam steps maximising I_θ(x, x′) for every sample (x′ fixed).
+   * Returns the per-sample bound measured at the last step (before its update),
+   * or undefined for zero steps.
+   */
+  train(x: tf.Tensor, xAdv: tf.Tensor, steps: number): Float32Array | undefined {
+    let last: Float32Array | undefined;
+    const xAdvConst = tf.keep(tf.clone(xAdv));
+    try {
+      for (let s = 0; s < steps; s++) {
+        const { value, grads } = tf.tidy(() => {
+          const { X, Y } = this.sampler.pairs(x, xAdvConst);
+          const perm = this.nextPermutation();
+          // Sum over samples: each sample's gradient is its own network's.
+          const perSample: tf.Tensor1D[] = [];
+          const { value, grads } = tf.valueAndGrads((...p: tf.Tensor[]) => {
+            const dv = this.net.dv(X, Y, perm, p);
+            perSample.push(tf.keep(dv)); // outlives the gradient scope; disposed below
+            return tf.sum(dv) as tf.Scalar;
+          })(this.net.params);
+          value.dispose();
+          return { value: perSample[0]!, grads };
+        });
+        if (s === steps - 1) last = value.dataSync() as Float32Array;
+        value.dispose();
+        this.net.setParams(this.adam.step(this.net.params, grads));
+      }
+    } finally {
+      xAdvConst.dispose();
+    }
+    return last;
+  }
+
+  dispose(): void {
+    this.net.dispose();
+    this.adam.dispose();
+    this.sampler.dispose();
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Turning one pair (x, x′) into a batch of paired draws (ALGORITHMS.md §1),
+ * for B samples at once. Draws come out as [B, n, ...drawShape].
+ */
+import { tf } from '../tensor/index.js';
+import { Rng, STREAM } from '../tensor/rng.js';
+import type { MineConfig } from './config.js';
+import type { SampleKey } from './statistics-network.js';
+
+export interface PairDraws {
+  X: tf.Tensor;
+  Y: tf.Tensor;
+}
+
+export interface PairSampler {
+  readonly kind: 'conv' | 'random';
+  /** n, the draws per sample. */
+  readonly draws: number;
+  /** Shape of one draw: [H', W', 1] (conv) or [projectionDim] (random). */
+  readonly drawShape: number[];
+  /**
+   * Draws for x (native, fixed during an attack) and xAdv. Y is differentiable
+   * with respect to xAdv. Called once per MINE evaluation: samplers that redraw
+   * their randomness advance their per-sample streams here.
+   */
+  pairs(x: tf.Tensor, xAdv: tf.Tensor): PairDraws;
+  dispose(): void;
+}
+
+/** A model's first convolution layer, activation included: [B,H,W,C] → [B,H',W',F]. */
+export type FirstConv = (x: tf.Tensor4D) => tf.Tensor4D;
+
+/**
+ * Conv sampler: each of the F filter maps of the model's first conv layer is
+ * one draw, X = [F, H', W', 1] per sample. The draws of x are computed once
+ * and cached (x does not change during an attack).
+ */
+export class ConvSampler implements PairSampler {
+  readonly kind = 'conv' as const;
+  readonly draws: number;
+  readonly drawShape: number[];
+  private cachedX: { source: tf.Tensor; draws: tf.Tensor } | undefined;
+
+  constructor(private readonly firstConv: FirstConv, inputShape: number[]) {
+    const probe = tf.tidy(() => firstConv(tf.zeros([1, ...inputShape]) as tf.Tensor4D));
+    const [, h, w, f] = probe.shape;
+    probe.dispose();
+    this.draws = f;
+    this.drawShape = [h, w, 1];
+  }
+
+  private drawsOf(x: tf.Tensor): tf.Tensor {
+    const maps = this.firstConv(x as tf.Tensor4D); // [B,H',W',F]
+    const [B, h, w, f] = maps.shape;
+    return tf.reshape(tf.transpose(maps, [0, 3, 1, 2]), [B, f, h, w, 1]);
+  }
+
+  pairs(x: tf.Tensor, xAdv: tf.Tensor): PairDraws {
+    if (this.cachedX?.source !== x) {
+      this.cachedX?.draws.dispose();
+      this.cachedX = { source: x, draws: tf.keep(tf.tidy(() => this.drawsOf(x))) };
+    }
+    // A fresh handle on the cached draws, so callers may dispose what they get.
+    return { X: tf.clone(this.cachedX.draws), Y: this.drawsOf(xAdv) };
+  }
+
+  dispose(): void {
+    this.cachedX?.draws.dispose();
+    this.cachedX = undefined;
+  }
+}
+
+/**
+ * Random (compressive) sampler: K matrices A_k ∈ R^{d×m}, entries N(0, 1/m),
+ * the same for x and x′; X_k = standardize(vec(x)·A_k). In `redraw` mode the
+ * matrices are new at every evaluation (the reference draws them in-graph);
+ * in `fixed` mode once per sample.
+ */
+export class RandomSampler implements PairSampler {
+  readonly kind = 'random' as const;
+  readonly draws: number;
+  readonly drawShape: number[];
+  private readonly rngs: Rng[];
+  private readonly d: number;
+  private readonly m: number;
+  private fixed: tf.Tensor3D | undefined;
+
+  constructor(keys: readonly SampleKey[], inputShape: number[], private readonly cfg: MineConfig) {
+    this.draws = cfg.draws;
+    this.m = cfg.projectionDim;
+    this.drawShape = [this.m];
+    this.d = inputShape.reduce((a, b) => a * b, 1);
+    this.rngs = keys.map((k) => new Rng(k.seed, k.sampleId, STREAM.projection));
+  }
+
+  /** [B, d, K·m] with N(0, 1/m) entries, one block per sample from its own stream. */
+  private drawMatrices(): tf.Tensor3D {
+    const per = this.d * this.draws * this.m;
+    const buf = new Float32Array(this.rngs.length * per);
+    const std = 1 / Math.sqrt(this.m);
+    this.rngs.forEach((rng, b) => rng.fillNormal(buf, 0, std, b * per, per));
+    return tf.tensor3d(buf, [this.rngs.length, this.d, this.draws * this.m]);
+  }
+
+  private project(x: tf.Tensor, A: tf.Tensor3D): tf.Tensor {
+    const B = x.shape[0]!;
+    const v = tf.reshape(x, [B, 1, this.d]);
+    const z = tf.reshape(tf.matMul(v, A), [B, this.draws, this.m]);
+    const { mean, variance } = tf.moments(z, 2, true);
+    // Tiny floor: an all-zero sample projects to zeros, whose variance is 0.
+    return tf.div(tf.sub(z, mean), tf.sqrt(tf.add(variance, 1e-12)));
+  }
+
+  pairs(x: tf.Tensor, xAdv: tf.Tensor): PairDraws {
+    if (x.shape[0] !== this.rngs.length) {
+      throw new Error(`RandomSampler built for ${this.rngs.length} samples, got a batch of ${x.shape[0]}`);
+    }
+    let A: tf.Tensor3D;
+    if (this.cfg.projection === 'fixed') {
+      this.fixed ??= tf.keep(this.drawMatrices());
+      A = this.fixed;
+    } else {
+      A = this.drawMatrices();
+    }
+    // A redrawn A is left to the caller's tidy: a gradient through Y still needs it.
+    return { X: this.project(x, A), Y: this.project(xAdv, A) };
+  }
+
+  dispose(): void {
+    this.fixed?.dispose();
+    this.fixed = undefined;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Training loop for the reference autoencoders: minibatch training of x → x
+ * with the model's compiled loss and optimizer, shuffled every epoch by a
+ * seeded PRNG (tfjs' own fit() shuffles with Math.random), so that a seeded
+ * model and a seeded run give the same weights on a deterministic backend.
+ */
+import { tf } from '../tensor/index.js';
+import { deriveSeed, mulberry32, shuffleInPlace } from './prng.js';
+import type { Autoencoder, EpochReport, TrainOptions, TrainResult } from './types.js';
+
+export const DEFAULT_EPOCHS = 20;
+export const DEFAULT_BATCH_SIZE = 100;
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('training aborted', 'AbortError');
+}
+
+/**
+ * Trains `ae` in place on `x` ([N, ...inputShape], values in [0, 1]).
+ * `x` is not disposed. Rejects with the signal's reason when aborted (the
+ * model keeps the weights of the last completed batch).
+ */
+export async function trainAutoencoder(
+  ae: Autoencoder,
+  x: tf.Tensor,
+  opts: TrainOptions = {},
+): Promise<TrainResult> {
+  const epochs = opts.epochs ?? DEFAULT_EPOCHS;
+  const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
+  const seed = opts.seed ?? 0;
+  if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`epochs must be a non-negative integer, got ${epochs}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+  const expected = [ae.inputShape.length + 1, ...ae.inputShape];
+  if (x.rank !== expected[0] || x.shape.slice(1).some((d, i) => d !== ae.inputShape[i])) {
+    throw new Error(`training data must be [N, ${ae.inputShape.join(', ')}], got [${x.shape.join(', ')}]`);
+  }
+  const n = x.shape[0]!;
+  let nVal = 0;
+  if (opts.validationSplit !== undefined) {
+    const v = opts.validationSplit;
+    if (!(v > 0 && v < 1)) throw new Error(`validationSplit must be in (0, 1), got ${v}`);
+    nVal = Math.floor(n * v);
+    if (nVal < 1 || nVal >= n) throw new Error(`validationSplit ${v} of ${n} samples leaves an empty split`);
+  }
+  const nTrain = n - nVal;
+  if (nTrain < 1) throw new Error('no training samples');
+  const patience = opts.earlyStopping?.patience;
+  const minDelta = opts.earlyStopping?.minDelta ?? 0;
+  if (patience !== undefined && (!Number.isInteger(patience) || patience < 0)) {
+    throw new Error(`earlyStopping.patience must be a non-negative integer, got ${patience}`);
+  }
+  opts.signal?.throwIfAborted();
+
+  // Keras' validation_split: the last fraction, before any shuffling.
+  const [xTrain, xVal] = tf.tidy(() =>
+    nVal > 0 ? [tf.slice(x, 0, nTrain), tf.slice(x, nTrain, nVal)] : [tf.clone(x), undefined],
+  );
+  const order = new Int32Array(nTrain);
+  const history: EpochReport[] = [];
+  let best = Infinity;
+  let sinceBest = 0;
+  let stoppedEarly = false;
+  try {
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      for (let i = 0; i < nTrain; i++) order[i] = i;
+      shuffleInPlace(order, mulberry32(deriveSeed(seed, epoch)));
+      const t0 = performance.now();
+      let lossSum = 0;
+      for (let start = 0; start < nTrain; start += batchSize) {
+        if (opts.signal?.aborted) throw abortReason(opts.signal);
+        const idx = order.subarray(start, Math.min(start + batchSize, nTrain));
+        const batch = tf.tidy(() => tf.gather(xTrain, tf.tensor1d(idx, 'int32')));
+        try {
+          const loss = (await ae.model.trainOnBatch(batch, batch)) as number;
+          lossSum += loss * idx.length;
+        } finally {
+          batch.dispose();
+        }
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const report: EpochReport = {
+        epoch,
+        loss: lossSum / nTrain,
+        samplesPerSec: nTrain / Math.max(seconds, 1e-9),
+      };
+      if (xVal) report.valLoss = await evaluateLoss(ae, xVal, batchSize);
+      history.push(report);
+      opts.onEpoch?.(report);
+      if (patience !== undefined) {
+        const monitored = report.valLoss ?? report.loss;
+        if (monitored < best - minDelta) {
+          best = monitored;
+          sinceBest = 0;
+        } else if (++sinceBest >= patience) {
+          stoppedEarly = true;
+          break;
+        }
+      }
+    }
+  } finally {
+    xTrain.dispose();
+    xVal?.dispose();
+  }
+  return { history, stoppedEarly };
+}
+
+/** Mean of the model's compiled loss over `x`, evaluated in batches (inference behaviour). */
+export async function evaluateLoss(ae: Autoencoder, x: tf.Tensor, batchSize = DEFAULT_BATCH_SIZE): Promise<number> {
+  const out = ae.model.evaluate(x, x, { batchSize }) as tf.Scalar | tf.Scalar[];
+  const s = Array.isArray(out) ? out : [out];
+  const v = (await s[0]!.data())[0]!;
+  tf.dispose(s);
+  return v;
+}

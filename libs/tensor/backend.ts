@@ -1,0 +1,164 @@
+/**
+ * The one place that chooses a tfjs backend.
+ *
+ * Order for `auto`: tensorflow (libtensorflow through @tensorflow/tfjs-node-gpu,
+ * else @tensorflow/tfjs-node; optional peers present only in the container
+ * images) → wasm (@tensorflow/tfjs-backend-wasm, SIMD, with the gradient
+ * kernels it lacks registered by us) → cpu. `UAE_BACKEND` overrides; an
+ * explicit choice that cannot be honoured is a start-up error, never a silent
+ * fallback.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+// The umbrella's node bundle is the only CommonJS build that registers the
+// gradient functions (tfjs-core's node bundle ships none); it also loads layers.
+import '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { registerUaeKernels } from './kernels/register.js';
+
+export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+export type BackendChoice = 'auto' | BackendName;
+
+export interface BackendInfo {
+  /** tfjs backend name. */
+  name: BackendName;
+  /** What provides it: tfjs-node-gpu, tfjs-node, wasm-simd, wasm, cpu. */
+  provider: string;
+  /** True when libtensorflow reports a visible CUDA device. */
+  gpu: boolean;
+  /**
+   * How many samples' per-sample weights (MINE, δ) one stacked computation
+   * should carry. A GPU wants many (one batched matMul); wasm is single-threaded
+   * per instance with a 4 GiB heap, so a few; parallelism there comes from
+   * worker threads, one backend instance each.
+   */
+  preferredChunk: number;
+  /** Worker threads that make sense for sample-parallel work on this backend. */
+  preferredWorkers: number;
+}
+
+export class BackendUnavailableError extends Error {
+  constructor(choice: string, reason: string) {
+    super(`UAE_BACKEND=${choice} is not available: ${reason}`);
+    this.name = 'BackendUnavailableError';
+  }
+}
+
+let active: BackendInfo | undefined;
+let pending: Promise<BackendInfo> | undefined;
+
+export function parseBackendChoice(value: string | undefined): BackendChoice {
+  const v = (value ?? 'auto').trim().toLowerCase() || 'auto';
+  if (v === 'auto' || (BACKEND_NAMES as readonly string[]).includes(v)) return v as BackendChoice;
+  throw new Error(
+    `UAE_BACKEND must be one of auto, ${BACKEND_NAMES.join(', ')}; got "${value}"`,
+  );
+}
+
+/** Dynamic import that TypeScript does not try to resolve (optional peers). */
+async function importOptional(specifier: string): Promise<unknown> {
+  return import(specifier);
+}
+
+async function tryTensorflow(): Promise<{ provider: string } | { error: string }> {
+  const errors: string[] = [];
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      await importOptional(pkg);
+    } catch (e) {
+      errors.push(`${pkg}: ${(e as Error).message.split('\n')[0]}`);
+      continue;
+    }
+    if (!tf.findBackendFactory('tensorflow')) {
+      return {
+        error:
+          `${pkg} loaded but registered its backend on another copy of ` +
+          `@tensorflow/tfjs-core; install ${pkg} at the same version as @tensorflow/tfjs-core (${tf.version_core})`,
+      };
+    }
+    return { provider: pkg.replace('@tensorflow/', '') };
+  }
+  return { error: errors.join('; ') };
+}
+
+async function activate(name: BackendName, provider: string): Promise<BackendInfo> {
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new BackendUnavailableError(name, `tf.setBackend('${name}') failed`);
+  await tf.ready();
+  registerUaeKernels(name);
+  const cores = await availableCores();
+  let gpu = false;
+  if (name === 'tensorflow') gpu = await tensorflowSeesGpu();
+  if (name === 'wasm' && tf.env().getBool('WASM_HAS_SIMD_SUPPORT')) provider = 'wasm-simd';
+  return {
+    name,
+    provider,
+    gpu,
+    preferredChunk: gpu ? 64 : name === 'tensorflow' ? 8 : name === 'wasm' ? 4 : 1,
+    // libtensorflow and a GPU use the cores themselves; wasm and cpu are one
+    // thread per instance, so one worker per core.
+    preferredWorkers: name === 'tensorflow' ? 1 : cores,
+  };
+}
+
+async function availableCores(): Promise<number> {
+  const os = await import('node:os');
+  return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+}
+
+async function tensorflowSeesGpu(): Promise<boolean> {
+  // tfjs-node-gpu places ops on /GPU:0 when libtensorflow found CUDA; the
+  // backend exposes no public flag, so ask the binding when it is there.
+  const backend = tf.backend() as unknown as { binding?: { isUsingGpuDevice?: () => boolean } };
+  try {
+    return backend.binding?.isUsingGpuDevice?.() ?? false;
+  } catch {
+    return false;
+  }
+}
+
+async function choose(choice: BackendChoice): Promise<BackendInfo> {
+  if (choice === 'tensorflow' || choice === 'auto') {
+    const r = await tryTensorflow();
+    if ('provider' in r) return activate('tensorflow', r.provider);
+    if (choice === 'tensorflow') throw new BackendUnavailableError('tensorflow', r.error);
+  }
+  if (choice === 'wasm' || choice === 'auto') {
+    try {
+      return await activate('wasm', 'wasm');
+    } catch (e) {
+      if (choice === 'wasm') throw new BackendUnavailableError('wasm', (e as Error).message);
+    }
+  }
+  return activate('cpu', 'cpu');
+}
+
+/**
+ * Initialise the backend once per thread. Later calls return the same info;
+ * asking for a different explicit backend after initialisation is an error.
+ */
+export async function initBackend(
+  choice: BackendChoice = parseBackendChoice(process.env.UAE_BACKEND),
+): Promise<BackendInfo> {
+  if (active) {
+    if (choice !== 'auto' && choice !== active.name) {
+      throw new Error(`backend already initialised as ${active.name}; cannot switch to ${choice}`);
+    }
+    return active;
+  }
+  pending ??= choose(choice).then((info) => (active = info)).finally(() => (pending = undefined));
+  return pending;
+}
+
+/** The active backend; throws when initBackend() has not completed. */
+export function backendInfo(): BackendInfo {
+  if (!active) throw new Error('tensor backend not initialised: await initBackend() first');
+  return active;
+}
+
+/** For tests: forget the active choice so a test can switch backends. */
+export async function resetBackendForTests(choice: BackendChoice): Promise<BackendInfo> {
+  active = undefined;
+  return initBackend(choice);
+}

@@ -1,0 +1,16 @@
+/**
+ * libs/tensor: the tfjs namespace every other module uses, the backend switch,
+ * deterministic random numbers and small tensor utilities. Nothing outside this
+ * folder names a backend.
+ */
+export * as tf from '@tensorflow/tfjs-core';
+export {
+  initBackend,
+  backendInfo,
+  parseBackendChoice,
+  BackendUnavailableError,
+  BACKEND_NAMES,
+  type BackendInfo,
+  type BackendName,
+  type BackendChoice,
+} from './backend.js';

@@ -1,0 +1,48 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import { tf, initBackend } from '../../libs/tensor/index.js';
+import { createAutoencoder, DENSE_AE_LEARNING_RATE } from '../../libs/models/index.js';
+import { autoencoderSuite } from './autoencoder-suite.js';
+
+autoencoderSuite({ kind: 'dense-ae', inputShape: [784], trainSamples: 256, trainEpochs: 3, trainBatch: 32 });
+autoencoderSuite({ kind: 'dense-ae', inputShape: [28, 28, 1], trainSamples: 256, trainEpochs: 2, trainBatch: 32 });
+
+describe('dense-ae architecture', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  it('is d → 128 sigmoid → d sigmoid with MSE and RMSprop(0.0025)', () => {
+    const ae = createAutoencoder('dense-ae', [784], { seed: 1 });
+    const dense = ae.model.layers.filter((l) => l.getClassName() === 'Dense');
+    expect(dense.map((l) => l.outputShape)).toEqual([
+      [null, 128],
+      [null, 784],
+    ]);
+    expect(dense.map((l) => (l.getConfig() as { activation: string }).activation)).toEqual(['sigmoid', 'sigmoid']);
+    expect(ae.model.countParams()).toBe(784 * 128 + 128 + 128 * 784 + 784);
+    expect(ae.model.loss).toBe('meanSquaredError');
+    const opt = ae.model.optimizer.getConfig() as { learningRate: number; decay: number };
+    expect(ae.model.optimizer.getClassName()).toBe('RMSProp');
+    expect(opt.learningRate).toBeCloseTo(DENSE_AE_LEARNING_RATE, 10);
+    expect(ae.firstConv).toBeUndefined();
+    ae.dispose();
+  });
+
+  it('takes a hidden width (SVHN: 256) and image-shaped inputs', () => {
+    const ae = createAutoencoder('dense-ae', [32, 32, 3], { seed: 1, hidden: 256 });
+    expect(ae.model.countParams()).toBe(3072 * 256 + 256 + 256 * 3072 + 3072);
+    const y = tf.tidy(() => ae.reconstruct(tf.zeros([2, 32, 32, 3])));
+    expect(y.shape).toEqual([2, 32, 32, 3]);
+    y.dispose();
+    ae.dispose();
+  });
+
+  it('dispose frees all of the model’s tensors', () => {
+    const before = tf.memory().numTensors;
+    const ae = createAutoencoder('dense-ae', [784], { seed: 1 });
+    expect(tf.memory().numTensors).toBeGreaterThan(before);
+    ae.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => ae.reconstruct(tf.zeros([1, 784]))).toThrow(/disposed/);
+  });
+});

@@ -1,0 +1,97 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { tf, initBackend } from '../../libs/tensor/index.js';
+import { createAutoencoder, trainAutoencoder, type EpochReport } from '../../libs/models/index.js';
+import { fixtureImages, maxAbsDiff, weightsOf } from './helpers.js';
+
+describe('trainAutoencoder', () => {
+  let x: tf.Tensor2D;
+  beforeAll(async () => {
+    await initBackend('wasm');
+    const img = await fixtureImages(200);
+    x = img.reshape([200, 784]);
+    img.dispose();
+  });
+  afterAll(() => x.dispose());
+
+  it('is deterministic under a seed and depends on the shuffle seed', async () => {
+    const run = async (shuffleSeed: number) => {
+      const ae = createAutoencoder('dense-ae', [784], { seed: 5 });
+      const res = await trainAutoencoder(ae, x, { epochs: 2, batchSize: 50, seed: shuffleSeed });
+      const w = weightsOf(ae.model);
+      ae.dispose();
+      return { w, loss: res.history.map((h) => h.loss) };
+    };
+    const a = await run(1);
+    const b = await run(1);
+    const c = await run(2);
+    expect(a.loss).toEqual(b.loss);
+    a.w.forEach((w, i) => expect(maxAbsDiff(w, b.w[i]!)).toBe(0));
+    expect(maxAbsDiff(a.w[0]!, c.w[0]!)).toBeGreaterThan(0);
+  });
+
+  it('reports validation loss on the last fraction and leaks no tensors', async () => {
+    const ae = createAutoencoder('dense-ae', [784], { seed: 5 });
+    const before = tf.memory().numTensors;
+    const seen: EpochReport[] = [];
+    const res = await trainAutoencoder(ae, x, {
+      epochs: 2,
+      batchSize: 40,
+      validationSplit: 0.2,
+      onEpoch: (e) => seen.push(e),
+    });
+    expect(seen).toEqual(res.history);
+    expect(res.history).toHaveLength(2);
+    for (const h of res.history) {
+      expect(h.valLoss).toBeGreaterThan(0);
+      expect(h.samplesPerSec).toBeGreaterThan(0);
+    }
+    // Optimizer slots are created on the first step; nothing else may remain.
+    const slots = tf.memory().numTensors - before;
+    await trainAutoencoder(ae, x, { epochs: 1, batchSize: 40, validationSplit: 0.2 });
+    expect(tf.memory().numTensors - before).toBe(slots);
+    ae.dispose();
+    expect(tf.memory().numTensors).toBeLessThanOrEqual(before);
+  });
+
+  it('stops early after `patience` epochs without improvement', async () => {
+    const ae = createAutoencoder('dense-ae', [784], { seed: 5 });
+    // minDelta so large that nothing after the first epoch counts as better.
+    const res = await trainAutoencoder(ae, x, {
+      epochs: 10,
+      batchSize: 100,
+      earlyStopping: { patience: 2, minDelta: 10 },
+    });
+    expect(res.stoppedEarly).toBe(true);
+    expect(res.history).toHaveLength(3);
+    ae.dispose();
+  });
+
+  it('aborts between batches with the signal’s reason', async () => {
+    const ae = createAutoencoder('dense-ae', [784], { seed: 5 });
+    const ctl = new AbortController();
+    const before = tf.memory().numTensors;
+    const p = trainAutoencoder(ae, x, {
+      epochs: 5,
+      batchSize: 20,
+      signal: ctl.signal,
+      onEpoch: () => ctl.abort(new Error('stop here')),
+    });
+    await expect(p).rejects.toThrow('stop here');
+    // It stopped inside the second epoch's first batch: one epoch was reported.
+    const pre = new AbortController();
+    pre.abort();
+    await expect(trainAutoencoder(ae, x, { signal: pre.signal })).rejects.toThrow();
+    ae.dispose();
+    expect(tf.memory().numTensors).toBeLessThanOrEqual(before);
+  });
+
+  it('validates its arguments', async () => {
+    const ae = createAutoencoder('dense-ae', [784], { seed: 5 });
+    const img = tf.zeros([4, 28, 28, 1]);
+    await expect(trainAutoencoder(ae, img)).rejects.toThrow(/\[N, 784\]/);
+    img.dispose();
+    await expect(trainAutoencoder(ae, x, { validationSplit: 1 })).rejects.toThrow(/validationSplit/);
+    await expect(trainAutoencoder(ae, x, { batchSize: 0 })).rejects.toThrow(/batchSize/);
+    ae.dispose();
+  });
+});
