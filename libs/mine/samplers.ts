@@ -42,7 +42,8 @@ export class ConvSampler implements PairSampler {
   private cachedX: { source: tf.Tensor; draws: tf.Tensor } | undefined;
 
   constructor(private readonly firstConv: FirstConv, inputShape: number[]) {
-    const probe = tf.tidy(() => firstConv(tf.zeros([1, ...inputShape]) as tf.Tensor4D));
+    const probe = tf.tidy(() => firstConv(tf.zeros([1, ...inputShape]) as unknown as tf.Tensor4D));
+    if (probe.rank !== 4) throw new Error(`first conv layer must return [B,H,W,F]; got [${probe.shape.join(',')}]`);
     const [, h, w, f] = probe.shape;
     probe.dispose();
     this.draws = f;

@@ -126,7 +126,7 @@ export class StatisticsNetwork {
       // 'valid' k×k conv as im2col + batched matMul with per-sample filters.
       const shifted: tf.Tensor4D[] = [];
       for (let ky = 0; ky < k; ky++) {
-        for (let kx = 0; kx < k; kx++) shifted.push(tf.slice(x4, [0, ky, kx, 0], [B * n, oh, ow, c]));
+        for (let kx = 0; kx < k; kx++) shifted.push(tf.slice(x4, [0, ky, kx, 0], [B * n, oh, ow, c]) as tf.Tensor4D);
       }
       const patches = tf.reshape(k * k === 1 ? shifted[0]! : tf.concat(shifted, 3), [B, n * oh * ow, k * k * c]);
       const conv = tf.add(tf.matMul(patches, p[i++]!), p[i++]!); // [B, n·oh·ow, F]

@@ -1,0 +1,78 @@
+/**
+ * Typed attack configuration (ALGORITHMS.md §3–4) with the reference
+ * implementation's values as defaults.
+ */
+import { z } from 'zod';
+import { MineConfigSchema } from '../mine/config.js';
+
+export const SimilaritySchema = z.discriminatedUnion('kind', [
+  /** Per-sample MINE (the paper's method). */
+  z.object({ kind: z.literal('mine'), mine: MineConfigSchema.default(MineConfigSchema.parse({})) }),
+  /** −‖x′ − x‖² (L2-UAE: maximising distance instead of minimising MI). */
+  z.object({ kind: z.literal('l2') }),
+  /** cos(x, x′) (Table 13 ablation). */
+  z.object({ kind: z.literal('cosine') }),
+]);
+export type SimilarityConfig = z.infer<typeof SimilaritySchema>;
+
+export const CriterionSchema = z.discriminatedUnion('kind', [
+  /** f = ‖x − AE(x′)‖² − ‖x − AE(x)‖² + κ (unsupervised, autoencoders). */
+  z.object({ kind: z.literal('reconstruction'), kappa: z.number().min(0).default(0) }),
+  /** f = L(x′) − L(x) + κ for the model's own per-sample loss L (unsupervised). */
+  z.object({ kind: z.literal('loss'), kappa: z.number().min(0).default(0) }),
+  /** Carlini–Wagner margin on logits (supervised); targeted when `targets` are given per sample. */
+  z.object({ kind: z.literal('cw'), kappa: z.number().min(0).default(0), targeted: z.boolean().default(false) }),
+]);
+export type CriterionConfig = z.infer<typeof CriterionSchema>;
+
+export const AttackConfigSchema = z
+  .object({
+    /** MinMax (Algorithm 1) or the penalty baseline with binary search over c (§4). */
+    method: z.enum(['minmax', 'penalty']).default('minmax'),
+    criterion: CriterionSchema.default({ kind: 'reconstruction', kappa: 0 }),
+    similarity: SimilaritySchema.default({ kind: 'mine', mine: MineConfigSchema.parse({}) }),
+    /** T, attack iterations (penalty: total over all search steps). */
+    iterations: z.number().int().min(1).max(100_000).default(40),
+    /** L∞ bound on δ; 1 = no effective bound (the paper's recommendation for MINE attacks). */
+    epsilon: z.number().gt(0).max(1).default(1),
+    /** Step size of the plain gradient step on δ. */
+    alpha: z.number().gt(0).max(100).default(0.01),
+    /** c-update rate. */
+    beta: z.number().gt(0).max(1).default(0.1),
+    /** Initial c. */
+    c0: z.number().min(0).max(1e10).default(1e-3),
+    /** MINE Adam steps per iteration; default 20 unsupervised, 1 supervised. */
+    mineSteps: z.number().int().min(0).max(10_000).optional(),
+    /**
+     * Initial δ: `glorot` is the small U(−a, a), a = √(6/(fan_in+fan_out)),
+     * that the reference really uses (TF1's default initialiser for its
+     * variable); `uniform-eps` is U(−ε, ε), which the reference text names.
+     */
+    init: z.enum(['glorot', 'uniform-eps']).default('glorot'),
+    /** Penalty baseline: S binary-search steps of T/S iterations each. */
+    searchSteps: z.number().int().min(1).max(100).default(4),
+    /** Record MI, f and c at every iteration. */
+    trace: z.boolean().default(false),
+    seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  })
+  .superRefine((c, ctx) => {
+    if (c.method === 'penalty' && c.iterations < c.searchSteps) {
+      ctx.addIssue({ code: 'custom', path: ['iterations'], message: `must be ≥ searchSteps (${c.searchSteps}) for the penalty method` });
+    }
+  });
+
+export type AttackConfig = z.infer<typeof AttackConfigSchema>;
+export type AttackConfigInput = z.input<typeof AttackConfigSchema>;
+
+export function attackConfig(input: AttackConfigInput = {}): AttackConfig {
+  return AttackConfigSchema.parse(input);
+}
+
+export function isSupervised(c: AttackConfig): boolean {
+  return c.criterion.kind === 'cw';
+}
+
+/** n_mine: 20 Adam steps per iteration unsupervised, 1 supervised (§3). */
+export function mineStepsOf(c: AttackConfig): number {
+  return c.mineSteps ?? (isSupervised(c) ? 1 : 20);
+}

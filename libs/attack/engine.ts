@@ -1,0 +1,112 @@
+/**
+ * The attack engine's public API: N samples in, N results out, whatever the
+ * backend. Samples are processed in stacked chunks whose size the backend
+ * prefers (a GPU wants many per batched matMul; wasm a few), so the caller
+ * never chooses an execution strategy.
+ */
+import { backendInfo, tf } from '../tensor/index.js';
+import { type AttackConfig, isSupervised } from './config.js';
+import { attackChunk, AttackCancelledError } from './minmax.js';
+import type { AttackModel } from './model.js';
+import type { SampleResult } from './result.js';
+
+export interface AttackInput {
+  /** N samples, each of `inputShape`, flattened in C order; values in [0, 1]. */
+  data: Float32Array;
+  inputShape: number[];
+  /** Ids that seed each sample's random streams (default 0..N−1); unique. */
+  sampleIds?: number[];
+  /** One label per sample: true class (cw untargeted) or target class (cw targeted). */
+  labels?: Int32Array;
+}
+
+export interface AttackProgress {
+  done: number;
+  total: number;
+  succeeded: number;
+  elapsedSeconds: number;
+  samplesPerSecond: number;
+}
+
+export interface RunAttackOptions {
+  signal?: AbortSignal;
+  /** After every finished chunk, with that chunk's results. */
+  onProgress?: (progress: AttackProgress, chunk: SampleResult[]) => void;
+  /** Samples per stacked computation; default: what the backend prefers. */
+  chunkSize?: number;
+}
+
+export class AttackInputError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.name = 'AttackInputError';
+  }
+}
+
+/** Validates shapes, values and ids; returns N. */
+export function validateAttackInput(input: AttackInput, config: AttackConfig, modelInputShape?: readonly number[]): number {
+  const d = input.inputShape.reduce((a, b) => a * b, 1);
+  if (input.inputShape.length === 0 || input.inputShape.some((v) => !Number.isInteger(v) || v <= 0)) {
+    throw new AttackInputError('inputShape', `must be positive integers; got [${input.inputShape.join(',')}]`);
+  }
+  if (modelInputShape && modelInputShape.join(',') !== input.inputShape.join(',')) {
+    throw new AttackInputError('inputShape', `[${input.inputShape.join(',')}] does not match the model's [${modelInputShape.join(',')}]`);
+  }
+  if (input.data.length % d !== 0) {
+    throw new AttackInputError('data', `length ${input.data.length} is not a multiple of the sample size ${d}`);
+  }
+  const n = input.data.length / d;
+  for (let i = 0; i < input.data.length; i++) {
+    const v = input.data[i]!;
+    if (!(v >= 0 && v <= 1)) {
+      throw new AttackInputError('data', `sample ${Math.floor(i / d)} element ${i % d} is ${v}; values must be finite and in [0, 1]`);
+    }
+  }
+  if (input.sampleIds) {
+    if (input.sampleIds.length !== n) throw new AttackInputError('sampleIds', `has ${input.sampleIds.length} ids for ${n} samples`);
+    const seen = new Set<number>();
+    for (const id of input.sampleIds) {
+      if (!Number.isSafeInteger(id) || id < 0) throw new AttackInputError('sampleIds', `id ${id} is not a non-negative integer`);
+      if (seen.has(id)) throw new AttackInputError('sampleIds', `id ${id} appears twice`);
+      seen.add(id);
+    }
+  }
+  if (isSupervised(config) && input.labels?.length !== n) {
+    throw new AttackInputError('labels', `the cw criterion needs ${n} labels; got ${input.labels?.length ?? 0}`);
+  }
+  return n;
+}
+
+/**
+ * Attacks every sample; results come back in input order. Cancelling through
+ * `signal` stops between iterations with AttackCancelledError.
+ */
+export async function runAttack(model: AttackModel, input: AttackInput, config: AttackConfig, opts: RunAttackOptions = {}): Promise<SampleResult[]> {
+  const n = validateAttackInput(input, config, model.inputShape);
+  const d = input.data.length / Math.max(1, n);
+  const ids = input.sampleIds ?? Array.from({ length: n }, (_, i) => i);
+  const chunkSize = Math.max(1, opts.chunkSize ?? backendInfo().preferredChunk);
+  const results: SampleResult[] = [];
+  const started = performance.now();
+  let succeeded = 0;
+  for (let start = 0; start < n; start += chunkSize) {
+    if (opts.signal?.aborted) throw new AttackCancelledError(opts.signal.reason);
+    const end = Math.min(n, start + chunkSize);
+    const x = tf.tensor(input.data.subarray(start * d, end * d), [end - start, ...input.inputShape]);
+    try {
+      const chunk = await attackChunk(
+        model,
+        { x, sampleIds: ids.slice(start, end), labels: input.labels?.subarray(start, end) },
+        config,
+        { signal: opts.signal },
+      );
+      results.push(...chunk);
+      succeeded += chunk.filter((r) => r.success).length;
+      const elapsedSeconds = (performance.now() - started) / 1000;
+      opts.onProgress?.({ done: end, total: n, succeeded, elapsedSeconds, samplesPerSecond: end / elapsedSeconds }, chunk);
+    } finally {
+      x.dispose();
+    }
+  }
+  return results;
+}

@@ -1,0 +1,9 @@
+export * from './config.js';
+export type { AttackModel } from './model.js';
+export type { SampleResult, IterationTrace } from './result.js';
+export { createCriterion, type Criterion, type CriterionContext } from './criteria.js';
+export { createSimilarity, type Similarity } from './similarity.js';
+export { attackChunk, glorotDeltaLimit, AttackCancelledError, type ChunkInput, type ChunkHooks } from './minmax.js';
+export { runAttack, validateAttackInput, AttackInputError, type AttackInput, type AttackProgress, type RunAttackOptions } from './engine.js';
+export { runAttackParallel, type PortableModel, type ParallelAttackOptions } from './parallel.js';
+export { gaussianAugment } from './gaussian.js';

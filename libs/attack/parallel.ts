@@ -1,0 +1,111 @@
+/**
+ * Sample-parallel attacks on worker threads: each worker has its own backend
+ * instance (and, on wasm, its own 4 GiB heap) and attacks a contiguous shard.
+ * Results depend only on (seed, sample id), so any sharding gives the same
+ * answers as one in-process run.
+ */
+import type { Worker } from 'node:worker_threads';
+import { spawnModuleWorker } from '../runtime/spawn-worker.js';
+import { backendInfo, type BackendChoice } from '../tensor/index.js';
+import type { AutoencoderArtifacts } from '../models/index.js';
+import type { AttackConfig } from './config.js';
+import { type AttackInput, type AttackProgress, validateAttackInput } from './engine.js';
+import { AttackCancelledError } from './minmax.js';
+import type { SampleResult } from './result.js';
+import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+
+/** A model a worker can rebuild from plain data. */
+export type PortableModel = { kind: 'autoencoder'; artifacts: AutoencoderArtifacts };
+
+export interface ParallelAttackOptions {
+  /** Worker threads; default: what the backend prefers (one per core on wasm). */
+  workers?: number;
+  chunkSize?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: AttackProgress, chunk: SampleResult[]) => void;
+  /** Backend each worker initialises; default: the caller's active backend. */
+  backend?: BackendChoice;
+}
+
+
+function shardBounds(n: number, parts: number): [number, number][] {
+  const bounds: [number, number][] = [];
+  for (let p = 0; p < parts; p++) bounds.push([Math.floor((p * n) / parts), Math.floor(((p + 1) * n) / parts)]);
+  return bounds.filter(([a, b]) => b > a);
+}
+
+export async function runAttackParallel(
+  model: PortableModel,
+  input: AttackInput,
+  config: AttackConfig,
+  opts: ParallelAttackOptions = {},
+): Promise<SampleResult[]> {
+  const n = validateAttackInput(input, config, model.artifacts.inputShape);
+  const d = n === 0 ? 0 : input.data.length / n;
+  const ids = input.sampleIds ?? Array.from({ length: n }, (_, i) => i);
+  const workers = Math.max(1, Math.min(n, opts.workers ?? backendInfo().preferredWorkers));
+  const backend = opts.backend ?? backendInfo().name;
+  const results: SampleResult[][] = [];
+  const started = performance.now();
+  let done = 0;
+  let succeeded = 0;
+  const running: Worker[] = [];
+
+  const runShard = (index: number, [a, b]: [number, number]) =>
+    new Promise<void>((resolve, reject) => {
+      const worker = spawnModuleWorker(import.meta.url, './worker');
+      running.push(worker);
+      const shardResults: SampleResult[] = [];
+      results[index] = shardResults;
+      let finished = false;
+      worker.on('message', (msg: WorkerReply) => {
+        if (msg.type === 'chunk') {
+          shardResults.push(...msg.results);
+          done += msg.results.length;
+          succeeded += msg.results.filter((r) => r.success).length;
+          const elapsedSeconds = (performance.now() - started) / 1000;
+          opts.onProgress?.({ done, total: n, succeeded, elapsedSeconds, samplesPerSecond: done / elapsedSeconds }, msg.results);
+        } else if (msg.type === 'done') {
+          finished = true;
+          resolve();
+        } else if (msg.type === 'error') {
+          finished = true;
+          reject(msg.cancelled ? new AttackCancelledError(msg.message) : new Error(`attack worker ${index}: ${msg.message}`));
+        }
+      });
+      worker.on('error', (e) => {
+        finished = true;
+        reject(e);
+      });
+      worker.on('exit', (code) => {
+        if (!finished) reject(new Error(`attack worker ${index} exited with code ${code} before finishing`));
+      });
+      const request: WorkerRequest = {
+        type: 'start',
+        backend,
+        model,
+        config,
+        chunkSize: opts.chunkSize,
+        input: {
+          data: input.data.slice(a * d, b * d),
+          inputShape: input.inputShape,
+          sampleIds: ids.slice(a, b),
+          labels: input.labels?.slice(a, b),
+        },
+      };
+      worker.postMessage(request);
+    });
+
+  const onAbort = () => {
+    for (const w of running) w.postMessage({ type: 'cancel' } satisfies WorkerRequest);
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (opts.signal?.aborted) throw new AttackCancelledError(opts.signal.reason);
+    await Promise.all(shardBounds(n, workers).map((bounds, i) => runShard(i, bounds)));
+    return results.flat();
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    await Promise.all(running.map((w) => w.terminate()));
+  }
+}

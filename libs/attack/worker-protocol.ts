@@ -1,0 +1,15 @@
+/** Messages between runAttackParallel and its worker threads. */
+import type { BackendChoice } from '../tensor/index.js';
+import type { AttackConfig } from './config.js';
+import type { AttackInput } from './engine.js';
+import type { PortableModel } from './parallel.js';
+import type { SampleResult } from './result.js';
+
+export type WorkerRequest =
+  | { type: 'start'; backend: BackendChoice; model: PortableModel; config: AttackConfig; input: AttackInput; chunkSize?: number }
+  | { type: 'cancel' };
+
+export type WorkerReply =
+  | { type: 'chunk'; results: SampleResult[] }
+  | { type: 'done' }
+  | { type: 'error'; message: string; cancelled: boolean };

@@ -1,0 +1,37 @@
+/** Worker-thread entry: one backend instance attacking one shard. */
+import { parentPort } from 'node:worker_threads';
+import { initBackend } from '../tensor/index.js';
+import { fromArtifacts } from '../models/index.js';
+import { runAttack } from './engine.js';
+import { AttackCancelledError } from './minmax.js';
+import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('libs/attack/worker must run in a worker thread');
+const controller = new AbortController();
+const reply = (msg: WorkerReply) => port.postMessage(msg);
+
+port.on('message', (msg: WorkerRequest) => {
+  if (msg.type === 'cancel') {
+    controller.abort(new Error('cancelled by the caller'));
+    return;
+  }
+  void (async () => {
+    try {
+      await initBackend(msg.backend);
+      const model = await fromArtifacts(msg.model.artifacts);
+      try {
+        await runAttack(model, msg.input, msg.config, {
+          signal: controller.signal,
+          chunkSize: msg.chunkSize,
+          onProgress: (_p, chunk) => reply({ type: 'chunk', results: chunk }),
+        });
+      } finally {
+        model.dispose();
+      }
+      reply({ type: 'done' });
+    } catch (e) {
+      reply({ type: 'error', message: (e as Error).message, cancelled: e instanceof AttackCancelledError });
+    }
+  })();
+});
