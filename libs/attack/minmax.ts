@@ -215,7 +215,7 @@ export async function attackChunk(model: AttackModel, input: ChunkInput, config:
   try {
     similarity = createSimilarity(config.similarity, model, x, keys);
     const sim = similarity;
-    delta0 = project(x, initialDelta(config, inputShape, input.sampleIds), config.epsilon);
+    delta0 = tf.tidy(() => project(x, initialDelta(config, inputShape, input.sampleIds), config.epsilon));
     delta = tf.clone(delta0);
     const c = new Float32Array(B).fill(config.c0);
     const policy: CPolicy =

@@ -94,19 +94,25 @@ export class RandomSampler implements PairSampler {
     this.rngs = keys.map((k) => new Rng(k.seed, k.sampleId, STREAM.projection));
   }
 
-  /** [B, d, K·m] with N(0, 1/m) entries, one block per sample from its own stream. */
+  /**
+   * The K matrices of every sample, stored transposed as Aᵀ: [B, K·m, d] with
+   * N(0, 1/m) entries, one block per sample from its own stream. (Entries are
+   * i.i.d., so the layout changes nothing in distribution; it lets the matMul
+   * stream the big matrix instead of re-packing it.)
+   */
   private drawMatrices(): tf.Tensor3D {
     const per = this.d * this.draws * this.m;
     const buf = new Float32Array(this.rngs.length * per);
     const std = 1 / Math.sqrt(this.m);
     this.rngs.forEach((rng, b) => rng.fillNormal(buf, 0, std, b * per, per));
-    return tf.tensor3d(buf, [this.rngs.length, this.d, this.draws * this.m]);
+    return tf.tensor3d(buf, [this.rngs.length, this.draws * this.m, this.d]);
   }
 
-  private project(x: tf.Tensor, A: tf.Tensor3D): tf.Tensor {
+  /** standardize(vec(x)·A_k) for every k: [B, K, m]. */
+  private project(x: tf.Tensor, At: tf.Tensor3D): tf.Tensor {
     const B = x.shape[0]!;
-    const v = tf.reshape(x, [B, 1, this.d]);
-    const z = tf.reshape(tf.matMul(v, A), [B, this.draws, this.m]);
+    const v = tf.reshape(x, [B, this.d, 1]);
+    const z = tf.reshape(tf.matMul(At, v), [B, this.draws, this.m]);
     const { mean, variance } = tf.moments(z, 2, true);
     // Tiny floor: an all-zero sample projects to zeros, whose variance is 0.
     return tf.div(tf.sub(z, mean), tf.sqrt(tf.add(variance, 1e-12)));
