@@ -135,6 +135,30 @@ async function main(): Promise<void> {
     tf.dispose([a, b, a3, b3]);
   }
 
+  // Transpose: built-in and ours alternated, best of each (shared cores).
+  for (const [shape, perm, label] of [
+    [[512, 11664], [1, 0], '[512,11664]ᵀ'],
+    [[11664, 512], [1, 0], '[11664,512]ᵀ'],
+    [[8, 256, 256], [0, 2, 1], '[8,256,256] perm 0,2,1'],
+    [[64, 28, 28, 16], [0, 3, 1, 2], '[64,28,28,16] NHWC→NCHW'],
+    [[64, 28, 28, 16], [3, 1, 2, 0], '[64,28,28,16] perm 3,1,2,0 (delegated)'],
+  ] as [number[], number[], string][]) {
+    const x = rand(shape);
+    // No dataSync: wasm kernels run synchronously, and copying the result out
+    // of the heap would cost as much as the transpose.
+    const f = () => (tf.engine().runKernel('Transpose', { x }, { perm }) as tf.Tensor).dispose();
+    let baseMs = Infinity;
+    let oursMs = Infinity;
+    for (let i = 0; i < 3; i++) {
+      baseMs = Math.min(baseMs, withBuiltIn(['Transpose'], () => time(f, 3, 400)));
+      oursMs = Math.min(oursMs, time(f, 3, 400));
+    }
+    const ns = (ms: number) => ((ms * 1e6) / x.size).toFixed(2);
+    console.log(`Transpose ${label}: built-in ${ns(baseMs)} ns/element, ours ${ns(oursMs)} ns/element`);
+    rows.push({ what: `Transpose ${label}`, baseline: 'wasm built-in', baseMs, oursMs });
+    x.dispose();
+  }
+
   // Conv2D backprops, conv-AE layer shapes (batch 64, 5×5, same).
   for (const layer of CONV_LAYERS) {
     const [n, hh, ww] = layer.x as [number, number, number, number];

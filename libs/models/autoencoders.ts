@@ -15,7 +15,8 @@
  */
 import { tf } from '../tensor/index.js';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { deriveSeed } from './prng.js';
+import { Rng, STREAM } from '../tensor/rng.js';
+import { KerasAdadelta } from './adadelta.js';
 import type { Autoencoder, AutoencoderKind, CreateAutoencoderOptions } from './types.js';
 import { AUTOENCODER_KINDS } from './types.js';
 
@@ -24,7 +25,7 @@ export const DENSE_AE_LEARNING_RATE = 0.0025;
 export const CONV_AE_ADADELTA = { learningRate: 1.0, rho: 0.95, epsilon: 1e-7 } as const;
 
 function kernelInitializer(seed: number | undefined, layer: number) {
-  return tfl.initializers.glorotUniform(seed === undefined ? {} : { seed: deriveSeed(seed, layer) });
+  return tfl.initializers.glorotUniform(seed === undefined ? {} : { seed: new Rng(seed, STREAM.modelInit, layer).nextU32() });
 }
 
 function checkShape(inputShape: number[]): void {
@@ -99,7 +100,7 @@ export function compileAutoencoder(kind: AutoencoderKind, model: tfl.LayersModel
   const optimizer =
     kind === 'dense-ae'
       ? tf.train.rmsprop(DENSE_AE_LEARNING_RATE)
-      : tf.train.adadelta(CONV_AE_ADADELTA.learningRate, CONV_AE_ADADELTA.rho, CONV_AE_ADADELTA.epsilon);
+      : new KerasAdadelta(CONV_AE_ADADELTA.learningRate, CONV_AE_ADADELTA.rho, CONV_AE_ADADELTA.epsilon);
   model.compile({ optimizer, loss: kind === 'dense-ae' ? 'meanSquaredError' : 'binaryCrossentropy' });
   return optimizer;
 }

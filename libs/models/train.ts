@@ -5,7 +5,7 @@
  * model and a seeded run give the same weights on a deterministic backend.
  */
 import { tf } from '../tensor/index.js';
-import { deriveSeed, mulberry32, shuffleInPlace } from './prng.js';
+import { Rng, STREAM } from '../tensor/rng.js';
 import type { Autoencoder, EpochReport, TrainOptions, TrainResult } from './types.js';
 
 export const DEFAULT_EPOCHS = 20;
@@ -55,15 +55,13 @@ export async function trainAutoencoder(
   const [xTrain, xVal] = tf.tidy(() =>
     nVal > 0 ? [tf.slice(x, 0, nTrain), tf.slice(x, nTrain, nVal)] : [tf.clone(x), undefined],
   );
-  const order = new Int32Array(nTrain);
   const history: EpochReport[] = [];
   let best = Infinity;
   let sinceBest = 0;
   let stoppedEarly = false;
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
-      for (let i = 0; i < nTrain; i++) order[i] = i;
-      shuffleInPlace(order, mulberry32(deriveSeed(seed, epoch)));
+      const order = new Rng(seed, STREAM.shuffle, epoch).permutation(nTrain);
       const t0 = performance.now();
       let lossSum = 0;
       for (let start = 0; start < nTrain; start += batchSize) {

@@ -4,16 +4,11 @@
  * tf.train.adam keeps every temporary of its update alive until the step ends;
  * with per-sample MINE networks (~12 M parameters per sample) that overflowed
  * wasm's 4 GiB heap at 8 samples. Here each parameter is updated by one fused
- * kernel (where the backend has one) and the old tensors are freed at once.
+ * kernel (registered in kernels/register.ts for wasm and cpu; other backends
+ * compose it from tfjs ops) and the old tensors are freed at once.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { UAE_ADAM_UPDATE } from './kernels/adam-update-math.js';
-import { adamUpdateWasmConfig } from './kernels/wasm/adam-update.js';
-import { adamUpdateCpuConfig } from './kernels/cpu/adam-update.js';
-
-for (const config of [adamUpdateWasmConfig, adamUpdateCpuConfig]) {
-  if (!tf.getKernel(config.kernelName, config.backendName)) tf.registerKernel(config);
-}
 
 export interface AdamConfig {
   learningRate: number;

@@ -14,6 +14,9 @@ import { conv2DBackpropInputWasm } from './wasm/conv2d-backprop-input.js';
 import { maxPoolGradWasm } from './wasm/max-pool-grad.js';
 import { resizeNearestNeighborGradWasm } from './wasm/resize-nearest-neighbor-grad.js';
 import { unsortedSegmentSumWasm } from './wasm/unsorted-segment-sum.js';
+import { adamUpdateWasmConfig } from './wasm/adam-update.js';
+import { transposeWasmConfig } from './wasm/transpose.js';
+import { adamUpdateCpuConfig } from './cpu/adam-update.js';
 
 export { originalKernel } from './originals.js';
 
@@ -25,8 +28,10 @@ const KERNELS: Record<string, tf.KernelConfig[]> = {
     batchMatMulWasm,
     conv2DBackpropInputWasm,
     unsortedSegmentSumWasm,
+    adamUpdateWasmConfig,
+    transposeWasmConfig,
   ],
-  cpu: [resizeNearestNeighborGradCpu],
+  cpu: [resizeNearestNeighborGradCpu, adamUpdateCpuConfig],
   tensorflow: [],
 };
 

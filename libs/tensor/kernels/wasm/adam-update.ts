@@ -8,11 +8,19 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import { UAE_ADAM_UPDATE, adamUpdateInto, type AdamUpdateAttrs } from '../adam-update-math.js';
 import { ADAM_WASM_BASE64 } from '../../simd/adam.wasm.js';
 
+/** The few WebAssembly JS-API members used here (the project's TS libs carry no DOM/wasm types). */
+interface WasmJsApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+const wasmJs = (globalThis as unknown as { WebAssembly: WasmJsApi }).WebAssembly;
+
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: string): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array;
   dataIdMap: { get(id: unknown): { memoryOffset: number } };
-  wasm: { asm?: { memory?: WebAssembly.Memory } };
+  /** The Emscripten module; `asm.memory` is the WebAssembly.Memory holding every tensor. */
+  wasm: { asm?: { memory?: object } };
 }
 
 type SimdAdam = (
@@ -20,7 +28,7 @@ type SimdAdam = (
   b1: number, b2: number, step: number, eps: number,
 ) => void;
 
-const simdByMemory = new WeakMap<WebAssembly.Memory, SimdAdam | null>();
+const simdByMemory = new WeakMap<object, SimdAdam | null>();
 
 function simdAdam(backend: WasmBackendLike): SimdAdam | null {
   const memory = backend.wasm.asm?.memory;
@@ -28,8 +36,8 @@ function simdAdam(backend: WasmBackendLike): SimdAdam | null {
   let fn = simdByMemory.get(memory);
   if (fn === undefined) {
     try {
-      const module = new WebAssembly.Module(Buffer.from(ADAM_WASM_BASE64, 'base64'));
-      const instance = new WebAssembly.Instance(module, { env: { memory } });
+      const module = new wasmJs.Module(Buffer.from(ADAM_WASM_BASE64, 'base64'));
+      const instance = new wasmJs.Instance(module, { env: { memory } });
       fn = instance.exports.adam as SimdAdam;
     } catch {
       fn = null; // e.g. a runtime without wasm SIMD

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { originalKernel, setupOriginal } from '../originals.js';
-import { type BackendWasm, f32, free, reshapeWasm, runWasm, transposeWasm } from './util.js';
+import { type BackendWasm, f32, free, freeView, reshapeWasm, transposeWasm, viewWasm } from './util.js';
 
 /** The built-in kernel on [1,n,k]@[1,k,m], no transposes: its XNNPACK path. */
 function fastMatMul(backend: BackendWasm, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
@@ -25,10 +25,49 @@ function fastMatMul(backend: BackendWasm, a: tf.TensorInfo, b: tf.TensorInfo): t
   return out as tf.TensorInfo;
 }
 
-const batchMatMul: tf.KernelFunc = ({ inputs, backend: bk, attrs }) => {
+/**
+ * Relative memory traffic of computing C = op(A)·op(B) directly: transposes
+ * materialised (read + write) plus XNNPACK packing the right operand, versus
+ * computing Cᵀ = op(B)ᵀ·op(A)ᵀ and transposing C back. The swap wins whenever
+ * the operand that would need a transpose (or packing) is the big one — e.g.
+ * backprop's Wᵀ·dY with a large weight W and a thin dY.
+ */
+function preferSwapped(sizeA: number, sizeB: number, sizeC: number, tA: boolean, tB: boolean): boolean {
+  const direct = (tA ? 2 * sizeA : 0) + (tB ? 2 * sizeB : 0) + sizeB;
+  const swapped = (tB ? 0 : 2 * sizeB) + (tA ? 0 : 2 * sizeA) + sizeA + 2 * sizeC;
+  return swapped < direct;
+}
+
+const batchMatMul: tf.KernelFunc = (args) => {
+  const { inputs, backend: bk, attrs } = args;
   const backend = bk as BackendWasm;
   const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const { transposeA, transposeB } = attrs as unknown as tf.BatchMatMulAttrs;
+  const size = (t: tf.TensorInfo) => tf.util.sizeFromShape(t.shape);
+  const rowsA = transposeA ? a.shape[a.shape.length - 1]! : a.shape[a.shape.length - 2]!;
+  const colsB = transposeB ? b.shape[b.shape.length - 2]! : b.shape[b.shape.length - 1]!;
+  const outBatch = tf.util.sizeFromShape(
+    tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)),
+  );
+  if (preferSwapped(size(a), size(b), outBatch * rowsA * colsB, transposeA, transposeB)) {
+    // Cᵀ = op(B)ᵀ·op(A)ᵀ, i.e. matMul(b, a) with flipped transpose flags.
+    const ct = batchMatMulDirect(backend, b, a, !transposeB, !transposeA);
+    const rank = ct.shape.length;
+    const perm = [...Array(rank - 2).keys(), rank - 1, rank - 2];
+    const c = transposeWasm(backend, ct, perm);
+    free(backend, ct);
+    return c;
+  }
+  return batchMatMulDirect(backend, a, b, transposeA, transposeB);
+};
+
+function batchMatMulDirect(
+  backend: BackendWasm,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): tf.TensorInfo {
   if (a.dtype !== 'float32' || b.dtype !== 'float32') {
     throw new Error('BatchMatMul for non-float32 tensors is not supported on wasm');
   }
@@ -89,7 +128,7 @@ const batchMatMul: tf.KernelFunc = ({ inputs, backend: bk, attrs }) => {
   const out = reshapeWasm(backend, result, outShape);
   free(backend, result);
   return out;
-};
+}
 
 /** Index of the operand's batch slice for output batch slice `i` (broadcasting). */
 function broadcastIndex(i: number, outer: number[], outerOut: number[]): number {
@@ -123,12 +162,14 @@ function perSlice(
   for (let i = 0; i < batch; i++) {
     const ia = broadcastIndex(i, outerA, outerOut);
     const ib = broadcastIndex(i, outerB, outerOut);
-    const as = runWasm('Slice', backend, { x: aN }, { begin: [ia, 0, 0], size: [1, n, k] });
-    const bs = runWasm('Slice', backend, { x: bN }, { begin: [ib, 0, 0], size: [1, k, m] });
+    // Zero-copy views of the operands' slices (no Slice copies).
+    const as = viewWasm(backend, aN, ia * n * k, [1, n, k]);
+    const bs = viewWasm(backend, bN, ib * k * m, [1, k, m]);
     const prod = fastMatMul(backend, as, bs);
-    // Views after the allocations above.
+    freeView(backend, as, bs);
+    // Heap views only after the allocations above.
     f32(backend, out).set(f32(backend, prod), i * n * m);
-    free(backend, as, bs, prod);
+    free(backend, prod);
   }
   return out;
 }

@@ -43,3 +43,28 @@ export function f32(backend: BackendWasm, x: tf.TensorInfo): Float32Array {
   if (x.dtype !== 'float32') throw new Error(`expected float32, got ${x.dtype}`);
   return backend.typedArrayFromHeap(x) as Float32Array;
 }
+
+interface WasmDataMap {
+  dataIdMap: { get(id: object): { memoryOffset: number }; delete(id: object): boolean };
+  wasm: { tfjs: { disposeData(id: number): void } };
+}
+
+/**
+ * A zero-copy view of `x`'s elements [offset, offset + size(shape)) as a new
+ * tensor: registered at the same heap address, owning no memory. Free it with
+ * freeView, never with free (that would release the parent's memory).
+ */
+export function viewWasm(backend: BackendWasm, x: tf.TensorInfo, elementOffset: number, shape: number[]): tf.TensorInfo {
+  const base = (backend as unknown as WasmDataMap).dataIdMap.get(x.dataId).memoryOffset;
+  const bytes = x.dtype === 'float32' || x.dtype === 'int32' ? 4 : 1;
+  return backend.makeOutput(shape, x.dtype, base + elementOffset * bytes);
+}
+
+export function freeView(backend: BackendWasm, ...views: tf.TensorInfo[]): void {
+  const b = backend as unknown as WasmDataMap;
+  for (const v of views) {
+    const id = (v.dataId as { id: number }).id;
+    b.wasm.tfjs.disposeData(id);
+    b.dataIdMap.delete(v.dataId as object);
+  }
+}
