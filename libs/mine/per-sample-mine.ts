@@ -7,13 +7,15 @@ import { tf } from '../tensor/index.js';
 import { LeanAdam } from '../tensor/adam.js';
 import { Rng, STREAM } from '../tensor/rng.js';
 import type { MineConfig } from './config.js';
-import { StatisticsNetwork, type SampleKey } from './statistics-network.js';
+import { StatisticsNetwork, type PreparedDraws, type SampleKey } from './statistics-network.js';
 import type { PairSampler } from './samplers.js';
 
 export class PerSampleMine {
   readonly net: StatisticsNetwork;
   private readonly adam: LeanAdam;
   private readonly permRngs: Rng[];
+  /** Prepared x draws, reused while x is the same tensor and the sampler is deterministic. */
+  private preparedX: { source: tf.Tensor; draws: PreparedDraws } | undefined;
 
   constructor(
     readonly keys: readonly SampleKey[],
@@ -46,14 +48,32 @@ export class PerSampleMine {
     return tf.tensor1d(idx, 'int32');
   }
 
+  /** Prepared draws of (x, xAdv); the x side is cached when it cannot change. */
+  private preparedPairs(x: tf.Tensor, xAdv: tf.Tensor): [PreparedDraws, PreparedDraws] {
+    const { X, Y } = this.sampler.pairs(x, xAdv);
+    if (!this.sampler.deterministic) return [this.net.prepare(X), this.net.prepare(Y)];
+    if (this.preparedX?.source !== x) {
+      this.disposePreparedX();
+      const draws = this.net.prepare(X);
+      tf.keep(draws.t);
+      this.preparedX = { source: x, draws };
+    }
+    return [this.preparedX.draws, this.net.prepare(Y)];
+  }
+
+  private disposePreparedX(): void {
+    this.preparedX?.draws.t.dispose();
+    this.preparedX = undefined;
+  }
+
   /**
    * I_θ(x, x′) per sample [B], differentiable with respect to xAdv (θ fixed).
    * Draws a fresh permutation (and, in redraw mode, fresh projections).
    */
   estimate(x: tf.Tensor, xAdv: tf.Tensor): tf.Tensor1D {
     return tf.tidy(() => {
-      const { X, Y } = this.sampler.pairs(x, xAdv);
-      return this.net.dv(X, Y, this.nextPermutation());
+      const [px, py] = this.preparedPairs(x, xAdv);
+      return this.net.dvPrepared(px, py, this.nextPermutation());
     });
   }
 
@@ -64,16 +84,29 @@ export class PerSampleMine {
    */
   train(x: tf.Tensor, xAdv: tf.Tensor, steps: number): Float32Array | undefined {
     let last: Float32Array | undefined;
-    const xAdvConst = tf.keep(tf.clone(xAdv));
+    // x′ is fixed during these steps: a deterministic sampler's draws (and
+    // their parameter-free preparation) are computed once for all of them.
+    let fixedY: PreparedDraws | undefined;
     try {
       for (let s = 0; s < steps; s++) {
         const { value, grads } = tf.tidy(() => {
-          const { X, Y } = this.sampler.pairs(x, xAdvConst);
+          let px: PreparedDraws;
+          let py: PreparedDraws;
+          if (this.sampler.deterministic) {
+            if (!fixedY) {
+              [, fixedY] = this.preparedPairs(x, xAdv);
+              tf.keep(fixedY.t);
+            }
+            px = this.preparedX!.draws;
+            py = fixedY;
+          } else {
+            [px, py] = this.preparedPairs(x, xAdv);
+          }
           const perm = this.nextPermutation();
-          // Sum over samples: each sample's gradient is its own network's.
           const perSample: tf.Tensor1D[] = [];
+          // Sum over samples: each sample's gradient is its own network's.
           const { value, grads } = tf.valueAndGrads((...p: tf.Tensor[]) => {
-            const dv = this.net.dv(X, Y, perm, p);
+            const dv = this.net.dvPrepared(px, py, perm, p);
             perSample.push(tf.keep(dv)); // outlives the gradient scope; disposed below
             return tf.sum(dv) as tf.Scalar;
           })(this.net.params);
@@ -85,12 +118,13 @@ export class PerSampleMine {
         this.net.setParams(this.adam.step(this.net.params, grads));
       }
     } finally {
-      xAdvConst.dispose();
+      fixedY?.t.dispose();
     }
     return last;
   }
 
   dispose(): void {
+    this.disposePreparedX();
     this.net.dispose();
     this.adam.dispose();
     this.sampler.dispose();

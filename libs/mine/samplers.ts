@@ -19,6 +19,11 @@ export interface PairSampler {
   /** Shape of one draw: [H', W', 1] (conv) or [projectionDim] (random). */
   readonly drawShape: number[];
   /**
+   * True when the draws of a given pair are the same at every evaluation
+   * (conv; random with fixed projections), so they can be computed once.
+   */
+  readonly deterministic: boolean;
+  /**
    * Draws for x (native, fixed during an attack) and xAdv. Y is differentiable
    * with respect to xAdv. Called once per MINE evaluation: samplers that redraw
    * their randomness advance their per-sample streams here.
@@ -37,6 +42,7 @@ export type FirstConv = (x: tf.Tensor4D) => tf.Tensor4D;
  */
 export class ConvSampler implements PairSampler {
   readonly kind = 'conv' as const;
+  readonly deterministic = true;
   readonly draws: number;
   readonly drawShape: number[];
   private cachedX: { source: tf.Tensor; draws: tf.Tensor } | undefined;
@@ -81,6 +87,7 @@ export class RandomSampler implements PairSampler {
   readonly kind = 'random' as const;
   readonly draws: number;
   readonly drawShape: number[];
+  readonly deterministic: boolean;
   private readonly rngs: Rng[];
   private readonly d: number;
   private readonly m: number;
@@ -88,6 +95,7 @@ export class RandomSampler implements PairSampler {
 
   constructor(keys: readonly SampleKey[], inputShape: number[], private readonly cfg: MineConfig) {
     this.draws = cfg.draws;
+    this.deterministic = cfg.projection === 'fixed';
     this.m = cfg.projectionDim;
     this.drawShape = [this.m];
     this.d = inputShape.reduce((a, b) => a * b, 1);

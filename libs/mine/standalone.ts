@@ -27,6 +27,7 @@ export interface MineEstimate {
 /** Presents fixed draws (already paired) to the estimator. */
 class FixedDraws implements PairSampler {
   readonly kind = 'random' as const;
+  readonly deterministic = true;
   readonly draws: number;
   readonly drawShape: number[];
   constructor(private readonly X: tf.Tensor, private readonly Y: tf.Tensor) {

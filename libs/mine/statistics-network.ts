@@ -61,6 +61,13 @@ function branchParamSpecs(drawShape: number[], cfg: MineConfig): { name: string;
   return specs;
 }
 
+/** Draws after the parameter-free part of a branch (see StatisticsNetwork.prepare). */
+export interface PreparedDraws {
+  t: tf.Tensor;
+  /** Draws per sample. */
+  n: number;
+}
+
 export class StatisticsNetwork {
   /** Parameters, each with a leading axis of B samples. Order is fixed. */
   params: tf.Tensor[];
@@ -68,6 +75,7 @@ export class StatisticsNetwork {
   readonly batch: number;
   private readonly drawShape: number[];
   private readonly cfg: MineConfig;
+  private patchFilterT: tf.Tensor4D | undefined;
 
   private constructor(params: tf.Tensor[], names: string[], batch: number, branch: BranchShape, cfg: MineConfig) {
     this.params = params;
@@ -108,31 +116,61 @@ export class StatisticsNetwork {
   }
 
   /**
-   * One branch on draws D: [B, n, ...drawShape] → [B, n, O], with params
-   * taken from `p` starting at `offset`.
+   * The parameter-free part of a branch, computed once for inputs that do not
+   * change between evaluations (the x draws; the y draws during MINE steps):
+   * conv draws → k×k patches [B, n·oh·ow, k²C] (one conv with a fixed one-hot
+   * filter, far cheaper than k² slices and a concat); vector draws → [B, D, n].
    */
-  private branch(D: tf.Tensor, p: tf.Tensor[], offset: number): tf.Tensor3D {
+  prepare(D: tf.Tensor): PreparedDraws {
+    return tf.tidy(() => {
+      const B = this.batch;
+      const n = D.shape[1]!;
+      if (this.drawShape.length === 3) {
+        const [h, w, c] = this.drawShape as [number, number, number];
+        const k = this.cfg.convKernel;
+        const x4 = tf.reshape(D, [B * n, h, w, c]) as tf.Tensor4D;
+        const patches = tf.conv2d(x4, this.patchFilter(), 1, 'valid');
+        return { t: tf.reshape(patches, [B, n * (h - k + 1) * (w - k + 1), k * k * c]), n };
+      }
+      return { t: tf.transpose(D, [0, 2, 1]), n };
+    });
+  }
+
+  /** One-hot filter [k, k, C, k²C] whose output channels are the k×k patch elements in (ky, kx, c) order. */
+  private patchFilter(): tf.Tensor4D {
+    if (!this.patchFilterT) {
+      const [, , c] = this.drawShape as [number, number, number];
+      const k = this.cfg.convKernel;
+      const out = k * k * c;
+      const buf = new Float32Array(k * k * c * out);
+      for (let ky = 0; ky < k; ky++) {
+        for (let kx = 0; kx < k; kx++) {
+          for (let ci = 0; ci < c; ci++) {
+            const o = (ky * k + kx) * c + ci;
+            buf[((ky * k + kx) * c + ci) * out + o] = 1;
+          }
+        }
+      }
+      this.patchFilterT = tf.keep(tf.tensor4d(buf, [k, k, c, out]));
+    }
+    return this.patchFilterT;
+  }
+
+  /** One branch on prepared draws → [B, n, O], with params taken from `p` starting at `offset`. */
+  private branch(input: PreparedDraws, p: tf.Tensor[], offset: number): tf.Tensor3D {
     const B = this.batch;
-    const n = D.shape[1]!;
+    const { n } = input;
     let zT: tf.Tensor3D; // [B, features, n]
     let i = offset;
     if (this.drawShape.length === 3) {
-      const [h, w, c] = this.drawShape as [number, number, number];
+      const [h, w] = this.drawShape as [number, number, number];
       const k = this.cfg.convKernel;
-      const oh = h - k + 1;
-      const ow = w - k + 1;
       const F = this.cfg.convFilters;
-      const x4 = tf.reshape(D, [B * n, h, w, c]);
-      // 'valid' k×k conv as im2col + batched matMul with per-sample filters.
-      const shifted: tf.Tensor4D[] = [];
-      for (let ky = 0; ky < k; ky++) {
-        for (let kx = 0; kx < k; kx++) shifted.push(tf.slice(x4, [0, ky, kx, 0], [B * n, oh, ow, c]) as tf.Tensor4D);
-      }
-      const patches = tf.reshape(k * k === 1 ? shifted[0]! : tf.concat(shifted, 3), [B, n * oh * ow, k * k * c]);
-      const conv = tf.add(tf.matMul(patches, p[i++]!), p[i++]!); // [B, n·oh·ow, F]
-      zT = tf.transpose(tf.reshape(conv, [B, n, oh * ow * F]), [0, 2, 1]);
+      // 'valid' k×k conv with per-sample filters: patches @ filter, batched.
+      const conv = tf.add(tf.matMul(input.t as tf.Tensor3D, p[i++]! as tf.Tensor3D), p[i++]!); // [B, n·oh·ow, F]
+      zT = tf.transpose(tf.reshape(conv, [B, n, (h - k + 1) * (w - k + 1) * F]), [0, 2, 1]);
     } else {
-      zT = tf.transpose(D as tf.Tensor3D, [0, 2, 1]);
+      zT = input.t as tf.Tensor3D;
     }
     const h1 = tf.add(tf.matMul(p[i++]! as tf.Tensor3D, zT), p[i++]!); // [B, H, n]
     const h2 = tf.add(tf.matMul(p[i++]! as tf.Tensor3D, h1), p[i++]!); // [B, O, n]
@@ -146,11 +184,16 @@ export class StatisticsNetwork {
    * `p` defaults to the current parameters (pass others to differentiate).
    */
   dv(X: tf.Tensor, Y: tf.Tensor, perm: tf.Tensor1D, p: tf.Tensor[] = this.params): tf.Tensor1D {
+    return tf.tidy(() => this.dvPrepared(this.prepare(X), this.prepare(Y), perm, p));
+  }
+
+  /** dv on prepared draws (see prepare). */
+  dvPrepared(px: PreparedDraws, py: PreparedDraws, perm: tf.Tensor1D, p: tf.Tensor[] = this.params): tf.Tensor1D {
     const B = this.batch;
-    const n = X.shape[1]!;
+    const n = px.n;
     const perBranch = (p.length - 1) / 2;
-    const hx = this.branch(X, p, 0);
-    const hy = this.branch(Y, p, perBranch);
+    const hx = this.branch(px, p, 0);
+    const hy = this.branch(py, p, perBranch);
     const O = hx.shape[2];
     const hyShuffled = tf.reshape(tf.gather(tf.reshape(hy, [B * n, O]), perm), [B, n, O]);
     const wOut = p[p.length - 1]! as tf.Tensor3D; // [B, 1, O]
@@ -168,5 +211,7 @@ export class StatisticsNetwork {
   dispose(): void {
     for (const p of this.params) p.dispose();
     this.params = [];
+    this.patchFilterT?.dispose();
+    this.patchFilterT = undefined;
   }
 }

@@ -39,7 +39,7 @@ describe('conv-ae architecture and firstConv', () => {
     expect(convs.map((c) => c.activation)).toEqual(['relu', 'relu', 'relu', 'relu', 'sigmoid']);
     expect(convs.every((c) => c.padding === 'same' && c.kernelSize.every((k) => k === 5))).toBe(true);
     expect(ae.model.loss).toBe('binaryCrossentropy');
-    expect(ae.model.optimizer.getClassName()).toBe('Adadelta');
+    expect(ae.model.optimizer.getClassName()).toBe('KerasAdadelta');
     const cfg = ae.model.optimizer.getConfig() as { learningRate: number; rho: number; epsilon: number };
     expect(cfg.learningRate).toBe(CONV_AE_ADADELTA.learningRate);
     expect(cfg.learningRate).toBe(1);
