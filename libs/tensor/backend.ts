@@ -157,8 +157,11 @@ export function backendInfo(): BackendInfo {
   return active;
 }
 
-/** For tests: forget the active choice so a test can switch backends. */
-export async function resetBackendForTests(choice: BackendChoice): Promise<BackendInfo> {
+/**
+ * Switch this thread's backend (benchmarks and tests that compare backends).
+ * Tensors made on the previous backend move lazily when next read.
+ */
+export async function switchBackend(choice: BackendChoice): Promise<BackendInfo> {
   active = undefined;
   return initBackend(choice);
 }

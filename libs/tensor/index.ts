@@ -6,6 +6,7 @@
 export * as tf from '@tensorflow/tfjs-core';
 export {
   initBackend,
+  switchBackend,
   backendInfo,
   parseBackendChoice,
   BackendUnavailableError,

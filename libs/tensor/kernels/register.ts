@@ -15,6 +15,7 @@ import { maxPoolGradWasm } from './wasm/max-pool-grad.js';
 import { resizeNearestNeighborGradWasm } from './wasm/resize-nearest-neighbor-grad.js';
 import { unsortedSegmentSumWasm } from './wasm/unsorted-segment-sum.js';
 import { adamUpdateWasmConfig } from './wasm/adam-update.js';
+import { identityWasm } from './wasm/identity.js';
 import { transposeWasmConfig } from './wasm/transpose.js';
 import { adamUpdateCpuConfig } from './cpu/adam-update.js';
 
@@ -30,6 +31,7 @@ const KERNELS: Record<string, tf.KernelConfig[]> = {
     unsortedSegmentSumWasm,
     adamUpdateWasmConfig,
     transposeWasmConfig,
+    identityWasm,
   ],
   cpu: [resizeNearestNeighborGradCpu, adamUpdateCpuConfig],
   tensorflow: [],
