@@ -25,6 +25,8 @@ export interface ParallelAttackOptions {
   onProgress?: (progress: AttackProgress, chunk: SampleResult[]) => void;
   /** Backend each worker initialises; default: the caller's active backend. */
   backend?: BackendChoice;
+  /** Called once every worker has its backend and model loaded (start-up excluded from timing). */
+  onReady?: () => void;
 }
 
 
@@ -46,10 +48,13 @@ export async function runAttackParallel(
   const workers = Math.max(1, Math.min(n, opts.workers ?? backendInfo().preferredWorkers));
   const backend = opts.backend ?? backendInfo().name;
   const results: SampleResult[][] = [];
+  const bounds = shardBounds(n, workers);
+  const shards = bounds.length;
   const started = performance.now();
   let done = 0;
   let succeeded = 0;
   const running: Worker[] = [];
+  let ready = 0;
 
   const runShard = (index: number, [a, b]: [number, number]) =>
     new Promise<void>((resolve, reject) => {
@@ -59,7 +64,10 @@ export async function runAttackParallel(
       results[index] = shardResults;
       let finished = false;
       worker.on('message', (msg: WorkerReply) => {
-        if (msg.type === 'chunk') {
+        if (msg.type === 'ready') {
+          ready += 1;
+          if (ready === shards) opts.onReady?.();
+        } else if (msg.type === 'chunk') {
           shardResults.push(...msg.results);
           done += msg.results.length;
           succeeded += msg.results.filter((r) => r.success).length;
@@ -102,7 +110,7 @@ export async function runAttackParallel(
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (opts.signal?.aborted) throw new AttackCancelledError(opts.signal.reason);
-    await Promise.all(shardBounds(n, workers).map((bounds, i) => runShard(i, bounds)));
+    await Promise.all(bounds.map((b, i) => runShard(i, b)));
     return results.flat();
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);

@@ -10,6 +10,7 @@ export type WorkerRequest =
   | { type: 'cancel' };
 
 export type WorkerReply =
+  | { type: 'ready'; backend: string }
   | { type: 'chunk'; results: SampleResult[] }
   | { type: 'done' }
   | { type: 'error'; message: string; cancelled: boolean };

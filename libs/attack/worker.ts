@@ -18,8 +18,9 @@ port.on('message', (msg: WorkerRequest) => {
   }
   void (async () => {
     try {
-      await initBackend(msg.backend);
+      const info = await initBackend(msg.backend);
       const model = await fromArtifacts(msg.model.artifacts);
+      reply({ type: 'ready', backend: info.name });
       try {
         await runAttack(model, msg.input, msg.config, {
           signal: controller.signal,

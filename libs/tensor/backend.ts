@@ -83,6 +83,10 @@ async function tryTensorflow(): Promise<{ provider: string } | { error: string }
 }
 
 async function activate(name: BackendName, provider: string): Promise<BackendInfo> {
+  // The cpu backend prints an "install tfjs-node" banner on first use; when cpu
+  // was chosen (explicitly or as the last resort) the choice is already logged
+  // by callers, so run in tfjs' production mode, which silences it.
+  if (name === 'cpu') tf.enableProdMode();
   const ok = await tf.setBackend(name);
   if (!ok) throw new BackendUnavailableError(name, `tf.setBackend('${name}') failed`);
   await tf.ready();
