@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../libs/tensor/index.js';
+import { createAutoencoder, toArtifacts, type Autoencoder } from '../../libs/models/index.js';
+import { AttackCancelledError, attackConfig, runAttack, runAttackParallel } from '../../libs/attack/index.js';
+import { uniformSamples } from './helpers.js';
+
+let ae: Autoencoder;
+beforeAll(async () => {
+  await initBackend('wasm');
+  ae = createAutoencoder('dense-ae', [32], { seed: 2, hidden: 8 });
+});
+afterAll(() => ae.dispose());
+
+const config = attackConfig({
+  iterations: 3,
+  mineSteps: 2,
+  similarity: { kind: 'mine', mine: { sampler: 'random', draws: 16, projectionDim: 8, hidden: 16, projection: 'fixed' } },
+});
+
+describe('worker threads', () => {
+  it('give the same results as one in-process run, in input order', async () => {
+    const data = uniformSamples(5, 32, 9);
+    const sampleIds = [10, 11, 12, 13, 14];
+    const local = await runAttack(ae, { data, inputShape: [32], sampleIds }, config, { chunkSize: 5 });
+    const progress: number[] = [];
+    const parallel = await runAttackParallel({ kind: 'autoencoder', artifacts: await toArtifacts(ae) }, { data, inputShape: [32], sampleIds }, config, {
+      workers: 2,
+      chunkSize: 1,
+      onProgress: (p) => progress.push(p.done),
+    });
+    expect(parallel.map((r) => r.sampleId)).toEqual(sampleIds);
+    parallel.forEach((r, i) => {
+      expect(Array.from(r.xAdv)).toEqual(Array.from(local[i]!.xAdv));
+      expect(r.success).toBe(local[i]!.success);
+    });
+    expect(progress.at(-1)).toBe(5);
+  });
+
+  it('cancel stops every worker', async () => {
+    const controller = new AbortController();
+    const data = uniformSamples(2, 32, 9);
+    const long = attackConfig({ ...config, iterations: 100_000 });
+    const run = runAttackParallel({ kind: 'autoencoder', artifacts: await toArtifacts(ae) }, { data, inputShape: [32] }, long, {
+      workers: 2,
+      signal: controller.signal,
+      onReady: () => setTimeout(() => controller.abort(new Error('deadline')), 100),
+    });
+    await expect(run).rejects.toBeInstanceOf(AttackCancelledError);
+  });
+});

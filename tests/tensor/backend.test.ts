@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { parseBackendChoice } from '../../libs/tensor/index.js';
+
+const run = promisify(execFile);
+const root = new URL('../../', import.meta.url).pathname;
+
+/** Starts a fresh process (the backend is chosen once per thread) and prints its choice. */
+async function probe(env: Record<string, string>) {
+  const script = "import { initBackend } from './libs/tensor/index.js'; const i = await initBackend(); console.log(JSON.stringify(i));";
+  return run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, env: { ...process.env, ...env } });
+}
+
+describe('backend switch', () => {
+  it('parses UAE_BACKEND and names the allowed values on a typo', () => {
+    expect(parseBackendChoice(undefined)).toBe('auto');
+    expect(parseBackendChoice(' WASM ')).toBe('wasm');
+    expect(() => parseBackendChoice('gpu')).toThrow(/auto, tensorflow, wasm, cpu.*"gpu"/);
+  });
+
+  it('auto falls back to wasm here (no libtensorflow) and reports it', async () => {
+    const { stdout } = await probe({ UAE_BACKEND: 'auto' });
+    const info = JSON.parse(stdout.trim().split('\n').pop()!);
+    expect(info.name).toBe('wasm');
+    expect(info.preferredWorkers).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an explicit choice that is unavailable is a clear start-up error', async () => {
+    await expect(probe({ UAE_BACKEND: 'tensorflow' })).rejects.toMatchObject({
+      stderr: expect.stringMatching(/UAE_BACKEND=tensorflow is not available: @tensorflow\/tfjs-node-gpu/),
+    });
+  });
+});
