@@ -6,49 +6,44 @@
  */
 import type { MineConfig } from '../libs/mine/index.js';
 
-/**
- * One branch as executed (libs/mine/statistics-network.ts, linear-branch.ts):
- * patches·convW, then the linear dense part via V = W₂·W₁ (Vᵀ = W₁ᵀ·W₂ᵀ).
- */
 interface Branch {
   forward: number;
-  /** Weight gradients, including the products that reach them. */
-  backward: number;
-  /** Extra work to reach the branch input (attack pass, y branch). */
+  /** dW of every layer. */
+  weightGrads: number;
+  /** Gradient with respect to the branch input (needed below a conv layer, or to reach x′). */
   inputGrad: number;
+  /** Gradient below the first dense layer, to reach the conv filters (conv branch only). */
+  denseInputGrad: number;
 }
 
 function branchFlops(drawShape: number[], n: number, cfg: MineConfig): Branch {
   const H = cfg.hidden;
   const O = cfg.branchOut;
-  let P: number;
-  let conv = 0;
+  let features: number;
+  let convFwd = 0;
   if (drawShape.length === 3) {
     const [h, w, c] = drawShape as [number, number, number];
     const k = cfg.convKernel;
     const q = (h - k + 1) * (w - k + 1);
-    P = q * cfg.convFilters;
-    conv = 2 * n * q * k * k * c * cfg.convFilters;
+    features = q * cfg.convFilters;
+    convFwd = 2 * n * q * k * k * c * cfg.convFilters;
   } else {
-    P = drawShape[0]!;
+    features = drawShape[0]!;
   }
-  const vT = 2 * P * H * O;
-  const apply = 2 * O * P * n;
-  const dW1 = 2 * H * n * P;
-  const dW2 = 2 * O * n * P + 2 * O * P * H;
-  const dzT = 2 * P * O * n;
+  const dense1 = 2 * n * features * H;
+  const dense2 = 2 * n * H * O;
   return {
-    forward: conv + vT + apply,
-    // dzT is computed whenever the input is a variable's function (conv branch: always).
-    backward: dW1 + dW2 + (drawShape.length === 3 ? dzT + conv : 0),
-    inputGrad: dzT + conv,
+    forward: convFwd + dense1 + dense2,
+    weightGrads: convFwd + dense1 + dense2,
+    inputGrad: convFwd + dense1 + dense2,
+    denseInputGrad: drawShape.length === 3 ? dense1 + dense2 : dense2,
   };
 }
 
 /** One MINE training step for one sample: both branches forward and all weight gradients. */
 export function mineStepFlops(drawShape: number[], n: number, cfg: MineConfig): number {
   const b = branchFlops(drawShape, n, cfg);
-  return 2 * (b.forward + b.backward);
+  return 2 * (b.forward + b.weightGrads + b.denseInputGrad);
 }
 
 /**

@@ -18,7 +18,6 @@
 import { tf } from '../tensor/index.js';
 import { Rng, STREAM } from '../tensor/rng.js';
 import type { MineConfig } from './config.js';
-import { linearBranch } from './linear-branch.js';
 
 /** Identifies one sample's random streams: results depend on these alone. */
 export interface SampleKey {
@@ -173,8 +172,8 @@ export class StatisticsNetwork {
     } else {
       zT = input.t as tf.Tensor3D;
     }
-    // dense H → dense O, no activation between (see linear-branch.ts).
-    const h2 = linearBranch(zT, p[i]!, p[i + 1]!, p[i + 2]!, p[i + 3]!); // [B, O, n]
+    const h1 = tf.add(tf.matMul(p[i++]! as tf.Tensor3D, zT), p[i++]!); // [B, H, n]
+    const h2 = tf.add(tf.matMul(p[i++]! as tf.Tensor3D, h1), p[i++]!); // [B, O, n]
     return tf.transpose(h2, [0, 2, 1]) as tf.Tensor3D;
   }
 
