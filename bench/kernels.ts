@@ -8,6 +8,8 @@
 import * as tfl from '@tensorflow/tfjs-layers'; // also registers the gradients
 import { initBackend, tf } from '../libs/tensor/index.js';
 import { originalKernel, registerUaeKernels } from '../libs/tensor/kernels/register.js';
+import { buildConvAE } from '../libs/models/index.js';
+import { KerasAdadelta } from '../libs/models/adadelta.js';
 
 interface Row {
   what: string;
@@ -79,23 +81,10 @@ const CONV_LAYERS = [
   { label: 'dec2 28×28×16→1', x: [64, 28, 28, 16], f: [5, 5, 16, 1] },
 ];
 
+/** The reference conv AE (libs/models), compiled with the project's Keras-semantics Adadelta. */
 function convAutoencoder(): tfl.Sequential {
-  const conv = (filters: number, activation: 'relu' | 'sigmoid', inputShape?: number[]) =>
-    tfl.layers.conv2d({ filters, kernelSize: 5, padding: 'same', activation, ...(inputShape ? { inputShape } : {}) });
-  const model = tfl.sequential({
-    layers: [
-      conv(16, 'relu', [28, 28, 1]),
-      tfl.layers.maxPooling2d({ poolSize: 2 }),
-      conv(8, 'relu'),
-      tfl.layers.maxPooling2d({ poolSize: 2 }),
-      conv(8, 'relu'),
-      tfl.layers.upSampling2d({ size: [2, 2] }),
-      conv(16, 'relu'),
-      tfl.layers.upSampling2d({ size: [2, 2] }),
-      conv(1, 'sigmoid'),
-    ],
-  });
-  model.compile({ optimizer: tf.train.adadelta(1), loss: 'binaryCrossentropy' });
+  const model = buildConvAE([28, 28, 1], { seed: 1 });
+  model.compile({ optimizer: new KerasAdadelta(1), loss: 'binaryCrossentropy' });
   return model;
 }
 

@@ -7,28 +7,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { rand, relErr, setupWasm, tf } from './kernel-helpers.js';
+import { buildConvAE } from '../../libs/models/index.js';
+import { KerasAdadelta } from '../../libs/models/adadelta.js';
 
 beforeAll(async () => {
   await setupWasm();
 });
 
+/** The reference conv AE (libs/models). */
 function convAutoencoder(): tfl.Sequential {
-  const conv = (filters: number, activation: 'relu' | 'sigmoid', inputShape?: number[]) =>
-    tfl.layers.conv2d({ filters, kernelSize: 5, padding: 'same', activation, ...(inputShape ? { inputShape } : {}) });
-  const model = tfl.sequential({
-    layers: [
-      conv(16, 'relu', [28, 28, 1]),
-      tfl.layers.maxPooling2d({ poolSize: 2 }),
-      conv(8, 'relu'),
-      tfl.layers.maxPooling2d({ poolSize: 2 }),
-      conv(8, 'relu'),
-      tfl.layers.upSampling2d({ size: [2, 2] }),
-      conv(16, 'relu'),
-      tfl.layers.upSampling2d({ size: [2, 2] }),
-      conv(1, 'sigmoid'),
-    ],
-  });
-  return model;
+  return buildConvAE([28, 28, 1], { seed: 1 });
 }
 
 async function trainSteps(backend: 'cpu' | 'wasm', steps: number): Promise<{ losses: number[]; weights: Float32Array[] }> {
@@ -36,7 +24,7 @@ async function trainSteps(backend: 'cpu' | 'wasm', steps: number): Promise<{ los
   const model = convAutoencoder();
   // Same deterministic weights on both backends.
   model.setWeights(model.getWeights().map((w, i) => tf.tensor(rand(w.size, 900 + i, -0.2, 0.2), w.shape)));
-  model.compile({ optimizer: tf.train.adadelta(1), loss: 'binaryCrossentropy' });
+  model.compile({ optimizer: new KerasAdadelta(1), loss: 'binaryCrossentropy' });
   const x = tf.tensor4d(rand(8 * 28 * 28, 77, 0, 1), [8, 28, 28, 1]);
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) losses.push(Number(await model.trainOnBatch(x, x)));

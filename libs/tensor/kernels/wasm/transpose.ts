@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { originalKernel, setupOriginal } from '../originals.js';
 import { TRANSPOSE_WASM_BASE64 } from '../../simd/transpose.wasm.js';
+import { simdExport, type WasmHeapBackend } from '../../simd/instantiate.js';
 
 /**
  * Smallest tensor we transpose ourselves. Measured: ours is faster even at 2×2
@@ -32,42 +33,17 @@ export const MIN_ELEMENTS = 1;
 const TILE_ROWS = 256;
 const TILE_COLS = 8;
 
-/** The few WebAssembly JS-API members used here (the project's TS libs carry no DOM/wasm types). */
-interface WasmJsApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-const wasmJs = (globalThis as unknown as { WebAssembly: WasmJsApi }).WebAssembly;
-
-interface WasmBackendLike {
+interface WasmBackendLike extends WasmHeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray;
-  dataIdMap: { get(id: unknown): { memoryOffset: number } };
-  /** The Emscripten module; `asm.memory` is the WebAssembly.Memory holding every tensor. */
-  wasm: { asm?: { memory?: object } };
 }
 
 type SimdTranspose = (src: number, dst: number, batch: number, rows: number, cols: number, tileRows: number, tileCols: number) => void;
 
-const simdByMemory = new WeakMap<object, SimdTranspose | null>();
 let forceJs = false;
 
 function simdTranspose(backend: WasmBackendLike): SimdTranspose | null {
-  if (forceJs) return null;
-  const memory = backend.wasm.asm?.memory;
-  if (!memory) return null;
-  let fn = simdByMemory.get(memory);
-  if (fn === undefined) {
-    try {
-      const module = new wasmJs.Module(Buffer.from(TRANSPOSE_WASM_BASE64, 'base64'));
-      const instance = new wasmJs.Instance(module, { env: { memory } });
-      fn = instance.exports.transpose as SimdTranspose;
-    } catch {
-      fn = null; // e.g. a runtime without wasm SIMD
-    }
-    simdByMemory.set(memory, fn);
-  }
-  return fn;
+  return forceJs ? null : simdExport<SimdTranspose>(backend, TRANSPOSE_WASM_BASE64, 'transpose');
 }
 
 /** For tests: run the JS fallback instead of the SIMD module. */
