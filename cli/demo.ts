@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: the compute core end to end on the bundled Fashion-MNIST
  * slice — train the reference conv AE, generate MINE-based UAEs (MinMax,
- * conv sampler, the paper's defaults with T reduced) on all cores, and print
+ * conv sampler, the paper's defaults: T = 40, 20 MINE steps) on all cores, and print
  * per-sample results and throughput. The full augmentation pipeline
  * (retraining, evaluation, report) builds on this.
  */
@@ -13,8 +13,8 @@ import { createAutoencoder, toArtifacts, trainAutoencoder } from '../libs/models
 import { attackConfig, runAttackParallel } from '../libs/attack/index.js';
 
 const opts = new Command()
-  .option('--samples <n>', 'training samples to attack', (v) => parseInt(v, 10), 8)
-  .option('--iterations <T>', 'MinMax iterations (paper: 40)', (v) => parseInt(v, 10), 10)
+  .option('--samples <n>', 'training samples to attack', (v) => parseInt(v, 10), 4)
+  .option('--iterations <T>', 'MinMax iterations (paper: 40)', (v) => parseInt(v, 10), 40)
   .option('--mine-steps <n>', 'MINE steps per iteration (paper: 20)', (v) => parseInt(v, 10), 20)
   .option('--workers <n>', 'worker threads (default: one per core)', (v) => parseInt(v, 10))
   .option('--out <dir>', 'where to write summary.json', '.uae/demo')
