@@ -16,9 +16,12 @@ export const MineConfigSchema = z.object({
   projectionDim: z.number().int().min(2).max(4096).default(128),
   /**
    * `redraw`: new projection matrices at every evaluation, as the reference's
-   * in-graph draw does (faithful, expensive). `fixed`: drawn once per sample.
+   * in-graph draw does, sampled without materialising them (exact in
+   * distribution, see lazy-projection.ts). `redraw-explicit`: the same with
+   * the d×K·m matrices materialised, as the reference does (slow; for
+   * verification). `fixed`: drawn once per sample.
    */
-  projection: z.enum(['redraw', 'fixed']).default('redraw'),
+  projection: z.enum(['redraw', 'redraw-explicit', 'fixed']).default('redraw'),
   /** Statistics network: conv branch filters and kernel (conv draws only). */
   convFilters: z.number().int().min(1).max(1024).default(16),
   convKernel: z.number().int().min(1).max(8).default(2),

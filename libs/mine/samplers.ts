@@ -6,6 +6,7 @@ import { tf } from '../tensor/index.js';
 import { Rng, STREAM } from '../tensor/rng.js';
 import type { MineConfig } from './config.js';
 import type { SampleKey } from './statistics-network.js';
+import { lazyProjectPair } from './lazy-projection.js';
 
 export interface PairDraws {
   X: tf.Tensor;
@@ -80,8 +81,9 @@ export class ConvSampler implements PairSampler {
 /**
  * Random (compressive) sampler: K matrices A_k ∈ R^{d×m}, entries N(0, 1/m),
  * the same for x and x′; X_k = standardize(vec(x)·A_k). In `redraw` mode the
- * matrices are new at every evaluation (the reference draws them in-graph);
- * in `fixed` mode once per sample.
+ * matrices are new at every evaluation (the reference draws them in-graph),
+ * sampled exactly without materialising them (lazy-projection.ts);
+ * `redraw-explicit` materialises them; `fixed` draws them once per sample.
  */
 export class RandomSampler implements PairSampler {
   readonly kind = 'random' as const;
@@ -120,7 +122,11 @@ export class RandomSampler implements PairSampler {
   private project(x: tf.Tensor, At: tf.Tensor3D): tf.Tensor {
     const B = x.shape[0]!;
     const v = tf.reshape(x, [B, this.d, 1]);
-    const z = tf.reshape(tf.matMul(At, v), [B, this.draws, this.m]);
+    return this.standardize(tf.reshape(tf.matMul(At, v), [B, this.draws, this.m]));
+  }
+
+  /** Zero mean, unit variance per m-vector: [B, K, m]. */
+  private standardize(z: tf.Tensor): tf.Tensor {
     const { mean, variance } = tf.moments(z, 2, true);
     // Tiny floor: an all-zero sample projects to zeros, whose variance is 0.
     return tf.div(tf.sub(z, mean), tf.sqrt(tf.add(variance, 1e-12)));
@@ -129,6 +135,11 @@ export class RandomSampler implements PairSampler {
   pairs(x: tf.Tensor, xAdv: tf.Tensor): PairDraws {
     if (x.shape[0] !== this.rngs.length) {
       throw new Error(`RandomSampler built for ${this.rngs.length} samples, got a batch of ${x.shape[0]}`);
+    }
+    if (this.cfg.projection === 'redraw') {
+      const B = x.shape[0]!;
+      const { X, Y } = lazyProjectPair(x, xAdv, this.rngs, this.draws * this.m, this.m);
+      return { X: this.standardize(tf.reshape(X, [B, this.draws, this.m])), Y: this.standardize(tf.reshape(Y, [B, this.draws, this.m])) };
     }
     let A: tf.Tensor3D;
     if (this.cfg.projection === 'fixed') {
