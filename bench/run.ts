@@ -172,7 +172,8 @@ async function main(): Promise<void> {
     const step = mineStepFlops([mine.projectionDim], mine.draws, mine) + (explicit ? 2 * projectFlops : 0);
     const iters = explicit ? Math.min(iterations, 1) : iterations;
     const nMine = explicit ? Math.min(mineSteps, 2) : mineSteps;
-    const attackStep = attackStepFlops([mine.projectionDim], mine.draws, mine, denseAeForwardFlops(784, 128), projectFlops);
+    // Lazy redraw samples the projections in O(K·m) (no d×K·m product); fixed and explicit multiply.
+    const attackStep = attackStepFlops([mine.projectionDim], mine.draws, mine, denseAeForwardFlops(784, 128), projection === 'redraw' ? 0 : projectFlops);
     const flops = attackRunFlops(iters, nMine, step, attackStep);
     const paperFlops = attackRunFlops(PAPER_T, PAPER_MINE_STEPS, step, attackStep);
     const run = await attackRun(

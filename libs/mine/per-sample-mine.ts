@@ -50,15 +50,16 @@ export class PerSampleMine {
 
   /** Prepared draws of (x, xAdv); the x side is cached when it cannot change. */
   private preparedPairs(x: tf.Tensor, xAdv: tf.Tensor): [PreparedDraws, PreparedDraws] {
-    const { X, Y } = this.sampler.pairs(x, xAdv);
-    if (!this.sampler.deterministic) return [this.net.prepare(X), this.net.prepare(Y)];
-    if (this.preparedX?.source !== x) {
+    const cached = this.sampler.deterministic && this.preparedX?.source === x;
+    const { X, Y } = this.sampler.pairs(x, xAdv, !cached);
+    if (!this.sampler.deterministic) return [this.net.prepare(X!), this.net.prepare(Y)];
+    if (!cached) {
       this.disposePreparedX();
-      const draws = this.net.prepare(X);
+      const draws = this.net.prepare(X!);
       tf.keep(draws.t);
       this.preparedX = { source: x, draws };
     }
-    return [this.preparedX.draws, this.net.prepare(Y)];
+    return [this.preparedX!.draws, this.net.prepare(Y)];
   }
 
   private disposePreparedX(): void {

@@ -9,7 +9,8 @@ import type { SampleKey } from './statistics-network.js';
 import { lazyProjectPair } from './lazy-projection.js';
 
 export interface PairDraws {
-  X: tf.Tensor;
+  /** Draws of x; omitted when the caller said it has them (deterministic samplers only). */
+  X?: tf.Tensor;
   Y: tf.Tensor;
 }
 
@@ -27,9 +28,10 @@ export interface PairSampler {
   /**
    * Draws for x (native, fixed during an attack) and xAdv. Y is differentiable
    * with respect to xAdv. Called once per MINE evaluation: samplers that redraw
-   * their randomness advance their per-sample streams here.
+   * their randomness advance their per-sample streams here. `needX: false`
+   * (deterministic samplers only) skips the x draws the caller has cached.
    */
-  pairs(x: tf.Tensor, xAdv: tf.Tensor): PairDraws;
+  pairs(x: tf.Tensor, xAdv: tf.Tensor, needX?: boolean): PairDraws;
   dispose(): void;
 }
 
@@ -63,7 +65,8 @@ export class ConvSampler implements PairSampler {
     return tf.reshape(tf.transpose(maps, [0, 3, 1, 2]), [B, f, h, w, 1]);
   }
 
-  pairs(x: tf.Tensor, xAdv: tf.Tensor): PairDraws {
+  pairs(x: tf.Tensor, xAdv: tf.Tensor, needX = true): PairDraws {
+    if (!needX) return { Y: this.drawsOf(xAdv) };
     if (this.cachedX?.source !== x) {
       this.cachedX?.draws.dispose();
       this.cachedX = { source: x, draws: tf.keep(tf.tidy(() => this.drawsOf(x))) };
@@ -132,7 +135,7 @@ export class RandomSampler implements PairSampler {
     return tf.div(tf.sub(z, mean), tf.sqrt(tf.add(variance, 1e-12)));
   }
 
-  pairs(x: tf.Tensor, xAdv: tf.Tensor): PairDraws {
+  pairs(x: tf.Tensor, xAdv: tf.Tensor, needX = true): PairDraws {
     if (x.shape[0] !== this.rngs.length) {
       throw new Error(`RandomSampler built for ${this.rngs.length} samples, got a batch of ${x.shape[0]}`);
     }
@@ -149,7 +152,7 @@ export class RandomSampler implements PairSampler {
       A = this.drawMatrices();
     }
     // A redrawn A is left to the caller's tidy: a gradient through Y still needs it.
-    return { X: this.project(x, A), Y: this.project(xAdv, A) };
+    return { X: needX || this.cfg.projection !== 'fixed' ? this.project(x, A) : undefined, Y: this.project(xAdv, A) };
   }
 
   dispose(): void {
