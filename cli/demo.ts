@@ -41,10 +41,18 @@ const config = attackConfig({ iterations: opts.iterations, mineSteps: opts.mineS
 const data = imgs.data.slice(0, opts.samples * 784);
 console.log(`attacking ${opts.samples} samples: MinMax, MINE conv sampler, T=${config.iterations}, ${opts.mineSteps} MINE steps/iteration…`);
 const started = performance.now();
+let lastLine = 0;
 const results = await runAttackParallel({ kind: 'autoencoder', artifacts: await toArtifacts(ae) }, { data, inputShape: [28, 28, 1] }, config, {
   workers: opts.workers,
-  onProgress: (p) =>
-    console.log(`  ${p.done}/${p.total} samples, ${p.succeeded} succeeded, ${p.samplesPerSecond.toFixed(3)} samples/s, ETA ${((p.total - p.done) / p.samplesPerSecond).toFixed(0)} s`),
+  onProgress: (p, finished) => {
+    const now = performance.now();
+    if (finished.length === 0 && now - lastLine < 5000) return;
+    lastLine = now;
+    console.log(
+      `  ${(p.fraction * 100).toFixed(0)}%: ${p.done}/${p.total} samples done, ${p.succeeded} succeeded, ` +
+        `${p.samplesPerSecond.toFixed(3)} samples/s, ETA ${Number.isFinite(p.etaSeconds) ? p.etaSeconds.toFixed(0) : '?'} s`,
+    );
+  },
 });
 const seconds = (performance.now() - started) / 1000;
 ae.dispose();

@@ -21,17 +21,34 @@ export interface AttackInput {
 }
 
 export interface AttackProgress {
+  /** Samples finished. */
   done: number;
   total: number;
   succeeded: number;
+  /** Share of all sample-iterations finished, 0..1; moves every iteration. */
+  fraction: number;
   elapsedSeconds: number;
+  /** fraction·total / elapsed. */
   samplesPerSecond: number;
+  etaSeconds: number;
+}
+
+/** Minimum interval between iteration-level progress reports. */
+export const PROGRESS_INTERVAL_MS = 250;
+
+export function progressOf(done: number, total: number, succeeded: number, fraction: number, startedMs: number): AttackProgress {
+  const elapsedSeconds = (performance.now() - startedMs) / 1000;
+  const rate = elapsedSeconds > 0 ? (fraction * total) / elapsedSeconds : 0;
+  return { done, total, succeeded, fraction, elapsedSeconds, samplesPerSecond: rate, etaSeconds: rate > 0 ? ((1 - fraction) * total) / rate : Infinity };
 }
 
 export interface RunAttackOptions {
   signal?: AbortSignal;
-  /** After every finished chunk, with that chunk's results. */
-  onProgress?: (progress: AttackProgress, chunk: SampleResult[]) => void;
+  /**
+   * Progress: after every finished chunk with its results, and in between at
+   * most every PROGRESS_INTERVAL_MS as iterations advance (with no results).
+   */
+  onProgress?: (progress: AttackProgress, finished: SampleResult[]) => void;
   /** Samples per stacked computation; default: what the backend prefers. */
   chunkSize?: number;
 }
@@ -89,21 +106,29 @@ export async function runAttack(model: AttackModel, input: AttackInput, config: 
   const results: SampleResult[] = [];
   const started = performance.now();
   let succeeded = 0;
+  let lastReport = 0;
   for (let start = 0; start < n; start += chunkSize) {
     if (opts.signal?.aborted) throw new AttackCancelledError(opts.signal.reason);
     const end = Math.min(n, start + chunkSize);
     const x = tf.tensor(input.data.subarray(start * d, end * d), [end - start, ...input.inputShape]);
+    const onIteration = (iteration: number) => {
+      const now = performance.now();
+      if (!opts.onProgress || now - lastReport < PROGRESS_INTERVAL_MS) return;
+      lastReport = now;
+      const fraction = (start + ((end - start) * iteration) / config.iterations) / n;
+      opts.onProgress(progressOf(start, n, succeeded, fraction, started), []);
+    };
     try {
       const chunk = await attackChunk(
         model,
         { x, sampleIds: ids.slice(start, end), labels: input.labels?.subarray(start, end) },
         config,
-        { signal: opts.signal },
+        { signal: opts.signal, onIteration },
       );
       results.push(...chunk);
       succeeded += chunk.filter((r) => r.success).length;
-      const elapsedSeconds = (performance.now() - started) / 1000;
-      opts.onProgress?.({ done: end, total: n, succeeded, elapsedSeconds, samplesPerSecond: end / elapsedSeconds }, chunk);
+      lastReport = performance.now();
+      opts.onProgress?.(progressOf(end, n, succeeded, end / n, started), chunk);
     } finally {
       x.dispose();
     }

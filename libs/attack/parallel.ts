@@ -9,7 +9,7 @@ import { spawnModuleWorker } from '../runtime/spawn-worker.js';
 import { backendInfo, type BackendChoice } from '../tensor/index.js';
 import type { AutoencoderArtifacts } from '../models/index.js';
 import type { AttackConfig } from './config.js';
-import { type AttackInput, type AttackProgress, validateAttackInput } from './engine.js';
+import { type AttackInput, type AttackProgress, progressOf, validateAttackInput } from './engine.js';
 import { AttackCancelledError } from './minmax.js';
 import type { SampleResult } from './result.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
@@ -55,6 +55,8 @@ export async function runAttackParallel(
   let succeeded = 0;
   const running: Worker[] = [];
   let ready = 0;
+  const shardFraction = bounds.map(() => 0);
+  const overallFraction = () => bounds.reduce((sum, [a, b], i) => sum + shardFraction[i]! * (b - a), 0) / n;
 
   const runShard = (index: number, [a, b]: [number, number]) =>
     new Promise<void>((resolve, reject) => {
@@ -67,12 +69,15 @@ export async function runAttackParallel(
         if (msg.type === 'ready') {
           ready += 1;
           if (ready === shards) opts.onReady?.();
+        } else if (msg.type === 'progress') {
+          shardFraction[index] = msg.fraction;
+          opts.onProgress?.(progressOf(done, n, succeeded, overallFraction(), started), []);
         } else if (msg.type === 'chunk') {
           shardResults.push(...msg.results);
           done += msg.results.length;
           succeeded += msg.results.filter((r) => r.success).length;
-          const elapsedSeconds = (performance.now() - started) / 1000;
-          opts.onProgress?.({ done, total: n, succeeded, elapsedSeconds, samplesPerSecond: done / elapsedSeconds }, msg.results);
+          shardFraction[index] = shardResults.length / (b - a);
+          opts.onProgress?.(progressOf(done, n, succeeded, overallFraction(), started), msg.results);
         } else if (msg.type === 'done') {
           finished = true;
           resolve();

@@ -12,5 +12,7 @@ export type WorkerRequest =
 export type WorkerReply =
   | { type: 'ready'; backend: string }
   | { type: 'chunk'; results: SampleResult[] }
+  /** Share of this shard's sample-iterations finished. */
+  | { type: 'progress'; fraction: number }
   | { type: 'done' }
   | { type: 'error'; message: string; cancelled: boolean };

@@ -25,7 +25,8 @@ port.on('message', (msg: WorkerRequest) => {
         await runAttack(model, msg.input, msg.config, {
           signal: controller.signal,
           chunkSize: msg.chunkSize,
-          onProgress: (_p, chunk) => reply({ type: 'chunk', results: chunk }),
+          onProgress: (p, finished) =>
+            reply(finished.length > 0 ? { type: 'chunk', results: finished } : { type: 'progress', fraction: p.fraction }),
         });
       } finally {
         model.dispose();

@@ -131,6 +131,20 @@ describe('MinMax invariants', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('reports progress every few hundred ms as iterations advance, ending at 1', async () => {
+    const data = uniformSamples(2, d, 3);
+    const seen: { fraction: number; finished: number }[] = [];
+    await runAttack(model, { data, inputShape: [d] }, attackConfig({ similarity: mineRandom, iterations: 150, mineSteps: 2 }), {
+      chunkSize: 1,
+      onProgress: (p, finished) => seen.push({ fraction: p.fraction, finished: finished.length }),
+    });
+    const fractions = seen.map((s) => s.fraction);
+    expect(fractions).toEqual([...fractions].sort((a, b) => a - b));
+    expect(fractions.at(-1)).toBe(1);
+    expect(seen.filter((s) => s.finished > 0)).toHaveLength(2); // one per finished chunk
+    expect(seen.some((s) => s.finished === 0 && s.fraction > 0 && s.fraction < 1)).toBe(true);
+  });
+
   it('rejects bad input naming the field', async () => {
     const cfg = attackConfig({ similarity: { kind: 'l2' }, iterations: 1 });
     const bad = uniformSamples(2, d, 1);
