@@ -8,7 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { initBackend, tf } from '../libs/tensor/index.js';
-import { loadIdxImages } from '../libs/data/index.js';
+import { loadIdxImages, writeNpy } from '../libs/data/index.js';
 import { createAutoencoder, toArtifacts, trainAutoencoder } from '../libs/models/index.js';
 import { attackConfig, runAttackParallel } from '../libs/attack/index.js';
 
@@ -17,7 +17,7 @@ const opts = new Command()
   .option('--iterations <T>', 'MinMax iterations (paper: 40)', (v) => parseInt(v, 10), 40)
   .option('--mine-steps <n>', 'MINE steps per iteration (paper: 20)', (v) => parseInt(v, 10), 20)
   .option('--workers <n>', 'worker threads (default: one per core)', (v) => parseInt(v, 10))
-  .option('--out <dir>', 'where to write summary.json', '.uae/demo')
+  .option('--out <dir>', 'where to write summary.json and the UAEs (.npy)', '.uae/demo')
   .parse()
   .opts<{ samples: number; iterations: number; mineSteps: number; workers?: number; out: string }>();
 
@@ -74,4 +74,9 @@ const summary = { backend: info.name, samples: results.length, seconds, samples_
 console.log(`ASR ${(asr * 100).toFixed(1)}%, ${summary.samples_per_s.toFixed(3)} samples/s (${(seconds / results.length).toFixed(1)} s/sample incl. start-up)`);
 await mkdir(opts.out, { recursive: true });
 await writeFile(`${opts.out}/summary.json`, JSON.stringify(summary, null, 2) + '\n');
-console.log(`wrote ${opts.out}/summary.json`);
+const uaes = new Float32Array(results.length * 784);
+results.forEach((r, i) => uaes.set(r.xAdv, i * 784));
+await writeNpy(`${opts.out}/uaes.npy`, [results.length, 28, 28, 1], uaes);
+await writeNpy(`${opts.out}/success.npy`, [results.length], Uint8Array.from(results, (r) => (r.success ? 1 : 0)));
+await writeNpy(`${opts.out}/mi.npy`, [results.length], Float32Array.from(results, (r) => r.similarity));
+console.log(`wrote ${opts.out}/summary.json and uaes.npy, success.npy, mi.npy (numpy.load reads them)`);

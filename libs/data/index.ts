@@ -1,4 +1,4 @@
-/** libs/data: dataset readers. For now only the IDX (MNIST-family) format. */
+/** libs/data: dataset file formats — IDX (MNIST family) and NumPy .npy. */
 export {
   parseIdx,
   encodeIdx,
@@ -14,3 +14,4 @@ export {
   type IdxImages,
   type IdxLabels,
 } from './idx.js';
+export { parseNpy, encodeNpy, readNpy, writeNpy, NpyFormatError, type NpyArray, type NpyData, type NpyDtype } from './npy.js';
