@@ -87,9 +87,11 @@ async function activate(name: BackendName, provider: string): Promise<BackendInf
   // was chosen (explicitly or as the last resort) the choice is already logged
   // by callers, so run in tfjs' production mode, which silences it.
   if (name === 'cpu') tf.enableProdMode();
+  const before = processListeners();
   const ok = await tf.setBackend(name);
   if (!ok) throw new BackendUnavailableError(name, `tf.setBackend('${name}') failed`);
   await tf.ready();
+  removeAddedListeners(before);
   registerUaeKernels(name);
   const cores = await availableCores();
   let gpu = false;
@@ -104,6 +106,28 @@ async function activate(name: BackendName, provider: string): Promise<BackendInf
     // thread per instance, so one worker per core.
     preferredWorkers: name === 'tensorflow' ? 1 : cores,
   };
+}
+
+type ProcessEvent = 'uncaughtException' | 'unhandledRejection';
+const PROCESS_EVENTS: ProcessEvent[] = ['uncaughtException', 'unhandledRejection'];
+
+function processListeners(): Map<ProcessEvent, Set<unknown>> {
+  const listeners = (e: ProcessEvent): unknown[] => process.listeners(e as 'uncaughtException');
+  return new Map(PROCESS_EVENTS.map((e) => [e, new Set(listeners(e))]));
+}
+
+/**
+ * The wasm backend's Emscripten loader installs process-wide handlers that
+ * rethrow every uncaught error from inside its minified bundle, so Node prints
+ * a 30 kB source line instead of the error. They only serve Emscripten's
+ * exit(), which tfjs never calls: remove them.
+ */
+function removeAddedListeners(before: Map<ProcessEvent, Set<unknown>>): void {
+  for (const event of PROCESS_EVENTS) {
+    for (const listener of process.listeners(event as 'uncaughtException')) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
+    }
+  }
 }
 
 async function availableCores(): Promise<number> {

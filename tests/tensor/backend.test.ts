@@ -7,8 +7,8 @@ const run = promisify(execFile);
 const root = new URL('../../', import.meta.url).pathname;
 
 /** Starts a fresh process (the backend is chosen once per thread) and prints its choice. */
-async function probe(env: Record<string, string>) {
-  const script = "import { initBackend } from './libs/tensor/index.js'; const i = await initBackend(); console.log(JSON.stringify(i));";
+async function probe(env: Record<string, string>, after = '') {
+  const script = `import { initBackend } from './libs/tensor/index.js'; const i = await initBackend(); console.log(JSON.stringify(i)); ${after}`;
   return run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, env: { ...process.env, ...env } });
 }
 
@@ -24,6 +24,12 @@ describe('backend switch', () => {
     const info = JSON.parse(stdout.trim().split('\n').pop()!);
     expect(info.name).toBe('wasm');
     expect(info.preferredWorkers).toBeGreaterThanOrEqual(1);
+  });
+
+  it('leaves uncaught errors readable after loading wasm (no 30 kB bundle line)', async () => {
+    const failure = await probe({ UAE_BACKEND: 'wasm' }, "setTimeout(() => { throw new Error('boom from user code'); });").catch((e) => e);
+    expect(failure.stderr).toContain('boom from user code');
+    expect(failure.stderr.length).toBeLessThan(3000);
   });
 
   it('an explicit choice that is unavailable is a clear start-up error', async () => {
