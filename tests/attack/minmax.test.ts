@@ -21,9 +21,10 @@ afterAll(() => model.dispose());
 
 const mineRandom = { kind: 'mine' as const, mine: { sampler: 'random' as const, draws: 24, projectionDim: 8, hidden: 16, projection: 'fixed' as const } };
 
+/** Attacks n samples stacked in one chunk (the backend's default chunk may be 1). */
 function attack(n: number, overrides: Parameters<typeof attackConfig>[0] = {}, sampleIds?: number[]) {
   const data = uniformSamples(n, d, 3);
-  return runAttack(model, { data, inputShape: [d], sampleIds }, attackConfig({ similarity: mineRandom, iterations: 6, mineSteps: 2, trace: true, ...overrides }));
+  return runAttack(model, { data, inputShape: [d], sampleIds }, attackConfig({ similarity: mineRandom, iterations: 6, mineSteps: 2, trace: true, ...overrides }), { chunkSize: n });
 }
 
 describe('initial δ', () => {
