@@ -1,4 +1,4 @@
-/** libs/data: dataset file formats — IDX (MNIST family) and NumPy .npy. */
+/** libs/data: dataset file formats — IDX (MNIST family), NumPy .npy, CSV tables. */
 export {
   parseIdx,
   encodeIdx,
@@ -15,3 +15,13 @@ export {
   type IdxLabels,
 } from './idx.js';
 export { parseNpy, encodeNpy, readNpy, writeNpy, NpyFormatError, type NpyArray, type NpyData, type NpyDtype } from './npy.js';
+export {
+  parseCsv,
+  tabularFromCsv,
+  loadCsvDataset,
+  loadMiceProtein,
+  CsvFormatError,
+  type CsvDatasetOptions,
+  type TabularDataset,
+  type TabularSplit,
+} from './csv.js';
