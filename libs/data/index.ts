@@ -25,3 +25,4 @@ export {
   type TabularDataset,
   type TabularSplit,
 } from './csv.js';
+export { loadDataset, DatasetNotFoundError, FASHION_MNIST_DIRS, type Dataset, type DatasetSplit, type LoadDatasetOptions } from './registry.js';

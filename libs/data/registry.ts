@@ -1,0 +1,151 @@
+/**
+ * Datasets by name or by path, as the CLI and services name them:
+ *   fashion-mnist   IDX files from --data-dir, UAE_DATA_DIR, then
+ *                   /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist)
+ *   mice-protein    bundled CSV (CC BY 4.0), 80/20 split by seed
+ *   idx:DIR         train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-…
+ *   csv:FILE        numeric features, label column (default: the last), 80/20 by seed
+ *   npy:DIR         x_train.npy, x_test.npy and optional y_train.npy, y_test.npy
+ * with deterministic subsetting (trainSamples, testSamples, seed).
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Rng, STREAM } from '../tensor/rng.js';
+import { checkCounts, loadIdxImages, loadIdxLabels } from './idx.js';
+import { readNpy } from './npy.js';
+import { loadMiceProtein, parseCsv, tabularFromCsv } from './csv.js';
+
+export interface DatasetSplit {
+  /** n samples × inputShape, row-major, values in [0, 1]. */
+  x: Float32Array;
+  labels?: Int32Array;
+  n: number;
+}
+
+export interface Dataset {
+  name: string;
+  /** Where it was read from. */
+  source: string;
+  /** Per sample, e.g. [28, 28, 1] or [77]. */
+  inputShape: number[];
+  train: DatasetSplit;
+  test: DatasetSplit;
+  classes?: string[];
+}
+
+export interface LoadDatasetOptions {
+  dataDir?: string;
+  trainSamples?: number;
+  testSamples?: number;
+  seed?: number;
+  /** csv: the label column (default: the last column). */
+  labelColumn?: string;
+}
+
+export class DatasetNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatasetNotFoundError';
+  }
+}
+
+export const FASHION_MNIST_DIRS = ['/usr/share/datasets/fashion-mnist'];
+
+function findIdx(dir: string, stem: string): string | undefined {
+  for (const name of [`${stem}.gz`, stem]) if (existsSync(join(dir, name))) return join(dir, name);
+  return undefined;
+}
+
+async function idxDir(dir: string, name: string): Promise<Dataset> {
+  const files = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'].map((s) => findIdx(dir, s));
+  const missing = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'].filter((_, i) => !files[i]);
+  if (missing.length > 0) throw new DatasetNotFoundError(`${dir}: missing ${missing.map((m) => `${m}[.gz]`).join(', ')}`);
+  const [trImg, trLab, teImg, teLab] = await Promise.all([loadIdxImages(files[0]!), loadIdxLabels(files[1]!), loadIdxImages(files[2]!), loadIdxLabels(files[3]!)]);
+  checkCounts(trImg.shape[0], trLab.shape[0], files[0], files[1]);
+  checkCounts(teImg.shape[0], teLab.shape[0], files[2], files[3]);
+  return {
+    name,
+    source: dir,
+    inputShape: trImg.shape.slice(1),
+    train: { x: trImg.data, labels: Int32Array.from(trLab.data), n: trImg.shape[0] },
+    test: { x: teImg.data, labels: Int32Array.from(teLab.data), n: teImg.shape[0] },
+  };
+}
+
+async function npyDir(dir: string): Promise<Dataset> {
+  const need = (f: string) => {
+    const p = join(dir, f);
+    if (!existsSync(p)) throw new DatasetNotFoundError(`${dir}: missing ${f} (npy:DIR needs x_train.npy and x_test.npy; y_*.npy optional)`);
+    return p;
+  };
+  const asFloat = async (path: string) => {
+    const a = await readNpy(path);
+    const x = a.dtype === 'uint8' ? Float32Array.from(a.data, (v) => v / 255) : Float32Array.from(a.data);
+    for (let i = 0; i < x.length; i++) {
+      if (!(x[i]! >= 0 && x[i]! <= 1)) throw new Error(`${path}: element ${i} is ${x[i]}; features must be in [0, 1] (uint8 is scaled by 1/255)`);
+    }
+    return { x, shape: a.shape };
+  };
+  const labels = async (path: string, n: number) => {
+    if (!existsSync(path)) return undefined;
+    const a = await readNpy(path);
+    if (a.shape[0] !== n) throw new Error(`${path}: ${a.shape[0]} labels for ${n} samples`);
+    return Int32Array.from(a.data);
+  };
+  const tr = await asFloat(need('x_train.npy'));
+  const te = await asFloat(need('x_test.npy'));
+  if (tr.shape.slice(1).join() !== te.shape.slice(1).join()) {
+    throw new Error(`${dir}: x_train sample shape [${tr.shape.slice(1)}] differs from x_test's [${te.shape.slice(1)}]`);
+  }
+  return {
+    name: `npy:${dir}`,
+    source: dir,
+    inputShape: tr.shape.slice(1),
+    train: { x: tr.x, labels: await labels(join(dir, 'y_train.npy'), tr.shape[0]!), n: tr.shape[0]! },
+    test: { x: te.x, labels: await labels(join(dir, 'y_test.npy'), te.shape[0]!), n: te.shape[0]! },
+  };
+}
+
+/** A seeded subset of `count` samples, kept in their original order. */
+function subset(split: DatasetSplit, sampleSize: number, count: number | undefined, seed: number, stream: number): DatasetSplit {
+  if (count === undefined || count >= split.n) return split;
+  if (!Number.isInteger(count) || count < 1) throw new Error(`sample count must be a positive integer; got ${count}`);
+  const idx = Array.from(new Rng(seed, STREAM.shuffle, stream).permutation(split.n).subarray(0, count)).sort((a, b) => a - b);
+  const x = new Float32Array(count * sampleSize);
+  idx.forEach((i, k) => x.set(split.x.subarray(i * sampleSize, (i + 1) * sampleSize), k * sampleSize));
+  return { x, labels: split.labels ? Int32Array.from(idx, (i) => split.labels![i]!) : undefined, n: count };
+}
+
+export async function loadDataset(spec: string, opts: LoadDatasetOptions = {}): Promise<Dataset> {
+  const seed = opts.seed ?? 0;
+  let ds: Dataset;
+  if (spec === 'fashion-mnist') {
+    const dirs = [opts.dataDir, process.env.UAE_DATA_DIR, ...FASHION_MNIST_DIRS].filter((d): d is string => Boolean(d));
+    const dir = dirs.find((d) => findIdx(d, 'train-images-idx3-ubyte'));
+    if (!dir) {
+      throw new DatasetNotFoundError(
+        `fashion-mnist: no IDX files in ${dirs.join(', ')}; pass --data-dir DIR, set UAE_DATA_DIR, or apt-get install dataset-fashion-mnist`,
+      );
+    }
+    ds = await idxDir(dir, 'fashion-mnist');
+  } else if (spec === 'mice-protein') {
+    const t = await loadMiceProtein(seed);
+    ds = { name: 'mice-protein', source: 'bundled', inputShape: [t.d], train: t.train, test: t.test, classes: t.classes };
+  } else if (spec.startsWith('idx:')) {
+    ds = await idxDir(spec.slice(4), spec);
+  } else if (spec.startsWith('npy:')) {
+    ds = await npyDir(spec.slice(4));
+  } else if (spec.startsWith('csv:')) {
+    const file = spec.slice(4);
+    if (!existsSync(file)) throw new DatasetNotFoundError(`${file}: no such file`);
+    const text = await readFile(file, 'utf8');
+    const labelColumn = opts.labelColumn ?? parseCsv(text, file).header.at(-1)!;
+    const t = tabularFromCsv(text, { labelColumn, seed }, file);
+    ds = { name: spec, source: file, inputShape: [t.d], train: t.train, test: t.test, classes: t.classes };
+  } else {
+    throw new DatasetNotFoundError(`unknown dataset "${spec}": use fashion-mnist, mice-protein, idx:DIR, csv:FILE or npy:DIR`);
+  }
+  const size = ds.inputShape.reduce((a, b) => a * b, 1);
+  return { ...ds, train: subset(ds.train, size, opts.trainSamples, seed, 1), test: subset(ds.test, size, opts.testSamples, seed, 2) };
+}
