@@ -24,7 +24,8 @@ export const DENSE_AE_HIDDEN = 128;
 export const DENSE_AE_LEARNING_RATE = 0.0025;
 export const CONV_AE_ADADELTA = { learningRate: 1.0, rho: 0.95, epsilon: 1e-7 } as const;
 
-function kernelInitializer(seed: number | undefined, layer: number) {
+/** Glorot-uniform (Keras' default) with a per-layer seed derived from the model seed. */
+export function kernelInitializer(seed: number | undefined, layer: number) {
   return tfl.initializers.glorotUniform(seed === undefined ? {} : { seed: new Rng(seed, STREAM.modelInit, layer).nextU32() });
 }
 

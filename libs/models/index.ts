@@ -21,3 +21,5 @@ export {
 } from './autoencoders.js';
 export { trainAutoencoder, evaluateLoss, DEFAULT_EPOCHS, DEFAULT_BATCH_SIZE } from './train.js';
 export { toArtifacts, fromArtifacts, saveAutoencoder, loadAutoencoder, MODEL_JSON, WEIGHTS_BIN } from './io.js';
+export { Classifier, createClassifier, trainClassifier, type ClassifierOptions } from './classifier.js';
+export { trainModel, evaluateModelLoss } from './train.js';

@@ -1,9 +1,11 @@
 /**
- * Training loop for the reference autoencoders: minibatch training of x → x
- * with the model's compiled loss and optimizer, shuffled every epoch by a
- * seeded PRNG (tfjs' own fit() shuffles with Math.random), so that a seeded
- * model and a seeded run give the same weights on a deterministic backend.
+ * Training loop for the reference models: minibatch training (x → x for
+ * autoencoders, x → y for classifiers) with the model's compiled loss and
+ * optimizer, shuffled every epoch by a seeded PRNG (tfjs' own fit() shuffles
+ * with Math.random), so that a seeded model and a seeded run give the same
+ * weights on a deterministic backend.
  */
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../tensor/index.js';
 import { Rng, STREAM } from '../tensor/rng.js';
 import type { Autoencoder, EpochReport, TrainOptions, TrainResult } from './types.js';
@@ -25,16 +27,30 @@ export async function trainAutoencoder(
   x: tf.Tensor,
   opts: TrainOptions = {},
 ): Promise<TrainResult> {
+  const expected = [ae.inputShape.length + 1, ...ae.inputShape];
+  if (x.rank !== expected[0] || x.shape.slice(1).some((d, i) => d !== ae.inputShape[i])) {
+    throw new Error(`training data must be [N, ${ae.inputShape.join(', ')}], got [${x.shape.join(', ')}]`);
+  }
+  return trainModel(ae.model, x, undefined, opts);
+}
+
+/**
+ * Trains a compiled layers model in place on (x, y); y undefined means x → x.
+ * Neither tensor is disposed.
+ */
+export async function trainModel(
+  model: tfl.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor | undefined,
+  opts: TrainOptions = {},
+): Promise<TrainResult> {
   const epochs = opts.epochs ?? DEFAULT_EPOCHS;
   const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
   const seed = opts.seed ?? 0;
   if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`epochs must be a non-negative integer, got ${epochs}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
-  const expected = [ae.inputShape.length + 1, ...ae.inputShape];
-  if (x.rank !== expected[0] || x.shape.slice(1).some((d, i) => d !== ae.inputShape[i])) {
-    throw new Error(`training data must be [N, ${ae.inputShape.join(', ')}], got [${x.shape.join(', ')}]`);
-  }
   const n = x.shape[0]!;
+  if (y && y.shape[0] !== n) throw new Error(`x has ${n} samples but y has ${y.shape[0]}`);
   let nVal = 0;
   if (opts.validationSplit !== undefined) {
     const v = opts.validationSplit;
@@ -52,9 +68,9 @@ export async function trainAutoencoder(
   opts.signal?.throwIfAborted();
 
   // Keras' validation_split: the last fraction, before any shuffling.
-  const [xTrain, xVal] = tf.tidy(() =>
-    nVal > 0 ? [tf.slice(x, 0, nTrain), tf.slice(x, nTrain, nVal)] : [tf.clone(x), undefined],
-  );
+  const split = (t: tf.Tensor) => tf.tidy(() => (nVal > 0 ? [tf.slice(t, 0, nTrain), tf.slice(t, nTrain, nVal)] : [tf.clone(t), undefined]));
+  const [xTrain, xVal] = split(x);
+  const [yTrain, yVal] = y ? split(y) : [xTrain, xVal];
   const history: EpochReport[] = [];
   let best = Infinity;
   let sinceBest = 0;
@@ -67,12 +83,16 @@ export async function trainAutoencoder(
       for (let start = 0; start < nTrain; start += batchSize) {
         if (opts.signal?.aborted) throw abortReason(opts.signal);
         const idx = order.subarray(start, Math.min(start + batchSize, nTrain));
-        const batch = tf.tidy(() => tf.gather(xTrain, tf.tensor1d(idx, 'int32')));
+        const [bx, by] = tf.tidy(() => {
+          const i = tf.tensor1d(idx, 'int32');
+          return [tf.gather(xTrain!, i), y ? tf.gather(yTrain!, i) : undefined];
+        });
         try {
-          const loss = (await ae.model.trainOnBatch(batch, batch)) as number;
+          const loss = (await model.trainOnBatch(bx!, by ?? bx!)) as number;
           lossSum += loss * idx.length;
         } finally {
-          batch.dispose();
+          bx!.dispose();
+          by?.dispose();
         }
       }
       const seconds = (performance.now() - t0) / 1000;
@@ -81,7 +101,7 @@ export async function trainAutoencoder(
         loss: lossSum / nTrain,
         samplesPerSec: nTrain / Math.max(seconds, 1e-9),
       };
-      if (xVal) report.valLoss = await evaluateLoss(ae, xVal, batchSize);
+      if (xVal) report.valLoss = await evaluateModelLoss(model, xVal, yVal!, batchSize);
       history.push(report);
       opts.onEpoch?.(report);
       if (patience !== undefined) {
@@ -96,15 +116,18 @@ export async function trainAutoencoder(
       }
     }
   } finally {
-    xTrain.dispose();
-    xVal?.dispose();
+    tf.dispose([xTrain!, ...(xVal ? [xVal] : []), ...(y ? [yTrain!, ...(yVal ? [yVal] : [])] : [])]);
   }
   return { history, stoppedEarly };
 }
 
 /** Mean of the model's compiled loss over `x`, evaluated in batches (inference behaviour). */
 export async function evaluateLoss(ae: Autoencoder, x: tf.Tensor, batchSize = DEFAULT_BATCH_SIZE): Promise<number> {
-  const out = ae.model.evaluate(x, x, { batchSize }) as tf.Scalar | tf.Scalar[];
+  return evaluateModelLoss(ae.model, x, x, batchSize);
+}
+
+export async function evaluateModelLoss(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, batchSize = DEFAULT_BATCH_SIZE): Promise<number> {
+  const out = model.evaluate(x, y, { batchSize }) as tf.Scalar | tf.Scalar[];
   const s = Array.isArray(out) ? out : [out];
   const v = (await s[0]!.data())[0]!;
   tf.dispose(s);

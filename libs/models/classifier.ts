@@ -1,0 +1,93 @@
+/**
+ * A small MLP classifier: the downstream-accuracy probe of the augmentation
+ * pipeline (on latent codes or selected features, ALGORITHMS.md §5–6) and a
+ * target for supervised (Carlini–Wagner) attacks. Its layers model outputs
+ * logits; training minimises softmax cross-entropy with Adam.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import { tf } from '../tensor/index.js';
+import { kernelInitializer } from './autoencoders.js';
+import { trainModel } from './train.js';
+import type { TrainOptions, TrainResult } from './types.js';
+
+export interface ClassifierOptions {
+  /** Hidden width (one ReLU layer); 0 for a linear (logistic-regression) probe. Default 128. */
+  hidden?: number;
+  seed?: number;
+  learningRate?: number;
+}
+
+export class Classifier {
+  readonly kind = 'mlp-classifier' as const;
+  private disposed = false;
+
+  constructor(
+    readonly inputShape: number[],
+    readonly classes: number,
+    readonly model: tfl.LayersModel,
+    private readonly optimizer: tf.Optimizer,
+  ) {}
+
+  /** Logits [B, classes], differentiable (inference behaviour). */
+  logits(x: tf.Tensor): tf.Tensor2D {
+    return tf.tidy(() => this.model.apply(x, { training: false }) as tf.Tensor2D);
+  }
+
+  predict(x: tf.Tensor): Int32Array {
+    return tf.tidy(() => tf.argMax(this.logits(x), 1).dataSync() as Int32Array);
+  }
+
+  /** Share of rows whose predicted class equals the label. */
+  accuracy(x: tf.Tensor, labels: Int32Array): number {
+    if (labels.length !== x.shape[0]) throw new Error(`${x.shape[0]} samples but ${labels.length} labels`);
+    const predicted = this.predict(x);
+    let right = 0;
+    predicted.forEach((p, i) => (right += p === labels[i] ? 1 : 0));
+    return labels.length === 0 ? 0 : right / labels.length;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.model.dispose();
+    this.optimizer.dispose();
+  }
+}
+
+export function createClassifier(inputShape: number[], classes: number, opts: ClassifierOptions = {}): Classifier {
+  if (!Number.isInteger(classes) || classes < 2) throw new Error(`classes must be an integer ≥ 2, got ${classes}`);
+  const hidden = opts.hidden ?? 128;
+  const init = (layer: number) => kernelInitializer(opts.seed, layer);
+  const layers: tfl.layers.Layer[] = [];
+  // Only the first layer carries the input shape; vectors need no Flatten.
+  let input: { inputShape?: number[] } = { inputShape };
+  if (inputShape.length > 1) {
+    layers.push(tfl.layers.flatten({ inputShape }));
+    input = {};
+  }
+  if (hidden > 0) {
+    layers.push(tfl.layers.dense({ units: hidden, activation: 'relu', kernelInitializer: init(0), ...input }));
+    input = {};
+  }
+  layers.push(tfl.layers.dense({ units: classes, kernelInitializer: init(1), ...input }));
+  const model = tfl.sequential({ layers });
+  const optimizer = tf.train.adam(opts.learningRate ?? 1e-3);
+  model.compile({
+    optimizer,
+    loss: (yTrue: tf.Tensor, logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, logits),
+  });
+  return new Classifier(inputShape, classes, model, optimizer);
+}
+
+/** Trains on (x [N, ...inputShape], integer labels in [0, classes)). */
+export async function trainClassifier(clf: Classifier, x: tf.Tensor, labels: Int32Array, opts: TrainOptions = {}): Promise<TrainResult> {
+  if (labels.length !== x.shape[0]) throw new Error(`${x.shape[0]} samples but ${labels.length} labels`);
+  const bad = labels.findIndex((l) => !(l >= 0 && l < clf.classes));
+  if (bad >= 0) throw new Error(`label ${labels[bad]} at row ${bad} is outside [0, ${clf.classes})`);
+  const y = tf.oneHot(tf.tensor1d(labels, 'int32'), clf.classes).toFloat();
+  try {
+    return await trainModel(clf.model, x, y, opts);
+  } finally {
+    y.dispose();
+  }
+}
