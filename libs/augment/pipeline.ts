@@ -1,0 +1,175 @@
+/**
+ * UAE data augmentation (ALGORITHMS.md §5): train → generate an adversarial
+ * example for every training sample → replicate failures (keeps the data
+ * balanced) → retrain from scratch, same architecture, on original ∪ UAEs →
+ * evaluate on the untouched test set. Baselines in the same run: L2-UAE,
+ * Gaussian augmentation, `repeat` (original ∪ original: the same retraining
+ * with no new samples) and `none` (retrained on the originals alone, same
+ * schedule), so a gain can be credited to the UAEs rather than to training.
+ */
+import { backendInfo, tf } from '../tensor/index.js';
+import { createAutoencoder, toArtifacts, trainAutoencoder, type Autoencoder, type AutoencoderKind, type EpochReport } from '../models/index.js';
+import {
+  attackConfig,
+  gaussianAugment,
+  runAttack,
+  runAttackParallel,
+  type AttackConfigInput,
+  type AttackProgress,
+  type SampleResult,
+} from '../attack/index.js';
+import { attackSuccessRate, improvement, reconstructionError, summarize, type Summary } from '../eval/index.js';
+import type { Dataset } from '../data/index.js';
+
+export type AugmentationMethod = 'mine' | 'l2' | 'repeat' | 'none' | `ga-${number}`;
+
+export interface AugmentationConfig {
+  model: AutoencoderKind;
+  methods: AugmentationMethod[];
+  /** Training of the original model. */
+  epochs: number;
+  /** Retraining from scratch on the augmented set (the paper uses more: SuppMat Table 10). */
+  retrainEpochs: number;
+  batchSize: number;
+  seed: number;
+  /** MinMax settings for `mine` and `l2` (similarity is set per method). */
+  attack: AttackConfigInput;
+  /** Worker threads for the attacks (default: the backend's preference). */
+  workers?: number;
+}
+
+export interface MethodMetrics {
+  test_recon_error: number;
+  improvement: number;
+  /** Attack methods only. */
+  asr?: number;
+  /** Generation time per training sample. */
+  seconds_per_sample: number;
+  /** `mine`: MI of the successful UAEs. */
+  mi?: Summary;
+}
+
+export interface AugmentationReport {
+  dataset: string;
+  model: AutoencoderKind;
+  backend: string;
+  seed: number;
+  train_samples: number;
+  test_samples: number;
+  methods: { original: { test_recon_error: number } } & Partial<Record<AugmentationMethod, MethodMetrics>>;
+  /** Per attack method: the generated samples (N × d, failures replaced by originals) and results. */
+  generated: Partial<Record<AugmentationMethod, { x: Float32Array; results?: SampleResult[] }>>;
+  history: Record<string, EpochReport[]>;
+}
+
+export interface AugmentationHooks {
+  signal?: AbortSignal;
+  onStage?: (stage: string) => void;
+  onEpoch?: (stage: string, e: EpochReport) => void;
+  onAttackProgress?: (method: AugmentationMethod, p: AttackProgress) => void;
+}
+
+export function parseMethod(name: string): AugmentationMethod {
+  if (name === 'mine' || name === 'l2' || name === 'repeat' || name === 'none') return name;
+  const ga = /^ga-(\d*\.?\d+)$/.exec(name);
+  if (ga) return `ga-${Number(ga[1])}`;
+  throw new Error(`unknown method "${name}": use mine, l2, ga-<sigma> (e.g. ga-0.1), repeat or none`);
+}
+
+async function trainFresh(kind: AutoencoderKind, inputShape: number[], data: Float32Array, epochs: number, cfg: AugmentationConfig, stage: string, hooks: AugmentationHooks) {
+  const ae = createAutoencoder(kind, inputShape, { seed: cfg.seed });
+  const x = tf.tensor(data, [data.length / inputShape.reduce((a, b) => a * b, 1), ...inputShape]);
+  try {
+    const { history } = await trainAutoencoder(ae, x, { epochs, batchSize: cfg.batchSize, seed: cfg.seed, signal: hooks.signal, onEpoch: (e) => hooks.onEpoch?.(stage, e) });
+    return { ae, history };
+  } catch (e) {
+    ae.dispose();
+    throw e;
+  } finally {
+    x.dispose();
+  }
+}
+
+async function attack(ae: Autoencoder, ds: Dataset, method: 'mine' | 'l2', cfg: AugmentationConfig, hooks: AugmentationHooks): Promise<SampleResult[]> {
+  // L2-UAE swaps the similarity; MINE uses the caller's MINE settings, else
+  // the conv sampler when the model has a first conv layer, the random one otherwise.
+  const similarity: AttackConfigInput['similarity'] =
+    method === 'l2'
+      ? { kind: 'l2' }
+      : cfg.attack.similarity?.kind === 'mine'
+        ? cfg.attack.similarity
+        : { kind: 'mine', mine: { sampler: ae.firstConv ? 'conv' : 'random' } };
+  const config = attackConfig({ ...cfg.attack, similarity, seed: cfg.seed });
+  const input = { data: ds.train.x, inputShape: ds.inputShape };
+  const onProgress = (p: AttackProgress) => hooks.onAttackProgress?.(method, p);
+  const workers = cfg.workers ?? backendInfo().preferredWorkers;
+  if (workers <= 1) return runAttack(ae, input, config, { signal: hooks.signal, onProgress });
+  return runAttackParallel({ kind: 'autoencoder', artifacts: await toArtifacts(ae) }, input, config, { workers, signal: hooks.signal, onProgress });
+}
+
+export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hooks: AugmentationHooks = {}): Promise<AugmentationReport> {
+  if (cfg.methods.length === 0) throw new Error('no augmentation methods given');
+  const d = ds.inputShape.reduce((a, b) => a * b, 1);
+  const n = ds.train.n;
+  hooks.onStage?.('train original');
+  const original = await trainFresh(cfg.model, ds.inputShape, ds.train.x, cfg.epochs, cfg, 'original', hooks);
+  const report: AugmentationReport = {
+    dataset: ds.name,
+    model: cfg.model,
+    backend: backendInfo().name,
+    seed: cfg.seed,
+    train_samples: n,
+    test_samples: ds.test.n,
+    methods: { original: { test_recon_error: reconstructionError(original.ae, ds.test.x, ds.inputShape) } },
+    generated: {},
+    history: { original: original.history },
+  };
+  const base = report.methods.original.test_recon_error;
+  try {
+    for (const method of cfg.methods) {
+      hooks.signal?.throwIfAborted();
+      hooks.onStage?.(`generate ${method}`);
+      const started = performance.now();
+      let generated: Float32Array | undefined;
+      let results: SampleResult[] | undefined;
+      if (method === 'mine' || method === 'l2') {
+        results = await attack(original.ae, ds, method, cfg, hooks);
+        generated = new Float32Array(n * d);
+        // Failures are replaced by their originals (ALGORITHMS.md §5).
+        results.forEach((r, i) => generated!.set(r.success ? r.xAdv : ds.train.x.subarray(i * d, (i + 1) * d), i * d));
+      } else if (method.startsWith('ga-')) {
+        generated = gaussianAugment(ds.train.x, d, Number(method.slice(3)), cfg.seed);
+      } else if (method === 'repeat') {
+        generated = ds.train.x.slice();
+      }
+      const secondsPerSample = (performance.now() - started) / 1000 / n;
+      const trainSet = generated ? concat(ds.train.x, generated) : ds.train.x;
+      hooks.onStage?.(`retrain ${method}`);
+      const retrained = await trainFresh(cfg.model, ds.inputShape, trainSet, cfg.retrainEpochs, cfg, method, hooks);
+      try {
+        const err = reconstructionError(retrained.ae, ds.test.x, ds.inputShape);
+        report.methods[method] = {
+          test_recon_error: err,
+          improvement: improvement(base, err),
+          seconds_per_sample: secondsPerSample,
+          ...(results ? { asr: attackSuccessRate(results) } : {}),
+          ...(results && method === 'mine' ? { mi: summarize(results.filter((r) => r.success).map((r) => r.similarity)) } : {}),
+        };
+        report.history[method] = retrained.history;
+        if (generated && method !== 'repeat') report.generated[method] = { x: generated, ...(results ? { results } : {}) };
+      } finally {
+        retrained.ae.dispose();
+      }
+    }
+  } finally {
+    original.ae.dispose();
+  }
+  return report;
+}
+
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}

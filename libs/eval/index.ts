@@ -1,0 +1,1 @@
+export { reconstructionError, attackSuccessRate, improvement, summarize, type Summary } from './metrics.js';
