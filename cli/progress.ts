@@ -1,0 +1,52 @@
+/** Terminal progress for long stages: a bar on a TTY, a line every few seconds otherwise, nothing with --quiet/--json. */
+import cliProgress from 'cli-progress';
+
+export interface ProgressSink {
+  start(stage: string, total: number): void;
+  update(done: number, extra?: string): void;
+  stop(): void;
+  log(line: string): void;
+}
+
+export function progressSink(mode: { quiet: boolean }): ProgressSink {
+  if (mode.quiet) return { start() {}, update() {}, stop() {}, log() {} };
+  if (!process.stderr.isTTY) {
+    let stage = '';
+    let total = 0;
+    let last = 0;
+    return {
+      start(s, t) {
+        stage = s;
+        total = t;
+        last = 0;
+      },
+      update(done, extra) {
+        const now = Date.now();
+        if (now - last < 5000 && done < total) return;
+        last = now;
+        process.stderr.write(`${stage}: ${done}/${total}${extra ? ` ${extra}` : ''}\n`);
+      },
+      stop() {},
+      log: (line) => process.stderr.write(`${line}\n`),
+    };
+  }
+  let bar: cliProgress.SingleBar | undefined;
+  return {
+    start(stage, total) {
+      bar?.stop();
+      bar = new cliProgress.SingleBar(
+        { format: `${stage.padEnd(22)} [{bar}] {value}/{total} | {extra} | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(total, 0, { extra: '' });
+    },
+    update(done, extra) {
+      bar?.update(done, { extra: extra ?? '' });
+    },
+    stop() {
+      bar?.stop();
+      bar = undefined;
+    },
+    log: (line) => process.stderr.write(`${line}\n`),
+  };
+}
