@@ -75,10 +75,10 @@ program
         progress.stop();
         progress.log(stage);
         if (stage.startsWith('train') || stage.startsWith('retrain')) progress.start(stage, stage.startsWith('train') ? config.epochs : config.retrainEpochs);
+        if (stage === 'generate mine' || stage === 'generate l2') progress.start(stage.replace('generate', 'attack'), ds.train.n);
       },
       onEpoch: (_stage, e) => progress.update(e.epoch + 1, `loss ${e.loss.toFixed(5)}, ${e.samplesPerSec.toFixed(0)} samples/s`),
-      onAttackProgress: (method, p) => {
-        if (p.done === 0 && p.fraction === 0) progress.start(`attack ${method}`, p.total);
+      onAttackProgress: (_method, p) => {
         progress.update(Math.floor(p.fraction * p.total), `${p.succeeded} succeeded, ${p.samplesPerSecond.toFixed(3)} samples/s`);
       },
     });
