@@ -39,3 +39,8 @@ export function simdExport<F>(backend: WasmHeapBackend, base64: string, exportNa
   }
   return byMemory.get(memory) as F | null;
 }
+
+/** Byte offset of a tensor's data in the wasm heap (what the SIMD kernels take as pointers). */
+export function heapOffset(backend: Pick<WasmHeapBackend, 'dataIdMap'>, t: { dataId: unknown }): number {
+  return backend.dataIdMap.get(t.dataId).memoryOffset;
+}

@@ -7,7 +7,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { UAE_ADAM_UPDATE, adamUpdateInto, type AdamUpdateAttrs } from '../adam-update-math.js';
 import { ADAM_WASM_BASE64 } from '../../simd/adam.wasm.js';
-import { simdExport, type WasmHeapBackend } from '../../simd/instantiate.js';
+import { heapOffset, simdExport, type WasmHeapBackend } from '../../simd/instantiate.js';
 
 interface WasmBackendLike extends WasmHeapBackend {
   makeOutput(shape: number[], dtype: string): TensorInfo;
@@ -27,7 +27,7 @@ const adamUpdate = ({ inputs, backend, attrs }: Parameters<KernelFunc>[0]): Tens
   const [wo, mo, vo] = outs as [TensorInfo, TensorInfo, TensorInfo];
   const simd = simdExport<SimdAdam>(b, ADAM_WASM_BASE64, 'adam');
   if (simd) {
-    const at = (t: TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
+    const at = (t: TensorInfo) => heapOffset(b, t);
     const n = w.shape.reduce((x, y) => x * y, 1);
     simd(at(w), at(g), at(m), at(v), at(wo), at(mo), at(vo), n, a.beta1, a.beta2, a.lrT * a.direction, a.epsilon);
   } else {

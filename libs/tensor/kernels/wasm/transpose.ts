@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { originalKernel, setupOriginal } from '../originals.js';
 import { TRANSPOSE_WASM_BASE64 } from '../../simd/transpose.wasm.js';
-import { simdExport, type WasmHeapBackend } from '../../simd/instantiate.js';
+import { heapOffset, simdExport, type WasmHeapBackend } from '../../simd/instantiate.js';
 
 /**
  * Smallest tensor we transpose ourselves. Measured: ours is faster even at 2×2
@@ -124,7 +124,7 @@ const transpose: tf.KernelFunc = (args) => {
   );
   const simd = simdTranspose(backend);
   if (simd) {
-    const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
+    const at = (t: tf.TensorInfo) => heapOffset(backend, t);
     simd(at(x), at(out), batch, rows, cols, TILE_ROWS, TILE_COLS);
   } else {
     // Heap views only after the allocation above (it may grow, and detach, the heap).

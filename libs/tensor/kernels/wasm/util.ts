@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapOffset } from '../../simd/instantiate.js';
 
 export type { BackendWasm };
 
@@ -45,7 +46,7 @@ export function f32(backend: BackendWasm, x: tf.TensorInfo): Float32Array {
 }
 
 interface WasmDataMap {
-  dataIdMap: { get(id: object): { memoryOffset: number }; delete(id: object): boolean };
+  dataIdMap: { get(id: unknown): { memoryOffset: number }; delete(id: unknown): boolean };
   wasm: { tfjs: { disposeData(id: number): void } };
 }
 
@@ -55,7 +56,7 @@ interface WasmDataMap {
  * freeView, never with free (that would release the parent's memory).
  */
 export function viewWasm(backend: BackendWasm, x: tf.TensorInfo, elementOffset: number, shape: number[]): tf.TensorInfo {
-  const base = (backend as unknown as WasmDataMap).dataIdMap.get(x.dataId).memoryOffset;
+  const base = heapOffset(backend as unknown as WasmDataMap, x);
   const bytes = x.dtype === 'float32' || x.dtype === 'int32' ? 4 : 1;
   return backend.makeOutput(shape, x.dtype, base + elementOffset * bytes);
 }
@@ -65,6 +66,6 @@ export function freeView(backend: BackendWasm, ...views: tf.TensorInfo[]): void 
   for (const v of views) {
     const id = (v.dataId as { id: number }).id;
     b.wasm.tfjs.disposeData(id);
-    b.dataIdMap.delete(v.dataId as object);
+    b.dataIdMap.delete(v.dataId);
   }
 }
