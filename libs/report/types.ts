@@ -1,0 +1,79 @@
+/**
+ * The data a report is rendered from. Everything is plain data (no tensors),
+ * and the caller passes only the few samples it wants shown.
+ */
+import type { EpochReport } from '../models/index.js';
+import type { IterationTrace } from '../attack/index.js';
+import type { Summary } from '../eval/index.js';
+
+/** The model trained on the originals. */
+export interface OriginalMetrics {
+  test_recon_error: number;
+  /** Downstream classification accuracy in [0, 1], when measured. */
+  accuracy?: number;
+}
+
+/** One augmentation method (same fields as `MethodMetrics` of libs/augment, plus `accuracy`). */
+export interface ReportMethodMetrics {
+  test_recon_error: number;
+  /** (original − new) / original. */
+  improvement: number;
+  /** Attack methods only, in [0, 1]. */
+  asr?: number;
+  accuracy?: number;
+  seconds_per_sample: number;
+  /** `mine`: MI of the successful UAEs. */
+  mi?: Summary;
+}
+
+/**
+ * Metrics per method: `original` plus any of mine, l2, ga-σ, repeat, none.
+ * `AugmentationReport['methods']` is assignable to it.
+ */
+export type ReportMethods = {
+  original: OriginalMetrics;
+  [method: string]: OriginalMetrics | ReportMethodMetrics | undefined;
+};
+
+/** The samples shown as image grids (or, for 1-D data, as heat-map strips). */
+export interface ReportImages {
+  /** Per-sample shape: [H, W, C] (C = 1 grayscale, 3 RGB), [H, W], or [d] for vectors. */
+  inputShape: number[];
+  /** n × d, row-major, values in [0, 1]: the shown originals. */
+  originals: Float32Array;
+  /** Per method, the same n rows after generation (failures: the original), and per-row success. */
+  perMethod: Record<string, { x: Float32Array; success?: boolean[] }>;
+  /** The rows' sample ids in the training set (labels only). */
+  ids?: number[];
+}
+
+export interface ReportTrace {
+  sampleId: number;
+  trace: IterationTrace;
+}
+
+export interface ReportInput {
+  /** Default: "UAE augmentation — <dataset>". */
+  title?: string;
+  dataset: string;
+  model: string;
+  backend: string;
+  seed: number;
+  train_samples: number;
+  test_samples: number;
+  /** Shown as pretty-printed JSON. */
+  config: object;
+  methods: ReportMethods;
+  /** Training-loss curves per stage (original, mine, l2, …). */
+  history: Record<string, EpochReport[]>;
+  images?: ReportImages;
+  /** Per attack method, the MinMax traces of a few samples. */
+  traces?: Record<string, ReportTrace[]>;
+}
+
+export interface RenderOptions {
+  /** Most sample rows shown per image grid (default 16). */
+  maxImageRows?: number;
+  /** Most samples drawn per trace chart (default 8). */
+  maxTraceSamples?: number;
+}
