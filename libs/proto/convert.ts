@@ -1,0 +1,289 @@
+/**
+ * uae.v1 config messages ⇄ the libraries' typed configs, encoding the
+ * contract's default rule in one place: a zero enum, a 0 count ("0/unset
+ * means default") or an unset `optional` field becomes `undefined`, so the
+ * library's own schema supplies its default. Ranges are left to the libraries'
+ * schemas (zod), which services run next; an enum value this version does not
+ * know is rejected here with a ProtoFieldError naming the field.
+ */
+import type { AttackConfig, AttackConfigInput, CriterionConfig, SimilarityConfig } from '../attack/config.js';
+import type { SampleResult } from '../attack/result.js';
+import type { MineConfig, MineConfigInput } from '../mine/config.js';
+import type { EpochReport, TrainOptions } from '../models/types.js';
+import { ProtoFieldError } from './errors.js';
+import { fromProtoTensor, toProtoTensor } from './tensor.js';
+import * as pb from './v1.js';
+
+type Table<T> = Readonly<Partial<Record<number, T>>>;
+
+/** The name for a non-zero enum value; undefined for 0 (unspecified: the default). */
+function fromEnum<T>(field: string, value: number, table: Table<T>): T | undefined {
+  if (value === 0) return undefined;
+  const v = table[value];
+  if (v === undefined) throw new ProtoFieldError(field, `unknown enum value ${value}`);
+  return v;
+}
+
+function toEnum<T>(value: T | undefined, table: Table<T>): number {
+  if (value === undefined) return 0;
+  for (const [k, v] of Object.entries(table)) if (v === value) return Number(k);
+  throw new Error(`no proto enum value for "${String(value)}"`);
+}
+
+/** "0/unset means default". */
+const nonZero = (n: number): number | undefined => (n === 0 ? undefined : n);
+
+/** Drops undefined properties (so spreading over defaults keeps them). */
+function compact<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+const MINE_SAMPLERS: Table<MineConfig['sampler']> = { [pb.MineSampler.MINE_SAMPLER_CONV]: 'conv', [pb.MineSampler.MINE_SAMPLER_RANDOM]: 'random' };
+const MINE_PROJECTIONS: Table<MineConfig['projection']> = {
+  [pb.MineProjection.MINE_PROJECTION_REDRAW]: 'redraw',
+  [pb.MineProjection.MINE_PROJECTION_REDRAW_EXPLICIT]: 'redraw-explicit',
+  [pb.MineProjection.MINE_PROJECTION_FIXED]: 'fixed',
+};
+const ATTACK_METHODS: Table<AttackConfig['method']> = { [pb.AttackMethod.ATTACK_METHOD_MINMAX]: 'minmax', [pb.AttackMethod.ATTACK_METHOD_PENALTY]: 'penalty' };
+const DELTA_INITS: Table<AttackConfig['init']> = { [pb.DeltaInit.DELTA_INIT_GLOROT]: 'glorot', [pb.DeltaInit.DELTA_INIT_UNIFORM_EPS]: 'uniform-eps' };
+
+export interface ConfigDefaults {
+  /**
+   * The MINE sampler for MINE_SAMPLER_UNSPECIFIED, chosen by the caller from
+   * the model (conv when it has a first conv layer, else random). Unset: the
+   * library default (conv).
+   */
+  sampler?: 'conv' | 'random';
+}
+
+export function mineConfigFromProto(m: pb.MineConfig | undefined, field = 'mine', defaults: ConfigDefaults = {}): MineConfigInput {
+  if (!m) return compact({ sampler: defaults.sampler });
+  return compact({
+    sampler: fromEnum(`${field}.sampler`, m.sampler, MINE_SAMPLERS) ?? defaults.sampler,
+    draws: nonZero(m.draws),
+    projectionDim: nonZero(m.projectionDim),
+    projection: fromEnum(`${field}.projection`, m.projection, MINE_PROJECTIONS),
+    convFilters: nonZero(m.convFilters),
+    convKernel: nonZero(m.convKernel),
+    hidden: nonZero(m.hidden),
+    branchOut: nonZero(m.branchOut),
+    learningRate: m.learningRate,
+    beta1: m.beta1,
+    beta2: m.beta2,
+    epsilon: m.epsilon,
+  });
+}
+
+/** Every field explicit (a parsed MineConfig has no unset fields). */
+export function mineConfigToProto(m: MineConfig): pb.MineConfig {
+  return {
+    sampler: toEnum(m.sampler, MINE_SAMPLERS),
+    draws: m.draws,
+    projectionDim: m.projectionDim,
+    projection: toEnum(m.projection, MINE_PROJECTIONS),
+    convFilters: m.convFilters,
+    convKernel: m.convKernel,
+    hidden: m.hidden,
+    branchOut: m.branchOut,
+    learningRate: m.learningRate,
+    beta1: m.beta1,
+    beta2: m.beta2,
+    epsilon: m.epsilon,
+  };
+}
+
+function criterionFromProto(c: pb.CriterionConfig | undefined): AttackConfigInput['criterion'] {
+  switch (c?.kind?.$case) {
+    case undefined:
+      return undefined;
+    case 'reconstruction':
+      return { kind: 'reconstruction', kappa: c.kind.value.kappa };
+    case 'loss':
+      return { kind: 'loss', kappa: c.kind.value.kappa };
+    case 'cw':
+      return { kind: 'cw', kappa: c.kind.value.kappa, targeted: c.kind.value.targeted };
+  }
+}
+
+function criterionToProto(c: CriterionConfig): pb.CriterionConfig {
+  switch (c.kind) {
+    case 'reconstruction':
+      return { kind: { $case: 'reconstruction', value: { kappa: c.kappa } } };
+    case 'loss':
+      return { kind: { $case: 'loss', value: { kappa: c.kappa } } };
+    case 'cw':
+      return { kind: { $case: 'cw', value: { kappa: c.kappa, targeted: c.targeted } } };
+  }
+}
+
+function similarityFromProto(s: pb.SimilarityConfig | undefined, field: string, defaults: ConfigDefaults): AttackConfigInput['similarity'] {
+  switch (s?.kind?.$case) {
+    case undefined:
+      return defaults.sampler ? { kind: 'mine', mine: { sampler: defaults.sampler } } : undefined;
+    case 'mine':
+      return { kind: 'mine', mine: mineConfigFromProto(s.kind.value, `${field}.mine`, defaults) };
+    case 'l2':
+      return { kind: 'l2' };
+    case 'cosine':
+      return { kind: 'cosine' };
+  }
+}
+
+function similarityToProto(s: SimilarityConfig): pb.SimilarityConfig {
+  switch (s.kind) {
+    case 'mine':
+      return { kind: { $case: 'mine', value: mineConfigToProto(s.mine) } };
+    case 'l2':
+      return { kind: { $case: 'l2', value: {} } };
+    case 'cosine':
+      return { kind: { $case: 'cosine', value: {} } };
+  }
+}
+
+/** uae.v1.AttackConfig → input of attackConfig() (libs/attack/config.ts). */
+export function attackConfigFromProto(a: pb.AttackConfig | undefined, field = 'config', defaults: ConfigDefaults = {}): AttackConfigInput {
+  if (!a) return compact({ similarity: similarityFromProto(undefined, `${field}.similarity`, defaults) });
+  return compact({
+    method: fromEnum(`${field}.method`, a.method, ATTACK_METHODS),
+    criterion: criterionFromProto(a.criterion),
+    similarity: similarityFromProto(a.similarity, `${field}.similarity`, defaults),
+    iterations: nonZero(a.iterations),
+    epsilon: a.epsilon,
+    alpha: a.alpha,
+    beta: a.beta,
+    c0: a.c0,
+    mineSteps: a.mineSteps,
+    init: fromEnum(`${field}.init`, a.init, DELTA_INITS),
+    searchSteps: nonZero(a.searchSteps),
+    trace: a.trace,
+    seed: a.seed,
+  });
+}
+
+/** A parsed AttackConfig → uae.v1.AttackConfig with every field explicit. */
+export function attackConfigToProto(a: AttackConfig): pb.AttackConfig {
+  return {
+    method: toEnum(a.method, ATTACK_METHODS),
+    criterion: criterionToProto(a.criterion),
+    similarity: similarityToProto(a.similarity),
+    iterations: a.iterations,
+    epsilon: a.epsilon,
+    alpha: a.alpha,
+    beta: a.beta,
+    c0: a.c0,
+    mineSteps: a.mineSteps,
+    init: toEnum(a.init, DELTA_INITS),
+    searchSteps: a.searchSteps,
+    trace: a.trace,
+    seed: a.seed,
+  };
+}
+
+/** uae.v1.TrainConfig → TrainOptions (libs/models/types.ts); library defaults for unset fields. */
+export function trainOptionsFromProto(t: pb.TrainConfig | undefined): TrainOptions {
+  if (!t) return {};
+  return compact({
+    epochs: nonZero(t.epochs),
+    batchSize: nonZero(t.batchSize),
+    seed: t.seed,
+    validationSplit: t.validationSplit,
+    earlyStopping: t.earlyStopping?.patience ? { patience: t.earlyStopping.patience, minDelta: t.earlyStopping.minDelta } : undefined,
+  });
+}
+
+export function epochReportToProto(e: EpochReport): pb.EpochReport {
+  return { epoch: e.epoch, loss: e.loss, valLoss: e.valLoss, samplesPerSec: e.samplesPerSec };
+}
+
+export function epochReportFromProto(e: pb.EpochReport): EpochReport {
+  return compact({ epoch: e.epoch, loss: e.loss, valLoss: e.valLoss, samplesPerSec: e.samplesPerSec });
+}
+
+/**
+ * A SampleResult as a message. With `sampleShape`, x′ goes along as a FLOAT32
+ * tensor of that shape; without, x_adv stays unset (the sample-results artifact).
+ */
+export function sampleResultToProto(r: SampleResult, opts: { index?: number; sampleShape?: readonly number[] } = {}): pb.SampleResult {
+  return {
+    sampleId: r.sampleId,
+    index: opts.index ?? 0,
+    xAdv: opts.sampleShape ? toProtoTensor(r.xAdv, opts.sampleShape, 'x_adv') : undefined,
+    success: r.success,
+    similarity: r.similarity,
+    f: r.f,
+    finalC: r.finalC,
+    iterations: r.iterations,
+    bestIteration: r.bestIteration,
+    trace: r.trace ? { similarity: [...r.trace.similarity], f: [...r.trace.f], c: [...r.trace.c] } : undefined,
+  };
+}
+
+/** A SampleResult message → the library's (x_adv must be a FLOAT32 tensor; unset gives an empty array). */
+export function sampleResultFromProto(r: pb.SampleResult, field = 'result'): SampleResult {
+  return compact({
+    sampleId: r.sampleId,
+    xAdv: r.xAdv ? fromProtoTensor(r.xAdv, { field: `${field}.x_adv`, dtype: pb.DataType.DATA_TYPE_FLOAT32 }).data : new Float32Array(0),
+    success: r.success,
+    similarity: r.similarity,
+    f: r.f,
+    finalC: r.finalC,
+    iterations: r.iterations,
+    bestIteration: r.bestIteration,
+    trace: r.trace ? { similarity: r.trace.similarity, f: r.trace.f, c: r.trace.c } : undefined,
+  });
+}
+
+/** Model kinds as the libraries and metrics.json name them. */
+export type ModelKindName = 'dense-ae' | 'conv-ae' | 'sparse-ae' | 'adversarial-ae' | 'concrete-ae' | 'mlp-classifier';
+const MODEL_KINDS: Table<ModelKindName> = {
+  [pb.ModelKind.MODEL_KIND_DENSE_AE]: 'dense-ae',
+  [pb.ModelKind.MODEL_KIND_CONV_AE]: 'conv-ae',
+  [pb.ModelKind.MODEL_KIND_SPARSE_AE]: 'sparse-ae',
+  [pb.ModelKind.MODEL_KIND_ADVERSARIAL_AE]: 'adversarial-ae',
+  [pb.ModelKind.MODEL_KIND_CONCRETE_AE]: 'concrete-ae',
+  [pb.ModelKind.MODEL_KIND_MLP_CLASSIFIER]: 'mlp-classifier',
+};
+
+/** MODEL_KIND_CONV_AE → "conv-ae"; unspecified or unknown values are rejected (the kind is required). */
+export function modelKindName(kind: pb.ModelKind, field = 'model.kind'): ModelKindName {
+  const name = fromEnum(field, kind, MODEL_KINDS);
+  if (name === undefined) throw new ProtoFieldError(field, 'required');
+  return name;
+}
+
+export function modelKindFromName(name: ModelKindName): pb.ModelKind {
+  return toEnum(name, MODEL_KINDS);
+}
+
+/** Augmentation arms by their metrics.json key: "mine", "l2", "ga-<sigma>", "repeat", "none". */
+export type AugmentationMethodName = 'mine' | 'l2' | 'repeat' | 'none' | `ga-${number}`;
+
+export function augmentationMethodName(m: pb.AugmentationMethod, field = 'method'): AugmentationMethodName {
+  switch (m.kind) {
+    case pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_MINE:
+      return 'mine';
+    case pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_L2:
+      return 'l2';
+    case pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_REPEAT:
+      return 'repeat';
+    case pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_NONE:
+      return 'none';
+    case pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_GAUSSIAN:
+      if (!(Number.isFinite(m.sigma) && m.sigma > 0)) throw new ProtoFieldError(`${field}.sigma`, `must be a positive number for GAUSSIAN; got ${m.sigma}`);
+      return `ga-${m.sigma}`;
+    case pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_UNSPECIFIED:
+      throw new ProtoFieldError(`${field}.kind`, 'required');
+    default:
+      throw new ProtoFieldError(`${field}.kind`, `unknown enum value ${m.kind}`);
+  }
+}
+
+export function augmentationMethodFromName(name: AugmentationMethodName): pb.AugmentationMethod {
+  const K = pb.AugmentationMethodKind;
+  if (name.startsWith('ga-')) return { kind: K.AUGMENTATION_METHOD_KIND_GAUSSIAN, sigma: Number(name.slice(3)) };
+  const kind = { mine: K.AUGMENTATION_METHOD_KIND_MINE, l2: K.AUGMENTATION_METHOD_KIND_L2, repeat: K.AUGMENTATION_METHOD_KIND_REPEAT, none: K.AUGMENTATION_METHOD_KIND_NONE }[
+    name as 'mine' | 'l2' | 'repeat' | 'none'
+  ];
+  if (kind === undefined) throw new Error(`unknown augmentation method "${name}"`);
+  return { kind, sigma: 0 };
+}
