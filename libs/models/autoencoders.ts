@@ -12,6 +12,9 @@
  *
  * Kernels use Glorot-uniform, biases zeros (the Keras defaults of the
  * reference); with a seed every layer's initialiser gets its own derived seed.
+ *
+ * The other kinds (sparse-ae.ts, adversarial-ae.ts, concrete-ae.ts) extend
+ * LayersAutoencoder; createAutoencoder for all kinds lives in zoo.ts.
  */
 import { tf } from '../tensor/index.js';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -29,18 +32,18 @@ export function kernelInitializer(seed: number | undefined, layer: number) {
   return tfl.initializers.glorotUniform(seed === undefined ? {} : { seed: new Rng(seed, STREAM.modelInit, layer).nextU32() });
 }
 
-function checkShape(inputShape: number[]): void {
+export function checkShape(inputShape: number[]): void {
   if (inputShape.length === 0 || inputShape.some((d) => !Number.isInteger(d) || d <= 0)) {
     throw new Error(`inputShape must be a non-empty list of positive integers, got [${inputShape.join(', ')}]`);
   }
 }
 
-export function buildDenseAE(inputShape: number[], opts: CreateAutoencoderOptions = {}): tfl.Sequential {
+export function buildDenseAE(inputShape: number[], opts: CreateAutoencoderOptions = {}, name = 'dense_ae'): tfl.Sequential {
   checkShape(inputShape);
   const hidden = opts.hidden ?? DENSE_AE_HIDDEN;
   const d = inputShape.reduce((a, b) => a * b, 1);
   const flat = inputShape.length === 1;
-  const m = tfl.sequential({ name: 'dense_ae' });
+  const m = tfl.sequential({ name });
   if (!flat) m.add(tfl.layers.flatten({ inputShape, name: 'flatten' }));
   m.add(
     tfl.layers.dense({
@@ -96,31 +99,87 @@ export function buildConvAE(inputShape: number[], opts: CreateAutoencoderOptions
   return m;
 }
 
-/** Compiles `model` with the reference loss and optimizer of `kind`; returns the optimizer (caller owns it). */
-export function compileAutoencoder(kind: AutoencoderKind, model: tfl.LayersModel): tf.Optimizer {
-  const optimizer =
-    kind === 'dense-ae'
-      ? tf.train.rmsprop(DENSE_AE_LEARNING_RATE)
-      : new KerasAdadelta(CONV_AE_ADADELTA.learningRate, CONV_AE_ADADELTA.rho, CONV_AE_ADADELTA.epsilon);
-  model.compile({ optimizer, loss: kind === 'dense-ae' ? 'meanSquaredError' : 'binaryCrossentropy' });
+/** Adam learning rates of the kinds trained with Adam (Keras' default 1e-3; Makhzani's AAE 1e-4). */
+export const ADAM_LEARNING_RATE: Readonly<Record<'sparse-ae' | 'adversarial-ae' | 'concrete-ae', number>> = {
+  'sparse-ae': 1e-3,
+  'adversarial-ae': 1e-4,
+  'concrete-ae': 1e-3,
+};
+
+/**
+ * Compiles `model` with the reference loss and optimizer of `kind`; returns the
+ * optimizer (caller owns it). `learningRate` applies to the Adam kinds only.
+ */
+export function compileAutoencoder(kind: AutoencoderKind, model: tfl.LayersModel, learningRate?: number): tf.Optimizer {
+  let optimizer: tf.Optimizer;
+  let loss: string;
+  if (kind === 'dense-ae') {
+    optimizer = tf.train.rmsprop(DENSE_AE_LEARNING_RATE);
+    loss = 'meanSquaredError';
+  } else if (kind === 'conv-ae') {
+    optimizer = new KerasAdadelta(CONV_AE_ADADELTA.learningRate, CONV_AE_ADADELTA.rho, CONV_AE_ADADELTA.epsilon);
+    loss = 'binaryCrossentropy';
+  } else if (kind === 'sparse-ae' || kind === 'adversarial-ae' || kind === 'concrete-ae') {
+    optimizer = tf.train.adam(learningRate ?? ADAM_LEARNING_RATE[kind]);
+    loss = 'meanSquaredError';
+  } else {
+    throw new Error(`unknown autoencoder kind "${kind as string}"`);
+  }
+  model.compile({ optimizer, loss });
   return optimizer;
+}
+
+/** Applies `layers` in order to an eager tensor. */
+export function applyLayers(layers: readonly tfl.layers.Layer[], x: tf.Tensor, training: boolean): tf.Tensor {
+  let h = x;
+  for (const l of layers) h = l.apply(h, { training }) as tf.Tensor;
+  return h;
+}
+
+/** The trainable tf.Variables of `layers` (for optimizer.minimize). */
+export function trainableVariables(layers: readonly tfl.layers.Layer[]): tf.Variable[] {
+  return layers.flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
+}
+
+/**
+ * One optimizer step on `vars` minimising `f()[0]`; returns the values of all
+ * the scalars `f` returns (the loss and its parts), read after the step.
+ */
+export async function minimizeParts(optimizer: tf.Optimizer, vars: tf.Variable[], f: () => tf.Scalar[]): Promise<number[]> {
+  let parts: tf.Tensor | undefined;
+  optimizer.minimize(
+    () => {
+      const s = f();
+      parts = tf.keep(tf.stack(s));
+      return s[0]!;
+    },
+    false,
+    vars,
+  );
+  try {
+    return Array.from(await parts!.data());
+  } finally {
+    parts?.dispose();
+  }
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-/** An Autoencoder around a compiled tfjs-layers model. */
+/** An Autoencoder around a compiled tfjs-layers model (dense-ae, conv-ae; the base of the other kinds). */
 export class LayersAutoencoder implements Autoencoder {
   readonly inputShape: number[];
   readonly firstConv?: (x: tf.Tensor4D) => tf.Tensor4D;
+  /** The model's layers that compute `encode` (its output is flattened to [B, m]). */
+  protected readonly encoderLayers: tfl.layers.Layer[];
   private disposed = false;
 
   constructor(
     readonly kind: AutoencoderKind,
     inputShape: number[],
     readonly model: tfl.LayersModel,
-    private readonly optimizer: tf.Optimizer,
+    protected readonly optimizer: tf.Optimizer,
   ) {
     if (!AUTOENCODER_KINDS.includes(kind)) throw new Error(`unknown autoencoder kind "${kind}"`);
     this.inputShape = [...inputShape];
@@ -136,10 +195,15 @@ export class LayersAutoencoder implements Autoencoder {
         return tf.tidy(() => conv1.apply(x) as tf.Tensor4D);
       };
     }
+    this.encoderLayers = encoderLayersOf(kind, model);
   }
 
-  private checkInput(x: tf.Tensor): void {
+  protected checkAlive(): void {
     if (this.disposed) throw new Error(`${this.kind} has been disposed`);
+  }
+
+  protected checkInput(x: tf.Tensor): void {
+    this.checkAlive();
     if (x.rank !== this.inputShape.length + 1 || !sameShape(x.shape.slice(1), this.inputShape)) {
       throw new Error(
         `${this.kind} expects input [B, ${this.inputShape.join(', ')}], got [${x.shape.join(', ')}]`,
@@ -160,6 +224,11 @@ export class LayersAutoencoder implements Autoencoder {
     });
   }
 
+  encode(x: tf.Tensor): tf.Tensor2D {
+    this.checkInput(x);
+    return tf.tidy(() => tf.reshape(applyLayers(this.encoderLayers, x, false), [x.shape[0]!, -1]) as tf.Tensor2D);
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -168,16 +237,19 @@ export class LayersAutoencoder implements Autoencoder {
   }
 }
 
-/** A fresh, compiled reference autoencoder. */
-export function createAutoencoder(
-  kind: AutoencoderKind,
-  inputShape: number[],
-  opts: CreateAutoencoderOptions = {},
-): LayersAutoencoder {
-  let model: tfl.Sequential;
-  if (kind === 'dense-ae') model = buildDenseAE(inputShape, opts);
-  else if (kind === 'conv-ae') model = buildConvAE(inputShape, opts);
-  else throw new Error(`unknown autoencoder kind "${kind as string}"; expected one of ${AUTOENCODER_KINDS.join(', ')}`);
-  const optimizer = compileAutoencoder(kind, model);
-  return new LayersAutoencoder(kind, inputShape, model, optimizer);
+/**
+ * The leading layers of `model` that compute the latent code: dense-ae /
+ * sparse-ae through the first Dense (the hidden layer); conv-ae up to the
+ * first UpSampling2D (the bottleneck, conv3's output); adversarial-ae through
+ * the layer named "latent"; concrete-ae through the ConcreteSelect layer.
+ */
+function encoderLayersOf(kind: AutoencoderKind, model: tfl.LayersModel): tfl.layers.Layer[] {
+  const layers = model.layers;
+  let end: number;
+  if (kind === 'dense-ae' || kind === 'sparse-ae') end = layers.findIndex((l) => l.getClassName() === 'Dense') + 1;
+  else if (kind === 'conv-ae') end = layers.findIndex((l) => l.getClassName() === 'UpSampling2D');
+  else if (kind === 'adversarial-ae') end = layers.findIndex((l) => l.name === 'latent') + 1;
+  else end = layers.findIndex((l) => l.getClassName() === 'ConcreteSelect') + 1;
+  if (end <= 0) throw new Error(`${kind}: cannot find the encoder's last layer in the model`);
+  return layers.slice(0, end);
 }

@@ -5,12 +5,14 @@ export type {
   AutoencoderArtifacts,
   CreateAutoencoderOptions,
   EpochReport,
+  LayersModelArtifacts,
   TrainOptions,
   TrainResult,
+  TrainStepContext,
+  TrainStepResult,
 } from './types.js';
 export { AUTOENCODER_KINDS } from './types.js';
 export {
-  createAutoencoder,
   buildDenseAE,
   buildConvAE,
   compileAutoencoder,
@@ -18,8 +20,21 @@ export {
   DENSE_AE_HIDDEN,
   DENSE_AE_LEARNING_RATE,
   CONV_AE_ADADELTA,
+  ADAM_LEARNING_RATE,
 } from './autoencoders.js';
+export { createAutoencoder, wrapAutoencoder } from './zoo.js';
+export { SparseAutoencoder, SPARSE_AE_DEFAULTS, klSparsity } from './sparse-ae.js';
+export { AdversarialAutoencoder, AAE_DEFAULTS, buildAdversarialAE, buildDiscriminator } from './adversarial-ae.js';
+export { ConcreteAutoencoder, ConcreteSelect, CONCRETE_AE_DEFAULTS, buildConcreteAE, concreteTemperature } from './concrete-ae.js';
 export { trainAutoencoder, evaluateLoss, DEFAULT_EPOCHS, DEFAULT_BATCH_SIZE } from './train.js';
-export { toArtifacts, fromArtifacts, saveAutoencoder, loadAutoencoder, MODEL_JSON, WEIGHTS_BIN } from './io.js';
+export {
+  toArtifacts,
+  fromArtifacts,
+  saveAutoencoder,
+  loadAutoencoder,
+  MODEL_JSON,
+  WEIGHTS_BIN,
+  DISCRIMINATOR_DIR,
+} from './io.js';
 export { Classifier, createClassifier, trainClassifier, type ClassifierOptions } from './classifier.js';
-export { trainModel, evaluateModelLoss } from './train.js';
+export { trainModel, trainLoop, evaluateModelLoss, type BatchStep, type SplitEvaluator } from './train.js';

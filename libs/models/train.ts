@@ -8,7 +8,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../tensor/index.js';
 import { Rng, STREAM } from '../tensor/rng.js';
-import type { Autoencoder, EpochReport, TrainOptions, TrainResult } from './types.js';
+import type { Autoencoder, EpochReport, TrainOptions, TrainResult, TrainStepContext, TrainStepResult } from './types.js';
 
 export const DEFAULT_EPOCHS = 20;
 export const DEFAULT_BATCH_SIZE = 100;
@@ -20,7 +20,9 @@ function abortReason(signal: AbortSignal): unknown {
 /**
  * Trains `ae` in place on `x` ([N, ...inputShape], values in [0, 1]).
  * `x` is not disposed. Rejects with the signal's reason when aborted (the
- * model keeps the weights of the last completed batch).
+ * model keeps the weights of the last completed batch). Kinds with their own
+ * step (`ae.trainBatch`: sparse-ae, adversarial-ae, concrete-ae) run it inside
+ * the same loop; the validation loss is the compiled (reconstruction) loss.
  */
 export async function trainAutoencoder(
   ae: Autoencoder,
@@ -31,7 +33,9 @@ export async function trainAutoencoder(
   if (x.rank !== expected[0] || x.shape.slice(1).some((d, i) => d !== ae.inputShape[i])) {
     throw new Error(`training data must be [N, ${ae.inputShape.join(', ')}], got [${x.shape.join(', ')}]`);
   }
-  return trainModel(ae.model, x, undefined, opts);
+  if (!ae.trainBatch) return trainModel(ae.model, x, undefined, opts);
+  const trainBatch = ae.trainBatch.bind(ae);
+  return trainLoop(x, undefined, opts, (bx, _by, ctx) => trainBatch(bx, ctx), (xv, yv, bs) => evaluateModelLoss(ae.model, xv, yv, bs));
 }
 
 /**
@@ -43,6 +47,36 @@ export async function trainModel(
   x: tf.Tensor,
   y: tf.Tensor | undefined,
   opts: TrainOptions = {},
+): Promise<TrainResult> {
+  return trainLoop(
+    x,
+    y,
+    opts,
+    async (bx, by) => (await model.trainOnBatch(bx, by ?? bx)) as number,
+    (xv, yv, bs) => evaluateModelLoss(model, xv, yv, bs),
+  );
+}
+
+/**
+ * One optimisation step on a batch (x, y; y undefined for x → x); returns the
+ * batch's mean loss, or that and further metrics. The loop disposes the batch.
+ */
+export type BatchStep = (x: tf.Tensor, y: tf.Tensor | undefined, ctx: TrainStepContext) => Promise<number | TrainStepResult>;
+
+/** Mean loss over a held-out split (x, y; y is x for autoencoders). */
+export type SplitEvaluator = (x: tf.Tensor, y: tf.Tensor, batchSize: number) => Promise<number>;
+
+/**
+ * The training loop behind trainModel and trainAutoencoder: Keras-style
+ * validation split, a seeded shuffle per epoch, `step` on every minibatch,
+ * per-epoch reports, early stopping and abort between batches.
+ */
+export async function trainLoop(
+  x: tf.Tensor,
+  y: tf.Tensor | undefined,
+  opts: TrainOptions,
+  step: BatchStep,
+  evaluate: SplitEvaluator,
 ): Promise<TrainResult> {
   const epochs = opts.epochs ?? DEFAULT_EPOCHS;
   const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
@@ -71,6 +105,7 @@ export async function trainModel(
   const split = (t: tf.Tensor) => tf.tidy(() => (nVal > 0 ? [tf.slice(t, 0, nTrain), tf.slice(t, nTrain, nVal)] : [tf.clone(t), undefined]));
   const [xTrain, xVal] = split(x);
   const [yTrain, yVal] = y ? split(y) : [xTrain, xVal];
+  const batchesPerEpoch = Math.ceil(nTrain / batchSize);
   const history: EpochReport[] = [];
   let best = Infinity;
   let sinceBest = 0;
@@ -80,7 +115,8 @@ export async function trainModel(
       const order = new Rng(seed, STREAM.shuffle, epoch).permutation(nTrain);
       const t0 = performance.now();
       let lossSum = 0;
-      for (let start = 0; start < nTrain; start += batchSize) {
+      let metricSums: Record<string, number> | undefined;
+      for (let start = 0, batch = 0; start < nTrain; start += batchSize, batch++) {
         if (opts.signal?.aborted) throw abortReason(opts.signal);
         const idx = order.subarray(start, Math.min(start + batchSize, nTrain));
         const [bx, by] = tf.tidy(() => {
@@ -88,8 +124,22 @@ export async function trainModel(
           return [tf.gather(xTrain!, i), y ? tf.gather(yTrain!, i) : undefined];
         });
         try {
-          const loss = (await model.trainOnBatch(bx!, by ?? bx!)) as number;
+          const ctx: TrainStepContext = {
+            epoch,
+            batch,
+            step: epoch * batchesPerEpoch + batch,
+            epochs,
+            batchesPerEpoch,
+            totalSteps: epochs * batchesPerEpoch,
+            seed,
+          };
+          const out = await step(bx!, by, ctx);
+          const loss = typeof out === 'number' ? out : out.loss;
           lossSum += loss * idx.length;
+          if (typeof out !== 'number' && out.metrics) {
+            metricSums ??= {};
+            for (const [k, v] of Object.entries(out.metrics)) metricSums[k] = (metricSums[k] ?? 0) + v * idx.length;
+          }
         } finally {
           bx!.dispose();
           by?.dispose();
@@ -101,7 +151,8 @@ export async function trainModel(
         loss: lossSum / nTrain,
         samplesPerSec: nTrain / Math.max(seconds, 1e-9),
       };
-      if (xVal) report.valLoss = await evaluateModelLoss(model, xVal, yVal!, batchSize);
+      if (metricSums) report.metrics = Object.fromEntries(Object.entries(metricSums).map(([k, v]) => [k, v / nTrain]));
+      if (xVal) report.valLoss = await evaluate(xVal, yVal!, batchSize);
       history.push(report);
       opts.onEpoch?.(report);
       if (patience !== undefined) {

@@ -5,8 +5,8 @@
 import type { tf } from '../tensor/index.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
 
-export type AutoencoderKind = 'dense-ae' | 'conv-ae';
-export const AUTOENCODER_KINDS: readonly AutoencoderKind[] = ['dense-ae', 'conv-ae'];
+export type AutoencoderKind = 'dense-ae' | 'conv-ae' | 'sparse-ae' | 'adversarial-ae' | 'concrete-ae';
+export const AUTOENCODER_KINDS: readonly AutoencoderKind[] = ['dense-ae', 'conv-ae', 'sparse-ae', 'adversarial-ae', 'concrete-ae'];
 
 export interface Autoencoder {
   readonly kind: AutoencoderKind;
@@ -20,6 +20,27 @@ export interface Autoencoder {
   perSampleSquaredError(x: tf.Tensor): tf.Tensor1D;
   /** The first conv layer's output including its activation, [B, H', W', F]; only on conv models. */
   firstConv?(x: tf.Tensor4D): tf.Tensor4D;
+  /**
+   * The latent code [B, m] of a batch [B, ...inputShape] (inference behaviour,
+   * differentiable): the features of the downstream-accuracy classifier.
+   * dense-ae / sparse-ae: the hidden layer; conv-ae: the bottleneck feature map
+   * (conv3's output, before the first upsampling) flattened; adversarial-ae: the
+   * sigmoid latent; concrete-ae: the selected features x[:, selectedFeatures()].
+   */
+  encode(x: tf.Tensor): tf.Tensor2D;
+  /** concrete-ae: the input feature (flat index) each select node picks, argmax of its logits; k entries. */
+  selectedFeatures?(): number[];
+  /**
+   * One optimisation step on a batch [b, ...inputShape], for kinds whose
+   * training is not `model.trainOnBatch` with the compiled loss (sparse-ae,
+   * adversarial-ae, concrete-ae). trainAutoencoder calls it, when present,
+   * inside the same loop as trainModel (seeded shuffle, progress, early
+   * stopping, abort). `loss` is the reconstruction loss, the quantity the
+   * compiled model reports in evaluation.
+   */
+  trainBatch?(x: tf.Tensor, ctx: TrainStepContext): Promise<TrainStepResult>;
+  /** The creation options that rebuilding needs (the kinds other than dense-ae / conv-ae); stored with the model. */
+  readonly options?: Readonly<CreateAutoencoderOptions>;
   /** Frees the model's weights and its optimizer state. */
   dispose(): void;
 }
@@ -30,8 +51,52 @@ export interface CreateAutoencoderOptions {
    * seed derived from this one). Omitted: unseeded (tfjs' Math.random-based) init.
    */
   seed?: number;
-  /** Dense AE: width of the hidden layer (default 128; the reference uses 256 for SVHN). */
+  /** dense-ae / sparse-ae: width of the hidden layer (default 128; the reference uses 256 for SVHN). */
   hidden?: number;
+  /**
+   * sparse-ae: KL sparsity target ρ (default 0.1), its weight β (default 3) and
+   * the L1 activity penalty on both layers (default 1e-7).
+   */
+  sparsity?: { target?: number; weight?: number; l1?: number };
+  /** adversarial-ae: latent dimension (default 8, Makhzani's MNIST setting). */
+  latent?: number;
+  /**
+   * adversarial-ae: encoder hidden widths (default [1000, 1000]; the decoder
+   * mirrors them); concrete-ae: decoder hidden widths (default [320, 320]).
+   */
+  widths?: number[];
+  /** adversarial-ae: discriminator hidden widths (default [1000, 1000]). */
+  discriminatorWidths?: number[];
+  /** Adam learning rate: sparse-ae 1e-3, adversarial-ae 1e-4, concrete-ae 1e-3 by default. */
+  learningRate?: number;
+  /** concrete-ae: number of select nodes k (default 50; Mice Protein uses 10). */
+  k?: number;
+  /** concrete-ae: temperature annealed exponentially from `start` (10) to `end` (0.1) over training. */
+  temperature?: { start?: number; end?: number };
+  /** concrete-ae: dropout rate after each decoder hidden layer (default 0.1). */
+  dropout?: number;
+}
+
+/** Where a training step is within trainAutoencoder's run. */
+export interface TrainStepContext {
+  /** 0-based epoch and batch within the epoch. */
+  epoch: number;
+  batch: number;
+  /** 0-based step over the whole run: epoch × batchesPerEpoch + batch. */
+  step: number;
+  /** Planned epochs (TrainOptions.epochs) and batches per epoch; totalSteps = their product. */
+  epochs: number;
+  batchesPerEpoch: number;
+  totalSteps: number;
+  /** TrainOptions.seed: training noise (priors, Gumbel noise, dropout) derives from it and the step. */
+  seed: number;
+}
+
+export interface TrainStepResult {
+  /** The batch's reconstruction loss (mean, the compiled loss). */
+  loss: number;
+  /** Further per-batch values (loss parts, temperature); EpochReport.metrics holds their epoch means. */
+  metrics?: Record<string, number>;
 }
 
 /** Everything needed to rebuild an autoencoder; structured-clonable (worker threads). */
@@ -39,6 +104,17 @@ export interface AutoencoderArtifacts {
   kind: AutoencoderKind;
   inputShape: number[];
   /** The layers-model topology (model.toJSON()), as in model.json's `modelTopology`. */
+  modelTopology: object;
+  weightSpecs: tf.io.WeightsManifestEntry[];
+  weightData: ArrayBuffer;
+  /** The creation options (kinds other than dense-ae / conv-ae). */
+  options?: CreateAutoencoderOptions;
+  /** adversarial-ae: the discriminator, so that a rebuilt model trains on with it. */
+  discriminator?: LayersModelArtifacts;
+}
+
+/** A tfjs layers model as plain data. */
+export interface LayersModelArtifacts {
   modelTopology: object;
   weightSpecs: tf.io.WeightsManifestEntry[];
   weightData: ArrayBuffer;
@@ -53,6 +129,8 @@ export interface EpochReport {
   valLoss?: number;
   /** Training samples processed per second of wall time in this epoch. */
   samplesPerSec: number;
+  /** Epoch means of the per-batch metrics of custom training steps (e.g. the AAE's discriminator loss). */
+  metrics?: Record<string, number>;
 }
 
 export interface TrainOptions {

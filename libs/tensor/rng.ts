@@ -134,4 +134,8 @@ export const STREAM = {
   noise: 5,
   shuffle: 6,
   modelInit: 7,
+  /** Training noise of the autoencoders: AAE prior samples, concrete-AE Gumbel noise and dropout masks. */
+  prior: 8,
+  gumbel: 9,
+  dropout: 10,
 } as const;

@@ -17,6 +17,7 @@ import {
   loadAutoencoder,
   type Autoencoder,
   type AutoencoderKind,
+  type CreateAutoencoderOptions,
 } from '../../libs/models/index.js';
 import { fixtureImages, maxAbsDiff, weightsOf } from './helpers.js';
 
@@ -28,6 +29,15 @@ export interface SuiteOptions {
   trainSamples: number;
   trainEpochs: number;
   trainBatch: number;
+  /** Width m of `encode`'s output [B, m]. */
+  codeSize: number;
+  /** Creation options besides the seed (e.g. small widths for CPU tests). */
+  create?: CreateAutoencoderOptions;
+  /**
+   * Whether a saved model without uae metadata loads as the same kind (plain
+   * dense/conv models); default true.
+   */
+  inferable?: boolean;
 }
 
 export function autoencoderSuite(o: SuiteOptions): void {
@@ -42,7 +52,7 @@ export function autoencoderSuite(o: SuiteOptions): void {
       const img = await fixtureImages(B);
       x = img.reshape([B, ...o.inputShape]);
       img.dispose();
-      ae = createAutoencoder(o.kind, o.inputShape, { seed: 42 });
+      ae = createAutoencoder(o.kind, o.inputShape, { ...o.create, seed: 42 });
       dir = await mkdtemp(join(tmpdir(), `uae-${o.kind}-`));
     });
     afterAll(async () => {
@@ -76,7 +86,20 @@ export function autoencoderSuite(o: SuiteOptions): void {
     it('rejects inputs of the wrong shape', () => {
       const bad = tf.zeros([2, 5]);
       expect(() => ae.reconstruct(bad)).toThrow(/expects input \[B, /);
+      expect(() => ae.encode(bad)).toThrow(/expects input \[B, /);
       bad.dispose();
+    });
+
+    it(`encode gives the latent code [B, ${o.codeSize}]`, () => {
+      const z = ae.encode(x);
+      expect(z.shape).toEqual([B, o.codeSize]);
+      const v = z.dataSync();
+      z.dispose();
+      expect(v.every(Number.isFinite)).toBe(true);
+      // Differentiable w.r.t. the input (the downstream probe may need it).
+      const g = tf.tidy(() => tf.grad((xi: tf.Tensor) => tf.sum(ae.encode(xi)))(x));
+      expect(g.dataSync().some((a) => a !== 0)).toBe(true);
+      g.dispose();
     });
 
     it('perSampleSquaredError equals a hand computation', () => {
@@ -118,13 +141,14 @@ export function autoencoderSuite(o: SuiteOptions): void {
         tf.tidy(() => {
           ae.reconstruct(x);
           ae.perSampleSquaredError(x);
+          ae.encode(x);
           if (ae.firstConv && x.rank === 4) ae.firstConv(x as tf.Tensor4D);
           tf.grad((xi: tf.Tensor) => tf.sum(ae.perSampleSquaredError(xi)))(x);
         });
       }
       expect(tf.memory().numTensors).toBe(before);
       // Outside a tidy only the result survives (intermediates are freed).
-      for (const f of [() => ae.reconstruct(x), () => ae.perSampleSquaredError(x)]) {
+      for (const f of [() => ae.reconstruct(x), () => ae.perSampleSquaredError(x), () => ae.encode(x)]) {
         const r = f();
         expect(tf.memory().numTensors).toBe(before + 1);
         r.dispose();
@@ -138,9 +162,9 @@ export function autoencoderSuite(o: SuiteOptions): void {
     });
 
     it('seeded creation is deterministic', () => {
-      const a = createAutoencoder(o.kind, o.inputShape, { seed: 7 });
-      const b = createAutoencoder(o.kind, o.inputShape, { seed: 7 });
-      const c = createAutoencoder(o.kind, o.inputShape, { seed: 8 });
+      const a = createAutoencoder(o.kind, o.inputShape, { ...o.create, seed: 7 });
+      const b = createAutoencoder(o.kind, o.inputShape, { ...o.create, seed: 7 });
+      const c = createAutoencoder(o.kind, o.inputShape, { ...o.create, seed: 8 });
       const wa = weightsOf(a.model);
       const wb = weightsOf(b.model);
       const wc = weightsOf(c.model);
@@ -166,10 +190,14 @@ export function autoencoderSuite(o: SuiteOptions): void {
       const back = await fromArtifacts(cloned);
       expect(back.kind).toBe(o.kind);
       expect(back.inputShape).toEqual(o.inputShape);
+      expect(back.options).toEqual(ae.options);
       const r1 = ae.reconstruct(x);
       const r2 = back.reconstruct(x);
       expect(maxAbsDiff(r1.dataSync(), r2.dataSync())).toBe(0);
-      tf.dispose([r1, r2]);
+      const z1 = ae.encode(x);
+      const z2 = back.encode(x);
+      expect(maxAbsDiff(z1.dataSync(), z2.dataSync())).toBe(0);
+      tf.dispose([r1, r2, z1, z2]);
       back.dispose();
     });
 
@@ -179,22 +207,33 @@ export function autoencoderSuite(o: SuiteOptions): void {
       const json = JSON.parse(await readFile(join(d, 'model.json'), 'utf8'));
       expect(json.format).toBe('layers-model');
       expect(json.weightsManifest[0].paths).toEqual(['./weights.bin']);
-      expect(json.userDefinedMetadata.uae).toEqual({ kind: o.kind, inputShape: o.inputShape });
+      expect(json.userDefinedMetadata.uae).toEqual({
+        kind: o.kind,
+        inputShape: o.inputShape,
+        ...(ae.options ? { options: ae.options } : {}),
+        ...(o.kind === 'adversarial-ae' ? { discriminator: 'discriminator' } : {}),
+      });
       expect((await readFile(join(d, 'weights.bin'))).byteLength).toBe(ae.model.countParams() * 4);
       const back = await loadAutoencoder(d);
       expect(back.kind).toBe(o.kind);
       expect(back.inputShape).toEqual(o.inputShape);
+      expect(back.options).toEqual(ae.options);
       const r1 = ae.reconstruct(x);
       const r2 = back.reconstruct(x);
       expect(maxAbsDiff(r1.dataSync(), r2.dataSync())).toBe(0);
-      tf.dispose([r1, r2]);
-      // Without our metadata (a plain tfjs layers model) the kind and shape are inferred.
-      delete json.userDefinedMetadata;
-      await writeFile(join(d, 'model.json'), JSON.stringify(json));
-      const plain = await loadAutoencoder(d);
-      expect(plain.kind).toBe(o.kind);
-      expect(plain.inputShape).toEqual(o.inputShape);
-      plain.dispose();
+      const z1 = ae.encode(x);
+      const z2 = back.encode(x);
+      expect(maxAbsDiff(z1.dataSync(), z2.dataSync())).toBe(0);
+      tf.dispose([r1, r2, z1, z2]);
+      if (o.inferable ?? true) {
+        // Without our metadata (a plain tfjs layers model) the kind and shape are inferred.
+        delete json.userDefinedMetadata;
+        await writeFile(join(d, 'model.json'), JSON.stringify(json));
+        const plain = await loadAutoencoder(d);
+        expect(plain.kind).toBe(o.kind);
+        expect(plain.inputShape).toEqual(o.inputShape);
+        plain.dispose();
+      }
       await expect(loadAutoencoder(join(dir, 'missing'))).rejects.toThrow(/cannot read .*model\.json/);
       // A loaded model trains (it is compiled).
       const res = await trainAutoencoder(back, x, { epochs: 1, batchSize: B, seed: 1 });
@@ -206,7 +245,7 @@ export function autoencoderSuite(o: SuiteOptions): void {
       const img = await fixtureImages(o.trainSamples);
       const xt = img.reshape([o.trainSamples, ...o.inputShape]);
       img.dispose();
-      const m = createAutoencoder(o.kind, o.inputShape, { seed: 1 });
+      const m = createAutoencoder(o.kind, o.inputShape, { ...o.create, seed: 1 });
       const before = await evaluateLoss(m, xt, 64);
       const reports: number[] = [];
       const res = await trainAutoencoder(m, xt, {

@@ -5,7 +5,7 @@ import { createAutoencoder, trainAutoencoder, CONV_AE_ADADELTA, type Autoencoder
 import { autoencoderSuite } from './autoencoder-suite.js';
 import { fixtureImages, maxAbsDiff, weightsOf } from './helpers.js';
 
-autoencoderSuite({ kind: 'conv-ae', inputShape: [28, 28, 1], trainSamples: 256, trainEpochs: 2, trainBatch: 32 });
+autoencoderSuite({ kind: 'conv-ae', inputShape: [28, 28, 1], trainSamples: 256, trainEpochs: 2, trainBatch: 32, codeSize: 7 * 7 * 8 });
 
 describe('conv-ae architecture and firstConv', () => {
   let ae: Autoencoder;
@@ -59,6 +59,18 @@ describe('conv-ae architecture and firstConv', () => {
     expect(maxAbsDiff(f.dataSync(), hand.dataSync())).toBeLessThan(1e-5);
     expect(Math.min(...f.dataSync())).toBe(0);
     tf.dispose([f, ref, hand]);
+  });
+
+  it('encode is the bottleneck (conv3, before the first upsampling) flattened', () => {
+    const z = ae.encode(x);
+    expect(z.shape).toEqual([4, 7 * 7 * 8]);
+    const conv3 = ae.model.layers[4]!;
+    expect(conv3.name).toBe('conv3');
+    const sub = tfl.model({ inputs: ae.model.inputs, outputs: conv3.output as tfl.SymbolicTensor });
+    const ref = sub.predict(x) as tf.Tensor;
+    expect(ref.shape).toEqual([4, 7, 7, 8]);
+    expect(maxAbsDiff(z.dataSync(), ref.dataSync())).toBe(0);
+    tf.dispose([z, ref]);
   });
 
   it('generalises to H×W×C divisible by 4 and rejects other sizes', () => {

@@ -2,9 +2,10 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { tf, initBackend } from '../../libs/tensor/index.js';
 import { createAutoencoder, DENSE_AE_LEARNING_RATE } from '../../libs/models/index.js';
 import { autoencoderSuite } from './autoencoder-suite.js';
+import { maxAbsDiff } from './helpers.js';
 
-autoencoderSuite({ kind: 'dense-ae', inputShape: [784], trainSamples: 256, trainEpochs: 3, trainBatch: 32 });
-autoencoderSuite({ kind: 'dense-ae', inputShape: [28, 28, 1], trainSamples: 256, trainEpochs: 2, trainBatch: 32 });
+autoencoderSuite({ kind: 'dense-ae', inputShape: [784], trainSamples: 256, trainEpochs: 3, trainBatch: 32, codeSize: 128 });
+autoencoderSuite({ kind: 'dense-ae', inputShape: [28, 28, 1], trainSamples: 256, trainEpochs: 2, trainBatch: 32, codeSize: 128 });
 
 describe('dense-ae architecture', () => {
   beforeAll(async () => {
@@ -35,6 +36,20 @@ describe('dense-ae architecture', () => {
     expect(y.shape).toEqual([2, 32, 32, 3]);
     y.dispose();
     ae.dispose();
+  });
+
+  it('encode is the hidden layer, sigmoid(x·W + b), for flat and image inputs', () => {
+    for (const shape of [[784], [28, 28, 1]]) {
+      const ae = createAutoencoder('dense-ae', shape, { seed: 2, hidden: 16 });
+      const x = tf.randomUniform([3, ...shape], 0, 1, 'float32', 1);
+      const z = ae.encode(x);
+      expect(z.shape).toEqual([3, 16]);
+      const [w, b] = ae.model.layers.find((l) => l.name === 'encoder')!.getWeights();
+      const hand = tf.tidy(() => tf.sigmoid(tf.add(tf.matMul(tf.reshape(x, [3, 784]), w as tf.Tensor2D), b!)));
+      expect(maxAbsDiff(z.dataSync(), hand.dataSync())).toBeLessThan(1e-6);
+      tf.dispose([x, z, hand]);
+      ae.dispose();
+    }
   });
 
   it('dispose frees all of the model’s tensors', () => {

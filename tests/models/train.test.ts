@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { tf, initBackend } from '../../libs/tensor/index.js';
-import { createAutoencoder, trainAutoencoder, type EpochReport } from '../../libs/models/index.js';
+import { createAutoencoder, trainAutoencoder, type Autoencoder, type EpochReport, type TrainStepContext } from '../../libs/models/index.js';
 import { fixtureImages, maxAbsDiff, weightsOf } from './helpers.js';
 
 describe('trainAutoencoder', () => {
@@ -92,6 +92,40 @@ describe('trainAutoencoder', () => {
     img.dispose();
     await expect(trainAutoencoder(ae, x, { validationSplit: 1 })).rejects.toThrow(/validationSplit/);
     await expect(trainAutoencoder(ae, x, { batchSize: 0 })).rejects.toThrow(/batchSize/);
+    ae.dispose();
+  });
+
+  it('runs an autoencoder’s own trainBatch inside the same loop (context, metrics, early stopping, abort)', async () => {
+    const ae = createAutoencoder('dense-ae', [784], { seed: 5 });
+    const calls: { ctx: TrainStepContext; rows: number }[] = [];
+    const custom = {
+      kind: ae.kind,
+      inputShape: ae.inputShape,
+      model: ae.model,
+      trainBatch: async (bx: tf.Tensor, ctx: TrainStepContext) => {
+        calls.push({ ctx, rows: bx.shape[0]! });
+        return { loss: ctx.epoch === 0 ? 1 : 2, metrics: { rows: bx.shape[0]! } };
+      },
+    } as unknown as Autoencoder;
+    const before = tf.memory().numTensors;
+    const res = await trainAutoencoder(custom, x, { epochs: 3, batchSize: 64, seed: 7, validationSplit: 0.1 });
+    expect(tf.memory().numTensors).toBe(before);
+    // 180 training rows: batches of 64, 64, 52.
+    expect(calls.map((c) => c.rows)).toEqual([64, 64, 52, 64, 64, 52, 64, 64, 52]);
+    expect(calls.map((c) => c.ctx.step)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(calls[4]!.ctx).toEqual({ epoch: 1, batch: 1, step: 4, epochs: 3, batchesPerEpoch: 3, totalSteps: 9, seed: 7 });
+    expect(res.history.map((h) => h.loss)).toEqual([1, 2, 2]);
+    expect(res.history[0]!.metrics!.rows).toBeCloseTo((64 * 64 + 64 * 64 + 52 * 52) / 180, 10);
+    expect(res.history[0]!.valLoss).toBeGreaterThan(0); // the compiled model's loss on the split
+    // Early stopping: the loss never improves after epoch 0.
+    calls.length = 0;
+    const stopped = await trainAutoencoder(custom, x, { epochs: 10, batchSize: 100, earlyStopping: { patience: 1 } });
+    expect(stopped.stoppedEarly).toBe(true);
+    expect(stopped.history).toHaveLength(2);
+    // Abort between batches.
+    const ctl = new AbortController();
+    const p = trainAutoencoder(custom, x, { epochs: 5, batchSize: 20, signal: ctl.signal, onEpoch: () => ctl.abort(new Error('halt')) });
+    await expect(p).rejects.toThrow('halt');
     ae.dispose();
   });
 });

@@ -1,0 +1,248 @@
+/**
+ * concrete-ae (Balın, Abid & Zou 2019, "Concrete Autoencoders"; ALGORITHMS.md
+ * §6): a concrete-select layer of k nodes, each a Gumbel-softmax (concrete)
+ * distribution over the d input features with learnable logits [k, d], and
+ * the decoder dense 320 → LeakyReLU(0.2) → dropout 0.1 → dense 320 →
+ * LeakyReLU(0.2) → dropout 0.1 → dense d. The output is a sigmoid (the data
+ * are min-max scaled to [0, 1]; Balın's decoder is linear). MSE, Adam(1e-3)
+ * (Balın's default learning rate).
+ *
+ * Training (this kind's trainBatch): per batch one Gumbel draw G [k, d] from
+ * Rng(seed, STREAM.gumbel, epoch, batch) (Balın draws one per batch too),
+ * selection weights softmax((logits + G) / T) and T annealed exponentially
+ * from 10 to 0.1 over the run's planned steps, T(s) = 10 · (0.1/10)^(s/(S−1)),
+ * so that the last step uses exactly 0.1 (Balın: 10 · α^s with α^S = 0.01,
+ * which ends one step short of 0.1). Dropout masks come from
+ * Rng(seed, STREAM.dropout, epoch, batch) (tfjs' seeded dropout would repeat
+ * one mask every step). Balın's outer loop that doubles the epochs until the
+ * selection has converged (mean max probability ≥ 0.998) is not reproduced.
+ *
+ * Inference (the layers model, reconstruct, the attack): each node is the
+ * hard one-hot argmax of its logits, i.e. the layer gathers the selected
+ * features x[:, argmax(logits)] — deterministic and differentiable w.r.t. x.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import { tf } from '../tensor/index.js';
+import { Rng, STREAM } from '../tensor/rng.js';
+import { ADAM_LEARNING_RATE, LayersAutoencoder, checkShape, compileAutoencoder, kernelInitializer, minimizeParts, trainableVariables } from './autoencoders.js';
+import type { CreateAutoencoderOptions, TrainStepContext, TrainStepResult } from './types.js';
+
+export const CONCRETE_AE_DEFAULTS = { k: 50, widths: [320, 320], temperature: { start: 10, end: 0.1 }, dropout: 0.1, leakyAlpha: 0.2 } as const;
+
+export type ResolvedConcreteOptions = CreateAutoencoderOptions & {
+  k: number;
+  widths: number[];
+  temperature: { start: number; end: number };
+  dropout: number;
+  learningRate: number;
+};
+
+function resolve(opts: CreateAutoencoderOptions): ResolvedConcreteOptions {
+  const k = opts.k ?? CONCRETE_AE_DEFAULTS.k;
+  if (!Number.isInteger(k) || k <= 0) throw new Error(`k must be a positive integer, got ${k}`);
+  const widths = [...(opts.widths ?? CONCRETE_AE_DEFAULTS.widths)];
+  if (widths.some((v) => !Number.isInteger(v) || v <= 0)) throw new Error(`widths must be positive integers, got ${JSON.stringify(widths)}`);
+  const temperature = { ...CONCRETE_AE_DEFAULTS.temperature, ...(opts.temperature ?? {}) };
+  if (!(temperature.start > 0 && temperature.end > 0)) throw new Error('temperatures must be > 0');
+  const dropout = opts.dropout ?? CONCRETE_AE_DEFAULTS.dropout;
+  if (!(dropout >= 0 && dropout < 1)) throw new Error(`dropout must be in [0, 1), got ${dropout}`);
+  return {
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    k,
+    widths,
+    temperature,
+    dropout,
+    learningRate: opts.learningRate ?? ADAM_LEARNING_RATE['concrete-ae'],
+  };
+}
+
+/** The annealed temperature at step `step` of `totalSteps`: start at step 0, end at the last step. */
+export function concreteTemperature(step: number, totalSteps: number, start: number = CONCRETE_AE_DEFAULTS.temperature.start, end: number = CONCRETE_AE_DEFAULTS.temperature.end): number {
+  if (totalSteps <= 1) return start;
+  const t = Math.min(Math.max(step / (totalSteps - 1), 0), 1);
+  return start * (end / start) ** t;
+}
+
+interface ConcreteSelectArgs {
+  units: number;
+  /** Seed of the logits' Glorot-normal initialiser (Balın's choice); omitted: unseeded. */
+  seed?: number;
+  name?: string;
+  inputShape?: number[];
+  batchInputShape?: (number | null)[];
+  trainable?: boolean;
+  dtype?: tf.DataType;
+}
+
+/**
+ * The concrete selector layer: logits [units, d]; inference output
+ * x[:, argmax(logits, 1)] ([B, units]). Registered for (de)serialisation.
+ */
+export class ConcreteSelect extends tfl.layers.Layer {
+  static readonly className = 'ConcreteSelect';
+  readonly units: number;
+  private readonly seed: number | undefined;
+  private logits: tfl.LayerVariable | undefined;
+
+  constructor(args: ConcreteSelectArgs) {
+    super(args);
+    if (!Number.isInteger(args.units) || args.units <= 0) throw new Error(`ConcreteSelect: units must be a positive integer, got ${args.units}`);
+    this.units = args.units;
+    this.seed = args.seed;
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    if (shape.length !== 2 || shape[1] == null) throw new Error(`ConcreteSelect needs [B, d] inputs, got [${shape.join(', ')}]`);
+    this.logits = this.addWeight(
+      'logits',
+      [this.units, shape[1]],
+      'float32',
+      tfl.initializers.glorotNormal(this.seed === undefined ? {} : { seed: this.seed }),
+      undefined,
+      true,
+    );
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    return [shape[0]!, this.units];
+  }
+
+  /** Inference: the hard selection, x[:, argmax(logits)]. */
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    return tf.tidy(() => tf.gather(x, tf.argMax(this.logitsTensor(), 1), 1));
+  }
+
+  /** Training: x · softmax((logits + gumbel) / temperature)ᵀ, [B, units]. */
+  soft(x: tf.Tensor, gumbel: tf.Tensor2D, temperature: number): tf.Tensor2D {
+    return tf.tidy(() => {
+      const selection = tf.softmax(tf.div(tf.add(this.logitsTensor(), gumbel), temperature));
+      return tf.matMul(x as tf.Tensor2D, selection, false, true);
+    });
+  }
+
+  /** Argmax of each node's logits. */
+  selected(): number[] {
+    return tf.tidy(() => Array.from(tf.argMax(this.logitsTensor(), 1).dataSync()));
+  }
+
+  logitsTensor(): tf.Tensor2D {
+    if (!this.logits) throw new Error('ConcreteSelect has not been built');
+    return this.logits.read() as tf.Tensor2D;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), units: this.units };
+  }
+}
+tf.serialization.registerClass(ConcreteSelect);
+
+/** [Flatten] → ConcreteSelect(k) → (dense → LeakyReLU(0.2) → dropout)* → dense d sigmoid [→ Reshape]. */
+export function buildConcreteAE(inputShape: number[], opts: CreateAutoencoderOptions = {}): tfl.Sequential {
+  checkShape(inputShape);
+  const o = resolve(opts);
+  const d = inputShape.reduce((a, b) => a * b, 1);
+  const flat = inputShape.length === 1;
+  const m = tfl.sequential({ name: 'concrete_ae' });
+  if (!flat) m.add(tfl.layers.flatten({ inputShape, name: 'flatten' }));
+  let layer = 0;
+  m.add(
+    new ConcreteSelect({
+      ...(flat ? { inputShape } : {}),
+      units: o.k,
+      ...(o.seed === undefined ? {} : { seed: new Rng(o.seed, STREAM.modelInit, layer).nextU32() }),
+      name: 'concrete_select',
+    }),
+  );
+  o.widths.forEach((w, i) => {
+    m.add(tfl.layers.dense({ units: w, kernelInitializer: kernelInitializer(o.seed, ++layer), name: `decoder_${i + 1}` }));
+    m.add(tfl.layers.leakyReLU({ alpha: CONCRETE_AE_DEFAULTS.leakyAlpha, name: `leaky_relu_${i + 1}` }));
+    m.add(tfl.layers.dropout({ rate: o.dropout, name: `dropout_${i + 1}` }));
+  });
+  m.add(tfl.layers.dense({ units: d, activation: 'sigmoid', kernelInitializer: kernelInitializer(o.seed, ++layer), name: 'output' }));
+  if (!flat) m.add(tfl.layers.reshape({ targetShape: inputShape, name: 'reshape' }));
+  return m;
+}
+
+export class ConcreteAutoencoder extends LayersAutoencoder {
+  readonly options: Readonly<ResolvedConcreteOptions>;
+  readonly select: ConcreteSelect;
+  /** The temperature of the last training step (the start temperature before any). */
+  temperature: number;
+
+  constructor(inputShape: number[], model: tfl.LayersModel, optimizer: tf.Optimizer, options: CreateAutoencoderOptions) {
+    super('concrete-ae', inputShape, model, optimizer);
+    const select = this.encoderLayers.at(-1);
+    if (!(select instanceof ConcreteSelect)) throw new Error('concrete-ae: the model has no ConcreteSelect layer');
+    this.select = select;
+    const o = resolve(options);
+    this.options = { ...o, k: select.units };
+    this.temperature = o.temperature.start;
+  }
+
+  selectedFeatures(): number[] {
+    this.checkAlive();
+    return this.select.selected();
+  }
+
+  async trainBatch(x: tf.Tensor, ctx: TrainStepContext): Promise<TrainStepResult> {
+    this.checkInput(x);
+    const { start, end } = this.options.temperature;
+    const temperature = concreteTemperature(ctx.step, ctx.totalSteps, start, end);
+    this.temperature = temperature;
+    const b = x.shape[0]!;
+    const [k, d] = this.select.logitsTensor().shape;
+    // Gumbel(0, 1) = −log(−log u), computed in doubles (u near 1 rounds to 1 in float32).
+    const rng = new Rng(ctx.seed, STREAM.gumbel, ctx.epoch, ctx.batch);
+    const g = new Float32Array(k * d);
+    for (let i = 0; i < g.length; i++) g[i] = -Math.log(-Math.log(Math.max(rng.uniform(), 1e-7)));
+    const gumbel = tf.tensor2d(g, [k, d]);
+    // Inverted dropout masks (keep with probability 1 − rate, scaled by 1/(1 − rate)).
+    const dropRng = new Rng(ctx.seed, STREAM.dropout, ctx.epoch, ctx.batch);
+    const masks = new Map<tfl.layers.Layer, tf.Tensor>();
+    for (const l of this.model.layers) {
+      if (l.getClassName() !== 'Dropout') continue;
+      const rate = (l.getConfig() as { rate: number }).rate;
+      const width = (l.outputShape as (number | null)[]).at(-1)!;
+      const m = new Float32Array(b * width);
+      for (let i = 0; i < m.length; i++) m[i] = dropRng.uniform() < rate ? 0 : 1 / (1 - rate);
+      masks.set(l, tf.tensor2d(m, [b, width]));
+    }
+    try {
+      const [loss] = await minimizeParts(this.optimizer, trainableVariables(this.model.layers), () => {
+        let h: tf.Tensor = x;
+        for (const l of this.model.layers) {
+          if (l === this.select) h = this.select.soft(h, gumbel, temperature);
+          else if (masks.has(l)) h = tf.mul(h, masks.get(l)!);
+          else h = l.apply(h, { training: true }) as tf.Tensor;
+        }
+        return [tf.mean(tf.squaredDifference(x, h)) as tf.Scalar];
+      });
+      return { loss: loss!, metrics: { temperature } };
+    } finally {
+      tf.dispose([gumbel, ...masks.values()]);
+    }
+  }
+}
+
+export function createConcreteAE(inputShape: number[], opts: CreateAutoencoderOptions = {}): ConcreteAutoencoder {
+  const o = resolve(opts);
+  const model = buildConcreteAE(inputShape, o);
+  const optimizer = compileAutoencoder('concrete-ae', model, o.learningRate);
+  return new ConcreteAutoencoder(inputShape, model, optimizer, o);
+}
+
+/** Wraps a loaded concrete-ae layers model (compiled afresh). */
+export function wrapConcreteAE(inputShape: number[], model: tfl.LayersModel, opts: CreateAutoencoderOptions = {}): ConcreteAutoencoder {
+  const o = resolve(opts);
+  const optimizer = compileAutoencoder('concrete-ae', model, o.learningRate);
+  try {
+    return new ConcreteAutoencoder(inputShape, model, optimizer, o);
+  } catch (e) {
+    optimizer.dispose();
+    throw e;
+  }
+}
