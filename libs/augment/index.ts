@@ -7,3 +7,4 @@ export {
   type AugmentationHooks,
   type MethodMetrics,
 } from './pipeline.js';
+export { generateUaes, similarityFor, type GenerateOptions } from './generate.js';

@@ -8,17 +8,25 @@
  * schedule), so a gain can be credited to the UAEs rather than to training.
  */
 import { backendInfo, tf } from '../tensor/index.js';
-import { createAutoencoder, toArtifacts, trainAutoencoder, type Autoencoder, type AutoencoderKind, type EpochReport } from '../models/index.js';
 import {
-  attackConfig,
-  gaussianAugment,
-  runAttack,
-  runAttackParallel,
-  type AttackConfigInput,
-  type AttackProgress,
-  type SampleResult,
-} from '../attack/index.js';
-import { attackSuccessRate, improvement, reconstructionError, summarize, type Summary } from '../eval/index.js';
+  createAutoencoder,
+  trainAutoencoder,
+  type Autoencoder,
+  type AutoencoderKind,
+  type CreateAutoencoderOptions,
+  type EpochReport,
+} from '../models/index.js';
+import { attackConfig, gaussianAugment, type AttackConfigInput, type AttackProgress, type SampleResult } from '../attack/index.js';
+import { generateUaes, similarityFor } from './generate.js';
+import {
+  attackSuccessRate,
+  downstreamAccuracy,
+  improvement,
+  reconstructionError,
+  summarize,
+  type DownstreamOptions,
+  type Summary,
+} from '../eval/index.js';
 import type { Dataset } from '../data/index.js';
 
 export type AugmentationMethod = 'mine' | 'l2' | 'repeat' | 'none' | `ga-${number}`;
@@ -36,6 +44,13 @@ export interface AugmentationConfig {
   attack: AttackConfigInput;
   /** Worker threads for the attacks (default: the backend's preference). */
   workers?: number;
+  /** Architecture options (hidden width, concrete k, …); the same for the original and every retrained model. */
+  modelOptions?: Omit<CreateAutoencoderOptions, 'seed'>;
+  /**
+   * Downstream-accuracy probe, run when the dataset has labels: a classifier
+   * on each model's latent code (concrete AE: its selected features). `false` skips it.
+   */
+  classifier?: DownstreamOptions | false;
 }
 
 export interface MethodMetrics {
@@ -43,6 +58,8 @@ export interface MethodMetrics {
   improvement: number;
   /** Attack methods only. */
   asr?: number;
+  /** Downstream test accuracy in [0, 1] (datasets with labels). */
+  accuracy?: number;
   /** Generation time per training sample. */
   seconds_per_sample: number;
   /** `mine`: MI of the successful UAEs. */
@@ -56,7 +73,7 @@ export interface AugmentationReport {
   seed: number;
   train_samples: number;
   test_samples: number;
-  methods: { original: { test_recon_error: number } } & Partial<Record<AugmentationMethod, MethodMetrics>>;
+  methods: { original: { test_recon_error: number; accuracy?: number } } & Partial<Record<AugmentationMethod, MethodMetrics>>;
   /** Per attack method: the generated samples (N × d, failures replaced by originals) and results. */
   generated: Partial<Record<AugmentationMethod, { x: Float32Array; results?: SampleResult[] }>>;
   history: Record<string, EpochReport[]>;
@@ -67,6 +84,8 @@ export interface AugmentationHooks {
   onStage?: (stage: string) => void;
   onEpoch?: (stage: string, e: EpochReport) => void;
   onAttackProgress?: (method: AugmentationMethod, p: AttackProgress) => void;
+  /** Every trained model ('original' or the method it was retrained for), before it is disposed (e.g. to save it). */
+  onModel?: (name: 'original' | AugmentationMethod, ae: Autoencoder) => Promise<void> | void;
 }
 
 export function parseMethod(name: string): AugmentationMethod {
@@ -77,7 +96,7 @@ export function parseMethod(name: string): AugmentationMethod {
 }
 
 async function trainFresh(kind: AutoencoderKind, inputShape: number[], data: Float32Array, epochs: number, cfg: AugmentationConfig, stage: string, hooks: AugmentationHooks) {
-  const ae = createAutoencoder(kind, inputShape, { seed: cfg.seed });
+  const ae = createAutoencoder(kind, inputShape, { ...cfg.modelOptions, seed: cfg.seed });
   const x = tf.tensor(data, [data.length / inputShape.reduce((a, b) => a * b, 1), ...inputShape]);
   try {
     const { history } = await trainAutoencoder(ae, x, { epochs, batchSize: cfg.batchSize, seed: cfg.seed, signal: hooks.signal, onEpoch: (e) => hooks.onEpoch?.(stage, e) });
@@ -91,20 +110,13 @@ async function trainFresh(kind: AutoencoderKind, inputShape: number[], data: Flo
 }
 
 async function attack(ae: Autoencoder, ds: Dataset, method: 'mine' | 'l2', cfg: AugmentationConfig, hooks: AugmentationHooks): Promise<SampleResult[]> {
-  // L2-UAE swaps the similarity; MINE uses the caller's MINE settings, else
-  // the conv sampler when the model has a first conv layer, the random one otherwise.
-  const similarity: AttackConfigInput['similarity'] =
-    method === 'l2'
-      ? { kind: 'l2' }
-      : cfg.attack.similarity?.kind === 'mine'
-        ? cfg.attack.similarity
-        : { kind: 'mine', mine: { sampler: ae.firstConv ? 'conv' : 'random' } };
-  const config = attackConfig({ ...cfg.attack, similarity, seed: cfg.seed });
-  const input = { data: ds.train.x, inputShape: ds.inputShape };
-  const onProgress = (p: AttackProgress) => hooks.onAttackProgress?.(method, p);
-  const workers = cfg.workers ?? backendInfo().preferredWorkers;
-  if (workers <= 1) return runAttack(ae, input, config, { signal: hooks.signal, onProgress });
-  return runAttackParallel({ kind: 'autoencoder', artifacts: await toArtifacts(ae) }, input, config, { workers, signal: hooks.signal, onProgress });
+  // Traces are a few numbers per iteration; the report plots them.
+  const config = attackConfig({ trace: true, ...cfg.attack, similarity: similarityFor(method, ae, cfg.attack.similarity), seed: cfg.seed });
+  return generateUaes(ae, { data: ds.train.x, inputShape: ds.inputShape }, config, {
+    workers: cfg.workers,
+    signal: hooks.signal,
+    onProgress: (p) => hooks.onAttackProgress?.(method, p),
+  });
 }
 
 export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hooks: AugmentationHooks = {}): Promise<AugmentationReport> {
@@ -113,6 +125,13 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
   const n = ds.train.n;
   hooks.onStage?.('train original');
   const original = await trainFresh(cfg.model, ds.inputShape, ds.train.x, cfg.epochs, cfg, 'original', hooks);
+  const { train, test } = ds;
+  const labelled = cfg.classifier !== false && train.labels && test.labels ? { train: { x: train.x, labels: train.labels }, test: { x: test.x, labels: test.labels } } : undefined;
+  const accuracyOf = async (ae: Autoencoder) => {
+    if (!labelled) return {};
+    hooks.onStage?.('downstream accuracy');
+    return { accuracy: await downstreamAccuracy(ae, labelled.train, labelled.test, { seed: cfg.seed, ...(cfg.classifier || {}) }) };
+  };
   const report: AugmentationReport = {
     dataset: ds.name,
     model: cfg.model,
@@ -120,12 +139,14 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
     seed: cfg.seed,
     train_samples: n,
     test_samples: ds.test.n,
-    methods: { original: { test_recon_error: reconstructionError(original.ae, ds.test.x, ds.inputShape) } },
+    methods: { original: { test_recon_error: NaN } },
     generated: {},
     history: { original: original.history },
   };
-  const base = report.methods.original.test_recon_error;
   try {
+    report.methods.original = { test_recon_error: reconstructionError(original.ae, ds.test.x, ds.inputShape), ...(await accuracyOf(original.ae)) };
+    await hooks.onModel?.('original', original.ae);
+    const base = report.methods.original.test_recon_error;
     for (const method of cfg.methods) {
       hooks.signal?.throwIfAborted();
       hooks.onStage?.(`generate ${method}`);
@@ -148,9 +169,11 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
       const retrained = await trainFresh(cfg.model, ds.inputShape, trainSet, cfg.retrainEpochs, cfg, method, hooks);
       try {
         const err = reconstructionError(retrained.ae, ds.test.x, ds.inputShape);
+        await hooks.onModel?.(method, retrained.ae);
         report.methods[method] = {
           test_recon_error: err,
           improvement: improvement(base, err),
+          ...(await accuracyOf(retrained.ae)),
           seconds_per_sample: secondsPerSample,
           ...(results ? { asr: attackSuccessRate(results) } : {}),
           ...(results && method === 'mine' ? { mi: summarize(results.filter((r) => r.success).map((r) => r.similarity)) } : {}),

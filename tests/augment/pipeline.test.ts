@@ -21,6 +21,7 @@ const config: AugmentationConfig = {
   batchSize: 16,
   seed: 3,
   workers: 1,
+  classifier: false,
   attack: {
     iterations: 2,
     mineSteps: 2,
@@ -52,6 +53,8 @@ describe('UAE augmentation pipeline (tiny config)', () => {
       expect(Array.from(x.subarray(i * 784, (i + 1) * 784))).toEqual(Array.from(expected));
     });
     expect(report.history.repeat).toHaveLength(2);
+    // Attacks record MI / f / c per iteration for the report.
+    expect(results![0]!.trace?.f).toHaveLength(config.attack.iterations!);
   });
 
   it('is deterministic under its seed', async () => {
@@ -60,6 +63,24 @@ describe('UAE augmentation pipeline (tiny config)', () => {
     const b = await runAugmentation(ds, small);
     expect(a.methods.mine!.test_recon_error).toBe(b.methods.mine!.test_recon_error);
     expect(a.methods['ga-0.1']!.test_recon_error).toBe(b.methods['ga-0.1']!.test_recon_error);
+  });
+
+  it('scores downstream accuracy on the latent codes when the dataset has labels, and hands every model over', async () => {
+    const stages: string[] = [];
+    const models: string[] = [];
+    const report = await runAugmentation(ds, { ...config, methods: ['ga-0.1'], classifier: { epochs: 2 } }, {
+      onStage: (s) => stages.push(s),
+      onModel: (name, ae) => {
+        models.push(name);
+        expect(ae.inputShape).toEqual([784]);
+      },
+    });
+    expect(stages).toEqual(['train original', 'downstream accuracy', 'generate ga-0.1', 'retrain ga-0.1', 'downstream accuracy']);
+    expect(models).toEqual(['original', 'ga-0.1']);
+    for (const m of [report.methods.original, report.methods['ga-0.1']!]) {
+      expect(m.accuracy).toBeGreaterThanOrEqual(0);
+      expect(m.accuracy).toBeLessThanOrEqual(1);
+    }
   });
 
   it('parses method names and rejects unknown ones', () => {

@@ -27,14 +27,52 @@ describe('uae CLI', () => {
     expect(config.seed).toBe(0);
     expect(config.backend).toBe('wasm');
     const files = await readdir(out);
-    expect(files).toEqual(expect.arrayContaining(['mine-x.npy', 'mine-success.npy', 'ga-0.05-x.npy', 'history.json']));
+    expect(files).toEqual(expect.arrayContaining(['mine-x.npy', 'mine-success.npy', 'ga-0.05-x.npy', 'history.json', 'report.html', 'models']));
+    expect((await readdir(join(out, 'models'))).sort()).toEqual(['ga-0.05', 'mine', 'original', 'repeat']);
+    // Mice Protein has labels: downstream accuracy for every model.
+    for (const m of Object.values(metrics.methods) as { accuracy?: number }[]) expect(m.accuracy).toBeGreaterThanOrEqual(0);
     expect((await readNpy(join(out, 'mine-x.npy'))).shape).toEqual([24, 77]);
   });
 
   it('rejects bad arguments with a message and exit code 2', async () => {
     const failure = await uae('pipeline', '--dataset', 'mice-protein', '--model', 'vae', '--out', tmpdir()).catch((e) => e);
     expect(failure.code).toBe(2);
-    expect(failure.stderr).toMatch(/--model must be one of dense-ae, conv-ae; got "vae"/);
+    expect(failure.stderr).toMatch(/--model must be one of dense-ae, .*; got "vae"/);
+  });
+
+  it('train → evaluate → attack on a saved model', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'uae-tea-'));
+    const model = join(dir, 'model');
+    const data = ['--dataset', 'mice-protein', '--train-samples', '40', '--test-samples', '30'];
+    const trained = JSON.parse((await uae('train', ...data, '--model', 'dense-ae', '--epochs', '3', '--batch', '10', '--out', model, '--json')).stdout);
+    expect(trained).toMatchObject({ dataset: 'mice-protein', model: 'dense-ae', epochs_run: 3, train_samples: 40, test_samples: 30 });
+    expect(await readdir(model)).toEqual(expect.arrayContaining(['model.json', 'weights.bin', 'train.json']));
+
+    // The saved model evaluates to the error measured right after training.
+    const evaluated = JSON.parse((await uae('evaluate', ...data, '--model-dir', model, '--classifier-epochs', '5', '--json')).stdout);
+    expect(evaluated.test_recon_error).toBeCloseTo(trained.test_recon_error, 6);
+    expect(evaluated.accuracy).toBeGreaterThanOrEqual(0);
+
+    const out = join(dir, 'attack');
+    const attack = ['--model-dir', model, '--iterations', '2', '--mine-steps', '1', '--mine-draws', '20', '--workers', '1', '--json'];
+    const summary = JSON.parse((await uae('attack', ...data, '--train-samples', '5', '--out', out, ...attack)).stdout);
+    expect(Object.keys(summary).sort()).toEqual(['asr', 'samples', 'samples_per_s', 'seconds']);
+    expect(summary.samples).toBe(5);
+    expect(summary.samples_per_s).toBeCloseTo(5 / summary.seconds, 6);
+    expect((await readNpy(join(out, 'x-adv.npy'))).shape).toEqual([5, 77]);
+    const success = await readNpy(join(out, 'success.npy'));
+    expect(Array.from(success.data).filter(Boolean).length / 5).toBeCloseTo(summary.asr, 10);
+    expect((await readNpy(join(out, 'similarity.npy'))).shape).toEqual([5]);
+
+    // --x attacks the rows of an .npy; a shape the model can't take is refused.
+    const rows = join(dir, 'rows.npy');
+    await writeNpy(rows, [2, 77], new Float32Array(2 * 77).fill(0.5));
+    const fromFile = JSON.parse((await uae('attack', '--x', rows, '--out', join(dir, 'attack-x'), ...attack)).stdout);
+    expect(fromFile.samples).toBe(2);
+    await writeNpy(rows, [2, 76], new Float32Array(2 * 76));
+    const bad = await uae('attack', '--x', rows, '--out', join(dir, 'attack-bad'), ...attack).catch((e) => e);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/shape \[2, 76\] is not \[N, 77\]/);
   });
 
   it('mine estimate reads two .npy files', async () => {

@@ -1,0 +1,46 @@
+/** `uae evaluate`: a saved model's test reconstruction error and downstream accuracy. */
+import { Command } from 'commander';
+import { initBackend } from '../../libs/tensor/index.js';
+import { loadAutoencoder } from '../../libs/models/index.js';
+import { downstreamAccuracy, reconstructionError } from '../../libs/eval/index.js';
+import { addDataOptions, int, loadDatasetFor } from '../options.js';
+
+export function evaluateCommand(): Command {
+  const cmd = new Command('evaluate')
+    .description("a saved model's test reconstruction error (MSE per element) and, for labelled data, downstream accuracy")
+    .requiredOption('--model-dir <dir>', 'a model written by `uae train` or `uae pipeline` (models/<name>)');
+  addDataOptions(cmd);
+  cmd
+    .option('--classifier-epochs <n>', 'downstream classifier epochs (0 = skip)', int('--classifier-epochs'), 50)
+    .option('--seed <n>', 'seed (subsets and the classifier)', int('--seed'), 0)
+    .option('--json', 'machine-readable output');
+  return cmd.action(async (o) => {
+    const info = await initBackend();
+    const ae = await loadAutoencoder(o.modelDir);
+    try {
+      const ds = await loadDatasetFor(o, ae.kind);
+      const result: Record<string, unknown> = {
+        dataset: ds.name,
+        model: ae.kind,
+        backend: info.name,
+        test_samples: ds.test.n,
+        test_recon_error: reconstructionError(ae, ds.test.x, ds.inputShape),
+      };
+      if (o.classifierEpochs > 0 && ds.train.labels && ds.test.labels) {
+        result.accuracy = await downstreamAccuracy(
+          ae,
+          { x: ds.train.x, labels: ds.train.labels },
+          { x: ds.test.x, labels: ds.test.labels },
+          { epochs: o.classifierEpochs, seed: o.seed },
+        );
+      }
+      if (o.json) process.stdout.write(JSON.stringify(result) + '\n');
+      else {
+        console.log(`${ae.kind} on ${ds.name} (${ds.test.n} test samples): recon error ${(result.test_recon_error as number).toFixed(5)}` +
+          (result.accuracy !== undefined ? `, downstream accuracy ${((result.accuracy as number) * 100).toFixed(2)}%` : ''));
+      }
+    } finally {
+      ae.dispose();
+    }
+  });
+}

@@ -1,0 +1,119 @@
+/** Option parsers and option groups shared by the `uae` subcommands. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadDataset, type Dataset } from '../libs/data/index.js';
+import { AUTOENCODER_KINDS, type AutoencoderKind, type CreateAutoencoderOptions } from '../libs/models/index.js';
+import type { AttackConfigInput } from '../libs/attack/index.js';
+
+export const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  return n;
+};
+
+export const positive = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return n;
+};
+
+export const nonNegative = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number`);
+  return n;
+};
+
+export function checkModelKind(kind: string): AutoencoderKind {
+  if (!(AUTOENCODER_KINDS as readonly string[]).includes(kind)) {
+    throw new InvalidArgumentError(`--model must be one of ${AUTOENCODER_KINDS.join(', ')}; got "${kind}"`);
+  }
+  return kind as AutoencoderKind;
+}
+
+/** --dataset and the subset options. */
+export function addDataOptions(cmd: Command, required = true): Command {
+  const spec = '--dataset <spec>';
+  const help = 'fashion-mnist, mice-protein, idx:DIR, csv:FILE or npy:DIR';
+  (required ? cmd.requiredOption(spec, help) : cmd.option(spec, help));
+  return cmd
+    .option('--data-dir <dir>', 'where named image datasets live (else UAE_DATA_DIR, then /usr/share/datasets/…)')
+    .option('--label-column <name>', 'csv: the label column (default: the last)')
+    .option('--train-samples <n>', 'training subset size (seeded)', int('--train-samples'))
+    .option('--test-samples <n>', 'test subset size (seeded)', int('--test-samples'));
+}
+
+export interface DataOptions {
+  dataset: string;
+  dataDir?: string;
+  labelColumn?: string;
+  trainSamples?: number;
+  testSamples?: number;
+  seed: number;
+}
+
+/**
+ * Loads the dataset; every model but the conv AE works on flat vectors, so
+ * images are flattened for them (row-major, nothing else changes).
+ */
+export async function loadDatasetFor(o: DataOptions, kind: AutoencoderKind | undefined): Promise<Dataset & { nativeShape?: number[] }> {
+  const ds = await loadDataset(o.dataset, {
+    dataDir: o.dataDir,
+    labelColumn: o.labelColumn,
+    trainSamples: o.trainSamples,
+    testSamples: o.testSamples,
+    seed: o.seed,
+  });
+  return kind && kind !== 'conv-ae' ? { ...ds, inputShape: [ds.inputShape.reduce((a, b) => a * b, 1)], nativeShape: ds.inputShape } : ds;
+}
+
+/** Architecture options (--hidden, --latent, --k). */
+export function addModelOptions(cmd: Command): Command {
+  return cmd
+    .option('--hidden <n>', 'dense/sparse AE hidden width (default 128)', int('--hidden'))
+    .option('--k <n>', 'concrete AE: features to select (default 50; Mice Protein 10)', int('--k'));
+}
+
+export function modelOptionsFrom(o: { hidden?: number; k?: number }): Omit<CreateAutoencoderOptions, 'seed'> {
+  return { ...(o.hidden ? { hidden: o.hidden } : {}), ...(o.k ? { k: o.k } : {}) };
+}
+
+/** The attack knobs shared by `uae attack` and `uae pipeline`. */
+export function addAttackOptions(cmd: Command): Command {
+  return cmd
+    .option('--iterations <T>', 'MinMax iterations (paper: 40)', int('--iterations'), 40)
+    .option('--mine-steps <n>', 'MINE Adam steps per iteration (paper: 20)', int('--mine-steps'), 20)
+    .option('--mine-draws <K>', 'MINE with the random-projection sampler and K draws')
+    .addOption(new Option('--attack-method <m>', 'MinMax (Algorithm 1) or the penalty baseline').choices(['minmax', 'penalty']).default('minmax'))
+    .option('--kappa <κ>', 'attack confidence margin κ ≥ 0', nonNegative('--kappa'), 0)
+    .option('--alpha <α>', 'step size on δ', positive('--alpha'), 0.01)
+    .option('--epsilon <ε>', 'L∞ bound on δ (1 = none)', positive('--epsilon'), 1)
+    .option('--workers <n>', 'worker threads (default: one per core on CPU backends)', int('--workers'));
+}
+
+export interface AttackOptions {
+  iterations: number;
+  mineSteps: number;
+  mineDraws?: string;
+  attackMethod: 'minmax' | 'penalty';
+  kappa: number;
+  alpha: number;
+  epsilon: number;
+  workers?: number;
+}
+
+export function attackInputFrom(o: AttackOptions): AttackConfigInput {
+  const draws = o.mineDraws === undefined ? undefined : int('--mine-draws')(o.mineDraws);
+  return {
+    method: o.attackMethod,
+    iterations: o.iterations,
+    mineSteps: o.mineSteps,
+    alpha: o.alpha,
+    epsilon: o.epsilon,
+    criterion: { kind: 'reconstruction', kappa: o.kappa },
+    ...(draws ? { similarity: { kind: 'mine' as const, mine: { sampler: 'random' as const, draws } } } : {}),
+  };
+}
+
+/** --quiet / --json. */
+export function addOutputOptions(cmd: Command): Command {
+  return cmd.option('--quiet', 'no progress output').option('--json', 'machine-readable result on stdout (implies --quiet)');
+}
