@@ -69,11 +69,26 @@ export async function loadDatasetFor(o: DataOptions, kind: AutoencoderKind | und
 export function addModelOptions(cmd: Command): Command {
   return cmd
     .option('--hidden <n>', 'dense/sparse AE hidden width (default 128)', int('--hidden'))
-    .option('--k <n>', 'concrete AE: features to select (default 50; Mice Protein 10)', int('--k'));
+    .option('--k <n>', 'concrete AE: features to select (default 50; Mice Protein 10)', int('--k'))
+    .option('--latent <n>', 'adversarial AE: latent size (default 8)', int('--latent'))
+    .option('--widths <list>', 'adversarial/concrete AE: hidden widths, e.g. 1000,1000', widthList);
 }
 
-export function modelOptionsFrom(o: { hidden?: number; k?: number }): Omit<CreateAutoencoderOptions, 'seed'> {
-  return { ...(o.hidden ? { hidden: o.hidden } : {}), ...(o.k ? { k: o.k } : {}) };
+function widthList(v: string): number[] {
+  const widths = v.split(',').map((w) => Number(w.trim()));
+  if (widths.length === 0 || widths.some((w) => !Number.isInteger(w) || w < 1)) {
+    throw new InvalidArgumentError('--widths must be a comma-separated list of positive integers');
+  }
+  return widths;
+}
+
+export function modelOptionsFrom(o: { hidden?: number; k?: number; latent?: number; widths?: number[] }): Omit<CreateAutoencoderOptions, 'seed'> {
+  return {
+    ...(o.hidden ? { hidden: o.hidden } : {}),
+    ...(o.k ? { k: o.k } : {}),
+    ...(o.latent ? { latent: o.latent } : {}),
+    ...(o.widths ? { widths: o.widths } : {}),
+  };
 }
 
 /** The attack knobs shared by `uae attack` and `uae pipeline`. */
