@@ -25,4 +25,14 @@ export {
   type TabularDataset,
   type TabularSplit,
 } from './csv.js';
-export { loadDataset, DatasetNotFoundError, FASHION_MNIST_DIRS, type Dataset, type DatasetSplit, type LoadDatasetOptions } from './registry.js';
+export {
+  loadDataset,
+  subsetDataset,
+  datasetFromNpyArrays,
+  DatasetNotFoundError,
+  FASHION_MNIST_DIRS,
+  type Dataset,
+  type DatasetSplit,
+  type LoadDatasetOptions,
+  type NpyDatasetArrays,
+} from './registry.js';

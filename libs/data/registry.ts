@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng, STREAM } from '../tensor/rng.js';
 import { checkCounts, loadIdxImages, loadIdxLabels } from './idx.js';
-import { readNpy } from './npy.js';
+import { readNpy, type NpyArray } from './npy.js';
 import { loadMiceProtein, parseCsv, tabularFromCsv } from './csv.js';
 
 export interface DatasetSplit {
@@ -73,38 +73,66 @@ async function idxDir(dir: string, name: string): Promise<Dataset> {
   };
 }
 
+/** The arrays of the npy:DIR layout (files or artifacts): x_train, x_test and optional labels. */
+export interface NpyDatasetArrays {
+  xTrain: NpyArray;
+  xTest: NpyArray;
+  yTrain?: NpyArray;
+  yTest?: NpyArray;
+}
+
+/**
+ * A dataset from the npy:DIR layout's arrays, validated as npy:DIR is: features
+ * float in [0, 1] or uint8 (scaled by 1/255), the same sample shape in both
+ * splits, one label per sample. `sources` names each array in error messages.
+ */
+export function datasetFromNpyArrays(
+  name: string,
+  source: string,
+  a: NpyDatasetArrays,
+  sources: { xTrain: string; xTest: string; yTrain?: string; yTest?: string } = { xTrain: 'x_train.npy', xTest: 'x_test.npy', yTrain: 'y_train.npy', yTest: 'y_test.npy' },
+): Dataset {
+  const asFloat = (arr: NpyArray, path: string) => {
+    if (arr.shape.length < 2) throw new Error(`${path}: shape [${arr.shape}] must be [N, ...sample_shape]`);
+    const x = arr.dtype === 'uint8' ? Float32Array.from(arr.data, (v) => v / 255) : Float32Array.from(arr.data);
+    for (let i = 0; i < x.length; i++) {
+      if (!(x[i]! >= 0 && x[i]! <= 1)) throw new Error(`${path}: element ${i} is ${x[i]}; features must be in [0, 1] (uint8 is scaled by 1/255)`);
+    }
+    return { x, shape: arr.shape };
+  };
+  const labels = (arr: NpyArray | undefined, path: string | undefined, n: number) => {
+    if (!arr) return undefined;
+    if (arr.shape[0] !== n) throw new Error(`${path}: ${arr.shape[0]} labels for ${n} samples`);
+    return Int32Array.from(arr.data);
+  };
+  const tr = asFloat(a.xTrain, sources.xTrain);
+  const te = asFloat(a.xTest, sources.xTest);
+  if (tr.shape.slice(1).join() !== te.shape.slice(1).join()) {
+    throw new Error(`${source}: x_train sample shape [${tr.shape.slice(1)}] differs from x_test's [${te.shape.slice(1)}]`);
+  }
+  return {
+    name,
+    source,
+    inputShape: tr.shape.slice(1),
+    train: { x: tr.x, labels: labels(a.yTrain, sources.yTrain, tr.shape[0]!), n: tr.shape[0]! },
+    test: { x: te.x, labels: labels(a.yTest, sources.yTest, te.shape[0]!), n: te.shape[0]! },
+  };
+}
+
 async function npyDir(dir: string): Promise<Dataset> {
   const need = (f: string) => {
     const p = join(dir, f);
     if (!existsSync(p)) throw new DatasetNotFoundError(`${dir}: missing ${f} (npy:DIR needs x_train.npy and x_test.npy; y_*.npy optional)`);
     return p;
   };
-  const asFloat = async (path: string) => {
-    const a = await readNpy(path);
-    const x = a.dtype === 'uint8' ? Float32Array.from(a.data, (v) => v / 255) : Float32Array.from(a.data);
-    for (let i = 0; i < x.length; i++) {
-      if (!(x[i]! >= 0 && x[i]! <= 1)) throw new Error(`${path}: element ${i} is ${x[i]}; features must be in [0, 1] (uint8 is scaled by 1/255)`);
-    }
-    return { x, shape: a.shape };
-  };
-  const labels = async (path: string, n: number) => {
-    if (!existsSync(path)) return undefined;
-    const a = await readNpy(path);
-    if (a.shape[0] !== n) throw new Error(`${path}: ${a.shape[0]} labels for ${n} samples`);
-    return Int32Array.from(a.data);
-  };
-  const tr = await asFloat(need('x_train.npy'));
-  const te = await asFloat(need('x_test.npy'));
-  if (tr.shape.slice(1).join() !== te.shape.slice(1).join()) {
-    throw new Error(`${dir}: x_train sample shape [${tr.shape.slice(1)}] differs from x_test's [${te.shape.slice(1)}]`);
-  }
-  return {
-    name: `npy:${dir}`,
-    source: dir,
-    inputShape: tr.shape.slice(1),
-    train: { x: tr.x, labels: await labels(join(dir, 'y_train.npy'), tr.shape[0]!), n: tr.shape[0]! },
-    test: { x: te.x, labels: await labels(join(dir, 'y_test.npy'), te.shape[0]!), n: te.shape[0]! },
-  };
+  const optional = async (f: string) => (existsSync(join(dir, f)) ? readNpy(join(dir, f)) : undefined);
+  const paths = { xTrain: need('x_train.npy'), xTest: need('x_test.npy'), yTrain: join(dir, 'y_train.npy'), yTest: join(dir, 'y_test.npy') };
+  const arrays: NpyDatasetArrays = { xTrain: await readNpy(paths.xTrain), xTest: await readNpy(paths.xTest) };
+  const yTrain = await optional('y_train.npy');
+  const yTest = await optional('y_test.npy');
+  if (yTrain) arrays.yTrain = yTrain;
+  if (yTest) arrays.yTest = yTest;
+  return datasetFromNpyArrays(`npy:${dir}`, dir, arrays, paths);
 }
 
 /** A seeded subset of `count` samples, kept in their original order. */
@@ -146,6 +174,15 @@ export async function loadDataset(spec: string, opts: LoadDatasetOptions = {}): 
   } else {
     throw new DatasetNotFoundError(`unknown dataset "${spec}": use fashion-mnist, mice-protein, idx:DIR, csv:FILE or npy:DIR`);
   }
+  return subsetDataset(ds, opts);
+}
+
+/**
+ * The deterministic subsets loadDataset applies (trainSamples / testSamples,
+ * seeded, original order kept), for datasets built elsewhere (e.g. from artifacts).
+ */
+export function subsetDataset(ds: Dataset, opts: Pick<LoadDatasetOptions, 'trainSamples' | 'testSamples' | 'seed'> = {}): Dataset {
+  const seed = opts.seed ?? 0;
   const size = ds.inputShape.reduce((a, b) => a * b, 1);
   return { ...ds, train: subset(ds.train, size, opts.trainSamples, seed, 1), test: subset(ds.test, size, opts.testSamples, seed, 2) };
 }

@@ -2,4 +2,10 @@ export { MineConfigSchema, mineConfig, type MineConfig, type MineConfigInput } f
 export { StatisticsNetwork, type SampleKey } from './statistics-network.js';
 export { ConvSampler, RandomSampler, type PairSampler, type PairDraws, type FirstConv } from './samplers.js';
 export { PerSampleMine } from './per-sample-mine.js';
-export { estimateMutualInformation, type MineEstimate, type MineEstimateOptions } from './standalone.js';
+export {
+  estimateMutualInformation,
+  estimateMutualInformationAsync,
+  type MineEstimate,
+  type MineEstimateOptions,
+  type MineEstimateAsyncOptions,
+} from './standalone.js';

@@ -41,13 +41,15 @@ class FixedDraws implements PairSampler {
 }
 
 /**
- * x, y: [N, ...] paired rows (N ≥ 2); everything after the first axis is
- * flattened into the feature vector.
+ * The estimate as steps: yields after each training step (and once more
+ * before the final evaluations) so a caller can pause between them; returns
+ * the estimate. Both entry points below run exactly these operations.
  */
-export function estimateMutualInformation(x: tf.Tensor, y: tf.Tensor, opts: MineEstimateOptions): MineEstimate {
+function* estimateSteps(x: tf.Tensor, y: tf.Tensor, opts: MineEstimateOptions): Generator<void, MineEstimate, void> {
   const n = x.shape[0]!;
   if (y.shape[0] !== n) throw new Error(`x and y must have the same number of rows; got ${n} and ${y.shape[0]}`);
   if (n < 2) throw new Error('MINE needs at least 2 paired rows');
+  if (x.size / n !== y.size / n) throw new Error(`x and y rows must have the same number of elements; got ${x.size / n} and ${y.size / n}`);
   const cfg = mineConfig({ learningRate: 1e-3, ...opts.mine });
   const X = tf.reshape(x, [1, n, x.size / n]);
   const Y = tf.reshape(y, [1, n, y.size / n]);
@@ -57,6 +59,7 @@ export function estimateMutualInformation(x: tf.Tensor, y: tf.Tensor, opts: Mine
     for (let s = 0; s < opts.steps; s++) {
       const v = mine.train(X, Y, 1);
       trace.push(v![0]!);
+      yield;
     }
     const evals = Math.max(1, opts.evaluations ?? 10);
     let sum = 0;
@@ -70,5 +73,49 @@ export function estimateMutualInformation(x: tf.Tensor, y: tf.Tensor, opts: Mine
     mine.dispose();
     X.dispose();
     Y.dispose();
+  }
+}
+
+/**
+ * x, y: [N, ...] paired rows (N ≥ 2, the same number of elements per row);
+ * everything after the first axis is flattened into the feature vector.
+ */
+export function estimateMutualInformation(x: tf.Tensor, y: tf.Tensor, opts: MineEstimateOptions): MineEstimate {
+  const steps = estimateSteps(x, y, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+export interface MineEstimateAsyncOptions extends MineEstimateOptions {
+  /** Checked between steps; aborting rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Yield to the event loop after this many milliseconds of work (default 50). */
+  sliceMs?: number;
+}
+
+/**
+ * The same estimate (the same numbers) as estimateMutualInformation, but
+ * yielding to the event loop every `sliceMs` so a server stays responsive,
+ * and stopping between steps when `signal` fires (deadline, cancel).
+ */
+export async function estimateMutualInformationAsync(x: tf.Tensor, y: tf.Tensor, opts: MineEstimateAsyncOptions): Promise<MineEstimate> {
+  opts.signal?.throwIfAborted();
+  const sliceMs = opts.sliceMs ?? 50;
+  const steps = estimateSteps(x, y, opts);
+  let sliceStart = performance.now();
+  try {
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+      if (performance.now() - sliceStart >= sliceMs) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+      opts.signal?.throwIfAborted();
+    }
+  } finally {
+    steps.return(undefined as never); // disposes the network when stopped early
   }
 }

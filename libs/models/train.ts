@@ -110,6 +110,7 @@ export async function trainLoop(
   let best = Infinity;
   let sinceBest = 0;
   let stoppedEarly = false;
+  let lastYield = performance.now();
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
       const order = new Rng(seed, STREAM.shuffle, epoch).permutation(nTrain);
@@ -117,6 +118,10 @@ export async function trainLoop(
       let lossSum = 0;
       let metricSums: Record<string, number> | undefined;
       for (let start = 0, batch = 0; start < nTrain; start += batchSize, batch++) {
+        if (opts.yieldMs !== undefined && performance.now() - lastYield >= opts.yieldMs) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+        }
         if (opts.signal?.aborted) throw abortReason(opts.signal);
         const idx = order.subarray(start, Math.min(start + batchSize, nTrain));
         const [bx, by] = tf.tidy(() => {

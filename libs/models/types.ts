@@ -156,6 +156,13 @@ export interface TrainOptions {
   onEpoch?: (e: EpochReport) => void;
   /** Checked between batches; aborting rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Yield to the event loop (a macrotask) between batches once this many
+   * milliseconds passed since the last yield, so a server training in its
+   * main thread keeps answering calls, timers and I/O. Default: never (the
+   * numbers are the same either way).
+   */
+  yieldMs?: number;
 }
 
 export interface TrainResult {

@@ -1,0 +1,209 @@
+/**
+ * Models in the artifact store, referenced by model_id.
+ *
+ * Layout (documented in services/common/README.md):
+ *   sha256/<hex>             model.json (application/json) and weights.bin
+ *                            (application/octet-stream): the tfjs layers format,
+ *                            content-addressed so ModelArtifacts refs resolve
+ *                            (artifacts.ts); model.json's manifest names
+ *                            "./weights.bin" and carries userDefinedMetadata.uae
+ *                            {kind, inputShape, options}, as libs/models/io.ts writes it
+ *   models/<model_id>/model.pb
+ *                            the uae.v1.Model record (binary protobuf): ids, artifact
+ *                            refs, configs, history, test metrics. Written last, so
+ *                            a model exists exactly when its record does.
+ *
+ * The adversarial-ae's discriminator is not stored (the record serves
+ * inference and attacks; a reloaded adversarial-ae gets a fresh discriminator).
+ *
+ *   const record = await saveModel(bus.artifacts, { modelId, jobId, ae, ... });
+ *   const { ae, record } = await loadModel(bus.artifacts, req.model, 'model');   // ModelRef
+ */
+import type { ArtifactStore } from '../../libs/bus/index.js';
+import {
+  AUTOENCODER_KINDS,
+  fromArtifacts,
+  toArtifacts,
+  WEIGHTS_BIN,
+  type Autoencoder,
+  type AutoencoderKind,
+  type CreateAutoencoderOptions,
+  type EpochReport,
+} from '../../libs/models/index.js';
+import { epochReportToProto, modelKindFromName, modelKindName, ProtoFieldError, v1 } from '../../libs/proto/index.js';
+import { getByRef, MEDIA_TYPES, putContent } from './artifacts.js';
+
+export const MODEL_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+export class ModelNotFoundError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.name = 'ModelNotFoundError';
+  }
+}
+
+/** The model id a training job produces: `m-<job_id>` (deterministic, so a resumed job writes the same record). */
+export function modelIdForJob(jobId: string): string {
+  return `m-${jobId}`;
+}
+
+/** Store key of a model's record. */
+export function modelRecordKey(modelId: string): string {
+  return `models/${modelId}/model.pb`;
+}
+
+export function checkModelId(modelId: string, field = 'model_id'): string {
+  if (!MODEL_ID_PATTERN.test(modelId)) throw new ProtoFieldError(field, `must be 1–128 characters of [A-Za-z0-9_-]; got ${JSON.stringify(modelId.slice(0, 140))}`);
+  return modelId;
+}
+
+/** The autoencoder kind of a proto ModelKind (classifiers are not autoencoders: INVALID_ARGUMENT). */
+export function autoencoderKind(kind: v1.ModelKind, field = 'model.kind'): AutoencoderKind {
+  const name = modelKindName(kind, field);
+  if (!(AUTOENCODER_KINDS as readonly string[]).includes(name)) {
+    throw new ProtoFieldError(field, `${v1.modelKindToJSON(kind)} is not supported here; expected an autoencoder (${AUTOENCODER_KINDS.join(', ')})`);
+  }
+  return name as AutoencoderKind;
+}
+
+/** ModelConfig → the creation options libs/models takes (hidden, concrete k, seed). */
+export function autoencoderOptions(cfg: v1.ModelConfig, field = 'model'): CreateAutoencoderOptions {
+  if (!Number.isSafeInteger(cfg.seed) || cfg.seed < 0) throw new ProtoFieldError(`${field}.seed`, `must be an integer in [0, 2^53 − 1]; got ${cfg.seed}`);
+  return {
+    ...(cfg.hidden ? { hidden: cfg.hidden } : {}),
+    ...(cfg.selectedFeatures ? { k: cfg.selectedFeatures } : {}),
+    seed: cfg.seed,
+  };
+}
+
+interface ModelJson {
+  modelTopology: object;
+  format: string;
+  generatedBy: string;
+  convertedBy: null;
+  weightsManifest: Array<{ paths: string[]; weights: unknown[] }>;
+  userDefinedMetadata: { uae: { kind: AutoencoderKind; inputShape: number[]; options?: CreateAutoencoderOptions } };
+}
+
+/** Writes model.json + weights.bin (content-addressed); their ModelArtifacts. */
+export async function putModelArtifacts(store: ArtifactStore, ae: Autoencoder): Promise<v1.ModelArtifacts> {
+  const a = await toArtifacts(ae);
+  const json: ModelJson = {
+    modelTopology: a.modelTopology,
+    format: 'layers-model',
+    generatedBy: 'uae',
+    convertedBy: null,
+    weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: a.weightSpecs }],
+    userDefinedMetadata: { uae: { kind: a.kind, inputShape: a.inputShape, ...(a.options ? { options: a.options } : {}) } },
+  };
+  const weights = await putContent(store, new Uint8Array(a.weightData), { mediaType: MEDIA_TYPES.octetStream, name: WEIGHTS_BIN });
+  const modelJson = await putContent(store, new TextEncoder().encode(JSON.stringify(json)), { mediaType: MEDIA_TYPES.json, name: 'model.json' });
+  return { kind: modelKindFromName(a.kind), inputShape: [...a.inputShape], modelJson, weights };
+}
+
+export interface SaveModelInput {
+  modelId: string;
+  jobId: string;
+  ae: Autoencoder;
+  config?: v1.ModelConfig;
+  train?: v1.TrainConfig;
+  dataset?: v1.DatasetConfig;
+  history?: EpochReport[];
+  stoppedEarly?: boolean;
+  testReconError?: number;
+  createdAt?: Date;
+}
+
+/** Stores the model's artifacts, then its record (last); returns the record. */
+export async function saveModel(store: ArtifactStore, input: SaveModelInput): Promise<v1.Model> {
+  checkModelId(input.modelId);
+  const artifacts = await putModelArtifacts(store, input.ae);
+  const record = v1.Model.fromPartial({
+    modelId: input.modelId,
+    jobId: input.jobId,
+    artifacts,
+    config: input.config,
+    train: input.train,
+    dataset: input.dataset,
+    history: { epochs: (input.history ?? []).map(epochReportToProto), stoppedEarly: input.stoppedEarly ?? false },
+    ...(input.testReconError !== undefined ? { testReconError: input.testReconError } : {}),
+    createdAt: input.createdAt ?? new Date(),
+  });
+  await store.put(modelRecordKey(input.modelId), v1.Model.encode(record).finish(), { mediaType: `${MEDIA_TYPES.protobuf}; proto=uae.v1.Model` });
+  return record;
+}
+
+/** A model's record; ModelNotFoundError (NOT_FOUND) when there is none (unknown id or training not finished). */
+export async function getModelRecord(store: ArtifactStore, modelId: string, field = 'model_id'): Promise<v1.Model> {
+  checkModelId(modelId, field);
+  const key = modelRecordKey(modelId);
+  if (!(await store.has(key))) throw new ModelNotFoundError(field, `no model "${modelId}" (unknown, or its training has not succeeded)`);
+  try {
+    return v1.Model.decode(await store.get(key));
+  } catch (e) {
+    if (e instanceof Error && e.name === 'ArtifactNotFoundError') throw new ModelNotFoundError(field, `no model "${modelId}"`);
+    throw e;
+  }
+}
+
+/** Rebuilds an autoencoder from its ModelArtifacts (model.json + weights.bin refs). */
+export async function modelFromArtifacts(store: ArtifactStore, artifacts: v1.ModelArtifacts | undefined, field = 'model.artifacts'): Promise<Autoencoder> {
+  if (!artifacts) throw new ProtoFieldError(field, 'required');
+  const kind = autoencoderKind(artifacts.kind, `${field}.kind`);
+  const jsonBytes = await getByRef(store, artifacts.modelJson, `${field}.model_json`);
+  const weightBytes = await getByRef(store, artifacts.weights, `${field}.weights`);
+  let json: Partial<ModelJson>;
+  try {
+    json = JSON.parse(new TextDecoder().decode(jsonBytes)) as Partial<ModelJson>;
+  } catch (e) {
+    throw new ProtoFieldError(`${field}.model_json`, `not JSON: ${(e as Error).message}`);
+  }
+  if (!json || typeof json.modelTopology !== 'object' || json.modelTopology === null || !Array.isArray(json.weightsManifest)) {
+    throw new ProtoFieldError(`${field}.model_json`, 'not a tfjs layers model (no modelTopology / weightsManifest)');
+  }
+  const paths = json.weightsManifest.flatMap((g) => g.paths ?? []);
+  if (paths.length !== 1) throw new ProtoFieldError(`${field}.model_json`, `the weights manifest must name one file (weights.bin); it names ${paths.length}`);
+  const meta = json.userDefinedMetadata?.uae;
+  if (meta?.kind !== undefined && meta.kind !== kind) {
+    throw new ProtoFieldError(`${field}.kind`, `${v1.modelKindToJSON(artifacts.kind)} does not match model.json's kind "${meta.kind}"`);
+  }
+  const inputShape = artifacts.inputShape.length > 0 ? [...artifacts.inputShape] : meta?.inputShape;
+  const weightData = weightBytes.buffer.slice(weightBytes.byteOffset, weightBytes.byteOffset + weightBytes.byteLength) as ArrayBuffer;
+  try {
+    return await fromArtifacts({
+      kind,
+      inputShape: inputShape ?? [],
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest.flatMap((g) => g.weights) as never,
+      weightData,
+      ...(meta?.options ? { options: meta.options } : {}),
+    });
+  } catch (e) {
+    throw new ProtoFieldError(field, `cannot load the model: ${(e as Error).message}`);
+  }
+}
+
+export interface LoadedModel {
+  ae: Autoencoder;
+  /** The record, for a model_id. */
+  record?: v1.Model;
+  artifacts: v1.ModelArtifacts;
+}
+
+/** Resolves a ModelRef (model_id or inline artifacts) and loads the autoencoder. The caller disposes `ae`. */
+export async function loadModel(store: ArtifactStore, ref: v1.ModelRef | undefined, field = 'model'): Promise<LoadedModel> {
+  const source = ref?.source;
+  switch (source?.$case) {
+    case undefined:
+      throw new ProtoFieldError(`${field}.source`, 'required: set model_id or artifacts');
+    case 'modelId': {
+      const record = await getModelRecord(store, source.value, `${field}.model_id`);
+      const ae = await modelFromArtifacts(store, record.artifacts, `${field}.model_id`);
+      return { ae, record, artifacts: record.artifacts! };
+    }
+    case 'artifacts': {
+      const ae = await modelFromArtifacts(store, source.value, `${field}.artifacts`);
+      return { ae, artifacts: source.value };
+    }
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * TrainingService handlers (transport-free; tests can run them in-process):
+ *
+ * - Train: validates the spec (model kind and options, schedule, dataset
+ *   source: known registry name or present artifact refs), creates a QUEUED
+ *   TRAINING job with JobStore (idempotent per request_id) and returns it with
+ *   the model id it will have (`m-<job_id>`) at once; the TrainingRunner
+ *   trains it in the background.
+ * - GetModel: the model's record (models/<model_id>/model.pb): artifact refs
+ *   (model.json + weights.bin, downloadable by sha256 through
+ *   ArtifactService), configs, history, test metrics. NOT_FOUND for unknown
+ *   ids and models whose training has not succeeded.
+ */
+import { ProtoFieldError, v1 } from '../../libs/proto/index.js';
+import { statRef } from '../common/artifacts.js';
+import { getModelRecord, modelIdForJob } from '../common/models.js';
+import type { ServiceDeps } from '../common/service.js';
+import { DatasetConfigNotFoundError } from '../common/datasets.js';
+import type { TrainingRunner } from './runner.js';
+import { parseTrainingSpec } from './train.js';
+
+export const MAX_REQUEST_ID = 128;
+export const MAX_LABELS = 32;
+
+const KNOWN_DATASETS = ['fashion-mnist', 'mice-protein'];
+const PATH_PREFIXES = ['idx:', 'csv:', 'npy:'];
+
+export function checkRequestMeta(req: { requestId: string; labels: Record<string, string> }): void {
+  if (req.requestId.length > MAX_REQUEST_ID) throw new ProtoFieldError('request_id', `at most ${MAX_REQUEST_ID} characters; got ${req.requestId.length}`);
+  const entries = Object.entries(req.labels ?? {});
+  if (entries.length > MAX_LABELS) throw new ProtoFieldError('labels', `at most ${MAX_LABELS} entries; got ${entries.length}`);
+  for (const [k, v] of entries) {
+    if (k.length < 1 || k.length > 63) throw new ProtoFieldError(`labels[${JSON.stringify(k.slice(0, 70))}]`, 'keys must be 1–63 characters');
+    if (v.length > 256) throw new ProtoFieldError(`labels[${JSON.stringify(k)}]`, 'values must be at most 256 characters');
+  }
+}
+
+/** Cheap checks of a DatasetConfig at submit time (loading happens in the job). */
+export async function checkDatasetConfig(deps: Pick<ServiceDeps, 'bus'>, cfg: v1.DatasetConfig | undefined, field: string, allowPaths = true): Promise<void> {
+  if (!cfg) throw new ProtoFieldError(field, 'required');
+  const source = cfg.source;
+  switch (source?.$case) {
+    case undefined:
+      throw new ProtoFieldError(`${field}.source`, 'required: set name or npy');
+    case 'name': {
+      const name = source.value.trim();
+      const path = PATH_PREFIXES.some((p) => name.startsWith(p));
+      if (name === '') throw new ProtoFieldError(`${field}.name`, 'must not be empty');
+      if (path && !allowPaths) throw new ProtoFieldError(`${field}.name`, `"${name}": server-side paths are not allowed on this service`);
+      if (!path && !KNOWN_DATASETS.includes(name)) {
+        throw new DatasetConfigNotFoundError(`${field}.name`, `unknown dataset "${name}": use fashion-mnist, mice-protein, idx:DIR, csv:FILE or npy:DIR`);
+      }
+      return;
+    }
+    case 'npy': {
+      const f = `${field}.npy`;
+      await statRef(deps.bus.artifacts, source.value.xTrain, `${f}.x_train`);
+      await statRef(deps.bus.artifacts, source.value.xTest, `${f}.x_test`);
+      if (source.value.yTrain?.sha256) await statRef(deps.bus.artifacts, source.value.yTrain, `${f}.y_train`);
+      if (source.value.yTest?.sha256) await statRef(deps.bus.artifacts, source.value.yTest, `${f}.y_test`);
+    }
+  }
+}
+
+export interface TrainingHandlerDeps extends ServiceDeps {
+  runner: Pick<TrainingRunner, 'kick' | 'noteState'>;
+  /** Allow server-side dataset paths (default true). */
+  allowPaths?: boolean;
+}
+
+export function trainingHandlers(deps: TrainingHandlerDeps) {
+  return {
+    async train(req: v1.TrainRequest): Promise<v1.TrainResponse> {
+      checkRequestMeta(req);
+      parseTrainingSpec(req.spec, 'spec');
+      await checkDatasetConfig(deps, req.spec!.dataset, 'spec.dataset', deps.allowPaths);
+      const { job, deduplicated } = await deps.jobs.create({
+        kind: v1.JobKind.JOB_KIND_TRAINING,
+        spec: { kind: { $case: 'training', value: req.spec! } },
+        ...(req.requestId ? { requestId: req.requestId } : {}),
+        labels: req.labels,
+      });
+      if (!deduplicated) {
+        deps.runner.noteState('QUEUED');
+        deps.logger.info({ jobId: job.jobId, modelId: modelIdForJob(job.jobId), model: v1.modelKindToJSON(req.spec!.model!.kind) }, 'training job created');
+      }
+      deps.runner.kick();
+      return { job, modelId: modelIdForJob(job.jobId), deduplicated };
+    },
+
+    async getModel(req: v1.GetModelRequest): Promise<v1.GetModelResponse> {
+      if (!req.modelId) throw new ProtoFieldError('model_id', 'required');
+      return { model: await getModelRecord(deps.bus.artifacts, req.modelId, 'model_id') };
+    },
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * One training run from a TrainingJobSpec, transport-free: the same
+ * operations as the in-process pipeline (libs/augment) and `uae train` —
+ * createAutoencoder(kind, inputShape, { hidden, k, seed: model.seed }),
+ * trainAutoencoder(ae, x, { epochs, batchSize, seed: train.seed, … }) on the
+ * training split, then reconstructionError on the test split — so a model
+ * trained here has exactly the weights and test error of one trained
+ * in-process with the same configuration and seeds (on the same backend).
+ */
+import { tf } from '../../libs/tensor/index.js';
+import {
+  createAutoencoder,
+  DEFAULT_EPOCHS,
+  trainAutoencoder,
+  type Autoencoder,
+  type AutoencoderKind,
+  type CreateAutoencoderOptions,
+  type EpochReport,
+  type TrainOptions,
+} from '../../libs/models/index.js';
+import { reconstructionError } from '../../libs/eval/index.js';
+import { ProtoFieldError, trainOptionsFromProto, type v1 } from '../../libs/proto/index.js';
+import type { ResolvedDataset } from '../common/datasets.js';
+import { autoencoderKind, autoencoderOptions } from '../common/models.js';
+
+export const MAX_EPOCHS = 100_000;
+export const MAX_BATCH_SIZE = 65_536;
+export const MAX_HIDDEN = 65_536;
+
+export interface ParsedTrainingSpec {
+  kind: AutoencoderKind;
+  modelOptions: CreateAutoencoderOptions;
+  /** ModelConfig.input_shape when given (must match the dataset's, flattened for all kinds but conv-ae). */
+  inputShape?: number[];
+  train: Omit<TrainOptions, 'signal' | 'onEpoch' | 'yieldMs'>;
+  epochs: number;
+}
+
+/** Validates a TrainingJobSpec's model and schedule (the dataset is resolved separately); errors name `field`.… */
+export function parseTrainingSpec(spec: v1.TrainingJobSpec | undefined, field = 'spec'): ParsedTrainingSpec {
+  if (!spec) throw new ProtoFieldError(field, 'required');
+  if (!spec.model) throw new ProtoFieldError(`${field}.model`, 'required');
+  if (!spec.dataset) throw new ProtoFieldError(`${field}.dataset`, 'required');
+  const kind = autoencoderKind(spec.model.kind, `${field}.model.kind`);
+  if (spec.model.hidden > MAX_HIDDEN) throw new ProtoFieldError(`${field}.model.hidden`, `must be at most ${MAX_HIDDEN}; got ${spec.model.hidden}`);
+  spec.model.inputShape.forEach((d, i) => {
+    if (!Number.isSafeInteger(d) || d < 1) throw new ProtoFieldError(`${field}.model.input_shape[${i}]`, `must be a positive integer; got ${d}`);
+  });
+  const modelOptions = autoencoderOptions(spec.model, `${field}.model`);
+  const c = spec.config;
+  const f = `${field}.config`;
+  const train = trainOptionsFromProto(c);
+  if (train.epochs !== undefined && train.epochs > MAX_EPOCHS) throw new ProtoFieldError(`${f}.epochs`, `must be in 1–${MAX_EPOCHS}; got ${train.epochs}`);
+  if (train.batchSize !== undefined && train.batchSize > MAX_BATCH_SIZE) {
+    throw new ProtoFieldError(`${f}.batch_size`, `must be in 1–${MAX_BATCH_SIZE}; got ${train.batchSize}`);
+  }
+  if (train.seed !== undefined && (!Number.isSafeInteger(train.seed) || train.seed < 0)) throw new ProtoFieldError(`${f}.seed`, `must be an integer in [0, 2^53 − 1]; got ${train.seed}`);
+  if (train.validationSplit !== undefined && !(train.validationSplit > 0 && train.validationSplit < 1)) {
+    throw new ProtoFieldError(`${f}.validation_split`, `must be in (0, 1); got ${train.validationSplit}`);
+  }
+  if (train.earlyStopping && !(Number.isFinite(train.earlyStopping.minDelta) && train.earlyStopping.minDelta! >= 0)) {
+    throw new ProtoFieldError(`${f}.early_stopping.min_delta`, `must be ≥ 0; got ${train.earlyStopping.minDelta}`);
+  }
+  return {
+    kind,
+    modelOptions,
+    ...(spec.model.inputShape.length > 0 ? { inputShape: [...spec.model.inputShape] } : {}),
+    train,
+    epochs: train.epochs ?? DEFAULT_EPOCHS,
+  };
+}
+
+export interface TrainRunResult {
+  ae: Autoencoder;
+  history: EpochReport[];
+  stoppedEarly: boolean;
+  testReconError: number;
+}
+
+/** Trains a fresh model on `ds` (already resolved for `parsed.kind`); the caller disposes `ae`. */
+export async function trainFromSpec(
+  ds: ResolvedDataset,
+  parsed: ParsedTrainingSpec,
+  hooks: { signal?: AbortSignal; onEpoch?: (e: EpochReport) => void; /** Event-loop yield interval (default 20 ms). */ yieldMs?: number } = {},
+  field = 'spec',
+): Promise<TrainRunResult> {
+  if (parsed.inputShape && parsed.inputShape.join() !== ds.inputShape.join()) {
+    throw new ProtoFieldError(`${field}.model.input_shape`, `[${parsed.inputShape.join(', ')}] does not match the dataset's samples [${ds.inputShape.join(', ')}]`);
+  }
+  const ae = createAutoencoder(parsed.kind, ds.inputShape, parsed.modelOptions);
+  try {
+    const x = tf.tensor(ds.train.x, [ds.train.n, ...ds.inputShape]);
+    let result;
+    try {
+      result = await trainAutoencoder(ae, x, { ...parsed.train, signal: hooks.signal, onEpoch: hooks.onEpoch, yieldMs: hooks.yieldMs ?? 20 });
+    } finally {
+      x.dispose();
+    }
+    const testReconError = reconstructionError(ae, ds.test.x, ds.inputShape);
+    return { ae, history: result.history, stoppedEarly: result.stoppedEarly, testReconError };
+  } catch (e) {
+    ae.dispose();
+    throw e;
+  }
+}
