@@ -60,6 +60,15 @@ function toBytes(chunk: unknown): Uint8Array {
   throw new BusValidationError('artifact stream chunks must be Uint8Array', 'data');
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 async function writeFileAtomic(file: string, data: string | Uint8Array, tmpDir: string): Promise<void> {
   const tmp = path.join(tmpDir, `${randomUUID()}.tmp`);
   try {
@@ -95,15 +104,21 @@ export class DirArtifactStore implements ArtifactStore {
   constructor(readonly dir: string) {
     this.refs = path.join(dir, 'refs');
     this.blobs = path.join(dir, 'blobs');
-    this.tmp = path.join(dir, 'tmp');
+    // One scratch folder per process: several processes may share `dir`.
+    this.tmp = path.join(dir, 'tmp', `${process.pid}-${randomUUID().slice(0, 8)}`);
   }
 
   private init(): Promise<void> {
     this.ready ??= (async () => {
       await fsp.mkdir(this.refs, { recursive: true });
       await fsp.mkdir(this.blobs, { recursive: true });
-      // leftovers of interrupted writes are never visible; drop them
-      await fsp.rm(this.tmp, { recursive: true, force: true });
+      // Leftovers of interrupted writes are never visible; drop those of processes that are gone.
+      const scratch = path.dirname(this.tmp);
+      await fsp.mkdir(scratch, { recursive: true });
+      for (const entry of await fsp.readdir(scratch)) {
+        const pid = Number(entry.split('-')[0]);
+        if (!Number.isInteger(pid) || !processAlive(pid)) await fsp.rm(path.join(scratch, entry), { recursive: true, force: true });
+      }
       await fsp.mkdir(this.tmp, { recursive: true });
     })();
     return this.ready;

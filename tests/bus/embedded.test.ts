@@ -34,6 +34,21 @@ describe('embedded bus specifics', () => {
     await b.close();
   });
 
+  it('keeps each process to its own scratch folder and clears those of dead processes', async () => {
+    const dir = await tempDir();
+    const stale = path.join(dir, 'artifacts', 'tmp', '999999999-deadbeef');
+    await fsp.mkdir(stale, { recursive: true });
+    await fsp.writeFile(path.join(stale, 'half.blob'), 'x');
+    const live = path.join(dir, 'artifacts', 'tmp', `${process.ppid}-cafecafe`);
+    await fsp.mkdir(live, { recursive: true });
+    const bus = await createEmbeddedBus({ dir });
+    await bus.artifacts.put('a', new Uint8Array(3));
+    const left = await fsp.readdir(path.join(dir, 'artifacts', 'tmp'));
+    expect(left).not.toContain('999999999-deadbeef');
+    expect(left).toContain(`${process.ppid}-cafecafe`); // another live process's writes are left alone
+    await bus.close();
+  });
+
   it('leaves no temporary files after a failed upload', async () => {
     const dir = await tempDir();
     const bus = await createEmbeddedBus({ dir });
@@ -42,7 +57,10 @@ describe('embedded bus specifics', () => {
       throw new Error('nope');
     }
     await expect(bus.artifacts.put('x/y', bad())).rejects.toThrow('nope');
-    expect(await fsp.readdir(path.join(dir, 'artifacts', 'tmp'))).toEqual([]);
+    // This process's scratch folder (tmp/<pid>-<id>) holds nothing.
+    const scratch = await fsp.readdir(path.join(dir, 'artifacts', 'tmp'));
+    expect(scratch).toHaveLength(1);
+    expect(await fsp.readdir(path.join(dir, 'artifacts', 'tmp', scratch[0]!))).toEqual([]);
     expect(await fsp.readdir(path.join(dir, 'artifacts', 'blobs'))).toEqual([]);
     await bus.close();
   });
