@@ -58,6 +58,12 @@ export interface ServiceConfig {
   backend: BackendChoiceName;
   /** UAE_SHUTDOWN_TIMEOUT_MS (default 10000): graceful drain before force. */
   shutdownTimeoutMs: number;
+  /**
+   * Work-queue settings every process on one NATS must agree on, because
+   * connectBus applies them to the one durable consumer all workers share:
+   * UAE_ACK_WAIT_MS, UAE_MAX_DELIVER, UAE_NATS_REPLICAS (stream/KV replicas).
+   */
+  queue: { ackWaitMs?: number; maxDeliver?: number; replicas?: number };
   /** UAE_* variables present in the environment that nothing declared (likely typos). */
   unknownVariables: string[];
 }
@@ -145,7 +151,17 @@ function baseShape(defaults: ServiceDefaults) {
       .refine((s) => /^\d{1,9}$/.test(s), { message: 'must be a non-negative integer number of milliseconds' })
       .transform(Number)
       .default(10_000),
+    UAE_ACK_WAIT_MS: boundedInt('milliseconds', 100, 3_600_000).optional(),
+    UAE_MAX_DELIVER: boundedInt('deliveries', 1, 100).optional(),
+    UAE_NATS_REPLICAS: boundedInt('replicas', 1, 5).optional(),
   };
+}
+
+function boundedInt(what: string, min: number, max: number) {
+  return z
+    .string()
+    .refine((s) => /^\d{1,9}$/.test(s) && Number(s) >= min && Number(s) <= max, { message: `must be an integer number of ${what} in [${min}, ${max}]` })
+    .transform(Number);
 }
 
 /** The variables loadServiceConfig reads itself (besides an extra schema's). */
@@ -270,6 +286,11 @@ export function loadServiceConfig<E extends z.ZodObject = z.ZodObject<{}>>(
     dataDir: v.UAE_DATA_DIR as string | undefined,
     backend: v.UAE_BACKEND as BackendChoiceName,
     shutdownTimeoutMs: v.UAE_SHUTDOWN_TIMEOUT_MS as number,
+    queue: {
+      ...(v.UAE_ACK_WAIT_MS !== undefined ? { ackWaitMs: v.UAE_ACK_WAIT_MS as number } : {}),
+      ...(v.UAE_MAX_DELIVER !== undefined ? { maxDeliver: v.UAE_MAX_DELIVER as number } : {}),
+      ...(v.UAE_NATS_REPLICAS !== undefined ? { replicas: v.UAE_NATS_REPLICAS as number } : {}),
+    },
     unknownVariables,
     extra: extraValues as z.output<E>,
   };

@@ -119,7 +119,8 @@ export function openServiceBus(config: ServiceConfig, opts: ServiceBusOptions = 
         try {
           let b: Bus;
           if (mode === 'nats') {
-            const nb = await connectBus({ name: `uae-${config.serviceName}`, ...opts.nats, servers: config.natsServers });
+            // Queue settings from the environment (shared by every process), then the caller's.
+            const nb = await connectBus({ name: `uae-${config.serviceName}`, ...config.queue, ...opts.nats, servers: config.natsServers });
             watchNats(nb);
             b = nb;
           } else {

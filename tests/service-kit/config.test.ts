@@ -155,3 +155,15 @@ describe('loadServiceConfig', () => {
     }
   });
 });
+
+describe('queue settings shared by every process on one NATS', () => {
+  it('reads UAE_ACK_WAIT_MS, UAE_MAX_DELIVER and UAE_NATS_REPLICAS, and names a bad one', () => {
+    const base = { UAE_AUTH_DISABLED: 'true' };
+    const defaults = { name: 'x', grpcPort: 0, metricsPort: 0 };
+    expect(loadServiceConfig(base, defaults).queue).toEqual({});
+    const c = loadServiceConfig({ ...base, UAE_ACK_WAIT_MS: '2000', UAE_MAX_DELIVER: '3', UAE_NATS_REPLICAS: '3' }, defaults);
+    expect(c.queue).toEqual({ ackWaitMs: 2000, maxDeliver: 3, replicas: 3 });
+    expect(c.unknownVariables).toEqual([]);
+    expect(() => loadServiceConfig({ ...base, UAE_MAX_DELIVER: '0' }, defaults)).toThrow(/UAE_MAX_DELIVER="0": must be an integer number of deliveries in \[1, 100\]/);
+  });
+});
