@@ -15,6 +15,10 @@ import { trainCommand } from './commands/train.js';
 import { attackCommand } from './commands/attack.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { mineCommand } from './commands/mine.js';
+import { remoteSubmitCommand } from './commands/remote-submit.js';
+import { remoteWatchCommand } from './commands/remote-watch.js';
+import { remoteJobsCommand } from './commands/remote-jobs.js';
+import { remoteArtifactsCommand } from './commands/remote-artifacts.js';
 
 const program = new Command()
   .name('uae')
@@ -23,7 +27,11 @@ const program = new Command()
   .addCommand(trainCommand())
   .addCommand(attackCommand())
   .addCommand(evaluateCommand())
-  .addCommand(mineCommand());
+  .addCommand(mineCommand())
+  .addCommand(remoteSubmitCommand())
+  .addCommand(remoteWatchCommand())
+  .addCommand(remoteJobsCommand())
+  .addCommand(remoteArtifactsCommand());
 
 try {
   await program.parseAsync();

@@ -1,0 +1,225 @@
+/**
+ * `uae submit`: submits the augmentation study to a running system
+ * (JobService.SubmitPipeline) from a PipelineConfig JSON file or from the
+ * same flags as `uae pipeline`; `--watch` follows it to the end.
+ *
+ *   uae submit --dataset mice-protein --model dense-ae --methods mine,ga-0.05 --epochs 5 --watch
+ *   uae submit --config pipeline.json --request-id run-42 --label team=ml
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { UaeClient } from '../../libs/client/index.js';
+import { augmentationMethodFromName, modelKindFromName, v1, type AugmentationMethodName, type ModelKindName } from '../../libs/proto/index.js';
+import { addRemoteOptions, collectLabel, followJob, processIO, withClient, type RemoteIO } from './remote-common.js';
+
+const MODEL_KINDS: ModelKindName[] = ['dense-ae', 'conv-ae', 'sparse-ae', 'adversarial-ae', 'concrete-ae', 'mlp-classifier'];
+
+const count = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  return n;
+};
+const positive = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return n;
+};
+const nonNegative = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number`);
+  return n;
+};
+
+/** The flags that describe the pipeline (mutually exclusive with --config). */
+const PIPELINE_FLAGS = [
+  'dataset', 'upload', 'labelColumn', 'trainSamples', 'testSamples', 'model', 'hidden', 'k', 'methods', 'epochs', 'retrainEpochs',
+  'batch', 'classifierEpochs', 'iterations', 'mineSteps', 'mineDraws', 'attackMethod', 'kappa', 'alpha', 'epsilon', 'seed', 'shardSize',
+] as const;
+
+export interface SubmitFlags {
+  dataset?: string;
+  upload?: boolean;
+  labelColumn?: string;
+  trainSamples?: number;
+  testSamples?: number;
+  model?: string;
+  hidden?: number;
+  k?: number;
+  methods?: string;
+  epochs?: number;
+  retrainEpochs?: number;
+  batch?: number;
+  classifierEpochs?: number;
+  iterations?: number;
+  mineSteps?: number;
+  mineDraws?: number;
+  attackMethod?: 'minmax' | 'penalty';
+  kappa?: number;
+  alpha?: number;
+  epsilon?: number;
+  seed?: number;
+  shardSize?: number;
+}
+
+export const DEFAULT_METHODS = 'mine,l2,ga-0.05,ga-0.1,repeat';
+
+function methodFromName(name: string): v1.AugmentationMethod {
+  const n = name.trim();
+  if (n.startsWith('ga-')) {
+    const sigma = Number(n.slice(3));
+    if (!(Number.isFinite(sigma) && sigma > 0)) throw new Error(`--methods: "${n}" needs a positive sigma, e.g. ga-0.1`);
+  } else if (!['mine', 'l2', 'repeat', 'none'].includes(n)) {
+    throw new Error(`--methods: unknown method "${n}"; use mine, l2, ga-<sigma>, repeat, none`);
+  }
+  return augmentationMethodFromName(n as AugmentationMethodName);
+}
+
+/**
+ * The PipelineConfig the flags describe. Flags not given stay unset, so the
+ * server applies the same defaults `uae pipeline` has. `npy` replaces the
+ * dataset by uploaded arrays.
+ */
+export function pipelineConfigFromFlags(o: SubmitFlags, npy?: v1.NpyDataset): v1.PipelineConfig {
+  if (!o.dataset && !npy) throw new Error('--dataset is required (or --config FILE)');
+  if (!o.model) throw new Error('--model is required (or --config FILE)');
+  if (!(MODEL_KINDS as string[]).includes(o.model)) throw new Error(`--model must be one of ${MODEL_KINDS.join(', ')}; got "${o.model}"`);
+  const methods = (o.methods ?? DEFAULT_METHODS).split(',').filter((m) => m.trim() !== '').map(methodFromName);
+  if (methods.length === 0) throw new Error('--methods must name at least one method');
+  const attackGiven = [o.iterations, o.mineSteps, o.mineDraws, o.attackMethod, o.kappa, o.alpha, o.epsilon].some((v) => v !== undefined);
+  const attack: v1.AttackConfig | undefined = attackGiven
+    ? v1.AttackConfig.fromPartial({
+        method: o.attackMethod === 'penalty' ? v1.AttackMethod.ATTACK_METHOD_PENALTY : o.attackMethod === 'minmax' ? v1.AttackMethod.ATTACK_METHOD_MINMAX : 0,
+        iterations: o.iterations ?? 0,
+        mineSteps: o.mineSteps,
+        alpha: o.alpha,
+        epsilon: o.epsilon,
+        ...(o.kappa !== undefined ? { criterion: { kind: { $case: 'reconstruction' as const, value: { kappa: o.kappa } } } } : {}),
+        ...(o.mineDraws
+          ? { similarity: { kind: { $case: 'mine' as const, value: v1.MineConfig.fromPartial({ sampler: v1.MineSampler.MINE_SAMPLER_RANDOM, draws: o.mineDraws }) } } }
+          : {}),
+      })
+    : undefined;
+  const seed = o.seed ?? 0;
+  return v1.PipelineConfig.fromPartial({
+    dataset: {
+      source: npy ? { $case: 'npy', value: npy } : { $case: 'name', value: o.dataset! },
+      trainSamples: o.trainSamples ?? 0,
+      testSamples: o.testSamples ?? 0,
+      seed,
+      labelColumn: o.labelColumn ?? '',
+    },
+    model: { kind: modelKindFromName(o.model as ModelKindName), hidden: o.hidden ?? 0, selectedFeatures: o.k ?? 0 },
+    methods,
+    ...(o.epochs !== undefined || o.batch !== undefined ? { train: { epochs: o.epochs ?? 0, batchSize: o.batch ?? 0 } } : {}),
+    retrainEpochs: o.retrainEpochs ?? 0,
+    attack,
+    ...(o.classifierEpochs !== undefined && o.classifierEpochs > 0 ? { downstream: { epochs: o.classifierEpochs } } : {}),
+    skipDownstream: o.classifierEpochs === 0,
+    seed,
+    shardSize: o.shardSize ?? 0,
+  });
+}
+
+/**
+ * A --config file: a PipelineConfig in proto3 JSON (camelCase or snake_case
+ * field names, enum names as strings), or a whole SubmitPipelineRequest
+ * ({ "config": …, "requestId": …, "labels": … }).
+ */
+export async function readConfigFile(path: string): Promise<{ config: v1.PipelineConfig; requestId?: string; labels?: Record<string, string> }> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`--config ${path}: ${(e as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`--config ${path}: expected a JSON object (a PipelineConfig)`);
+  const obj = raw as Record<string, unknown>;
+  if ('config' in obj && !('dataset' in obj)) {
+    const req = v1.SubmitPipelineRequest.fromJSON(obj);
+    return { config: req.config ?? v1.PipelineConfig.fromPartial({}), requestId: req.requestId || undefined, labels: req.labels };
+  }
+  return { config: v1.PipelineConfig.fromJSON(obj) };
+}
+
+/** Uploads DIR's x_train.npy, x_test.npy and (when present) y_train.npy, y_test.npy. */
+export async function uploadNpyDataset(client: UaeClient, dir: string, io: RemoteIO): Promise<v1.NpyDataset> {
+  const refs: Partial<Record<'xTrain' | 'xTest' | 'yTrain' | 'yTest', v1.ArtifactRef>> = {};
+  for (const [key, file, required] of [
+    ['xTrain', 'x_train.npy', true],
+    ['xTest', 'x_test.npy', true],
+    ['yTrain', 'y_train.npy', false],
+    ['yTest', 'y_test.npy', false],
+  ] as const) {
+    const path = join(dir, file);
+    if (!existsSync(path)) {
+      if (required) throw new Error(`--upload: ${path} not found (npy:DIR needs x_train.npy and x_test.npy)`);
+      continue;
+    }
+    const res = await client.artifacts.putFile(path, { mediaType: 'application/x-npy' });
+    refs[key] = res.ref;
+    io.err.write(`uploaded ${file}: ${res.ref!.sha256} (${res.ref!.sizeBytes} bytes${res.alreadyExisted ? ', already stored' : ''})\n`);
+  }
+  return v1.NpyDataset.fromPartial(refs);
+}
+
+export function remoteSubmitCommand(io: RemoteIO = processIO()): Command {
+  const cmd = new Command('submit')
+    .description('submit the augmentation study to a running system (JobService.SubmitPipeline); prints the job id')
+    .option('--config <file>', 'a PipelineConfig as proto3 JSON (instead of the pipeline flags)')
+    .option('--dataset <spec>', 'server-side dataset: fashion-mnist, mice-protein (or idx:DIR, csv:FILE, npy:DIR where the server allows paths)')
+    .option('--upload', 'with --dataset npy:DIR: upload DIR/{x,y}_{train,test}.npy from here and submit them by reference')
+    .option('--label-column <name>', 'csv: the label column (default: the last)')
+    .option('--train-samples <n>', 'training subset size (seeded; default all)', count('--train-samples'))
+    .option('--test-samples <n>', 'test subset size (seeded; default all)', count('--test-samples'))
+    .option('--model <kind>', MODEL_KINDS.join(', '))
+    .option('--hidden <n>', 'dense/sparse AE hidden width (default 128)', count('--hidden'))
+    .option('--k <n>', 'concrete AE: features to select (default 50)', count('--k'))
+    .option('--methods <list>', `comma-separated: mine, l2, ga-<sigma>, repeat, none (default ${DEFAULT_METHODS})`)
+    .option('--epochs <n>', 'training epochs (default 20)', count('--epochs'))
+    .option('--retrain-epochs <n>', 'retraining epochs on the augmented set (default 20)', count('--retrain-epochs'))
+    .option('--batch <n>', 'training batch size (default 100)', count('--batch'))
+    .option('--classifier-epochs <n>', 'downstream classifier epochs (default 50; 0 = skip)', count('--classifier-epochs'))
+    .option('--iterations <T>', 'MinMax iterations (default 40)', count('--iterations'))
+    .option('--mine-steps <n>', 'MINE Adam steps per iteration (default 20)', count('--mine-steps'))
+    .option('--mine-draws <K>', 'MINE with the random-projection sampler and K draws', count('--mine-draws'))
+    .addOption(new Option('--attack-method <m>', 'MinMax (Algorithm 1) or the penalty baseline (default minmax)').choices(['minmax', 'penalty']))
+    .option('--kappa <κ>', 'attack confidence margin κ ≥ 0 (default 0)', nonNegative('--kappa'))
+    .option('--alpha <α>', 'step size on δ (default 0.01)', positive('--alpha'))
+    .option('--epsilon <ε>', 'L∞ bound on δ (default 1 = none)', positive('--epsilon'))
+    .option('--seed <n>', 'seed for everything (default 0)', count('--seed'))
+    .option('--shard-size <n>', 'samples per attack shard on the work queue (default 256)', count('--shard-size'))
+    .option('--request-id <id>', 'idempotency key: resubmitting with the same id returns the same job')
+    .option('--label <k=v>', 'label for the job (repeatable)', collectLabel)
+    .option('--watch', 'follow the job to its end (exit 0 SUCCEEDED, 1 FAILED/CANCELLED)')
+    .option('--quiet', 'with --watch: no progress output')
+    .option('--interval <ms>', 'with --watch and no terminal: at most one progress line per this many ms (default 5000)', count('--interval'))
+    .option('--json', 'print the SubmitPipelineResponse (with --watch: the final job) as JSON');
+  addRemoteOptions(cmd);
+  return cmd.action(async (o: SubmitFlags & { config?: string; requestId?: string; label?: Record<string, string>; watch?: boolean; quiet?: boolean; interval?: number; json?: boolean }) => {
+    let file: Awaited<ReturnType<typeof readConfigFile>> | undefined;
+    if (o.config) {
+      const clash = PIPELINE_FLAGS.filter((f) => cmd.getOptionValueSource(f) === 'cli');
+      if (clash.length > 0) throw new Error(`--config cannot be combined with the pipeline flags (${clash.map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')})`);
+      file = await readConfigFile(o.config);
+    } else {
+      pipelineConfigFromFlags(o); // check the flags before connecting
+      if (o.upload && !o.dataset?.startsWith('npy:')) throw new Error('--upload needs --dataset npy:DIR');
+    }
+    await withClient(cmd, io, async (client) => {
+      const config = file ? file.config : pipelineConfigFromFlags(o, o.upload ? await uploadNpyDataset(client, o.dataset!.slice(4), io) : undefined);
+      const res = await client.jobs.submitPipeline(config, {
+        requestId: o.requestId ?? file?.requestId,
+        labels: { ...file?.labels, ...o.label },
+      });
+      const job = res.job!;
+      if (!o.watch) {
+        io.out.write(o.json ? JSON.stringify(v1.SubmitPipelineResponse.toJSON(res), null, 2) + '\n' : `${job.jobId}\n`);
+        return;
+      }
+      if (!o.json) io.err.write(`submitted job ${job.jobId}${res.deduplicated ? ' (an earlier submission with this request id)' : ''}\n`);
+      await followJob(client, job.jobId, io, { quiet: o.quiet, json: o.json, intervalMs: o.interval });
+    });
+  });
+}
