@@ -14,6 +14,7 @@ import {
   type AttackProgress,
   type SampleResult,
 } from '../attack/index.js';
+import { similarityForKind } from './stages.js';
 
 export interface GenerateOptions {
   /** Worker threads (default: the backend's preference; 1 = this thread). */
@@ -35,7 +36,5 @@ export async function generateUaes(ae: Autoencoder, input: AttackInput, config: 
  * model's first conv layer when it has one and random projections otherwise (§1).
  */
 export function similarityFor(kind: 'mine' | 'l2' | 'cosine', ae: Autoencoder, requested?: AttackConfigInput['similarity']): AttackConfigInput['similarity'] {
-  if (kind !== 'mine') return { kind };
-  if (requested?.kind === 'mine') return requested;
-  return { kind: 'mine', mine: { sampler: ae.firstConv ? 'conv' : 'random' } };
+  return similarityForKind(kind, Boolean(ae.firstConv), requested);
 }

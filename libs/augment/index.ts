@@ -7,4 +7,6 @@ export {
   type AugmentationHooks,
   type MethodMetrics,
 } from './pipeline.js';
+export { downstreamOptions } from './pipeline.js';
+export * from './stages.js';
 export { generateUaes, similarityFor, type GenerateOptions } from './generate.js';

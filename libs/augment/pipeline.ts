@@ -7,29 +7,26 @@
  * with no new samples) and `none` (retrained on the originals alone, same
  * schedule), so a gain can be credited to the UAEs rather than to training.
  */
-import { backendInfo, tf } from '../tensor/index.js';
-import {
-  createAutoencoder,
-  trainAutoencoder,
-  type Autoencoder,
-  type AutoencoderKind,
-  type CreateAutoencoderOptions,
-  type EpochReport,
-} from '../models/index.js';
-import { attackConfig, gaussianAugment, type AttackConfigInput, type AttackProgress, type SampleResult } from '../attack/index.js';
-import { generateUaes, similarityFor } from './generate.js';
-import {
-  attackSuccessRate,
-  downstreamAccuracy,
-  improvement,
-  reconstructionError,
-  summarize,
-  type DownstreamOptions,
-  type Summary,
-} from '../eval/index.js';
+import { backendInfo } from '../tensor/index.js';
+import type { Autoencoder, AutoencoderKind, CreateAutoencoderOptions, EpochReport } from '../models/index.js';
+import type { AttackConfigInput, AttackProgress, SampleResult } from '../attack/index.js';
+import { generateUaes } from './generate.js';
+import { downstreamAccuracy, reconstructionError, type DownstreamOptions } from '../eval/index.js';
 import type { Dataset } from '../data/index.js';
+import {
+  attackSummary,
+  augmentedTrainSet,
+  baselineSamples,
+  isAttackMethod,
+  mergeAttackResults,
+  methodMetrics,
+  pipelineAttackConfig,
+  trainFresh as trainStage,
+  type AugmentationMethod,
+  type MethodMetrics,
+} from './stages.js';
 
-export type AugmentationMethod = 'mine' | 'l2' | 'repeat' | 'none' | `ga-${number}`;
+export { parseMethod, type AugmentationMethod, type MethodMetrics } from './stages.js';
 
 export interface AugmentationConfig {
   model: AutoencoderKind;
@@ -51,19 +48,6 @@ export interface AugmentationConfig {
    * on each model's latent code (concrete AE: its selected features). `false` skips it.
    */
   classifier?: DownstreamOptions | false;
-}
-
-export interface MethodMetrics {
-  test_recon_error: number;
-  improvement: number;
-  /** Attack methods only. */
-  asr?: number;
-  /** Downstream test accuracy in [0, 1] (datasets with labels). */
-  accuracy?: number;
-  /** Generation time per training sample. */
-  seconds_per_sample: number;
-  /** `mine`: MI of the successful UAEs. */
-  mi?: Summary;
 }
 
 export interface AugmentationReport {
@@ -88,30 +72,22 @@ export interface AugmentationHooks {
   onModel?: (name: 'original' | AugmentationMethod, ae: Autoencoder) => Promise<void> | void;
 }
 
-export function parseMethod(name: string): AugmentationMethod {
-  if (name === 'mine' || name === 'l2' || name === 'repeat' || name === 'none') return name;
-  const ga = /^ga-(\d*\.?\d+)$/.exec(name);
-  if (ga) return `ga-${Number(ga[1])}`;
-  throw new Error(`unknown method "${name}": use mine, l2, ga-<sigma> (e.g. ga-0.1), repeat or none`);
-}
-
-async function trainFresh(kind: AutoencoderKind, inputShape: number[], data: Float32Array, epochs: number, cfg: AugmentationConfig, stage: string, hooks: AugmentationHooks) {
-  const ae = createAutoencoder(kind, inputShape, { ...cfg.modelOptions, seed: cfg.seed });
-  const x = tf.tensor(data, [data.length / inputShape.reduce((a, b) => a * b, 1), ...inputShape]);
-  try {
-    const { history } = await trainAutoencoder(ae, x, { epochs, batchSize: cfg.batchSize, seed: cfg.seed, signal: hooks.signal, onEpoch: (e) => hooks.onEpoch?.(stage, e) });
-    return { ae, history };
-  } catch (e) {
-    ae.dispose();
-    throw e;
-  } finally {
-    x.dispose();
-  }
+function trainFresh(kind: AutoencoderKind, inputShape: number[], data: Float32Array, epochs: number, cfg: AugmentationConfig, stage: string, hooks: AugmentationHooks) {
+  return trainStage({
+    kind,
+    inputShape,
+    data,
+    epochs,
+    batchSize: cfg.batchSize,
+    seed: cfg.seed,
+    modelOptions: cfg.modelOptions,
+    signal: hooks.signal,
+    onEpoch: (e) => hooks.onEpoch?.(stage, e),
+  });
 }
 
 async function attack(ae: Autoencoder, ds: Dataset, method: 'mine' | 'l2', cfg: AugmentationConfig, hooks: AugmentationHooks): Promise<SampleResult[]> {
-  // Traces are a few numbers per iteration; the report plots them.
-  const config = attackConfig({ trace: true, ...cfg.attack, similarity: similarityFor(method, ae, cfg.attack.similarity), seed: cfg.seed });
+  const config = pipelineAttackConfig(method, ae.kind, cfg.attack, cfg.seed);
   return generateUaes(ae, { data: ds.train.x, inputShape: ds.inputShape }, config, {
     workers: cfg.workers,
     signal: hooks.signal,
@@ -130,7 +106,7 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
   const accuracyOf = async (ae: Autoencoder) => {
     if (!labelled) return {};
     hooks.onStage?.('downstream accuracy');
-    return { accuracy: await downstreamAccuracy(ae, labelled.train, labelled.test, { seed: cfg.seed, ...(cfg.classifier || {}) }) };
+    return { accuracy: await downstreamAccuracy(ae, labelled.train, labelled.test, downstreamOptions(cfg)) };
   };
   const report: AugmentationReport = {
     dataset: ds.name,
@@ -153,31 +129,22 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
       const started = performance.now();
       let generated: Float32Array | undefined;
       let results: SampleResult[] | undefined;
-      if (method === 'mine' || method === 'l2') {
+      if (isAttackMethod(method)) {
         results = await attack(original.ae, ds, method, cfg, hooks);
-        generated = new Float32Array(n * d);
         // Failures are replaced by their originals (ALGORITHMS.md §5).
-        results.forEach((r, i) => generated!.set(r.success ? r.xAdv : ds.train.x.subarray(i * d, (i + 1) * d), i * d));
-      } else if (method.startsWith('ga-')) {
-        generated = gaussianAugment(ds.train.x, d, Number(method.slice(3)), cfg.seed);
-      } else if (method === 'repeat') {
-        generated = ds.train.x.slice();
+        generated = mergeAttackResults(ds.train.x, d, results);
+      } else {
+        generated = baselineSamples(method, ds.train.x, d, cfg.seed);
       }
       const secondsPerSample = (performance.now() - started) / 1000 / n;
-      const trainSet = generated ? concat(ds.train.x, generated) : ds.train.x;
+      const trainSet = augmentedTrainSet(ds.train.x, generated);
       hooks.onStage?.(`retrain ${method}`);
       const retrained = await trainFresh(cfg.model, ds.inputShape, trainSet, cfg.retrainEpochs, cfg, method, hooks);
       try {
         const err = reconstructionError(retrained.ae, ds.test.x, ds.inputShape);
         await hooks.onModel?.(method, retrained.ae);
-        report.methods[method] = {
-          test_recon_error: err,
-          improvement: improvement(base, err),
-          ...(await accuracyOf(retrained.ae)),
-          seconds_per_sample: secondsPerSample,
-          ...(results ? { asr: attackSuccessRate(results) } : {}),
-          ...(results && method === 'mine' ? { mi: summarize(results.filter((r) => r.success).map((r) => r.similarity)) } : {}),
-        };
+        const evaluated = await accuracyOf(retrained.ae);
+        report.methods[method] = methodMetrics(base, err, evaluated, secondsPerSample, results && isAttackMethod(method) ? attackSummary(method, results) : undefined);
         report.history[method] = retrained.history;
         if (generated && method !== 'repeat') report.generated[method] = { x: generated, ...(results ? { results } : {}) };
       } finally {
@@ -190,9 +157,7 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
   return report;
 }
 
-function concat(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
+/** The downstream probe's options for a study: the study's seed unless the probe sets its own. */
+export function downstreamOptions(cfg: Pick<AugmentationConfig, 'seed' | 'classifier'>): DownstreamOptions {
+  return { seed: cfg.seed, ...(cfg.classifier || {}) };
 }

@@ -72,6 +72,8 @@ export interface ListJobsFilter {
   labels?: Record<string, string>;
   pageSize?: number;
   pageToken?: string;
+  /** Newest first (descending job id, i.e. creation order reversed); default oldest first. */
+  newestFirst?: boolean;
 }
 
 const MAX_CAS_RETRIES = 50;
@@ -239,11 +241,16 @@ export class JobStore {
     });
   }
 
-  /** Jobs in creation order, filtered, paged (the page token is the last job id of the previous page). */
+  /**
+   * Jobs in creation order (or newest first), filtered, paged (the page token
+   * is the last job id of the previous page). At most 1000 per page.
+   */
   async list(filter: ListJobsFilter = {}): Promise<{ jobs: Job[]; nextPageToken: string }> {
-    const pageSize = Math.min(Math.max(filter.pageSize || 50, 1), 500);
+    const pageSize = Math.min(Math.max(filter.pageSize || 50, 1), 1000);
     const keys = (await this.bus.kv.keys('jobs.*')).sort();
-    const ids = keys.map((k) => k.slice('jobs.'.length)).filter((id) => !filter.pageToken || id > filter.pageToken);
+    if (filter.newestFirst) keys.reverse();
+    const after = (id: string) => !filter.pageToken || (filter.newestFirst ? id < filter.pageToken : id > filter.pageToken);
+    const ids = keys.map((k) => k.slice('jobs.'.length)).filter(after);
     const jobs: Job[] = [];
     for (const id of ids) {
       const job = await this.get(id);

@@ -1,0 +1,175 @@
+/**
+ * Shared pieces of the orchestrator tests: a cluster of real service
+ * processes on a private nats-server, the tiny pipeline config (proto and the
+ * equivalent in-process AugmentationConfig), and gRPC stream helpers.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
+import { startServiceProcess, type ServiceProcess } from '../helpers/services.js';
+import { v1 } from '../../libs/proto/index.js';
+import type { AugmentationConfig, AugmentationReport } from '../../libs/augment/index.js';
+
+/** Everything the services share: the wasm backend (as the in-process reference), a short ack wait. */
+export const CLUSTER_ENV = { UAE_BACKEND: 'wasm', UAE_ACK_WAIT_MS: '3000', UAE_MAX_DELIVER: '5' };
+
+export interface Cluster {
+  nats: NatsServerHandle;
+  trainer: ServiceProcess;
+  evaluator: ServiceProcess;
+  attack: ServiceProcess;
+  orchestrator: ServiceProcess;
+  jobsClient(): v1.JobServiceClient;
+  /** Restart the orchestrator (SIGKILL or SIGTERM) with the same configuration. */
+  restartOrchestrator(opts?: { kill?: boolean }): Promise<ServiceProcess>;
+  stop(): Promise<void>;
+}
+
+export async function startCluster(): Promise<Cluster> {
+  const nats = await startNatsServer();
+  const base = { natsUrl: nats.url, logLevel: 'warn' };
+  // Every service reads the same queue settings (UAE_ACK_WAIT_MS, UAE_MAX_DELIVER); the
+  // orchestrator needs the trainer's and evaluator's addresses, so it comes last.
+  const [trainer, evaluator, attack] = await Promise.all([
+    startServiceProcess('trainer', { ...base, env: { ...CLUSTER_ENV, UAE_TRAINER_LEASE_MS: '2000' } }),
+    startServiceProcess('evaluator', { ...base, env: CLUSTER_ENV }),
+    startServiceProcess('attack-optimizer', { ...base, env: { ...CLUSTER_ENV, UAE_ATTACK_THREADS: '1' } }),
+  ]);
+  const orchEnv = { ...CLUSTER_ENV, UAE_TRAINER_ADDR: trainer.grpc, UAE_EVALUATOR_ADDR: evaluator.grpc, UAE_PIPELINE_POLL_MS: '100' };
+  const orchestrator = await startServiceProcess('orchestrator', { ...base, env: orchEnv });
+  const cluster: Cluster = {
+    nats,
+    trainer,
+    evaluator,
+    attack,
+    orchestrator,
+    jobsClient: () => cluster.orchestrator.client(v1.JobServiceClient),
+    async restartOrchestrator(opts = {}) {
+      if (opts.kill) await cluster.orchestrator.kill();
+      else await cluster.orchestrator.stop();
+      cluster.orchestrator = await startServiceProcess('orchestrator', { ...base, env: orchEnv });
+      return cluster.orchestrator;
+    },
+    async stop() {
+      await Promise.all([cluster.orchestrator, cluster.attack, cluster.trainer, cluster.evaluator].map((s) => s.stop({ timeoutMs: 5000 })));
+      await nats.dispose();
+    },
+  };
+  return cluster;
+}
+
+/** The tiny study: 24 Mice Protein training samples, dense AE, every arm (mine, l2, ga-0.05, repeat, none), 2 epochs, T = 2, 1 MINE step. */
+export function tinyPipeline(overrides: Partial<v1.PipelineConfig> = {}): v1.PipelineConfig {
+  return v1.PipelineConfig.fromPartial({
+    dataset: { source: { $case: 'name', value: 'mice-protein' }, trainSamples: 24, testSamples: 16, seed: 1 },
+    model: { kind: v1.ModelKind.MODEL_KIND_DENSE_AE, hidden: 16 },
+    methods: [
+      { kind: v1.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_MINE },
+      { kind: v1.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_L2 },
+      { kind: v1.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_GAUSSIAN, sigma: 0.05 },
+      { kind: v1.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_REPEAT },
+      { kind: v1.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_NONE },
+    ],
+    train: { epochs: 2, batchSize: 8 },
+    retrainEpochs: 2,
+    attack: {
+      iterations: 2,
+      mineSteps: 1,
+      similarity: { kind: { $case: 'mine', value: { sampler: v1.MineSampler.MINE_SAMPLER_RANDOM, draws: 8, projectionDim: 8, hidden: 16 } } },
+    },
+    downstream: { epochs: 2 },
+    seed: 5,
+    shardSize: 8,
+    ...overrides,
+  });
+}
+
+/** The same study for runAugmentation. */
+export const TINY_AUGMENTATION: AugmentationConfig = {
+  model: 'dense-ae',
+  methods: ['mine', 'l2', 'ga-0.05', 'repeat', 'none'],
+  epochs: 2,
+  retrainEpochs: 2,
+  batchSize: 8,
+  seed: 5,
+  workers: 1,
+  modelOptions: { hidden: 16 },
+  classifier: { epochs: 2 },
+  attack: { iterations: 2, mineSteps: 1, similarity: { kind: 'mine', mine: { sampler: 'random', draws: 8, projectionDim: 8, hidden: 16 } } },
+};
+export const TINY_DATASET = { name: 'mice-protein', trainSamples: 24, testSamples: 16, seed: 1 };
+
+/** metrics.json's numbers without the wall-clock ones. */
+export function comparableFromReport(r: AugmentationReport): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [k, m] of Object.entries(r.methods)) {
+    if (!m) continue;
+    const { seconds_per_sample: _s, ...rest } = m as Record<string, unknown>;
+    out[k] = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+  }
+  return out;
+}
+
+export function comparableFromProto(m: v1.PipelineMetrics): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [k, mm] of Object.entries(m.methods)) {
+    const e: Record<string, unknown> = { test_recon_error: mm.testReconError };
+    if (mm.improvement !== undefined) e.improvement = mm.improvement;
+    if (mm.accuracy !== undefined) e.accuracy = mm.accuracy;
+    if (mm.asr !== undefined) e.asr = mm.asr;
+    if (mm.mi) e.mi = { mean: mm.mi.mean, median: mm.mi.median, min: mm.mi.min, max: mm.mi.max, count: mm.mi.count };
+    out[k] = e;
+  }
+  return out;
+}
+
+export function md(token: string): grpc.Metadata {
+  const m = new grpc.Metadata();
+  m.set('authorization', `Bearer ${token}`);
+  return m;
+}
+
+/** All messages of a WatchJob stream (until it ends), or until `stopWhen` says so (then the call is cancelled). */
+export function watch(
+  client: v1.JobServiceClient,
+  req: Partial<v1.WatchJobRequest>,
+  metadata: grpc.Metadata,
+  stopWhen?: (msgs: v1.WatchJobResponse[]) => boolean,
+): Promise<v1.WatchJobResponse[]> {
+  return new Promise((resolve, reject) => {
+    const msgs: v1.WatchJobResponse[] = [];
+    const call = client.watchJob(v1.WatchJobRequest.fromPartial(req), metadata);
+    let stopped = false;
+    call.on('data', (m: v1.WatchJobResponse) => {
+      msgs.push(m);
+      if (stopWhen?.(msgs) && !stopped) {
+        stopped = true;
+        call.cancel();
+        resolve(msgs);
+      }
+    });
+    call.on('error', (e: grpc.ServiceError) => {
+      if (stopped) return;
+      reject(e);
+    });
+    call.on('end', () => {
+      if (!stopped) resolve(msgs);
+    });
+  });
+}
+
+export function eventKinds(msgs: v1.WatchJobResponse[]): string[] {
+  return msgs.map((m) => (m.kind?.$case === 'snapshot' ? 'snapshot' : m.kind?.$case === 'event' ? (m.kind.value.payload?.$case ?? '?') : '?'));
+}
+
+/** Polls GetJob until the job is terminal. */
+export async function waitTerminal(client: v1.JobServiceClient, jobId: string, metadata: grpc.Metadata, timeoutMs = 90_000): Promise<v1.Job> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await new Promise<v1.Job>((resolve, reject) =>
+      client.getJob({ jobId }, metadata, (err, res) => (err ? reject(err) : resolve(res.job!))),
+    ).catch(() => undefined);
+    if (job && [v1.JobState.JOB_STATE_SUCCEEDED, v1.JobState.JOB_STATE_FAILED, v1.JobState.JOB_STATE_CANCELLED].includes(job.state)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} not terminal within ${timeoutMs} ms (last state ${job ? v1.jobStateToJSON(job.state) : '?'})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
