@@ -7,7 +7,10 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Bus } from '../../libs/bus/index.js';
 import { isTerminal, type JobStore } from '../../libs/jobs/index.js';
-import { JOB_ID_PATTERN, ProtoFieldError, v1 } from '../../libs/proto/index.js';
+import { ProtoFieldError, v1 } from '../../libs/proto/index.js';
+
+/** Job ids as the contract states them (job.proto): NATS-safe tokens of 1–64 characters. */
+const JOB_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 import type { CallContext, HandlersFor, StreamingCallContext } from '../../libs/service-kit/index.js';
 import { statRef } from '../common/artifacts.js';
 import { DatasetConfigNotFoundError } from '../common/datasets.js';

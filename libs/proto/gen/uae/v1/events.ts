@@ -22,7 +22,7 @@ import {
 } from "./job.js";
 
 /**
- * Job events published on NATS (JetStream stream UAE_JOBS, subjects
+ * Job events published on NATS (JetStream stream UAE_EVENTS, subjects
  * uae.v1.jobs.>). Every message's payload is one binary-encoded JobEvent; the
  * last subject token names the payload case:
  *

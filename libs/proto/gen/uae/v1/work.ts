@@ -20,9 +20,11 @@ import { SampleResult } from "./results.js";
  * Internal work distribution for attack jobs (not part of the public gRPC API,
  * but declared here so every worker agrees on it).
  *
- *   uae.v1.work.attack.<job_id>               AttackShard, on the JetStream
- *                                             work-queue stream UAE_WORK
- *                                             (CancelJob purges the job's subject)
+ *   uae.v1.work.attack.<job_id>.<shard>       AttackShard, on the JetStream
+ *                                             work-queue stream UAE_WORK; <shard>
+ *                                             is the index (attack jobs) or
+ *                                             <method>-<index> (pipeline jobs)
+ *                                             (CancelJob purges uae.v1.work.attack.<job_id>.*)
  *   uae.v1.shards.<job_id>.completed          AttackShardCompleted
  *   uae.v1.shards.<job_id>.failed             AttackShardFailed
  *
@@ -62,7 +64,8 @@ export interface AttackShard {
     | undefined;
   /**
    * Deterministic object-store key of the result:
-   * "jobs/<job_id>/<method or 'attack'>/shard-<shard_index>".
+   * "jobs/<job_id>/attack/<shard_index, 6 digits>" (pipeline jobs:
+   * "jobs/<job_id>/attack-<method>/<shard_index>").
    */
   resultKey: string;
 }
