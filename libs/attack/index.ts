@@ -5,5 +5,5 @@ export { createCriterion, type Criterion, type CriterionContext } from './criter
 export { createSimilarity, type Similarity } from './similarity.js';
 export { attackChunk, glorotDeltaLimit, AttackCancelledError, type ChunkInput, type ChunkHooks } from './minmax.js';
 export { runAttack, validateAttackInput, AttackInputError, type AttackInput, type AttackProgress, type RunAttackOptions } from './engine.js';
-export { runAttackParallel, type PortableModel, type ParallelAttackOptions } from './parallel.js';
+export { runAttackParallel, AttackPool, type PortableModel, type ParallelAttackOptions } from './parallel.js';
 export { gaussianAugment } from './gaussian.js';

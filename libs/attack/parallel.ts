@@ -27,6 +27,52 @@ export interface ParallelAttackOptions {
   backend?: BackendChoice;
   /** Called once every worker has its backend and model loaded (start-up excluded from timing). */
   onReady?: () => void;
+  /**
+   * Reuse the threads of this pool instead of starting (and stopping) fresh
+   * ones: a long-lived caller (the attack service) pays the thread and
+   * backend start-up once, not per call. At most `pool.size` shards run.
+   */
+  pool?: AttackPool;
+}
+
+/**
+ * Long-lived attack threads. Each runs one shard at a time; a thread that
+ * errors or exits is replaced on the next call. `close()` stops them all.
+ */
+export class AttackPool {
+  private readonly idle: Worker[] = [];
+  private closed = false;
+
+  constructor(readonly size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new Error(`pool size must be a positive integer, got ${size}`);
+  }
+
+  /** A thread for one shard (a reused idle one, else a new one). */
+  acquire(): Worker {
+    if (this.closed) throw new Error('the attack pool is closed');
+    return this.idle.pop() ?? spawnModuleWorker(import.meta.url, './worker');
+  }
+
+  /** Gives a thread back after its shard finished cleanly; anything else terminates it. */
+  release(worker: Worker, healthy: boolean): void {
+    worker.removeAllListeners('message').removeAllListeners('error').removeAllListeners('exit');
+    if (healthy && !this.closed && this.idle.length < this.size) {
+      worker.unref();
+      this.idle.push(worker);
+    } else {
+      void worker.terminate();
+    }
+  }
+
+  /** Threads waiting for work. */
+  get idleThreads(): number {
+    return this.idle.length;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.idle.splice(0).map((w) => w.terminate()));
+  }
 }
 
 
@@ -45,7 +91,8 @@ export async function runAttackParallel(
   const n = validateAttackInput(input, config, model.artifacts.inputShape);
   const d = n === 0 ? 0 : input.data.length / n;
   const ids = input.sampleIds ?? Array.from({ length: n }, (_, i) => i);
-  const workers = Math.max(1, Math.min(n, opts.workers ?? backendInfo().preferredWorkers));
+  const pool = opts.pool;
+  const workers = Math.max(1, Math.min(n, pool?.size ?? opts.workers ?? backendInfo().preferredWorkers));
   const backend = opts.backend ?? backendInfo().name;
   const results: SampleResult[][] = [];
   const bounds = shardBounds(n, workers);
@@ -54,13 +101,15 @@ export async function runAttackParallel(
   let done = 0;
   let succeeded = 0;
   const running: Worker[] = [];
+  const healthy = new Set<Worker>();
   let ready = 0;
   const shardFraction = bounds.map(() => 0);
   const overallFraction = () => bounds.reduce((sum, [a, b], i) => sum + shardFraction[i]! * (b - a), 0) / n;
 
   const runShard = (index: number, [a, b]: [number, number]) =>
     new Promise<void>((resolve, reject) => {
-      const worker = spawnModuleWorker(import.meta.url, './worker');
+      const worker = pool ? pool.acquire() : spawnModuleWorker(import.meta.url, './worker');
+      worker.ref();
       running.push(worker);
       const shardResults: SampleResult[] = [];
       results[index] = shardResults;
@@ -80,6 +129,7 @@ export async function runAttackParallel(
           opts.onProgress?.(progressOf(done, n, succeeded, overallFraction(), started), msg.results);
         } else if (msg.type === 'done') {
           finished = true;
+          healthy.add(worker);
           resolve();
         } else if (msg.type === 'error') {
           finished = true;
@@ -119,6 +169,7 @@ export async function runAttackParallel(
     return results.flat();
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
-    await Promise.all(running.map((w) => w.terminate()));
+    if (pool) for (const w of running) pool.release(w, healthy.has(w));
+    else await Promise.all(running.map((w) => w.terminate()));
   }
 }

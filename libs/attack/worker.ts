@@ -1,4 +1,8 @@
-/** Worker-thread entry: one backend instance attacking one shard. */
+/**
+ * Worker-thread entry: one backend instance attacking shards, one at a time.
+ * The thread stays alive between shards (an AttackPool reuses it), so the
+ * backend is initialised once; the model is rebuilt per shard from artifacts.
+ */
 import { parentPort } from 'node:worker_threads';
 import { initBackend } from '../tensor/index.js';
 import { fromArtifacts } from '../models/index.js';
@@ -8,14 +12,16 @@ import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('libs/attack/worker must run in a worker thread');
-const controller = new AbortController();
+let controller: AbortController | undefined;
 const reply = (msg: WorkerReply) => port.postMessage(msg);
 
 port.on('message', (msg: WorkerRequest) => {
   if (msg.type === 'cancel') {
-    controller.abort(new Error('cancelled by the caller'));
+    controller?.abort(new Error('cancelled by the caller'));
     return;
   }
+  const run = new AbortController();
+  controller = run;
   void (async () => {
     try {
       const info = await initBackend(msg.backend);
@@ -23,7 +29,7 @@ port.on('message', (msg: WorkerRequest) => {
       reply({ type: 'ready', backend: info.name });
       try {
         await runAttack(model, msg.input, msg.config, {
-          signal: controller.signal,
+          signal: run.signal,
           chunkSize: msg.chunkSize,
           onProgress: (p, finished) =>
             reply(finished.length > 0 ? { type: 'chunk', results: finished } : { type: 'progress', fraction: p.fraction }),
@@ -34,6 +40,8 @@ port.on('message', (msg: WorkerRequest) => {
       reply({ type: 'done' });
     } catch (e) {
       reply({ type: 'error', message: (e as Error).message, cancelled: e instanceof AttackCancelledError });
+    } finally {
+      if (controller === run) controller = undefined;
     }
   })();
 });

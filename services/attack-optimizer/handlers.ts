@@ -19,6 +19,7 @@ import {
   attackConfig,
   runAttack,
   runAttackParallel,
+  type AttackPool,
   type AttackConfig,
   type AttackInput,
   type AttackProgress,
@@ -97,6 +98,8 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
 export interface BatchOptions {
   /** Worker threads (1 = this thread). */
   threads: number;
+  /** Long-lived threads to run on (the service's pool), instead of fresh ones per batch. */
+  pool?: AttackPool;
   signal?: AbortSignal;
   onProgress?: (progress: AttackProgress, finished: SampleResult[]) => void;
 }
@@ -111,7 +114,7 @@ export async function runBatch(ae: Autoencoder, input: AttackInput, config: Atta
   const threads = Math.max(1, Math.min(opts.threads, n));
   const run = { signal: opts.signal, onProgress: opts.onProgress };
   if (threads <= 1) return runAttack(ae, input, config, run);
-  return runAttackParallel({ kind: 'autoencoder', artifacts: await toArtifacts(ae) }, input, config, { ...run, workers: threads });
+  return runAttackParallel({ kind: 'autoencoder', artifacts: await toArtifacts(ae) }, input, config, { ...run, workers: threads, ...(opts.pool ? { pool: opts.pool } : {}) });
 }
 
 export function progressToProto(p: AttackProgress): v1.Progress {
@@ -176,6 +179,8 @@ export interface HandlerDeps {
   metrics: AttackMetrics;
   /** Worker threads per attack (UAE_ATTACK_THREADS; default: the backend's preference). */
   threads: () => number;
+  /** The process's attack threads (undefined: one thread, or not started yet). */
+  pool?: () => AttackPool | undefined;
   logger: Logger;
 }
 
@@ -276,6 +281,7 @@ export function createHandlers(deps: HandlerDeps) {
       let lastProgress = 0;
       attack = runBatch(ae, { data: batch.data, inputShape: [...ae.inputShape], sampleIds: batch.sampleIds }, config, {
         threads: deps.threads(),
+        pool: deps.pool?.(),
         signal: stop.signal,
         onProgress: (p, finished) => {
           for (const r of finished) {

@@ -19,6 +19,7 @@ import { z } from 'zod';
 import { runMain } from '../../libs/service-kit/index.js';
 import { v1 } from '../../libs/proto/index.js';
 import { backendInfo } from '../../libs/tensor/index.js';
+import { AttackPool } from '../../libs/attack/index.js';
 import { startUaeService } from '../common/service.js';
 import { mapFieldNotFound } from './errors.js';
 import { createHandlers } from './handlers.js';
@@ -49,6 +50,14 @@ runMain(async () => {
   let worker: ShardWorker | undefined;
   let threads: number | undefined;
   const threadCount = () => threads ?? backendInfo().preferredWorkers;
+  // One pool of attack threads for the process's life: a shard or a Generate
+  // call must not pay thread and backend start-up each time (seconds under tsx).
+  let pool: AttackPool | undefined;
+  const attackPool = () => {
+    if (threadCount() <= 1) return undefined;
+    pool ??= new AttackPool(threadCount());
+    return pool;
+  };
   let caches: { models: ModelCache; datasets: DatasetCache; metrics: AttackMetrics } | undefined;
   return startUaeService({
     name: 'attack-optimizer',
@@ -66,10 +75,13 @@ runMain(async () => {
         datasets: new DatasetCache(store, { dataDir: deps.config.dataDir }),
         metrics: createAttackMetrics(deps.metrics),
       };
-      const handlers = createHandlers({ ...deps, ...caches, threads: threadCount });
+      const handlers = createHandlers({ ...deps, ...caches, threads: threadCount, pool: attackPool });
       server.add(v1.AttackServiceService, handlers);
       // hooks run in reverse: stop the worker (hand shards back) before the bus closes
       deps.ctx.onShutdown(() => caches?.models.clear());
+      deps.ctx.onShutdown(async () => {
+        await pool?.close();
+      });
       deps.ctx.onShutdown(async () => {
         await worker?.stop();
       });
@@ -86,6 +98,7 @@ runMain(async () => {
         datasets: caches!.datasets,
         metrics: caches!.metrics,
         threads: threadCount,
+        pool: attackPool,
         logger: deps.logger.child({ component: 'shard-worker' }),
         workerName: deps.config.extra.UAE_WORKER_NAME,
       });

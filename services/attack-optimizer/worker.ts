@@ -40,7 +40,7 @@ import { shardResultKey, validateArtifactKey, type Bus, type DeadLetter, type Wo
 import { sampleResultToProto, v1 } from '../../libs/proto/index.js';
 import { backendInfo } from '../../libs/tensor/index.js';
 import { statusFromError, type Logger } from '../../libs/service-kit/index.js';
-import type { SampleResult } from '../../libs/attack/index.js';
+import type { AttackPool, SampleResult } from '../../libs/attack/index.js';
 import { serviceErrorMappers } from '../common/errors.js';
 import { mapFieldNotFound } from './errors.js';
 import { assembleAttackResult, SHARD_RESULT_MEDIA_TYPE, ShardResultsInconsistentError } from './assemble.js';
@@ -68,6 +68,8 @@ export interface ShardWorkerDeps {
   datasets: DatasetCache;
   metrics: AttackMetrics;
   threads: () => number;
+  /** The process's attack threads (undefined: one thread). */
+  pool?: () => AttackPool | undefined;
   logger: Logger;
   /** Worker identity in AttackShardCompleted/Failed (pod or host name); default host:pid. */
   workerName?: string;
@@ -251,6 +253,7 @@ export function startShardWorker(deps: ShardWorkerDeps): ShardWorker {
       const t0 = performance.now();
       const results: SampleResult[] = await runBatch(ae, { data, inputShape: [...ae.inputShape], sampleIds }, config, {
         threads: deps.threads(),
+        pool: deps.pool?.(),
         signal: ctl.signal,
         onProgress: (p) => {
           const now = performance.now();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../libs/tensor/index.js';
 import { createAutoencoder, toArtifacts, type Autoencoder } from '../../libs/models/index.js';
-import { AttackCancelledError, attackConfig, runAttack, runAttackParallel } from '../../libs/attack/index.js';
+import { AttackCancelledError, AttackPool, attackConfig, runAttack, runAttackParallel } from '../../libs/attack/index.js';
 import { uniformSamples } from './helpers.js';
 
 let ae: Autoencoder;
@@ -46,5 +46,32 @@ describe('worker threads', () => {
       onReady: () => setTimeout(() => controller.abort(new Error('deadline')), 100),
     });
     await expect(run).rejects.toBeInstanceOf(AttackCancelledError);
+  });
+
+  it('a pool reuses its threads across calls, with the same results, and replaces a cancelled one', async () => {
+    const pool = new AttackPool(2);
+    try {
+      const model = { kind: 'autoencoder' as const, artifacts: await toArtifacts(ae) };
+      const data = uniformSamples(4, 32, 5);
+      const fresh = await runAttackParallel(model, { data, inputShape: [32] }, config, { workers: 2 });
+      const first = await runAttackParallel(model, { data, inputShape: [32] }, config, { pool });
+      expect(pool.idleThreads).toBe(2);
+      const second = await runAttackParallel(model, { data, inputShape: [32] }, config, { pool });
+      expect(pool.idleThreads).toBe(2);
+      for (const run of [first, second]) run.forEach((r, i) => expect(Array.from(r.xAdv)).toEqual(Array.from(fresh[i]!.xAdv)));
+
+      const controller = new AbortController();
+      const cancelled = runAttackParallel(model, { data, inputShape: [32] }, attackConfig({ ...config, iterations: 100_000 }), {
+        pool,
+        signal: controller.signal,
+        onReady: () => setTimeout(() => controller.abort(new Error('stop')), 100),
+      });
+      await expect(cancelled).rejects.toBeInstanceOf(AttackCancelledError);
+      const after = await runAttackParallel(model, { data, inputShape: [32] }, config, { pool });
+      after.forEach((r, i) => expect(Array.from(r.xAdv)).toEqual(Array.from(fresh[i]!.xAdv)));
+    } finally {
+      await pool.close();
+    }
+    expect(pool.idleThreads).toBe(0);
   });
 });
