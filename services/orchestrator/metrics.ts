@@ -40,6 +40,8 @@ export function createOrchestratorMetrics(m: ServiceMetrics): OrchestratorMetric
   });
   const artifactBytes = m.counter({ name: 'uae_artifact_bytes_total', help: 'Artifact bytes moved by ArtifactService, by direction (upload, download)', labelNames: ['direction'] });
   for (const kind of ['pipeline']) jobsActive.set({ kind }, 0);
+  // Every series exists from the start, so increase() sees a job's first failure.
+  for (const state of ['queued', 'running', 'succeeded', 'failed', 'cancelled']) jobsTotal.inc({ kind: 'pipeline', state }, 0);
   for (const direction of ['upload', 'download']) artifactBytes.inc({ direction }, 0);
   return {
     jobsTotal,

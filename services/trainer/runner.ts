@@ -105,12 +105,13 @@ export class TrainingRunner {
       jobs: metrics.counter({ name: 'uae_jobs_total', help: 'Job state transitions made by this service, by kind and state', labelNames: ['kind', 'state'] }),
       active: metrics.gauge({ name: 'uae_training_jobs_running', help: 'Training jobs running in this process' }),
     };
-    for (const state of ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED']) this.m.jobs.inc({ kind: 'training', state }, 0);
+    // Lower-case state labels, as the orchestrator writes them (one convention for alerts and dashboards).
+    for (const state of ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED']) this.m.jobs.inc({ kind: 'training', state: state.toLowerCase() }, 0);
   }
 
   /** Counts a state transition (uae_jobs_total{kind="training",state}). */
   noteState(state: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED'): void {
-    this.m.jobs.inc({ kind: 'training', state });
+    this.m.jobs.inc({ kind: 'training', state: state.toLowerCase() });
   }
 
   /** Jobs running here now. */

@@ -192,8 +192,8 @@ describe('trainer service (NATS)', () => {
     const text = await trainer.scrape();
     expect(metricValue(text, 'uae_training_epochs_total', { model: 'dense-ae' })).toBeGreaterThanOrEqual(3);
     expect(metricValue(text, 'uae_training_loss', { model: 'dense-ae' })).toBeGreaterThan(0);
-    expect(metricValue(text, 'uae_jobs_total', { kind: 'training', state: 'QUEUED' })).toBeGreaterThanOrEqual(1);
-    expect(metricValue(text, 'uae_jobs_total', { kind: 'training', state: 'SUCCEEDED' })).toBeGreaterThanOrEqual(2);
+    expect(metricValue(text, 'uae_jobs_total', { kind: 'training', state: 'queued' })).toBeGreaterThanOrEqual(1);
+    expect(metricValue(text, 'uae_jobs_total', { kind: 'training', state: 'succeeded' })).toBeGreaterThanOrEqual(2);
     expect(metricValue(text, 'uae_grpc_server_handled_total', { method: 'Train', code: 'OK' })).toBeGreaterThanOrEqual(1);
   });
 });
