@@ -32,9 +32,23 @@ export function kernelInitializer(seed: number | undefined, layer: number) {
   return tfl.initializers.glorotUniform(seed === undefined ? {} : { seed: new Rng(seed, STREAM.modelInit, layer).nextU32() });
 }
 
+/**
+ * A model that cannot be built for the given data or options (a caller's
+ * mistake, not a fault): services answer INVALID_ARGUMENT naming `field`.
+ */
+export class ModelInputError extends Error {
+  constructor(
+    message: string,
+    readonly field = 'model',
+  ) {
+    super(message);
+    this.name = 'ModelInputError';
+  }
+}
+
 export function checkShape(inputShape: number[]): void {
   if (inputShape.length === 0 || inputShape.some((d) => !Number.isInteger(d) || d <= 0)) {
-    throw new Error(`inputShape must be a non-empty list of positive integers, got [${inputShape.join(', ')}]`);
+    throw new ModelInputError(`inputShape must be a non-empty list of positive integers, got [${inputShape.join(', ')}]`);
   }
 }
 
@@ -69,11 +83,11 @@ export function buildDenseAE(inputShape: number[], opts: CreateAutoencoderOption
 export function buildConvAE(inputShape: number[], opts: CreateAutoencoderOptions = {}): tfl.Sequential {
   checkShape(inputShape);
   if (inputShape.length !== 3) {
-    throw new Error(`conv-ae needs an [H, W, C] inputShape, got [${inputShape.join(', ')}]`);
+    throw new ModelInputError(`conv-ae needs image data of shape [H, W, C]; got samples of shape [${inputShape.join(', ')}] (use a dense kind for vectors)`);
   }
   const [h, w, c] = inputShape as [number, number, number];
   if (h % 4 !== 0 || w % 4 !== 0) {
-    throw new Error(`conv-ae needs H and W divisible by 4 (two 2× poolings), got ${h}×${w}`);
+    throw new ModelInputError(`conv-ae needs H and W divisible by 4 (two 2× poolings), got ${h}×${w}`);
   }
   let layer = 0;
   const conv = (filters: number, activation: 'relu' | 'sigmoid', name: string, first = false) =>

@@ -21,6 +21,7 @@ export {
   DENSE_AE_LEARNING_RATE,
   CONV_AE_ADADELTA,
   ADAM_LEARNING_RATE,
+  ModelInputError,
 } from './autoencoders.js';
 export { createAutoencoder, wrapAutoencoder } from './zoo.js';
 export { SparseAutoencoder, SPARSE_AE_DEFAULTS, klSparsity } from './sparse-ae.js';

@@ -130,6 +130,22 @@ describe.skipIf(!natsServerAvailable())('orchestrator: distributed pipeline', ()
     expect((await unaryError(client, 'getJob', v1.GetJobRequest.fromPartial({ jobId: 'bad.id' }), meta)).code).toBe(3);
   });
 
+  it('fails a job whose model cannot take the data with INVALID_ARGUMENT and a message that says why', async () => {
+    const client = cluster.jobsClient();
+    const meta = cluster.orchestrator.metadata();
+    const res = await new Promise<v1.SubmitPipelineResponse>((resolve, reject) =>
+      client.submitPipeline(
+        v1.SubmitPipelineRequest.fromPartial({ config: tinyPipeline({ model: v1.ModelConfig.fromPartial({ kind: v1.ModelKind.MODEL_KIND_CONV_AE }) }) }),
+        meta,
+        (err, r) => (err ? reject(err) : resolve(r)),
+      ),
+    );
+    const job = await waitTerminal(client, res.job!.jobId, meta);
+    expect(job.state).toBe(JobState.JOB_STATE_FAILED);
+    expect(job.error?.code).toBe(3);
+    expect(job.error?.message).toMatch(/conv-ae needs image data of shape \[H, W, C\]; got samples of shape \[77\]/);
+  });
+
   it('lists jobs newest first with paging and filters', async () => {
     const client = cluster.jobsClient();
     const meta = cluster.orchestrator.metadata();
