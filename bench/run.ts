@@ -21,7 +21,7 @@ import { Command } from 'commander';
 import { backendInfo, initBackend, switchBackend, tf } from '../libs/tensor/index.js';
 import { loadIdxImages } from '../libs/data/index.js';
 import { createAutoencoder, toArtifacts, trainAutoencoder, type Autoencoder } from '../libs/models/index.js';
-import { attackConfig, runAttackParallel, type AttackConfigInput } from '../libs/attack/index.js';
+import { AttackPool, attackConfig, runAttackParallel, type AttackConfigInput } from '../libs/attack/index.js';
 import { mineConfig } from '../libs/mine/index.js';
 import { attackRunFlops, attackStepFlops, convAeForwardFlops, denseAeForwardFlops, mineStepFlops } from './flops.js';
 
@@ -191,6 +191,29 @@ async function main(): Promise<void> {
     console.log(`${run.name}: ${run.seconds_per_sample.toFixed(2)} s/sample`);
   }
 
+  // Many small shards (what the attack service gets from the work queue):
+  // 6 calls of 4 samples each on 2 threads, whole calls timed (thread and
+  // backend start-up included) — fresh threads per call vs one AttackPool.
+  const shardCalls = 6;
+  const shardData = imgs.data.slice(0, 4 * 784);
+  const shardCfg = attackConfig({ iterations: 2, mineSteps: 1, similarity: { kind: 'mine', mine: mineConfig({ sampler: 'random', projection: 'fixed' }) } });
+  const denseArtifacts = await toArtifacts(dense);
+  const timeCalls = async (pool?: AttackPool) => {
+    const t0 = performance.now();
+    for (let i = 0; i < shardCalls; i++) {
+      await runAttackParallel({ kind: 'autoencoder', artifacts: denseArtifacts }, { data: shardData, inputShape: [784] }, shardCfg, { workers: 2, ...(pool ? { pool } : {}) });
+    }
+    return (performance.now() - t0) / 1000;
+  };
+  const freshSeconds = await timeCalls();
+  const pool = new AttackPool(2);
+  const pooledSeconds = await timeCalls(pool).finally(() => pool.close());
+  for (const [label, secs] of [['fresh threads per call', freshSeconds], ['AttackPool', pooledSeconds]] as const) {
+    const n = shardCalls * 4;
+    runs.push({ name: `dense-ae 4-sample shards, ${label}`, batch: 1, workers: 2, samples: n, iterations: 2, mine_steps: 1, samples_per_s: n / secs, seconds_per_sample: secs / n, gflops: 0, note: `${shardCalls} calls, start-up included` });
+  }
+  console.log(`small shards: fresh threads ${freshSeconds.toFixed(1)} s, pool ${pooledSeconds.toFixed(1)} s`);
+
   // Conv AE training step, batch 64: default backend vs cpu.
   const batch = tf.slice(x, 0, 64);
   const stepFlops = 3 * 64 * convAeForwardFlops(28, 28, 1);
@@ -212,6 +235,7 @@ async function main(): Promise<void> {
     attack_fraction_of_matmul_peak: one.gflops / gflopsPeak,
     train_step_default_vs_cpu: cpuMs ? cpuMs / defaultMs : undefined,
     vs_reference_2_threads: REFERENCE_SECONDS_PER_SAMPLE_2_THREADS / (two.seconds_per_sample_at_paper ?? Infinity),
+    small_shards_pool_vs_fresh_threads: freshSeconds / pooledSeconds,
   };
   const result = { backend: info.name, provider: info.provider, matmul_gflops: gflopsPeak, date: new Date().toISOString(), data: dir, ratios, runs };
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
@@ -235,6 +259,7 @@ async function main(): Promise<void> {
   console.log(`2 workers vs 1: ${ratios.workers_2_vs_1.toFixed(2)}×  (goal ≥ 1.8×)`);
   console.log(`attack GFLOPS / matMul GFLOPS: ${(ratios.attack_fraction_of_matmul_peak * 100).toFixed(1)}%  (goal ≥ 50%)`);
   if (ratios.train_step_default_vs_cpu) console.log(`conv-AE train step ${info.name} vs cpu: ${ratios.train_step_default_vs_cpu.toFixed(0)}×  (goal ≥ 50×)`);
+  console.log(`small shards, AttackPool vs fresh threads per call: ${ratios.small_shards_pool_vs_fresh_threads.toFixed(2)}×`);
   console.log(`vs reference (55 s/sample, 2 threads) at T=40, 20 MINE steps, 2 workers: ${ratios.vs_reference_2_threads.toFixed(2)}×  (goal ≥ 2×)`);
   console.log(`wrote ${opts.out}`);
   tf.dispose([x, batch]);
