@@ -1,6 +1,7 @@
 /** Option parsers and option groups shared by the `uae` subcommands. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadDataset, type Dataset } from '../libs/data/index.js';
+import { loadDataset } from '../libs/data/index.js';
+import { flattenFor, type ModelDataset } from '../libs/augment/index.js';
 import { AUTOENCODER_KINDS, type AutoencoderKind, type CreateAutoencoderOptions } from '../libs/models/index.js';
 import type { AttackConfigInput } from '../libs/attack/index.js';
 
@@ -50,11 +51,8 @@ export interface DataOptions {
   seed: number;
 }
 
-/**
- * Loads the dataset; every model but the conv AE works on flat vectors, so
- * images are flattened for them (row-major, nothing else changes).
- */
-export async function loadDatasetFor(o: DataOptions, kind: AutoencoderKind | undefined): Promise<Dataset & { nativeShape?: number[] }> {
+/** Loads the dataset as a model of `kind` sees it (flattenFor). */
+export async function loadDatasetFor(o: DataOptions, kind: AutoencoderKind | undefined): Promise<ModelDataset> {
   const ds = await loadDataset(o.dataset, {
     dataDir: o.dataDir,
     labelColumn: o.labelColumn,
@@ -62,7 +60,7 @@ export async function loadDatasetFor(o: DataOptions, kind: AutoencoderKind | und
     testSamples: o.testSamples,
     seed: o.seed,
   });
-  return kind && kind !== 'conv-ae' ? { ...ds, inputShape: [ds.inputShape.reduce((a, b) => a * b, 1)], nativeShape: ds.inputShape } : ds;
+  return flattenFor(ds, kind);
 }
 
 /** Architecture options (--hidden, --latent, --k). */

@@ -8,6 +8,7 @@ import { toArtifacts, type Autoencoder } from '../models/index.js';
 import {
   runAttack,
   runAttackParallel,
+  type AttackPool,
   type AttackConfig,
   type AttackConfigInput,
   type AttackInput,
@@ -19,15 +20,20 @@ import { similarityForKind } from './stages.js';
 export interface GenerateOptions {
   /** Worker threads (default: the backend's preference; 1 = this thread). */
   workers?: number;
+  /** Long-lived threads to run on instead of fresh ones (a service's AttackPool). */
+  pool?: AttackPool;
   signal?: AbortSignal;
-  onProgress?: (p: AttackProgress) => void;
+  /** Progress, with the samples finished since the last call (to stream them). */
+  onProgress?: (p: AttackProgress, finished: SampleResult[]) => void;
 }
 
 export async function generateUaes(ae: Autoencoder, input: AttackInput, config: AttackConfig, opts: GenerateOptions = {}): Promise<SampleResult[]> {
-  const workers = opts.workers ?? backendInfo().preferredWorkers;
+  // More threads than samples buys nothing; one sample runs in this thread.
+  const n = input.data.length / Math.max(1, input.inputShape.reduce((a, b) => a * b, 1));
+  const workers = Math.min(opts.workers ?? backendInfo().preferredWorkers, n);
   const run = { signal: opts.signal, onProgress: opts.onProgress };
   if (workers <= 1) return runAttack(ae, input, config, run);
-  return runAttackParallel({ kind: 'autoencoder', artifacts: await toArtifacts(ae) }, input, config, { ...run, workers });
+  return runAttackParallel({ kind: 'autoencoder', artifacts: await toArtifacts(ae) }, input, config, { ...run, workers, ...(opts.pool ? { pool: opts.pool } : {}) });
 }
 
 /**

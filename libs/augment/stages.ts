@@ -14,6 +14,20 @@ import { tf } from '../tensor/index.js';
 import { createAutoencoder, trainAutoencoder, type Autoencoder, type AutoencoderKind, type CreateAutoencoderOptions, type EpochReport } from '../models/index.js';
 import { attackConfig, gaussianAugment, type AttackConfig, type AttackConfigInput, type SampleResult } from '../attack/index.js';
 import { attackSuccessRate, improvement, summarize, type Summary } from '../eval/index.js';
+import type { Dataset } from '../data/index.js';
+
+/** A dataset as a model of some kind sees it; `nativeShape` keeps the per-sample shape before flattening. */
+export type ModelDataset = Dataset & { nativeShape?: number[] };
+
+/**
+ * Every model kind but conv-ae works on flat vectors: images are flattened
+ * (row-major, nothing else changes) and their shape is kept in `nativeShape`
+ * (image grids in the report). Shared by the CLI and the services.
+ */
+export function flattenFor(ds: Dataset, kind: string | undefined): ModelDataset {
+  if (!kind || kind === 'conv-ae' || ds.inputShape.length <= 1) return ds;
+  return { ...ds, inputShape: [sampleSize(ds.inputShape)], nativeShape: ds.inputShape };
+}
 
 export type AugmentationMethod = 'mine' | 'l2' | 'repeat' | 'none' | `ga-${number}`;
 export type AttackMethod = 'mine' | 'l2';

@@ -17,17 +17,15 @@
 import { z } from 'zod';
 import {
   attackConfig,
-  runAttack,
-  runAttackParallel,
   type AttackPool,
   type AttackConfig,
-  type AttackInput,
   type AttackProgress,
   type SampleResult,
 } from '../../libs/attack/index.js';
 import { shardMsgId, shardResultKey, type Bus } from '../../libs/bus/index.js';
 import { JobStore } from '../../libs/jobs/index.js';
-import { toArtifacts, type Autoencoder } from '../../libs/models/index.js';
+import { generateUaes } from '../../libs/augment/index.js';
+import type { Autoencoder } from '../../libs/models/index.js';
 import {
   attackConfigFromProto,
   attackConfigToProto,
@@ -93,28 +91,6 @@ export function checkCriterion(config: AttackConfig, field: string): void {
 
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-export interface BatchOptions {
-  /** Worker threads (1 = this thread). */
-  threads: number;
-  /** Long-lived threads to run on (the service's pool), instead of fresh ones per batch. */
-  pool?: AttackPool;
-  signal?: AbortSignal;
-  onProgress?: (progress: AttackProgress, finished: SampleResult[]) => void;
-}
-
-/**
- * Attacks a batch as libs/augment's generateUaes does (this thread for one
- * worker, else worker threads with the model as artifacts), with per-chunk
- * results passed to onProgress so callers can stream them.
- */
-export async function runBatch(ae: Autoencoder, input: AttackInput, config: AttackConfig, opts: BatchOptions): Promise<SampleResult[]> {
-  const n = input.data.length / Math.max(1, input.inputShape.reduce((a, b) => a * b, 1));
-  const threads = Math.max(1, Math.min(opts.threads, n));
-  const run = { signal: opts.signal, onProgress: opts.onProgress };
-  if (threads <= 1) return runAttack(ae, input, config, run);
-  return runAttackParallel({ kind: 'autoencoder', artifacts: await toArtifacts(ae) }, input, config, { ...run, workers: threads, ...(opts.pool ? { pool: opts.pool } : {}) });
 }
 
 export function progressToProto(p: AttackProgress): v1.Progress {
@@ -279,8 +255,8 @@ export function createHandlers(deps: HandlerDeps) {
 
       const channel = new Channel<v1.GenerateResponse>();
       let lastProgress = 0;
-      attack = runBatch(ae, { data: batch.data, inputShape: [...ae.inputShape], sampleIds: batch.sampleIds }, config, {
-        threads: deps.threads(),
+      attack = generateUaes(ae, { data: batch.data, inputShape: [...ae.inputShape], sampleIds: batch.sampleIds }, config, {
+        workers: deps.threads(),
         pool: deps.pool?.(),
         signal: stop.signal,
         onProgress: (p, finished) => {

@@ -36,17 +36,16 @@
  */
 import { hostname } from 'node:os';
 import { isTerminal, JobStore } from '../../libs/jobs/index.js';
-import { shardResultKey, validateArtifactKey, type Bus, type DeadLetter, type WorkConsumer, type WorkMessage } from '../../libs/bus/index.js';
+import { shardResultKey, validateArtifactKey, type DeadLetter, type WorkConsumer, type WorkMessage } from '../../libs/bus/index.js';
 import { sampleResultToProto, v1 } from '../../libs/proto/index.js';
 import { backendInfo } from '../../libs/tensor/index.js';
 import { statusFromError, type Logger } from '../../libs/service-kit/index.js';
-import type { AttackPool, SampleResult } from '../../libs/attack/index.js';
+import type { SampleResult } from '../../libs/attack/index.js';
 import { serviceErrorMappers } from '../common/errors.js';
 import { mapFieldNotFound } from './errors.js';
 import { assembleAttackResult, SHARD_RESULT_MEDIA_TYPE, ShardResultsInconsistentError } from './assemble.js';
-import { checkCriterion, checkSplit, parseAttackConfig, runBatch, sameShape, samplerDefaults, splitName } from './handlers.js';
-import type { AttackMetrics } from './metrics.js';
-import type { DatasetCache, ModelCache } from './resources.js';
+import { checkCriterion, checkSplit, parseAttackConfig, sameShape, samplerDefaults, splitName, type HandlerDeps } from './handlers.js';
+import { generateUaes } from '../../libs/augment/index.js';
 
 const { JobKind, JobState } = v1;
 
@@ -61,16 +60,8 @@ export class ShardInputError extends Error {
   }
 }
 
-export interface ShardWorkerDeps {
-  bus: Bus;
-  jobs: JobStore;
-  models: ModelCache;
-  datasets: DatasetCache;
-  metrics: AttackMetrics;
-  threads: () => number;
-  /** The process's attack threads (undefined: one thread). */
-  pool?: () => AttackPool | undefined;
-  logger: Logger;
+/** What Generate/Submit need, plus the worker's identity. */
+export interface ShardWorkerDeps extends HandlerDeps {
   /** Worker identity in AttackShardCompleted/Failed (pod or host name); default host:pid. */
   workerName?: string;
 }
@@ -251,8 +242,8 @@ export function startShardWorker(deps: ShardWorkerDeps): ShardWorker {
       let lastBeat = performance.now();
       let lastProgress = performance.now();
       const t0 = performance.now();
-      const results: SampleResult[] = await runBatch(ae, { data, inputShape: [...ae.inputShape], sampleIds }, config, {
-        threads: deps.threads(),
+      const results: SampleResult[] = await generateUaes(ae, { data, inputShape: [...ae.inputShape], sampleIds }, config, {
+        workers: deps.threads(),
         pool: deps.pool?.(),
         signal: ctl.signal,
         onProgress: (p) => {

@@ -11,7 +11,7 @@
  *                in the artifact store (artifacts.ts: `sha256/<hex>`)
  *   train_samples / test_samples (0 = all), seed, label_column (CSV)
  *
- * Flattening (cli/options.ts loadDatasetFor): every model kind but conv-ae
+ * Flattening (libs/augment flattenFor, as in the CLI): every model kind but conv-ae
  * sees flat vectors, so with `kind` other than 'conv-ae' the input shape
  * becomes [d] and `nativeShape` keeps the original. Without `kind` the
  * native shape is kept.
@@ -32,6 +32,7 @@ import {
 } from '../../libs/data/index.js';
 import type { ArtifactStore } from '../../libs/bus/index.js';
 import { ProtoFieldError, type v1 } from '../../libs/proto/index.js';
+import { flattenFor, type ModelDataset } from '../../libs/augment/index.js';
 import { getByRef } from './artifacts.js';
 
 export class DatasetConfigNotFoundError extends Error {
@@ -52,10 +53,7 @@ export interface ResolveDatasetOptions {
   dataDir?: string;
 }
 
-export type ResolvedDataset = Dataset & {
-  /** The per-sample shape before flattening (set when flattened). */
-  nativeShape?: number[];
-};
+export type ResolvedDataset = ModelDataset;
 
 const PATH_PREFIXES = ['idx:', 'csv:', 'npy:'];
 
@@ -75,12 +73,6 @@ async function npyArray(store: ArtifactStore, ref: v1.ArtifactRef | undefined, f
 }
 
 const present = (ref: v1.ArtifactRef | undefined): ref is v1.ArtifactRef => ref !== undefined && ref.sha256 !== '';
-
-/** Flat vectors for every kind but conv-ae (cli/options.ts loadDatasetFor). */
-export function flattenFor(ds: Dataset, kind: string | undefined): ResolvedDataset {
-  if (!kind || kind === 'conv-ae' || ds.inputShape.length <= 1) return ds;
-  return { ...ds, inputShape: [ds.inputShape.reduce((a, b) => a * b, 1)], nativeShape: ds.inputShape };
-}
 
 /** Loads the dataset a DatasetConfig names. See the module comment. */
 export async function resolveDataset(
