@@ -21,7 +21,9 @@ busContract('nats', async (settings) => {
     streamPrefix: `T${n}`,
     subjectRoot: `t${n}.uae.v1`,
     storage: 'file',
-    pollMs: 1000,
+    // Pulls stay open longer than a test's redelivery cycle (ackWait 1 s): nats-server 2.9 can count a
+    // redelivery to a pull that expires at that instant without sending it (docs/bus.md).
+    pollMs: 5000,
     ...settings,
   });
 });
