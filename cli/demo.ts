@@ -16,7 +16,7 @@ const slice = new URL('../tests/fixtures/fashion-mnist-slice', import.meta.url).
 export const DEMO_ARGS = [
   '--dataset', `idx:${slice}`,
   '--model', 'conv-ae',
-  '--methods', 'mine,l2,ga-0.05,repeat',
+  '--methods', 'mine,init-noise,l2,ga-0.05,repeat',
   '--train-samples', '64',
   '--test-samples', '500',
   '--epochs', '40',

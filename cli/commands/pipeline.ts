@@ -1,11 +1,25 @@
-/** `uae pipeline`: the whole §5 loop in this process, with progress, outputs and a report. */
+/**
+ * `uae pipeline`: the augmentation study of §5 in this process, over one or
+ * several seeds, with progress, outputs and a report (docs/study.md).
+ */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { initBackend } from '../../libs/tensor/index.js';
 import { writeNpy } from '../../libs/data/index.js';
 import { AUTOENCODER_KINDS, saveAutoencoder } from '../../libs/models/index.js';
-import { parseMethod, runAugmentation, type AugmentationConfig, type AugmentationReport } from '../../libs/augment/index.js';
+import {
+  diagnosticsCsv,
+  parseMethods,
+  RETRAIN_SCHEDULES,
+  runStudy,
+  type AugmentationConfig,
+  type AugmentationReport,
+  type ProbeKind,
+  type RetrainSchedule,
+  type StudyMetrics,
+  validationCount,
+} from '../../libs/augment/index.js';
 import { progressSink } from '../progress.js';
 import {
   addAttackOptions,
@@ -20,29 +34,69 @@ import {
 } from '../options.js';
 import { writePipelineReport } from '../report.js';
 
+/** Balın's convergence threshold for the concrete AE's selection. */
+export const CONVERGENCE_THRESHOLD = 0.998;
+
+function seedList(v: string): number[] {
+  const seeds = v.split(',').map((s) => Number(s.trim()));
+  if (seeds.length === 0 || seeds.some((s) => !Number.isSafeInteger(s) || s < 0)) throw new InvalidArgumentError('--seeds must be a comma-separated list of non-negative integers, e.g. 0,1,2');
+  if (new Set(seeds).size !== seeds.length) throw new InvalidArgumentError('--seeds lists a seed twice');
+  return seeds;
+}
+
+function fraction(name: string) {
+  return (v: string) => {
+    const f = Number(v);
+    if (!(f >= 0 && f < 1)) throw new InvalidArgumentError(`${name} must be in [0, 1) (0 = no validation split)`);
+    return f;
+  };
+}
+
 export function pipelineCommand(): Command {
   const cmd = new Command('pipeline')
-    .description('train → UAEs for every training sample → retrain on original ∪ UAEs → evaluate (ALGORITHMS.md §5)')
+    .description('train → UAEs for every training sample → retrain on original ∪ UAEs → evaluate, per seed, with controls and verdicts (ALGORITHMS.md §5, docs/study.md)')
     .requiredOption('--model <kind>', `one of ${AUTOENCODER_KINDS.join(', ')}`)
-    .option('--methods <list>', 'comma-separated: mine, l2, ga-<sigma>, repeat, none', 'mine,l2,ga-0.05,ga-0.1,repeat')
+    .option(
+      '--methods <list>',
+      'comma-separated arms: mine, l2, cosine (optionally -sign/-adam and @<step>, e.g. mine-adam@0.05), init-noise, ga-<σ> (or noise-<σ>), flip, rotate-<deg>, repeat, none',
+      'mine,init-noise,l2,ga-0.05,ga-0.1,repeat',
+    )
     .requiredOption('--out <dir>', 'output directory');
   addDataOptions(cmd);
   addModelOptions(cmd);
   cmd
-    .option('--epochs <n>', 'training epochs', int('--epochs'), 20)
-    .option('--retrain-epochs <n>', 'retraining epochs on the augmented set', int('--retrain-epochs'), 20)
+    .option('--epochs <n>', 'training epochs of the original (with a validation split: the cap)', int('--epochs'), 100)
+    .option('--retrain-epochs <n>', 'retraining epochs (schedule "longer"; the cap of "plateau")', int('--retrain-epochs'), 100)
+    .addOption(
+      new Option('--retrain-schedule <s>', 'longer: --retrain-epochs; same-epochs / same-steps: as the original; plateau: early stopping on the validation split')
+        .choices([...RETRAIN_SCHEDULES])
+        .default('plateau'),
+    )
+    .option('--validation <fraction>', 'seeded validation split carved from training for early stopping (0 = none: fixed epochs)', fraction('--validation'), 0.1)
+    .option('--patience <n>', 'early stopping: epochs without a validation improvement', int('--patience'), 10)
     .option('--batch <n>', 'training batch size', int('--batch'), 100)
-    .option('--classifier-epochs <n>', 'downstream classifier epochs (labelled datasets; 0 = skip)', int('--classifier-epochs'), 50);
+    .option('--no-converge', 'concrete AE: do not double the epochs until the selection converges (Balın)')
+    .option('--max-epochs <n>', 'concrete AE: cap of the convergence loop (default 16 × --epochs)', int('--max-epochs'))
+    .addOption(new Option('--probe <p>', 'downstream probes (labelled data): mlp, extratrees (the paper\'s, on the full training split) or both').choices(['mlp', 'extratrees', 'both']).default('both'))
+    .option('--probe-train-samples <n>', 'ExtraTrees probe: a seeded subset of the full training split (default: all of it)', int('--probe-train-samples'))
+    .option('--classifier-epochs <n>', 'MLP probe epochs (0 = no probes at all)', int('--classifier-epochs'), 50);
   addAttackOptions(cmd);
-  cmd.option('--seed <n>', 'seed for everything', int('--seed'), 0);
+  cmd
+    .addOption(new Option('--delta-update <rule>', 'δ update of every attack arm without its own: gradient (the paper), sign or adam').choices(['gradient', 'sign', 'adam']).default('gradient'))
+    .option('--seed <n>', 'seed for everything (one seed)', int('--seed'), 0)
+    .option('--seeds <list>', 'several seeds, e.g. 0,1,2: every arm per seed, with intervals and paired verdicts', seedList)
+    .option('--data-seed <n>', 'seed of the data subsets and of the validation split (default: the first seed)', int('--data-seed'));
   addOutputOptions(cmd);
   return cmd.action(async (o) => {
     const quiet = Boolean(o.quiet || o.json);
     const progress = progressSink({ quiet });
     const model = checkModelKind(o.model);
-    const methods = String(o.methods).split(',').map((m) => parseMethod(m.trim()));
+    const methods = parseMethods(String(o.methods).split(','));
+    const seeds: number[] = o.seeds ?? [o.seed];
+    const dataSeed: number = o.dataSeed ?? seeds[0]!;
+    if (o.retrainSchedule === 'plateau' && !(o.validation > 0)) throw new InvalidArgumentError('--retrain-schedule plateau needs a validation split (--validation > 0)');
     const info = await initBackend();
-    const ds = await loadDatasetFor(o, model);
+    const ds = await loadDatasetFor({ ...o, seed: dataSeed }, model);
     const imageShape = ds.nativeShape ?? ds.inputShape;
     const config: AugmentationConfig = {
       model,
@@ -50,67 +104,117 @@ export function pipelineCommand(): Command {
       epochs: o.epochs,
       retrainEpochs: o.retrainEpochs,
       batchSize: o.batch,
-      seed: o.seed,
+      seed: seeds[0]!,
       workers: o.workers,
       modelOptions: modelOptionsFrom(o),
       classifier: o.classifierEpochs > 0 ? { epochs: o.classifierEpochs } : false,
-      attack: attackInputFrom(o),
+      probe: o.probe as ProbeKind,
+      ...(o.probeTrainSamples !== undefined ? { probeTrainSamples: o.probeTrainSamples } : {}),
+      ...(o.validation > 0 ? { validation: { fraction: o.validation, patience: o.patience, seed: dataSeed } } : {}),
+      retrainSchedule: o.retrainSchedule as RetrainSchedule,
+      ...(model === 'concrete-ae' && o.converge ? { convergence: { threshold: CONVERGENCE_THRESHOLD, maxEpochs: o.maxEpochs ?? 16 * o.epochs } } : {}),
+      imageShape,
+      attack: { ...attackInputFrom(o), update: o.deltaUpdate },
     };
     await mkdir(o.out, { recursive: true });
-    const rerun = { command: 'pipeline', dataset: o.dataset, dataDir: o.dataDir, trainSamples: o.trainSamples, testSamples: o.testSamples };
+    const rerun = { command: 'pipeline', dataset: o.dataset, dataDir: o.dataDir, trainSamples: o.trainSamples, testSamples: o.testSamples, seeds, dataSeed };
     await writeFile(join(o.out, 'config.json'), JSON.stringify({ ...rerun, backend: info.name, ...config }, null, 2) + '\n');
-    progress.log(`backend ${info.name} (${info.provider}); ${ds.name}: ${ds.train.n} train / ${ds.test.n} test samples of [${ds.inputShape.join('×')}]`);
-    const report = await runAugmentation(ds, config, {
+    progress.log(`backend ${info.name} (${info.provider}); ${ds.name}: ${ds.train.n} train / ${ds.test.n} test samples of [${ds.inputShape.join('×')}]; seeds ${seeds.join(', ')}`);
+    // One seed writes its outputs at the top level (as before); several, one folder per seed.
+    const dirOf = (seed: number) => (seeds.length === 1 ? o.out : join(o.out, `seed-${seed}`));
+    const attacked = o.validation > 0 ? ds.train.n - validationCount(ds.train.n, o.validation) : ds.train.n;
+    let current = seeds[0]!;
+    const { metrics, reports } = await runStudy(ds, config, seeds, {
+      onSeed: (seed, i, count) => {
+        current = seed;
+        if (count > 1) progress.log(`seed ${seed} (${i + 1} of ${count})`);
+      },
       onStage: (stage) => {
         progress.stop();
         progress.log(stage);
-        if (stage.startsWith('train') || stage.startsWith('retrain')) progress.start(stage, stage.startsWith('train') ? config.epochs : config.retrainEpochs);
-        if (stage === 'generate mine' || stage === 'generate l2') progress.start(stage.replace('generate', 'attack'), ds.train.n);
+        if (stage === 'train original' || stage.startsWith('retrain ')) progress.start(stage, stage === 'train original' ? config.epochs : config.retrainEpochs);
+        if (stage.startsWith('generate ') && methods.includes(stage.slice(9)) && /^(mine|l2|cosine)/.test(stage.slice(9))) progress.start(stage.replace('generate', 'attack'), attacked);
       },
-      onEpoch: (_stage, e) => progress.update(e.epoch + 1, `loss ${e.loss.toFixed(5)}, ${e.samplesPerSec.toFixed(0)} samples/s`),
+      onEpoch: (_stage, e) => progress.update(e.epoch + 1, `loss ${e.loss.toFixed(5)}${e.valLoss !== undefined ? `, val ${e.valLoss.toFixed(5)}` : ''}, ${e.samplesPerSec.toFixed(0)} samples/s`),
       onAttackProgress: (_method, p) => {
         progress.update(Math.floor(p.fraction * p.total), `${p.succeeded} succeeded, ${p.samplesPerSecond.toFixed(3)} samples/s`);
       },
-      onModel: (name, ae) => saveAutoencoder(ae, join(o.out, 'models', name)),
+      onModel: (name, ae) => saveAutoencoder(ae, join(dirOf(current), 'models', name)),
+      onSeedReport: async (seed, report) => {
+        await writeSeedOutputs(dirOf(seed), report, ds.inputShape, seeds.length > 1);
+      },
     });
     progress.stop();
-    const { generated, history, ...metrics } = report;
     await writeFile(join(o.out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
-    await writeFile(join(o.out, 'history.json'), JSON.stringify(history, null, 2) + '\n');
-    for (const [method, g] of Object.entries(generated)) {
-      if (!g) continue;
-      await writeNpy(join(o.out, `${method}-x.npy`), [ds.train.n, ...ds.inputShape], g.x);
-      if (g.results) {
-        await writeNpy(join(o.out, `${method}-success.npy`), [ds.train.n], Uint8Array.from(g.results, (r) => (r.success ? 1 : 0)));
-        await writeNpy(join(o.out, `${method}-similarity.npy`), [ds.train.n], Float32Array.from(g.results, (r) => r.similarity));
-      }
-    }
-    await writePipelineReport(o.out, ds, imageShape, report, { ...rerun, backend: info.name, ...config });
+    if (seeds.length === 1) await writeFile(join(o.out, 'history.json'), JSON.stringify(reports[0]!.history, null, 2) + '\n');
+    await writePipelineReport(o.out, imageShape, reports[0]!, metrics, { ...rerun, backend: info.name, ...config });
     if (o.json) {
       process.stdout.write(JSON.stringify(metrics, null, 2) + '\n');
       return;
     }
-    printTable(metrics.methods);
-    console.log(`wrote ${join(o.out, 'report.html')} (open it in a browser), metrics.json, config.json, history.json, models/ and the generated samples (.npy)`);
+    printTable(metrics);
+    printVerdicts(metrics);
+    console.log(
+      `wrote ${join(o.out, 'report.html')} (open it in a browser), metrics.json, config.json, ${seeds.length > 1 ? 'seed-<s>/ (per seed: ' : ''}history.json, models/, the generated samples (.npy) and per-sample diagnostics (.csv)${seeds.length > 1 ? ')' : ''}`,
+    );
   });
 }
 
-export function printTable(methods: AugmentationReport['methods']): void {
+/** One seed's files: metrics (several seeds: per seed), history, generated samples, attack outputs and diagnostics. */
+async function writeSeedOutputs(dir: string, report: AugmentationReport, inputShape: number[], withMetrics: boolean): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const { generated, history, trainX: _x, trainIndex, ...metrics } = report;
+  if (withMetrics) {
+    await writeFile(join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+    await writeFile(join(dir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
+  }
+  const n = report.train_samples;
+  // Rows of the generated sets in the dataset's (subset) training split.
+  await writeNpy(join(dir, 'train-index.npy'), [n], trainIndex);
+  for (const [method, g] of Object.entries(generated)) {
+    if (!g) continue;
+    await writeNpy(join(dir, `${method}-x.npy`), [n, ...inputShape], g.x);
+    if (g.results) {
+      await writeNpy(join(dir, `${method}-success.npy`), [n], Uint8Array.from(g.results, (r) => (r.success ? 1 : 0)));
+      await writeNpy(join(dir, `${method}-similarity.npy`), [n], Float32Array.from(g.results, (r) => r.similarity));
+    }
+    if (g.diagnostics) await writeFile(join(dir, `${method}-diagnostics.csv`), diagnosticsCsv(g.diagnostics));
+  }
+}
+
+/** The results table: means over seeds, with the 95% interval of the test error when there are several. */
+export function printTable(metrics: StudyMetrics): void {
   const pct = (v: number | undefined) => (v === undefined ? '' : `${(v * 100).toFixed(2)}%`);
+  const several = metrics.seeds.length > 1;
   console.table(
-    Object.entries(methods).flatMap(([method, m]) =>
-      m
-        ? [
-            {
-              method,
-              'test recon error': m.test_recon_error.toFixed(5),
-              improvement: 'improvement' in m ? pct(m.improvement) : '',
-              ASR: 'asr' in m ? pct(m.asr) : '',
-              accuracy: pct(m.accuracy),
-              's/sample': 'seconds_per_sample' in m ? m.seconds_per_sample.toFixed(3) : '',
-            },
-          ]
-        : [],
-    ),
+    Object.entries(metrics.methods).map(([method, m]) => ({
+      method,
+      'test recon error': m.test_recon_error?.toFixed(5) ?? '',
+      ...(several ? { '95% CI': m.ci95.test_recon_error ? `[${m.ci95.test_recon_error[0].toFixed(5)}, ${m.ci95.test_recon_error[1].toFixed(5)}]` : '' } : {}),
+      improvement: pct(m.improvement),
+      ASR: pct(m.asr),
+      'acc (MLP)': pct(m.accuracy),
+      'acc (ExtraTrees)': pct(m.accuracy_extratrees),
+      steps: m.train_steps === undefined ? '' : Math.round(m.train_steps),
+      's/sample': m.seconds_per_sample === undefined || method === 'original' ? '' : m.seconds_per_sample.toFixed(3),
+    })),
+  );
+}
+
+export function printVerdicts(metrics: StudyMetrics): void {
+  const rows = metrics.comparisons.filter((c) => c.metric === 'test_recon_error' || metrics.seeds.length > 1);
+  if (rows.length === 0) return;
+  if (metrics.seeds.length < 2) {
+    console.log('one seed: no intervals, every verdict is "indistinguishable" — run with --seeds 0,1,2 for verdicts');
+    return;
+  }
+  console.table(
+    rows.map((c) => ({
+      comparison: `${c.arm} vs ${c.control}`,
+      metric: c.metric,
+      'mean diff': c.diff.toPrecision(3),
+      '95% CI': c.ci95 ? `[${c.ci95[0].toPrecision(3)}, ${c.ci95[1].toPrecision(3)}]` : '',
+      verdict: c.verdict,
+    })),
   );
 }

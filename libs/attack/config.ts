@@ -35,8 +35,16 @@ export const AttackConfigSchema = z
     iterations: z.number().int().min(1).max(100_000).default(40),
     /** L∞ bound on δ; 1 = no effective bound (the paper's recommendation for MINE attacks). */
     epsilon: z.number().gt(0).max(1).default(1),
-    /** Step size of the plain gradient step on δ. */
+    /** Step size of the step on δ. */
     alpha: z.number().gt(0).max(100).default(0.01),
+    /**
+     * The δ update of step 1: `gradient` is the paper's plain step δ − α∇ (the
+     * default); `sign` is δ − α·sign(∇) (FGSM-style, every element moves α);
+     * `adam` is Adam on δ with learning rate α (per-sample moments, reset when the
+     * penalty method restarts δ). The latter two are ours, beyond the paper: they
+     * test whether a better-scaled MI term changes what MINE-UAEs are.
+     */
+    update: z.enum(['gradient', 'sign', 'adam']).default('gradient'),
     /** c-update rate. */
     beta: z.number().gt(0).max(1).default(0.1),
     /** Initial c. */

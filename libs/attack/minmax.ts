@@ -58,12 +58,31 @@ export function glorotDeltaLimit(inputShape: readonly number[]): number {
   return Math.sqrt(6 / (fanIn + fanOut));
 }
 
-function initialDelta(config: AttackConfig, inputShape: number[], sampleIds: readonly number[]): tf.Tensor {
+/**
+ * The attack's starting perturbation δ0 for each sample, after Proj
+ * (‖δ‖∞ ≤ ε, x + δ ∈ [0, 1]), in float32 exactly as the attack starts from it:
+ * U(−a, a) from Rng(seed, sampleId, STREAM.delta). `x` is B × d, row-major.
+ * The `init-noise` control (libs/augment) uses it to isolate what the
+ * iterations add to this draw.
+ */
+export function initialPerturbation(
+  config: Pick<AttackConfig, 'init' | 'epsilon' | 'seed'>,
+  inputShape: readonly number[],
+  x: Float32Array,
+  sampleIds: readonly number[],
+): Float32Array {
   const d = inputShape.reduce((a, b) => a * b, 1);
+  if (x.length !== sampleIds.length * d) throw new Error(`initialPerturbation: ${x.length} values for ${sampleIds.length} samples of ${d}`);
   const a = config.init === 'glorot' ? glorotDeltaLimit(inputShape) : config.epsilon;
-  const buf = new Float32Array(sampleIds.length * d);
-  sampleIds.forEach((id, b) => new Rng(config.seed, id, STREAM.delta).fillUniform(buf, -a, a, b * d, d));
-  return tf.tensor(buf, [sampleIds.length, ...inputShape]);
+  const eps = Math.fround(config.epsilon);
+  const out = new Float32Array(sampleIds.length * d);
+  sampleIds.forEach((id, b) => new Rng(config.seed, id, STREAM.delta).fillUniform(out, -a, a, b * d, d));
+  for (let i = 0; i < out.length; i++) {
+    const xi = x[i]!;
+    const di = Math.min(eps, Math.max(-eps, out[i]!));
+    out[i] = Math.fround(Math.min(1, Math.max(0, Math.fround(xi + di))) - xi);
+  }
+  return out;
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -75,6 +94,50 @@ function project(x: tf.Tensor, delta: tf.Tensor, epsilon: number): tf.Tensor {
 
 function adversarial(x: tf.Tensor, delta: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.clipByValue(tf.add(x, delta), 0, 1));
+}
+
+/** Step 1's update direction times its size: what is subtracted from δ before Proj. */
+interface DeltaStep {
+  step(grad: tf.Tensor): tf.Tensor;
+  /** Forget any state (δ restarted; or the attack ended). */
+  reset(): void;
+}
+
+/**
+ * The δ update rules (AttackConfig.update). Adam's moments are per element,
+ * hence per sample: the samples of a chunk never mix.
+ */
+function createDeltaStep(rule: AttackConfig['update'], alpha: number): DeltaStep {
+  if (rule === 'gradient') return { step: (g) => tf.mul(g, alpha), reset: () => {} };
+  if (rule === 'sign') return { step: (g) => tf.tidy(() => tf.mul(tf.sign(g), alpha)), reset: () => {} };
+  const beta1 = 0.9;
+  const beta2 = 0.999;
+  const eps = 1e-8;
+  let m: tf.Tensor | undefined;
+  let v: tf.Tensor | undefined;
+  let t = 0;
+  return {
+    step(g) {
+      t++;
+      const [m1, v1] = tf.tidy(() => [
+        m ? tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)) : tf.mul(g, 1 - beta1),
+        v ? tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)) : tf.mul(tf.square(g), 1 - beta2),
+      ]);
+      m?.dispose();
+      v?.dispose();
+      m = m1;
+      v = v1;
+      const lr = (alpha * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
+      return tf.tidy(() => tf.mul(tf.div(m1!, tf.add(tf.sqrt(v1!), eps)), lr));
+    },
+    reset() {
+      m?.dispose();
+      v?.dispose();
+      m = undefined;
+      v = undefined;
+      t = 0;
+    },
+  };
 }
 
 /** Per-sample best-so-far bookkeeping (step 4) and the failure fallback. */
@@ -212,11 +275,13 @@ export async function attackChunk(model: AttackModel, input: ChunkInput, config:
   // Tensors alive across iterations, freed however the attack ends.
   let delta0: tf.Tensor | undefined;
   let delta: tf.Tensor | undefined;
+  let deltaStep: DeltaStep = createDeltaStep('gradient', config.alpha);
   try {
     similarity = createSimilarity(config.similarity, model, x, keys);
     const sim = similarity;
-    delta0 = tf.tidy(() => project(x, initialDelta(config, inputShape, input.sampleIds), config.epsilon));
+    delta0 = tf.tensor(initialPerturbation(config, inputShape, await x.data() as Float32Array, input.sampleIds), x.shape);
     delta = tf.clone(delta0);
+    deltaStep = createDeltaStep(config.update, config.alpha);
     const c = new Float32Array(B).fill(config.c0);
     const policy: CPolicy =
       config.method === 'minmax' ? new MinMaxC(c, config.beta) : new PenaltyC(c, Math.floor(config.iterations / config.searchSteps));
@@ -263,7 +328,9 @@ export async function attackChunk(model: AttackModel, input: ChunkInput, config:
       });
       cT.dispose();
       settle(simValues);
-      const stepped = tf.tidy(() => project(x, tf.sub(delta!, tf.mul(grad, config.alpha)), config.epsilon));
+      const step = deltaStep.step(grad);
+      const stepped = tf.tidy(() => project(x, tf.sub(delta!, step), config.epsilon));
+      step.dispose();
       grad.dispose();
       delta.dispose();
       delta = stepped;
@@ -292,6 +359,7 @@ export async function attackChunk(model: AttackModel, input: ChunkInput, config:
         settle(tf.tidy(() => read(sim.evaluate(adversarial(x, delta!)))));
         delta.dispose();
         delta = tf.clone(delta0);
+        deltaStep.reset();
       }
       hooks.onIteration?.(t + 1);
     }
@@ -309,5 +377,6 @@ export async function attackChunk(model: AttackModel, input: ChunkInput, config:
     similarity?.dispose();
     delta?.dispose();
     delta0?.dispose();
+    deltaStep.reset();
   }
 }

@@ -1,53 +1,129 @@
 /**
- * UAE data augmentation (ALGORITHMS.md §5): train → generate an adversarial
- * example for every training sample → replicate failures (keeps the data
- * balanced) → retrain from scratch, same architecture, on original ∪ UAEs →
- * evaluate on the untouched test set. Baselines in the same run: L2-UAE,
- * Gaussian augmentation, `repeat` (original ∪ original: the same retraining
- * with no new samples) and `none` (retrained on the originals alone, same
- * schedule), so a gain can be credited to the UAEs rather than to training.
+ * UAE data augmentation (ALGORITHMS.md §5), one seed: train → generate an
+ * adversarial example for every training sample → replicate failures (keeps
+ * the data balanced) → retrain from scratch, same architecture, on
+ * original ∪ UAEs → evaluate on the untouched test set. Baselines and
+ * controls in the same run: L2-UAE, cosine, Gaussian augmentation, flip and
+ * rotation (Table 5), `repeat` (original ∪ original: the same retraining with
+ * no new samples), `none` (retrained on the originals alone, same schedule)
+ * and `init-noise` (the MINE arm's initial δ0 kept under its success mask), so
+ * that a gain can be credited to the UAEs rather than to training or to noise.
+ *
+ * The protocol options make the answer trustworthy (docs/study.md): a seeded
+ * validation split with early stopping trains the original to a plateau; the
+ * retraining schedule is explicit; the concrete AE runs Balın's convergence
+ * loop; the paper's post-hoc ExtraTrees probe sits beside the MLP probe.
+ * `runStudy` (study.ts) repeats this over seeds and compares the arms.
  */
 import { backendInfo } from '../tensor/index.js';
+import { Rng, STREAM } from '../tensor/rng.js';
 import type { Autoencoder, AutoencoderKind, CreateAutoencoderOptions, EpochReport } from '../models/index.js';
-import type { AttackConfigInput, AttackProgress, SampleResult } from '../attack/index.js';
+import { initialPerturbation, type AttackConfigInput, type AttackProgress, type SampleResult } from '../attack/index.js';
 import { generateUaes } from './generate.js';
-import { downstreamAccuracy, reconstructionError, type DownstreamOptions } from '../eval/index.js';
-import type { Dataset } from '../data/index.js';
+import { downstreamAccuracy, encodeAll, extraTreesAccuracy, reconstructionError, type DownstreamOptions } from '../eval/index.js';
+import type { Dataset, DatasetSplit } from '../data/index.js';
 import {
+  armSpec,
   attackSummary,
   augmentedTrainSet,
   baselineSamples,
+  initNoiseSamples,
   isAttackMethod,
   mergeAttackResults,
   methodMetrics,
   pipelineAttackConfig,
+  sampleSize,
   trainFresh as trainStage,
   type AugmentationMethod,
   type MethodMetrics,
+  type TrainedModel,
 } from './stages.js';
+import { sampleDiagnostics, summarizeDiagnostics, type SampleDiagnostics } from './diagnostics.js';
 
 export { parseMethod, type AugmentationMethod, type MethodMetrics } from './stages.js';
+
+/**
+ * How the retrained models are trained (SuppMat Table 10 trains them longer):
+ *   longer       `retrainEpochs` epochs (the library default; the paper's practice)
+ *   same-epochs  as many epochs as the original ran (2N samples: twice its steps)
+ *   same-steps   as many optimiser steps as the original took
+ *   plateau      early stopping on the validation split, at most `retrainEpochs` epochs
+ */
+export type RetrainSchedule = 'longer' | 'same-epochs' | 'same-steps' | 'plateau';
+export const RETRAIN_SCHEDULES: readonly RetrainSchedule[] = ['longer', 'same-epochs', 'same-steps', 'plateau'];
+
+/** mlp: a small MLP on a subset (fast); extratrees: the paper's probe (Balın et al.) on the full training split; both. */
+export type ProbeKind = 'mlp' | 'extratrees' | 'both';
+
+export interface ValidationConfig {
+  /** Fraction in (0, 1) of the training samples held out (never attacked, never trained on). */
+  fraction: number;
+  /** Early stopping: epochs without a validation-loss improvement before the original stops. */
+  patience: number;
+  minDelta?: number;
+  /** Seed of the split (default: the study's seed; a multi-seed study fixes it to its first seed). */
+  seed?: number;
+}
 
 export interface AugmentationConfig {
   model: AutoencoderKind;
   methods: AugmentationMethod[];
-  /** Training of the original model. */
+  /** Training of the original model (with validation: the cap on its epochs). */
   epochs: number;
-  /** Retraining from scratch on the augmented set (the paper uses more: SuppMat Table 10). */
+  /** Retraining epochs for the `longer` schedule (and the cap of `plateau`). */
   retrainEpochs: number;
   batchSize: number;
   seed: number;
-  /** MinMax settings for `mine` and `l2` (similarity is set per method). */
+  /** MinMax settings for the attack arms (similarity, update rule and α can be set per arm). */
   attack: AttackConfigInput;
   /** Worker threads for the attacks (default: the backend's preference). */
   workers?: number;
   /** Architecture options (hidden width, concrete k, …); the same for the original and every retrained model. */
   modelOptions?: Omit<CreateAutoencoderOptions, 'seed'>;
   /**
-   * Downstream-accuracy probe, run when the dataset has labels: a classifier
-   * on each model's latent code (concrete AE: its selected features). `false` skips it.
+   * Downstream-accuracy probes, run when the dataset has labels: the MLP's
+   * options. `false` skips every probe.
    */
   classifier?: DownstreamOptions | false;
+  /** Which probes (default mlp). */
+  probe?: ProbeKind;
+  /** The ExtraTrees probe's training rows: a seeded subset of the full training split (default: all of it). */
+  probeTrainSamples?: number;
+  /** A validation split and early stopping for the original (default: none, fixed epochs). */
+  validation?: ValidationConfig;
+  /** Default `longer`. */
+  retrainSchedule?: RetrainSchedule;
+  /** concrete-ae: Balın's loop (double the epochs until the selection converges). Default off. */
+  convergence?: { threshold: number; maxEpochs: number };
+  /** Native sample shape for the image arms (flip, rotate-…); default the dataset's. */
+  imageShape?: number[];
+}
+
+/** The resolved protocol, recorded with the metrics. */
+export interface ProtocolRecord {
+  validation: (ValidationConfig & { seed: number; samples: number }) | null;
+  retrain_schedule: RetrainSchedule;
+  convergence: { threshold: number; max_epochs: number } | null;
+  probes: Array<'mlp' | 'extratrees'>;
+  probe_train_samples?: number;
+}
+
+export interface OriginalMetrics {
+  test_recon_error: number;
+  accuracy?: number;
+  accuracy_extratrees?: number;
+  train_steps?: number;
+  train_epochs?: number;
+  selection_convergence?: number;
+  selected_features?: number[];
+}
+
+export interface GeneratedSet {
+  /** N × d: the generated samples, failures replaced by originals (what the retraining used). */
+  x: Float32Array;
+  results?: SampleResult[];
+  /** Attack arms: per-sample diagnostics. */
+  diagnostics?: SampleDiagnostics[];
 }
 
 export interface AugmentationReport {
@@ -55,12 +131,18 @@ export interface AugmentationReport {
   model: AutoencoderKind;
   backend: string;
   seed: number;
+  /** Samples trained on and attacked (the training split less the validation split). */
   train_samples: number;
+  validation_samples: number;
   test_samples: number;
-  methods: { original: { test_recon_error: number; accuracy?: number } } & Partial<Record<AugmentationMethod, MethodMetrics>>;
-  /** Per attack method: the generated samples (N × d, failures replaced by originals) and results. */
-  generated: Partial<Record<AugmentationMethod, { x: Float32Array; results?: SampleResult[] }>>;
+  protocol: ProtocolRecord;
+  methods: { original: OriginalMetrics } & Partial<Record<AugmentationMethod, MethodMetrics>>;
+  /** Per arm with data: the generated samples and (attacks) results and diagnostics. */
+  generated: Partial<Record<AugmentationMethod, GeneratedSet>>;
   history: Record<string, EpochReport[]>;
+  /** The samples trained on and attacked, N × d (rows of `generated`), and their rows in the dataset's train split. */
+  trainX: Float32Array;
+  trainIndex: Int32Array;
 }
 
 export interface AugmentationHooks {
@@ -72,81 +154,198 @@ export interface AugmentationHooks {
   onModel?: (name: 'original' | AugmentationMethod, ae: Autoencoder) => Promise<void> | void;
 }
 
-function trainFresh(kind: AutoencoderKind, inputShape: number[], data: Float32Array, epochs: number, cfg: AugmentationConfig, stage: string, hooks: AugmentationHooks) {
-  return trainStage({
-    kind,
-    inputShape,
-    data,
-    epochs,
-    batchSize: cfg.batchSize,
-    seed: cfg.seed,
-    modelOptions: cfg.modelOptions,
-    signal: hooks.signal,
-    onEpoch: (e) => hooks.onEpoch?.(stage, e),
-  });
+/** How many of n training samples a validation fraction holds out (at least one). */
+export function validationCount(n: number, fraction: number): number {
+  return Math.max(1, Math.round(n * fraction));
 }
 
-async function attack(ae: Autoencoder, ds: Dataset, method: 'mine' | 'l2', cfg: AugmentationConfig, hooks: AugmentationHooks): Promise<SampleResult[]> {
-  const config = pipelineAttackConfig(method, ae.kind, cfg.attack, cfg.seed);
-  return generateUaes(ae, { data: ds.train.x, inputShape: ds.inputShape }, config, {
-    workers: cfg.workers,
-    signal: hooks.signal,
-    onProgress: (p) => hooks.onAttackProgress?.(method, p),
-  });
+/** Splits the training samples into the ones trained on and a seeded validation set. */
+export function carveValidation(train: DatasetSplit, d: number, fraction: number | undefined, seed: number): { fit: DatasetSplit; fitIndex: Int32Array; validation?: Float32Array } {
+  const all = Int32Array.from({ length: train.n }, (_, i) => i);
+  if (fraction === undefined) return { fit: train, fitIndex: all };
+  if (!(fraction > 0 && fraction < 1)) throw new Error(`validation fraction must be in (0, 1); got ${fraction}`);
+  const nVal = validationCount(train.n, fraction);
+  if (nVal >= train.n) throw new Error(`a validation fraction of ${fraction} leaves no training samples of ${train.n}`);
+  const order = new Rng(seed, STREAM.validation, 0).permutation(train.n);
+  const valIdx = Array.from(order.subarray(0, nVal)).sort((a, b) => a - b);
+  const isVal = new Uint8Array(train.n);
+  for (const i of valIdx) isVal[i] = 1;
+  const fitIndex = all.filter((i) => !isVal[i]);
+  const take = (idx: ArrayLike<number>) => {
+    const out = new Float32Array(idx.length * d);
+    for (let k = 0; k < idx.length; k++) out.set(train.x.subarray(idx[k]! * d, (idx[k]! + 1) * d), k * d);
+    return out;
+  };
+  return {
+    fit: { x: take(fitIndex), n: fitIndex.length, ...(train.labels ? { labels: Int32Array.from(fitIndex, (i) => train.labels![i]!) } : {}) },
+    fitIndex,
+    validation: take(valIdx),
+  };
+}
+
+function resolveProtocol(cfg: AugmentationConfig, validationSamples: number): ProtocolRecord {
+  const probe = cfg.probe ?? 'mlp';
+  const schedule = cfg.retrainSchedule ?? 'longer';
+  if (!RETRAIN_SCHEDULES.includes(schedule)) throw new Error(`retrain schedule must be one of ${RETRAIN_SCHEDULES.join(', ')}; got "${schedule}"`);
+  if (schedule === 'plateau' && !cfg.validation) throw new Error('the plateau retraining schedule needs a validation split');
+  return {
+    validation: cfg.validation ? { ...cfg.validation, seed: cfg.validation.seed ?? cfg.seed, samples: validationSamples } : null,
+    retrain_schedule: schedule,
+    convergence: cfg.convergence && cfg.model === 'concrete-ae' ? { threshold: cfg.convergence.threshold, max_epochs: cfg.convergence.maxEpochs } : null,
+    probes: cfg.classifier === false ? [] : probe === 'both' ? ['mlp', 'extratrees'] : [probe],
+    ...(cfg.probeTrainSamples !== undefined ? { probe_train_samples: cfg.probeTrainSamples } : {}),
+  };
+}
+
+/** The ExtraTrees probe's training rows: the full training split, or a seeded subset of it. */
+function probeTrainSplit(ds: Dataset, cap: number | undefined, seed: number): DatasetSplit {
+  const full = ds.fullTrain ?? ds.train;
+  if (cap === undefined || cap >= full.n) return full;
+  const d = sampleSize(ds.inputShape);
+  const idx = Array.from(new Rng(seed, STREAM.shuffle, 3).permutation(full.n).subarray(0, cap)).sort((a, b) => a - b);
+  const x = new Float32Array(cap * d);
+  idx.forEach((i, k) => x.set(full.x.subarray(i * d, (i + 1) * d), k * d));
+  return { x, n: cap, ...(full.labels ? { labels: Int32Array.from(idx, (i) => full.labels![i]!) } : {}) };
 }
 
 export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hooks: AugmentationHooks = {}): Promise<AugmentationReport> {
   if (cfg.methods.length === 0) throw new Error('no augmentation methods given');
-  const d = ds.inputShape.reduce((a, b) => a * b, 1);
-  const n = ds.train.n;
+  const d = sampleSize(ds.inputShape);
+  const imageShape = cfg.imageShape ?? (ds as { nativeShape?: number[] }).nativeShape ?? ds.inputShape;
+  for (const m of cfg.methods) {
+    // Fail before any training on an arm that cannot run on these data.
+    if (m === 'init-noise' && !cfg.methods.slice(0, cfg.methods.indexOf(m)).includes('mine')) throw new Error('"init-noise" needs the "mine" arm before it');
+    const a = armSpec(m);
+    if ((a.kind === 'flip' || a.kind === 'rotate') && imageShape.length < 2) throw new Error(`the "${m}" arm needs image data; this dataset's samples are [${imageShape.join(', ')}]`);
+  }
+  const split = carveValidation(ds.train, d, cfg.validation?.fraction, cfg.validation?.seed ?? cfg.seed);
+  const fit = split.fit;
+  const n = fit.n;
+  const protocol = resolveProtocol(cfg, split.validation ? split.validation.length / d : 0);
+  const schedule = protocol.retrain_schedule;
+
+  const train = (data: Float32Array, stage: string, o: { epochs: number; patience?: number; maxSteps?: number }) =>
+    trainStage({
+      kind: cfg.model,
+      inputShape: ds.inputShape,
+      data,
+      epochs: o.epochs,
+      batchSize: cfg.batchSize,
+      seed: cfg.seed,
+      modelOptions: cfg.modelOptions,
+      ...(split.validation ? { validation: split.validation } : {}),
+      ...(o.patience !== undefined ? { patience: o.patience, ...(cfg.validation?.minDelta !== undefined ? { minDelta: cfg.validation.minDelta } : {}) } : {}),
+      ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),
+      ...(cfg.convergence ? { convergence: cfg.convergence } : {}),
+      signal: hooks.signal,
+      onEpoch: (e) => hooks.onEpoch?.(stage, e),
+      onRestart: (epochs, reached) => hooks.onStage?.(`${stage}: selection at ${reached.toFixed(3)}, retraining with ${epochs} epochs`),
+    });
+
   hooks.onStage?.('train original');
-  const original = await trainFresh(cfg.model, ds.inputShape, ds.train.x, cfg.epochs, cfg, 'original', hooks);
-  const { train, test } = ds;
-  const labelled = cfg.classifier !== false && train.labels && test.labels ? { train: { x: train.x, labels: train.labels }, test: { x: test.x, labels: test.labels } } : undefined;
-  const accuracyOf = async (ae: Autoencoder) => {
-    if (!labelled) return {};
-    hooks.onStage?.('downstream accuracy');
-    return { accuracy: await downstreamAccuracy(ae, labelled.train, labelled.test, downstreamOptions(cfg)) };
+  const original = await train(fit.x, 'original', { epochs: cfg.epochs, ...(cfg.validation ? { patience: cfg.validation.patience } : {}) });
+  const { test } = ds;
+  const mlpProbe = protocol.probes.includes('mlp') && fit.labels && ds.train.labels && test.labels;
+  const treeProbe = protocol.probes.includes('extratrees') && test.labels;
+  const probeTrain = treeProbe ? probeTrainSplit(ds, cfg.probeTrainSamples, cfg.seed) : undefined;
+  if (treeProbe && !probeTrain?.labels) throw new Error('the ExtraTrees probe needs labels in the training split');
+  const probesOf = async (ae: Autoencoder): Promise<{ accuracy?: number; accuracy_extratrees?: number }> => {
+    const out: { accuracy?: number; accuracy_extratrees?: number } = {};
+    if (mlpProbe) {
+      hooks.onStage?.('downstream accuracy');
+      out.accuracy = await downstreamAccuracy(ae, { x: ds.train.x, labels: ds.train.labels! }, { x: test.x, labels: test.labels! }, downstreamOptions(cfg));
+    }
+    if (treeProbe && probeTrain) {
+      hooks.onStage?.('downstream accuracy (ExtraTrees probe)');
+      out.accuracy_extratrees = await extraTreesProbe(ae, probeTrain, { x: test.x, labels: test.labels! }, cfg.seed);
+    }
+    return out;
   };
+  const trainingRecord = (t: TrainedModel) => ({
+    train_steps: t.steps,
+    train_epochs: t.epochs,
+    ...(t.selectionConvergence !== undefined ? { selection_convergence: t.selectionConvergence } : {}),
+    ...(t.ae.selectedFeatures ? { selected_features: t.ae.selectedFeatures() } : {}),
+  });
+
   const report: AugmentationReport = {
     dataset: ds.name,
     model: cfg.model,
     backend: backendInfo().name,
     seed: cfg.seed,
     train_samples: n,
+    validation_samples: protocol.validation?.samples ?? 0,
     test_samples: ds.test.n,
-    methods: { original: { test_recon_error: NaN } },
+    protocol,
+    // 'original' has fewer fields than an arm; the intersection type cannot be built from a literal.
+    methods: { original: { test_recon_error: NaN } } as AugmentationReport['methods'],
     generated: {},
     history: { original: original.history },
+    trainX: fit.x,
+    trainIndex: split.fitIndex,
   };
+  // The MINE arm's δ0 and success mask, for init-noise.
+  let mineStart: { delta0: Float32Array; success: Uint8Array } | undefined;
   try {
-    report.methods.original = { test_recon_error: reconstructionError(original.ae, ds.test.x, ds.inputShape), ...(await accuracyOf(original.ae)) };
+    report.methods.original = {
+      test_recon_error: reconstructionError(original.ae, ds.test.x, ds.inputShape),
+      ...(await probesOf(original.ae)),
+      ...trainingRecord(original),
+    };
     await hooks.onModel?.('original', original.ae);
     const base = report.methods.original.test_recon_error;
+    const batchesOf = (samples: number) => Math.ceil(samples / cfg.batchSize);
     for (const method of cfg.methods) {
       hooks.signal?.throwIfAborted();
       hooks.onStage?.(`generate ${method}`);
       const started = performance.now();
       let generated: Float32Array | undefined;
       let results: SampleResult[] | undefined;
+      let diagnostics: SampleDiagnostics[] | undefined;
       if (isAttackMethod(method)) {
-        results = await attack(original.ae, ds, method, cfg, hooks);
+        const config = pipelineAttackConfig(method, cfg.model, cfg.attack, cfg.seed);
+        results = await generateUaes(original.ae, { data: fit.x, inputShape: ds.inputShape }, config, {
+          workers: cfg.workers,
+          signal: hooks.signal,
+          onProgress: (p) => hooks.onAttackProgress?.(method, p),
+        });
+        const delta0 = initialPerturbation(config, ds.inputShape, fit.x, results.map((r) => r.sampleId));
+        diagnostics = sampleDiagnostics(fit.x, delta0, results);
+        if (method === 'mine') mineStart = { delta0, success: Uint8Array.from(results, (r) => (r.success ? 1 : 0)) };
         // Failures are replaced by their originals (ALGORITHMS.md §5).
-        generated = mergeAttackResults(ds.train.x, d, results);
+        generated = mergeAttackResults(fit.x, d, results);
+      } else if (method === 'init-noise') {
+        if (!mineStart) throw new Error('"init-noise" needs the "mine" arm before it');
+        generated = initNoiseSamples(fit.x, mineStart.delta0, mineStart.success);
       } else {
-        generated = baselineSamples(method, ds.train.x, d, cfg.seed);
+        generated = baselineSamples(method, fit.x, d, cfg.seed, imageShape);
       }
       const secondsPerSample = (performance.now() - started) / 1000 / n;
-      const trainSet = augmentedTrainSet(ds.train.x, generated);
+      const trainSet = augmentedTrainSet(fit.x, generated);
+      const trainN = trainSet.length / d;
       hooks.onStage?.(`retrain ${method}`);
-      const retrained = await trainFresh(cfg.model, ds.inputShape, trainSet, cfg.retrainEpochs, cfg, method, hooks);
+      const plan =
+        schedule === 'same-epochs'
+          ? { epochs: original.epochs }
+          : schedule === 'same-steps'
+            ? { epochs: Math.ceil(original.steps / batchesOf(trainN)), maxSteps: original.steps }
+            : schedule === 'plateau'
+              ? { epochs: cfg.retrainEpochs, patience: cfg.validation!.patience }
+              : { epochs: cfg.retrainEpochs };
+      const retrained = await train(trainSet, method, plan);
       try {
         const err = reconstructionError(retrained.ae, ds.test.x, ds.inputShape);
         await hooks.onModel?.(method, retrained.ae);
-        const evaluated = await accuracyOf(retrained.ae);
-        report.methods[method] = methodMetrics(base, err, evaluated, secondsPerSample, results && isAttackMethod(method) ? attackSummary(method, results) : undefined);
+        const evaluated = await probesOf(retrained.ae);
+        const metrics: MethodMetrics = {
+          ...methodMetrics(base, err, evaluated, secondsPerSample, results && isAttackMethod(method) ? attackSummary(method, results) : undefined),
+          ...(evaluated.accuracy_extratrees !== undefined ? { accuracy_extratrees: evaluated.accuracy_extratrees } : {}),
+          ...trainingRecord(retrained),
+          ...(diagnostics ? { diagnostics: summarizeDiagnostics(diagnostics) } : {}),
+        };
+        report.methods[method] = metrics;
         report.history[method] = retrained.history;
-        if (generated && method !== 'repeat') report.generated[method] = { x: generated, ...(results ? { results } : {}) };
+        if (generated && method !== 'repeat') report.generated[method] = { x: generated, ...(results ? { results } : {}), ...(diagnostics ? { diagnostics } : {}) };
       } finally {
         retrained.ae.dispose();
       }
@@ -155,6 +354,24 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
     original.ae.dispose();
   }
   return report;
+}
+
+/**
+ * The paper's post-hoc probe (Balın et al.; ALGORITHMS.md §6): ExtraTrees with
+ * 50 trees fitted on the features of the (full) training split — the latent
+ * code, which for the concrete AE is its k selected features — scored on the test split.
+ */
+export async function extraTreesProbe(ae: Autoencoder, train: DatasetSplit, test: { x: Float32Array; labels: Int32Array }, seed: number): Promise<number> {
+  const codesTrain = encodeAll(ae, train.x);
+  const codesTest = encodeAll(ae, test.x);
+  try {
+    const m = codesTrain.shape[1];
+    const [tr, te] = await Promise.all([codesTrain.data(), codesTest.data()]);
+    return extraTreesAccuracy({ x: tr as Float32Array, labels: train.labels! }, { x: te as Float32Array, labels: test.labels }, m, { nTrees: 50, seed });
+  } finally {
+    codesTrain.dispose();
+    codesTest.dispose();
+  }
 }
 
 /** The downstream probe's options for a study: the study's seed unless the probe sets its own. */

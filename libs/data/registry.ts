@@ -31,6 +31,8 @@ export interface Dataset {
   inputShape: number[];
   train: DatasetSplit;
   test: DatasetSplit;
+  /** The whole training split when `train` is a subset of it (the paper's post-hoc probe fits on all of it). */
+  fullTrain?: DatasetSplit;
   classes?: string[];
 }
 
@@ -184,5 +186,6 @@ export async function loadDataset(spec: string, opts: LoadDatasetOptions = {}): 
 export function subsetDataset(ds: Dataset, opts: Pick<LoadDatasetOptions, 'trainSamples' | 'testSamples' | 'seed'> = {}): Dataset {
   const seed = opts.seed ?? 0;
   const size = ds.inputShape.reduce((a, b) => a * b, 1);
-  return { ...ds, train: subset(ds.train, size, opts.trainSamples, seed, 1), test: subset(ds.test, size, opts.testSamples, seed, 2) };
+  const train = subset(ds.train, size, opts.trainSamples, seed, 1);
+  return { ...ds, train, test: subset(ds.test, size, opts.testSamples, seed, 2), ...(train !== ds.train ? { fullTrain: ds.fullTrain ?? ds.train } : {}) };
 }

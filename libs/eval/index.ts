@@ -1,2 +1,4 @@
 export { reconstructionError, attackSuccessRate, improvement, summarize, type Summary } from './metrics.js';
 export { downstreamAccuracy, encodeAll, type DownstreamOptions, type LabelledSplit } from './downstream.js';
+export { ExtraTreesClassifier, extraTreesAccuracy, type ExtraTreesOptions } from './extra-trees.js';
+export { tCritical, meanInterval, pairedComparison, type MeanInterval, type PairedComparison, type Verdict } from './stats.js';

@@ -15,7 +15,9 @@
  * which ends one step short of 0.1). Dropout masks come from
  * Rng(seed, STREAM.dropout, epoch, batch) (tfjs' seeded dropout would repeat
  * one mask every step). Balın's outer loop that doubles the epochs until the
- * selection has converged (mean max probability ≥ 0.998) is not reproduced.
+ * selection has converged (mean max probability ≥ 0.998) lives with the
+ * study's training (libs/augment trainFresh, `convergence`), which measures
+ * `selectionConvergence()`.
  *
  * Inference (the layers model, reconstruct, the attack): each node is the
  * hard one-hot argmax of its logits, i.e. the layer gathers the selected
@@ -186,6 +188,15 @@ export class ConcreteAutoencoder extends LayersAutoencoder {
   selectedFeatures(): number[] {
     this.checkAlive();
     return this.select.selected();
+  }
+
+  /**
+   * Balın's convergence measure: the mean over select nodes of the largest
+   * softmax(logits) probability (1/d at a uniform start, → 1 as each node settles on one feature).
+   */
+  selectionConvergence(): number {
+    this.checkAlive();
+    return tf.tidy(() => tf.mean(tf.max(tf.softmax(this.select.logitsTensor()), 1)).dataSync()[0]!);
   }
 
   async trainBatch(x: tf.Tensor, ctx: TrainStepContext): Promise<TrainStepResult> {

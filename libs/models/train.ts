@@ -86,6 +86,10 @@ export async function trainLoop(
   const n = x.shape[0]!;
   if (y && y.shape[0] !== n) throw new Error(`x has ${n} samples but y has ${y.shape[0]}`);
   let nVal = 0;
+  if (opts.validationSplit !== undefined && opts.validationData) throw new Error('give validationSplit or validationData, not both');
+  if (opts.maxSteps !== undefined && (!Number.isInteger(opts.maxSteps) || opts.maxSteps < 1)) {
+    throw new Error(`maxSteps must be a positive integer, got ${opts.maxSteps}`);
+  }
   if (opts.validationSplit !== undefined) {
     const v = opts.validationSplit;
     if (!(v > 0 && v < 1)) throw new Error(`validationSplit must be in (0, 1), got ${v}`);
@@ -103,9 +107,19 @@ export async function trainLoop(
 
   // Keras' validation_split: the last fraction, before any shuffling.
   const split = (t: tf.Tensor) => tf.tidy(() => (nVal > 0 ? [tf.slice(t, 0, nTrain), tf.slice(t, nTrain, nVal)] : [tf.clone(t), undefined]));
-  const [xTrain, xVal] = split(x);
-  const [yTrain, yVal] = y ? split(y) : [xTrain, xVal];
+  const given = opts.validationData;
+  if (given && (given.rank !== x.rank || given.shape.slice(1).some((v, i) => v !== x.shape[i + 1]) || given.shape[0]! < 1)) {
+    throw new Error(`validationData must be [M ≥ 1, ${x.shape.slice(1).join(', ')}], got [${given.shape.join(', ')}]`);
+  }
+  if (given && y && !opts.validationLabels) throw new Error('validationData needs validationLabels when training x → y');
+  const [xTrain, xSplitVal] = split(x);
+  const [yTrain, ySplitVal] = y ? split(y) : [xTrain, xSplitVal];
+  const xVal = given ?? xSplitVal;
+  const yVal = given ? (y ? opts.validationLabels : given) : ySplitVal;
   const batchesPerEpoch = Math.ceil(nTrain / batchSize);
+  const maxSteps = opts.maxSteps ?? Infinity;
+  const totalSteps = Math.min(epochs * batchesPerEpoch, maxSteps);
+  let steps = 0;
   const history: EpochReport[] = [];
   let best = Infinity;
   let sinceBest = 0;
@@ -117,7 +131,7 @@ export async function trainLoop(
       const t0 = performance.now();
       let lossSum = 0;
       let metricSums: Record<string, number> | undefined;
-      for (let start = 0, batch = 0; start < nTrain; start += batchSize, batch++) {
+      for (let start = 0, batch = 0; start < nTrain && steps < maxSteps; start += batchSize, batch++) {
         if (opts.yieldMs !== undefined && performance.now() - lastYield >= opts.yieldMs) {
           await new Promise<void>((resolve) => setImmediate(resolve));
           lastYield = performance.now();
@@ -135,10 +149,11 @@ export async function trainLoop(
             step: epoch * batchesPerEpoch + batch,
             epochs,
             batchesPerEpoch,
-            totalSteps: epochs * batchesPerEpoch,
+            totalSteps,
             seed,
           };
           const out = await step(bx!, by, ctx);
+          steps++;
           const loss = typeof out === 'number' ? out : out.loss;
           lossSum += loss * idx.length;
           if (typeof out !== 'number' && out.metrics) {
@@ -151,15 +166,17 @@ export async function trainLoop(
         }
       }
       const seconds = (performance.now() - t0) / 1000;
+      const seen = Math.min(nTrain, (steps - epoch * batchesPerEpoch) * batchSize);
       const report: EpochReport = {
         epoch,
-        loss: lossSum / nTrain,
-        samplesPerSec: nTrain / Math.max(seconds, 1e-9),
+        loss: lossSum / seen,
+        samplesPerSec: seen / Math.max(seconds, 1e-9),
       };
-      if (metricSums) report.metrics = Object.fromEntries(Object.entries(metricSums).map(([k, v]) => [k, v / nTrain]));
+      if (metricSums) report.metrics = Object.fromEntries(Object.entries(metricSums).map(([k, v]) => [k, v / seen]));
       if (xVal) report.valLoss = await evaluate(xVal, yVal!, batchSize);
       history.push(report);
       opts.onEpoch?.(report);
+      if (steps >= maxSteps) break;
       if (patience !== undefined) {
         const monitored = report.valLoss ?? report.loss;
         if (monitored < best - minDelta) {
@@ -172,9 +189,9 @@ export async function trainLoop(
       }
     }
   } finally {
-    tf.dispose([xTrain!, ...(xVal ? [xVal] : []), ...(y ? [yTrain!, ...(yVal ? [yVal] : [])] : [])]);
+    tf.dispose([xTrain!, ...(xSplitVal ? [xSplitVal] : []), ...(y ? [yTrain!, ...(ySplitVal ? [ySplitVal] : [])] : [])]);
   }
-  return { history, stoppedEarly };
+  return { history, stoppedEarly, steps };
 }
 
 /** Mean of the model's compiled loss over `x`, evaluated in batches (inference behaviour). */

@@ -30,6 +30,8 @@ export interface Autoencoder {
   encode(x: tf.Tensor): tf.Tensor2D;
   /** concrete-ae: the input feature (flat index) each select node picks, argmax of its logits; k entries. */
   selectedFeatures?(): number[];
+  /** concrete-ae: mean over select nodes of the max softmax(logits) probability (Balın's convergence measure). */
+  selectionConvergence?(): number;
   /**
    * One optimisation step on a batch [b, ...inputShape], for kinds whose
    * training is not `model.trainOnBatch` with the compiled loss (sparse-ae,
@@ -152,6 +154,19 @@ export interface TrainOptions {
    * last epoch run (Keras' default, no restore of the best weights).
    */
   earlyStopping?: { patience: number; minDelta?: number };
+  /**
+   * A held-out split given explicitly ([M, ...inputShape]; for trainModel with y,
+   * `validationLabels` too), instead of `validationSplit`. Not disposed.
+   */
+  validationData?: tf.Tensor;
+  validationLabels?: tf.Tensor;
+  /**
+   * Stop after this many optimiser steps (batches) in all, even mid-epoch: a
+   * retraining scheduled to take the same number of steps as another run.
+   * Planned steps (TrainStepContext.totalSteps, e.g. the concrete AE's
+   * temperature schedule) are then min(epochs × batchesPerEpoch, maxSteps).
+   */
+  maxSteps?: number;
   /** Called after every epoch. */
   onEpoch?: (e: EpochReport) => void;
   /** Checked between batches; aborting rejects with the signal's reason. */
@@ -169,4 +184,6 @@ export interface TrainResult {
   history: EpochReport[];
   /** True when early stopping ended training before `epochs`. */
   stoppedEarly: boolean;
+  /** Optimiser steps (minibatches) taken. */
+  steps: number;
 }

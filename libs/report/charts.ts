@@ -210,3 +210,51 @@ export async function errorChart(methods: ReportMethods): Promise<string | null>
   } as TopLevelSpec;
   return renderSvg(spec);
 }
+
+/**
+ * Mean and 95% interval over seeds of one metric per arm (points with error
+ * bars). Null when no arm has an interval.
+ */
+export async function intervalChart(
+  title: string,
+  metric: string,
+  rows: ReadonlyArray<{ method: string; mean: number; ci95?: [number, number] }>,
+): Promise<string | null> {
+  const values: Row[] = rows.flatMap((r) =>
+    finite(r.mean) ? [{ method: r.method, mean: r.mean, low: r.ci95?.[0] ?? r.mean, high: r.ci95?.[1] ?? r.mean }] : [],
+  );
+  if (!rows.some((r) => r.ci95) || values.length === 0) return null;
+  const y = { field: 'method', type: 'nominal' as const, title: null, sort: null };
+  const spec = {
+    title: { text: title, subtitle: 'mean over seeds, 95% t-interval' },
+    width: 320,
+    height: Math.max(60, 22 * values.length),
+    data: { values },
+    layer: [
+      { mark: { type: 'rule', color: '#555' }, encoding: { y, x: { field: 'low', type: 'quantitative', title: metric, scale: { zero: false } }, x2: { field: 'high' } } },
+      { mark: { type: 'point', filled: true, size: 50, color: '#2f6fb0' }, encoding: { y, x: { field: 'mean', type: 'quantitative' } } },
+    ],
+  } as unknown as TopLevelSpec;
+  return renderSvg(spec);
+}
+
+/** Per attack arm, the median (bar) and range (rule) of a diagnostic over successful UAEs. */
+export async function diagnosticsChart(
+  title: string,
+  rows: ReadonlyArray<{ method: string; median: number; min: number; max: number }>,
+): Promise<string | null> {
+  const values: Row[] = rows.flatMap((r) => (finite(r.median) ? [{ method: r.method, median: r.median, min: r.min, max: r.max }] : []));
+  if (values.length === 0) return null;
+  const y = { field: 'method', type: 'nominal' as const, title: null, sort: null };
+  const spec = {
+    title: { text: title, subtitle: 'median (point) and range over successful UAEs' },
+    width: 260,
+    height: Math.max(50, 22 * values.length),
+    data: { values },
+    layer: [
+      { mark: { type: 'rule', color: '#999' }, encoding: { y, x: { field: 'min', type: 'quantitative', title: title, scale: { zero: true } }, x2: { field: 'max' } } },
+      { mark: { type: 'point', filled: true, size: 50, color: '#b3261e' }, encoding: { y, x: { field: 'median', type: 'quantitative' } } },
+    ],
+  } as unknown as TopLevelSpec;
+  return renderSvg(spec);
+}

@@ -3,8 +3,8 @@
  * training samples to show (those the attacks succeeded on first) and the
  * attack traces where they were recorded.
  */
-import type { AugmentationReport } from '../augment/index.js';
-import type { ReportImages, ReportInput, ReportTrace } from './types.js';
+import type { AugmentationReport, StudyMetrics } from '../augment/index.js';
+import type { ReportImages, ReportInput, ReportMethods, ReportStudy, ReportTrace } from './types.js';
 
 export interface FromAugmentationOptions {
   /** The training samples, n × d, that `report.generated` rows correspond to (the dataset's train.x). */
@@ -21,6 +21,23 @@ export interface FromAugmentationOptions {
   samples?: number;
   /** Samples per trace chart (default 6). */
   traceSamples?: number;
+  /** The study over seeds: its means replace the one seed's metrics; intervals, verdicts and diagnostics are shown. */
+  study?: StudyMetrics;
+}
+
+/** The report's view of a study: intervals, comparisons and pooled diagnostics. */
+export function reportStudy(study: StudyMetrics): ReportStudy {
+  const intervals: ReportStudy['intervals'] = {};
+  const diagnostics: ReportStudy['diagnostics'] = {};
+  for (const [arm, m] of Object.entries(study.methods)) {
+    intervals[arm] = {
+      ...(m.ci95.test_recon_error ? { test_recon_error: m.ci95.test_recon_error } : {}),
+      ...(m.ci95.accuracy ? { accuracy: m.ci95.accuracy } : {}),
+      ...(m.ci95.accuracy_extratrees ? { accuracy_extratrees: m.ci95.accuracy_extratrees } : {}),
+    };
+    if (m.diagnostics) diagnostics[arm] = m.diagnostics;
+  }
+  return { seeds: study.seeds, intervals, comparisons: study.comparisons, diagnostics };
 }
 
 export function reportInputFromAugmentation(report: AugmentationReport, opts: FromAugmentationOptions): ReportInput {
@@ -66,7 +83,8 @@ export function reportInputFromAugmentation(report: AugmentationReport, opts: Fr
     train_samples: report.train_samples,
     test_samples: report.test_samples,
     config: opts.config,
-    methods: report.methods,
+    methods: opts.study ? (opts.study.methods as unknown as ReportMethods) : report.methods,
+    ...(opts.study ? { study: reportStudy(opts.study) } : {}),
     history: report.history,
     ...(images ? { images } : {}),
     ...(Object.keys(traces).length ? { traces } : {}),

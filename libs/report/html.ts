@@ -7,9 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { asrChart, errorChart, lossChart, traceChart } from './charts.js';
+import { asrChart, diagnosticsChart, errorChart, intervalChart, lossChart, traceChart } from './charts.js';
 import { GRID_GAP, GRID_MARKER, GRID_PAD, renderImageGrid, sampleLayout, viridisCssGradient, type ImageGrid } from './image-grid.js';
 import type { OriginalMetrics, RenderOptions, ReportInput, ReportMethodMetrics } from './types.js';
+import type { Summary } from '../eval/index.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -89,7 +90,7 @@ function header(input: ReportInput, title: string): string {
     ['dataset', input.dataset],
     ['model', input.model],
     ['backend', input.backend],
-    ['seed', input.seed],
+    [input.study && input.study.seeds.length > 1 ? 'seeds' : 'seed', input.study ? input.study.seeds.join(', ') : input.seed],
     ['training samples', input.train_samples],
     ['test samples', input.test_samples],
   ];
@@ -97,7 +98,7 @@ function header(input: ReportInput, title: string): string {
 <h1>${escapeHtml(title)}</h1>
 <div class="muted">Unsupervised adversarial examples (MINE-based) as data augmentation: train, generate, retrain on original ∪ generated, evaluate on the test set.</div>
 <dl class="meta">${meta.map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join('')}</dl>
-<nav><a href="#results">Results</a><a href="#charts">Charts</a><a href="#samples">Samples</a><a href="#config">Configuration</a></nav>
+<nav><a href="#results">Results</a>${input.study ? '<a href="#study">Verdicts</a>' : ''}<a href="#charts">Charts</a><a href="#samples">Samples</a><a href="#config">Configuration</a></nav>
 </header>`;
 }
 
@@ -112,13 +113,21 @@ function resultsTable(input: ReportInput): string {
   const hasAccuracy = entries.some(([, m]) => m.accuracy !== undefined);
   const hasAsr = entries.some(([, m]) => isMethodMetrics(m) && m.asr !== undefined);
   const hasMi = entries.some(([, m]) => isMethodMetrics(m) && m.mi !== undefined);
+  const hasTrees = entries.some(([, m]) => m.accuracy_extratrees !== undefined);
+  const hasSteps = entries.some(([, m]) => m.train_steps !== undefined);
+  const intervals = input.study?.intervals;
+  const hasCi = intervals !== undefined && Object.values(intervals).some((i) => i.test_recon_error);
+  const ci = (v: [number, number] | undefined, f: (x: number) => string) => (v ? `<td class="num">${escapeHtml(`[${f(v[0])}, ${f(v[1])}]`)}</td>` : `<td>${MISSING}</td>`);
 
   const head = [
     '<th scope="col">method</th>',
     '<th scope="col">test recon error</th>',
+    ...(hasCi ? ['<th scope="col">95% CI</th>'] : []),
     '<th scope="col">improvement</th>',
     ...(hasAsr ? ['<th scope="col">ASR</th>'] : []),
-    ...(hasAccuracy ? ['<th scope="col">accuracy</th>'] : []),
+    ...(hasAccuracy ? ['<th scope="col">accuracy (MLP)</th>'] : []),
+    ...(hasTrees ? ['<th scope="col">accuracy (ExtraTrees)</th>'] : []),
+    ...(hasSteps ? ['<th scope="col">training steps</th>'] : []),
     ...(hasMi ? ['<th scope="col">MI of UAEs (median [min, max], n)</th>'] : []),
     '<th scope="col">s / sample</th>',
   ].join('');
@@ -130,11 +139,14 @@ function resultsTable(input: ReportInput): string {
       const cells = [
         `<th scope="row">${escapeHtml(name)}</th>`,
         `<td class="num${best ? ' best' : ''}">${escapeHtml(formatError(m.test_recon_error))}</td>`,
+        ...(hasCi ? [ci(intervals![name]?.test_recon_error, formatError)] : []),
         imp === undefined ? `<td>${MISSING}</td>` : `<td class="num${imp > 0 ? ' pos' : imp < 0 ? ' neg' : ''}">${escapeHtml(formatPercent(imp, 2, true))}</td>`,
         ...(hasAsr ? [mm?.asr === undefined ? `<td>${MISSING}</td>` : `<td class="num">${escapeHtml(formatPercent(mm.asr, 1))}</td>`] : []),
         ...(hasAccuracy
           ? [m.accuracy === undefined ? `<td>${MISSING}</td>` : `<td class="num${m.accuracy === bestAccuracy ? ' best' : ''}">${escapeHtml(formatPercent(m.accuracy, 2))}</td>`]
           : []),
+        ...(hasTrees ? [m.accuracy_extratrees === undefined ? `<td>${MISSING}</td>` : `<td class="num">${escapeHtml(formatPercent(m.accuracy_extratrees, 2))}</td>`] : []),
+        ...(hasSteps ? [m.train_steps === undefined ? `<td>${MISSING}</td>` : `<td class="num">${escapeHtml(Math.round(m.train_steps))}</td>`] : []),
         ...(hasMi
           ? [
               mm?.mi === undefined
@@ -162,6 +174,67 @@ ${body}
 </tbody>
 </table>
 <p class="note">Highlighted: the lowest test reconstruction error. Improvement: (original − method) / original error, positive is better. ASR: share of training samples for which the attack found an adversarial example. s / sample: generation time per training sample.</p>
+</section>`;
+}
+
+const VERDICT_CLASS: Record<string, string> = { better: 'pos', worse: 'neg' };
+
+/** The paired verdicts (each MINE arm against each control) and the attacks' diagnostics. */
+async function studySection(input: ReportInput): Promise<string> {
+  const study = input.study;
+  if (!study) return '';
+  const rows = study.comparisons
+    .map((c) => {
+      const fmt = c.metric === 'test_recon_error' ? formatError : (v: number) => formatPercent(v, 2, true);
+      return `<tr data-arm="${escapeHtml(c.arm)}" data-control="${escapeHtml(c.control)}"><th scope="row">${escapeHtml(c.arm)} vs ${escapeHtml(c.control)}</th><td>${escapeHtml(c.metric)}</td><td class="num">${escapeHtml(fmt(c.diff))}</td><td class="num">${c.ci95 ? escapeHtml(`[${fmt(c.ci95[0])}, ${fmt(c.ci95[1])}]`) : MISSING}</td><td class="${VERDICT_CLASS[c.verdict] ?? ''}">${escapeHtml(c.verdict)}</td></tr>`;
+    })
+    .join('\n');
+  const table = study.comparisons.length
+    ? `<table class="results"><thead><tr><th scope="col">comparison</th><th scope="col">metric</th><th scope="col">mean difference</th><th scope="col">95% CI (paired by seed)</th><th scope="col">verdict</th></tr></thead><tbody>\n${rows}\n</tbody></table>`
+    : '<p class="muted">No MINE arm with a control to compare against.</p>';
+  const n = study.seeds.length;
+  const note =
+    n < 2
+      ? 'One seed: no interval can be computed, so every verdict is "indistinguishable". Run with several seeds (--seeds 0,1,2) for verdicts.'
+      : `Differences are arm − control, paired by seed (${n} seeds), with a 95% Student-t interval; "better" / "worse" when the whole interval is on one side of zero (lower error, higher accuracy is better).`;
+  const methodsOrder = Object.keys(input.methods);
+  const intervalRows = (metric: 'test_recon_error' | 'accuracy' | 'accuracy_extratrees') =>
+    methodsOrder.flatMap((m) => {
+      const v = (input.methods[m] as Record<string, unknown> | undefined)?.[metric];
+      return typeof v === 'number' ? [{ method: m, mean: v, ...(study.intervals[m]?.[metric] ? { ci95: study.intervals[m]![metric]! } : {}) }] : [];
+    });
+  const charts = [
+    await safeChart('Interval chart', () => intervalChart('Test reconstruction error', 'test recon error', intervalRows('test_recon_error'))),
+    await safeChart('Accuracy interval chart', () => intervalChart('Downstream accuracy (MLP probe)', 'accuracy', intervalRows('accuracy'))),
+    await safeChart('ExtraTrees interval chart', () => intervalChart('Downstream accuracy (ExtraTrees probe)', 'accuracy', intervalRows('accuracy_extratrees'))),
+  ].filter(Boolean);
+  const diag = Object.entries(study.diagnostics);
+  const diagRows = diag
+    .map(([arm, s]) => {
+      const cell = (v: Summary | undefined) => (v ? `<td class="num">${escapeHtml(`${v.median.toPrecision(3)} [${v.min.toPrecision(3)}, ${v.max.toPrecision(3)}]`)}</td>` : `<td>${MISSING}</td>`);
+      return `<tr data-method="${escapeHtml(arm)}"><th scope="row">${escapeHtml(arm)}</th>${cell(s.linf)}${cell(s.l2)}${cell(s.rel_move)}${cell(s.cos_delta0)}<td class="num">${escapeHtml(s.samples)}</td></tr>`;
+    })
+    .join('\n');
+  const diagCharts = diag.length
+    ? [
+        await safeChart('rel_move chart', () => diagnosticsChart('‖δ − δ0‖ / ‖δ0‖', diag.flatMap(([method, s]) => (s.rel_move ? [{ method, ...s.rel_move }] : [])))),
+        await safeChart('cos chart', () => diagnosticsChart('cos(δ, δ0)', diag.flatMap(([method, s]) => (s.cos_delta0 ? [{ method, ...s.cos_delta0 }] : [])))),
+      ].filter(Boolean)
+    : [];
+  const diagBlock = diag.length
+    ? `<h3>Did the attacks move?</h3>
+<table class="results"><thead><tr><th scope="col">arm</th><th scope="col">‖δ‖∞</th><th scope="col">‖δ‖₂</th><th scope="col">‖δ − δ0‖₂ / ‖δ0‖₂</th><th scope="col">cos(δ, δ0)</th><th scope="col">UAEs</th></tr></thead><tbody>
+${diagRows}
+</tbody></table>
+<div class="charts">${diagCharts.map((c) => `<div class="chart" data-chart="diagnostics">${c}</div>`).join('')}</div>
+<p class="note">Median [min, max] over the successful UAEs of all seeds. δ = x′ − x; δ0 is the attack's initial draw. ‖δ − δ0‖/‖δ0‖ near 0 and cos(δ, δ0) near 1 mean the UAE is, to first order, its initial noise: compare with the init-noise control.</p>`
+    : '';
+  return `<section id="study">
+<h2>Is it the UAEs? Paired verdicts</h2>
+${table}
+<p class="note">${escapeHtml(note)}</p>
+<div class="charts">${charts.map((c) => `<div class="chart" data-chart="interval">${c}</div>`).join('')}</div>
+${diagBlock}
 </section>`;
 }
 
@@ -273,7 +346,7 @@ function configJson(config: unknown): string {
 export async function renderReport(input: ReportInput, opts: RenderOptions = {}): Promise<string> {
   const title = input.title ?? `UAE augmentation — ${input.dataset}`;
   const csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
-  const sections = [resultsTable(input), await chartsSection(input, opts), samplesSection(input, opts)];
+  const sections = [resultsTable(input), await studySection(input), await chartsSection(input, opts), samplesSection(input, opts)];
   return `<!doctype html>
 <html lang="en">
 <head>

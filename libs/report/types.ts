@@ -9,8 +9,12 @@ import type { Summary } from '../eval/index.js';
 /** The model trained on the originals. */
 export interface OriginalMetrics {
   test_recon_error: number;
-  /** Downstream classification accuracy in [0, 1], when measured. */
+  /** Downstream classification accuracy in [0, 1], when measured (MLP probe). */
   accuracy?: number;
+  /** The paper's ExtraTrees probe, when measured. */
+  accuracy_extratrees?: number;
+  /** Optimiser steps of its training. */
+  train_steps?: number;
 }
 
 /** One augmentation method (same fields as `MethodMetrics` of libs/augment, plus `accuracy`). */
@@ -21,6 +25,8 @@ export interface ReportMethodMetrics {
   /** Attack methods only, in [0, 1]. */
   asr?: number;
   accuracy?: number;
+  accuracy_extratrees?: number;
+  train_steps?: number;
   seconds_per_sample: number;
   /** `mine`: MI of the successful UAEs. */
   mi?: Summary;
@@ -52,6 +58,16 @@ export interface ReportTrace {
   trace: IterationTrace;
 }
 
+/** Several seeds: intervals, paired verdicts and the attacks' diagnostics (libs/augment study.ts). */
+export interface ReportStudy {
+  seeds: number[];
+  /** Per arm (and original): the 95% intervals of its metrics over seeds. */
+  intervals: Record<string, { test_recon_error?: [number, number]; accuracy?: [number, number]; accuracy_extratrees?: [number, number] }>;
+  comparisons: Array<{ arm: string; control: string; metric: string; diff: number; ci95?: [number, number]; verdict: string; seeds: number }>;
+  /** Attack arms: summaries over successful UAEs (‖δ‖∞, ‖δ‖₂, ‖δ − δ0‖/‖δ0‖, cos(δ, δ0)). */
+  diagnostics: Record<string, { linf?: Summary; l2?: Summary; rel_move?: Summary; cos_delta0?: Summary; samples: number }>;
+}
+
 export interface ReportInput {
   /** Default: "UAE augmentation — <dataset>". */
   title?: string;
@@ -69,6 +85,7 @@ export interface ReportInput {
   images?: ReportImages;
   /** Per attack method, the MinMax traces of a few samples. */
   traces?: Record<string, ReportTrace[]>;
+  study?: ReportStudy;
 }
 
 export interface RenderOptions {

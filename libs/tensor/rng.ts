@@ -138,4 +138,7 @@ export const STREAM = {
   prior: 8,
   gumbel: 9,
   dropout: 10,
+  /** Conventional augmentations (flip, rotation angles) and the study's validation split. */
+  augment: 11,
+  validation: 12,
 } as const;

@@ -31,7 +31,13 @@ describe('uae CLI', () => {
     expect((await readdir(join(out, 'models'))).sort()).toEqual(['ga-0.05', 'mine', 'original', 'repeat']);
     // Mice Protein has labels: downstream accuracy for every model.
     for (const m of Object.values(metrics.methods) as { accuracy?: number }[]) expect(m.accuracy).toBeGreaterThanOrEqual(0);
-    expect((await readNpy(join(out, 'mine-x.npy'))).shape).toEqual([24, 77]);
+    // The default protocol holds out a seeded 10% validation split: 22 of the 24 samples are trained on and attacked.
+    expect(metrics.validation_samples).toBe(2);
+    expect(metrics.train_samples).toBe(22);
+    expect((await readNpy(join(out, 'mine-x.npy'))).shape).toEqual([22, 77]);
+    expect((await readNpy(join(out, 'train-index.npy'))).shape).toEqual([22]);
+    expect(metrics.methods.mine.per_seed.test_recon_error).toHaveLength(1);
+    expect(metrics.comparisons.some((c: { arm: string; control: string }) => c.arm === 'mine' && c.control === 'repeat')).toBe(true);
   });
 
   it('rejects bad arguments with a message and exit code 2', async () => {
