@@ -95,6 +95,12 @@ export function addAttackOptions(cmd: Command): Command {
     .option('--iterations <T>', 'MinMax iterations (paper: 40)', int('--iterations'), 40)
     .option('--mine-steps <n>', 'MINE Adam steps per iteration (paper: 20)', int('--mine-steps'), 20)
     .option('--mine-draws <K>', 'MINE with the random-projection sampler and K draws')
+    .addOption(
+      new Option('--mine-projection <mode>', 'random sampler: redraw the projections at every evaluation (the reference) or fix them per sample (much cheaper)').choices([
+        'redraw',
+        'fixed',
+      ]),
+    )
     .addOption(new Option('--attack-method <m>', 'MinMax (Algorithm 1) or the penalty baseline').choices(['minmax', 'penalty']).default('minmax'))
     .option('--kappa <κ>', 'attack confidence margin κ ≥ 0', nonNegative('--kappa'), 0)
     .option('--alpha <α>', 'step size on δ', positive('--alpha'), 0.01)
@@ -106,6 +112,7 @@ export interface AttackOptions {
   iterations: number;
   mineSteps: number;
   mineDraws?: string;
+  mineProjection?: 'redraw' | 'fixed';
   attackMethod: 'minmax' | 'penalty';
   kappa: number;
   alpha: number;
@@ -115,6 +122,7 @@ export interface AttackOptions {
 
 export function attackInputFrom(o: AttackOptions): AttackConfigInput {
   const draws = o.mineDraws === undefined ? undefined : int('--mine-draws')(o.mineDraws);
+  const random = draws !== undefined || o.mineProjection !== undefined;
   return {
     method: o.attackMethod,
     iterations: o.iterations,
@@ -122,7 +130,9 @@ export function attackInputFrom(o: AttackOptions): AttackConfigInput {
     alpha: o.alpha,
     epsilon: o.epsilon,
     criterion: { kind: 'reconstruction', kappa: o.kappa },
-    ...(draws ? { similarity: { kind: 'mine' as const, mine: { sampler: 'random' as const, draws } } } : {}),
+    ...(random
+      ? { similarity: { kind: 'mine' as const, mine: { sampler: 'random' as const, ...(draws ? { draws } : {}), ...(o.mineProjection ? { projection: o.mineProjection } : {}) } } }
+      : {}),
   };
 }
 

@@ -2,19 +2,17 @@
  * `uae pipeline`: the augmentation study of §5 in this process, over one or
  * several seeds, with progress, outputs and a report (docs/study.md).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { initBackend } from '../../libs/tensor/index.js';
-import { writeNpy } from '../../libs/data/index.js';
 import { AUTOENCODER_KINDS, saveAutoencoder } from '../../libs/models/index.js';
 import {
-  diagnosticsCsv,
   parseMethods,
   RETRAIN_SCHEDULES,
   runStudy,
   type AugmentationConfig,
-  type AugmentationReport,
   type ProbeKind,
   type RetrainSchedule,
   type StudyMetrics,
@@ -33,6 +31,7 @@ import {
   modelOptionsFrom,
 } from '../options.js';
 import { writePipelineReport } from '../report.js';
+import { readSeedOutputs, writeAtomic, writeSeedOutputs } from '../seed-outputs.js';
 
 /** Balın's convergence threshold for the concrete AE's selection. */
 export const CONVERGENCE_THRESHOLD = 0.998;
@@ -85,7 +84,8 @@ export function pipelineCommand(): Command {
     .addOption(new Option('--delta-update <rule>', 'δ update of every attack arm without its own: gradient (the paper), sign or adam').choices(['gradient', 'sign', 'adam']).default('gradient'))
     .option('--seed <n>', 'seed for everything (one seed)', int('--seed'), 0)
     .option('--seeds <list>', 'several seeds, e.g. 0,1,2: every arm per seed, with intervals and paired verdicts', seedList)
-    .option('--data-seed <n>', 'seed of the data subsets and of the validation split (default: the first seed)', int('--data-seed'));
+    .option('--data-seed <n>', 'seed of the data subsets and of the validation split (default: the first seed)', int('--data-seed'))
+    .option('--resume', 'several seeds: keep the seeds already finished in --out (same study), run the rest');
   addOutputOptions(cmd);
   return cmd.action(async (o) => {
     const quiet = Boolean(o.quiet || o.json);
@@ -118,7 +118,9 @@ export function pipelineCommand(): Command {
     };
     await mkdir(o.out, { recursive: true });
     const rerun = { command: 'pipeline', dataset: o.dataset, dataDir: o.dataDir, trainSamples: o.trainSamples, testSamples: o.testSamples, seeds, dataSeed };
-    await writeFile(join(o.out, 'config.json'), JSON.stringify({ ...rerun, backend: info.name, ...config }, null, 2) + '\n');
+    const configJson = { ...rerun, backend: info.name, ...config };
+    if (o.resume) await checkResumable(join(o.out, 'config.json'), configJson);
+    await writeAtomic(join(o.out, 'config.json'), JSON.stringify(configJson, null, 2) + '\n');
     progress.log(`backend ${info.name} (${info.provider}); ${ds.name}: ${ds.train.n} train / ${ds.test.n} test samples of [${ds.inputShape.join('×')}]; seeds ${seeds.join(', ')}`);
     // One seed writes its outputs at the top level (as before); several, one folder per seed.
     const dirOf = (seed: number) => (seeds.length === 1 ? o.out : join(o.out, `seed-${seed}`));
@@ -132,6 +134,9 @@ export function pipelineCommand(): Command {
       onStage: (stage) => {
         progress.stop();
         progress.log(stage);
+        // The concrete AE's convergence loop starts over with more epochs.
+        const again = /^(.*): selection at .*, retraining with (\d+) epochs$/.exec(stage);
+        if (again) progress.start(again[1]!, Number(again[2]));
         if (stage === 'train original' || stage.startsWith('retrain ')) progress.start(stage, stage === 'train original' ? config.epochs : config.retrainEpochs);
         if (stage.startsWith('generate ') && methods.includes(stage.slice(9)) && /^(mine|l2|cosine)/.test(stage.slice(9))) progress.start(stage.replace('generate', 'attack'), attacked);
       },
@@ -143,10 +148,15 @@ export function pipelineCommand(): Command {
       onSeedReport: async (seed, report) => {
         await writeSeedOutputs(dirOf(seed), report, ds.inputShape, seeds.length > 1);
       },
+      loadSeed: async (seed) => {
+        if (!o.resume || seeds.length === 1) return undefined;
+        const earlier = await readSeedOutputs(dirOf(seed), ds);
+        if (earlier) progress.log(`seed ${seed}: finished earlier, kept (${dirOf(seed)})`);
+        return earlier;
+      },
     });
     progress.stop();
-    await writeFile(join(o.out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
-    if (seeds.length === 1) await writeFile(join(o.out, 'history.json'), JSON.stringify(reports[0]!.history, null, 2) + '\n');
+    await writeAtomic(join(o.out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
     await writePipelineReport(o.out, imageShape, reports[0]!, metrics, { ...rerun, backend: info.name, ...config });
     if (o.json) {
       process.stdout.write(JSON.stringify(metrics, null, 2) + '\n');
@@ -160,25 +170,20 @@ export function pipelineCommand(): Command {
   });
 }
 
-/** One seed's files: metrics (several seeds: per seed), history, generated samples, attack outputs and diagnostics. */
-async function writeSeedOutputs(dir: string, report: AugmentationReport, inputShape: number[], withMetrics: boolean): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const { generated, history, trainX: _x, trainIndex, ...metrics } = report;
-  if (withMetrics) {
-    await writeFile(join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
-    await writeFile(join(dir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
-  }
-  const n = report.train_samples;
-  // Rows of the generated sets in the dataset's (subset) training split.
-  await writeNpy(join(dir, 'train-index.npy'), [n], trainIndex);
-  for (const [method, g] of Object.entries(generated)) {
-    if (!g) continue;
-    await writeNpy(join(dir, `${method}-x.npy`), [n, ...inputShape], g.x);
-    if (g.results) {
-      await writeNpy(join(dir, `${method}-success.npy`), [n], Uint8Array.from(g.results, (r) => (r.success ? 1 : 0)));
-      await writeNpy(join(dir, `${method}-similarity.npy`), [n], Float32Array.from(g.results, (r) => r.similarity));
-    }
-    if (g.diagnostics) await writeFile(join(dir, `${method}-diagnostics.csv`), diagnosticsCsv(g.diagnostics));
+/**
+ * --resume keeps earlier seeds only for the same study: every setting but the
+ * seed list and the worker count must match the earlier run's config.json.
+ */
+async function checkResumable(path: string, next: Record<string, unknown>): Promise<void> {
+  if (!existsSync(path)) return;
+  const earlier = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  const strip = ({ seeds: _s, seed: _f, workers: _w, dataSeed: _d, ...rest }: Record<string, unknown>) => rest;
+  const a = strip(earlier);
+  const b = strip(next);
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  const differs = keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  if (differs.length > 0 || earlier.dataSeed !== next.dataSeed) {
+    throw new InvalidArgumentError(`--resume: ${path} is another study (it differs in ${[...differs, ...(earlier.dataSeed !== next.dataSeed ? ['dataSeed'] : [])].join(', ')}); use another --out`);
   }
 }
 

@@ -82,6 +82,8 @@ export interface StudyHooks extends AugmentationHooks {
   onSeed?: (seed: number, index: number, count: number) => void;
   /** Each seed's finished report (e.g. to write it out) before the next seed starts. */
   onSeedReport?: (seed: number, report: AugmentationReport) => Promise<void> | void;
+  /** A seed finished earlier (resume): its report, or undefined to run it. */
+  loadSeed?: (seed: number) => Promise<AugmentationReport | undefined>;
 }
 
 /** Checks a seed list: non-empty, safe non-negative integers, no repeats. */
@@ -105,6 +107,12 @@ export async function runStudy(ds: Dataset, cfg: AugmentationConfig, seeds: read
   const reports: AugmentationReport[] = [];
   for (const [i, seed] of list.entries()) {
     hooks.signal?.throwIfAborted();
+    const earlier = await hooks.loadSeed?.(seed);
+    if (earlier) {
+      if (earlier.seed !== seed) throw new Error(`the stored result for seed ${seed} is seed ${earlier.seed}'s`);
+      reports.push(earlier);
+      continue;
+    }
     hooks.onSeed?.(seed, i, list.length);
     const validation = cfg.validation ? { ...cfg.validation, seed: cfg.validation.seed ?? list[0]! } : undefined;
     const report = await runAugmentation(ds, { ...cfg, seed, ...(validation ? { validation } : {}) }, hooks);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -38,6 +38,34 @@ describe('uae CLI', () => {
     expect((await readNpy(join(out, 'train-index.npy'))).shape).toEqual([22]);
     expect(metrics.methods.mine.per_seed.test_recon_error).toHaveLength(1);
     expect(metrics.comparisons.some((c: { arm: string; control: string }) => c.arm === 'mine' && c.control === 'repeat')).toBe(true);
+  });
+
+  it('pipeline --seeds 0,1 --resume keeps a finished seed, reruns the missing one and aggregates both', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'uae-seeds-'));
+    const args = [
+      'pipeline', '--dataset', 'mice-protein', '--model', 'dense-ae', '--hidden', '8', '--methods', 'mine,init-noise,repeat', '--out', out,
+      '--train-samples', '24', '--test-samples', '24', '--epochs', '2', '--retrain-epochs', '2', '--probe', 'mlp', '--classifier-epochs', '2',
+      '--iterations', '2', '--mine-steps', '1', '--mine-draws', '20', '--workers', '1', '--seeds', '0,1', '--json',
+    ];
+    const first = JSON.parse((await uae(...args)).stdout);
+    expect(first.seeds).toEqual([0, 1]);
+    expect(first.methods.mine.per_seed.test_recon_error).toHaveLength(2);
+    expect(first.methods.mine.ci95.test_recon_error).toHaveLength(2);
+    expect(first.methods.mine.diagnostics.samples).toBeGreaterThanOrEqual(0);
+    expect(await readdir(join(out, 'seed-1'))).toEqual(expect.arrayContaining(['metrics.json', 'mine-diagnostics.csv', 'train-index.npy', 'models']));
+    // Seed 1 "did not finish": --resume recomputes it alone and gives the same study.
+    await rm(join(out, 'seed-1', 'metrics.json'));
+    const second = await uae(...args.filter((a) => a !== '--json'), '--resume');
+    expect(second.stderr).toContain('seed 0: finished earlier, kept');
+    expect(second.stderr).not.toContain('seed 1: finished earlier');
+    const resumed = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8'));
+    const numbers = (m: { methods: Record<string, Record<string, unknown>>; comparisons: unknown }) =>
+      JSON.stringify({ m: Object.fromEntries(Object.entries(m.methods).map(([k, v]) => [k, { ...v, seconds_per_sample: 0, per_seed: { ...(v.per_seed as object), seconds_per_sample: 0 }, std: { ...(v.std as object), seconds_per_sample: 0 }, ci95: { ...(v.ci95 as object), seconds_per_sample: 0 } }])), c: m.comparisons });
+    expect(numbers(resumed)).toBe(numbers(first));
+    // Another study in the same folder is refused.
+    const other = await uae(...args.map((a) => (a === 'mine,init-noise,repeat' ? 'mine,repeat' : a)), '--resume').catch((e) => e);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/--resume: .*config.json is another study \(it differs in methods\)/);
   });
 
   it('rejects bad arguments with a message and exit code 2', async () => {

@@ -1,0 +1,95 @@
+/**
+ * One seed's outputs of `uae pipeline --seeds …` (the seed-<s>/ folders):
+ * written when the seed finishes, and read back by `--resume`, so a long
+ * study interrupted after some seeds reruns only the missing ones and still
+ * aggregates every seed (pooled MI and diagnostics need the per-sample files).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readNpy, writeNpy, type Dataset } from '../libs/data/index.js';
+import { diagnosticsCsv, type AugmentationReport, type SampleDiagnostics } from '../libs/augment/index.js';
+import type { SampleResult } from '../libs/attack/index.js';
+
+/** Writes `data` to `path` through a temporary file and a rename, so a reader never sees half a file. */
+export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+/** One seed's files; `metrics.json` is written last, so its presence marks the seed complete. */
+export async function writeSeedOutputs(dir: string, report: AugmentationReport, inputShape: number[], withMetrics: boolean): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const { generated, history, trainX: _x, trainIndex, ...metrics } = report;
+  const n = report.train_samples;
+  // Rows of the generated sets in the dataset's (subset) training split.
+  await writeNpy(join(dir, 'train-index.npy'), [n], trainIndex);
+  for (const [method, g] of Object.entries(generated)) {
+    if (!g) continue;
+    await writeNpy(join(dir, `${method}-x.npy`), [n, ...inputShape], g.x);
+    if (g.results) {
+      await writeNpy(join(dir, `${method}-success.npy`), [n], Uint8Array.from(g.results, (r) => (r.success ? 1 : 0)));
+      await writeNpy(join(dir, `${method}-similarity.npy`), [n], Float32Array.from(g.results, (r) => r.similarity));
+    }
+    if (g.diagnostics) await writeAtomic(join(dir, `${method}-diagnostics.csv`), diagnosticsCsv(g.diagnostics));
+  }
+  await writeAtomic(join(dir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
+  if (withMetrics) await writeAtomic(join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+}
+
+function parseDiagnosticsCsv(text: string, path: string): SampleDiagnostics[] {
+  const [header, ...lines] = text.trim().split('\n');
+  if (header !== 'sample_id,success,linf,l2,rel_move,cos_delta0,similarity,f') throw new Error(`${path}: not a diagnostics file (header "${header}")`);
+  const num = (v: string | undefined) => (v === undefined || v === '' ? NaN : Number(v));
+  return lines.map((line) => {
+    const c = line.split(',');
+    return { sampleId: num(c[0]), success: c[1] === '1', linf: num(c[2]), l2: num(c[3]), rel_move: num(c[4]), cos_delta0: num(c[5]), similarity: num(c[6]), f: num(c[7]) };
+  });
+}
+
+/**
+ * A finished seed read back from `dir`, or undefined when it did not finish
+ * (no metrics.json). The attack results keep what the study aggregates
+ * (success, similarity, the generated x′); traces are not kept.
+ */
+export async function readSeedOutputs(dir: string, ds: Dataset): Promise<AugmentationReport | undefined> {
+  const metricsPath = join(dir, 'metrics.json');
+  if (!existsSync(metricsPath)) return undefined;
+  const metrics = JSON.parse(await readFile(metricsPath, 'utf8')) as Omit<AugmentationReport, 'generated' | 'history' | 'trainX' | 'trainIndex'>;
+  const d = ds.inputShape.reduce((a, b) => a * b, 1);
+  const trainIndex = Int32Array.from((await readNpy(join(dir, 'train-index.npy'))).data as ArrayLike<number>);
+  const trainX = new Float32Array(trainIndex.length * d);
+  trainIndex.forEach((row, k) => {
+    if (row < 0 || row >= ds.train.n) throw new Error(`${dir}/train-index.npy: row ${row} is not in the training split of ${ds.train.n} samples; was it written for another dataset?`);
+    trainX.set(ds.train.x.subarray(row * d, (row + 1) * d), k * d);
+  });
+  const generated: AugmentationReport['generated'] = {};
+  for (const method of Object.keys(metrics.methods)) {
+    const xPath = join(dir, `${method}-x.npy`);
+    if (!existsSync(xPath)) continue;
+    const x = Float32Array.from((await readNpy(xPath)).data as ArrayLike<number>);
+    const successPath = join(dir, `${method}-success.npy`);
+    let results: SampleResult[] | undefined;
+    if (existsSync(successPath)) {
+      const success = (await readNpy(successPath)).data as ArrayLike<number>;
+      const similarity = (await readNpy(join(dir, `${method}-similarity.npy`))).data as ArrayLike<number>;
+      results = Array.from({ length: success.length }, (_, i) => ({
+        sampleId: i,
+        xAdv: x.subarray(i * d, (i + 1) * d),
+        success: success[i] === 1,
+        similarity: similarity[i]!,
+        f: NaN,
+        finalC: NaN,
+        iterations: 0,
+        bestIteration: 0,
+      }));
+    }
+    const diagPath = join(dir, `${method}-diagnostics.csv`);
+    const diagnostics = existsSync(diagPath) ? parseDiagnosticsCsv(await readFile(diagPath, 'utf8'), diagPath) : undefined;
+    generated[method] = { x, ...(results ? { results } : {}), ...(diagnostics ? { diagnostics } : {}) };
+  }
+  const historyPath = join(dir, 'history.json');
+  const history = existsSync(historyPath) ? (JSON.parse(await readFile(historyPath, 'utf8')) as AugmentationReport['history']) : {};
+  return { ...metrics, generated, history, trainX, trainIndex };
+}
