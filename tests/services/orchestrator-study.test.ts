@@ -12,7 +12,7 @@ import { loadDataset } from '../../libs/data/index.js';
 import { runStudy, type AugmentationConfig } from '../../libs/augment/index.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 import { unary } from '../helpers/services.js';
-import { comparableFromProto, comparableFromStudy, startCluster, tinyPipeline, TINY_AUGMENTATION, TINY_DATASET, waitTerminal, type Cluster, type Comparable } from './orchestrator-helpers.js';
+import { comparableFromProto, comparableFromStudy, startCluster, tinyPipeline, TINY_AUGMENTATION, TINY_DATASET, waitTerminal, watch, type Cluster, type Comparable } from './orchestrator-helpers.js';
 
 const K = v1.AugmentationMethodKind;
 const SEEDS = [0, 1];
@@ -99,5 +99,24 @@ describe.skipIf(!natsServerAvailable())('orchestrator: the study through JobServ
     expect(result!.seedOutputs.map((s) => s.seed)).toEqual(SEEDS);
     for (const s of result!.seedOutputs) expect(Object.keys(s.models).sort()).toEqual(['cosine', 'init-noise', 'mine', 'original', 'repeat']);
     expect(result!.seedOutputs[1]!.generated.mine!.attack!.samples).toBe(18);
+  });
+
+  it('resumes a several-seed study after the orchestrator is SIGKILLed in the second seed, with the same metrics', async () => {
+    let client = cluster.jobsClient();
+    let meta = cluster.orchestrator.metadata();
+    const res = await unary<v1.SubmitPipelineResponse>(client, 'submitPipeline', v1.SubmitPipelineRequest.fromPartial({ requestId: 'study-restart', config: studyPipeline() }), meta);
+    const jobId = res.job!.jobId;
+    const stageNames = (msgs: v1.WatchJobResponse[]) =>
+      msgs.flatMap((m) => (m.kind?.$case === 'event' && m.kind.value.payload?.$case === 'stage' ? [m.kind.value.payload.value.current!.name] : []));
+    const seen = await watch(client, { jobId, skipProgress: true }, meta, (msgs) => stageNames(msgs).some((n) => n.startsWith('seed 1: generate')));
+    expect(stageNames(seen)[0]).toBe('seed 0: train original');
+    await cluster.restartOrchestrator({ kill: true });
+    client = cluster.jobsClient();
+    meta = cluster.orchestrator.metadata();
+    const job = await waitTerminal(client, jobId, meta, 120_000);
+    expect(job.error?.message ?? '').toBe('');
+    expect(job.state).toBe(v1.JobState.JOB_STATE_SUCCEEDED);
+    const result = job.result?.kind?.$case === 'pipeline' ? job.result.kind.value : undefined;
+    expect(comparableFromProto(result!.metrics!)).toEqual(reference);
   });
 });
