@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { UaeClient } from '../../libs/client/index.js';
-import { augmentationMethodFromName, modelKindFromName, v1, type AugmentationMethodName, type ModelKindName } from '../../libs/proto/index.js';
+import { augmentationMethodFromName, modelKindFromName, v1, type ModelKindName } from '../../libs/proto/index.js';
 import { addRemoteOptions, collectLabel, followJob, processIO, withClient, type RemoteIO } from './remote-common.js';
 
 const MODEL_KINDS: ModelKindName[] = ['dense-ae', 'conv-ae', 'sparse-ae', 'adversarial-ae', 'concrete-ae', 'mlp-classifier'];
@@ -36,6 +36,7 @@ const nonNegative = (name: string) => (v: string) => {
 const PIPELINE_FLAGS = [
   'dataset', 'upload', 'labelColumn', 'trainSamples', 'testSamples', 'model', 'hidden', 'k', 'methods', 'epochs', 'retrainEpochs',
   'batch', 'classifierEpochs', 'iterations', 'mineSteps', 'mineDraws', 'attackMethod', 'kappa', 'alpha', 'epsilon', 'seed', 'shardSize',
+  'seeds', 'validation', 'patience', 'retrainSchedule', 'probe', 'probeTrainSamples', 'deltaUpdate', 'converge', 'maxEpochs',
 ] as const;
 
 export interface SubmitFlags {
@@ -61,19 +62,74 @@ export interface SubmitFlags {
   epsilon?: number;
   seed?: number;
   shardSize?: number;
+  /** The study's seeds (`--seeds 0,1,2`). */
+  seeds?: number[];
+  /** Validation fraction (0 = none) and early-stopping patience. */
+  validation?: number;
+  patience?: number;
+  retrainSchedule?: 'longer' | 'same-epochs' | 'same-steps' | 'plateau';
+  probe?: 'mlp' | 'extratrees' | 'both';
+  probeTrainSamples?: number;
+  deltaUpdate?: 'gradient' | 'sign' | 'adam';
+  /** Concrete AE: the convergence loop (default on, as `uae pipeline`; --no-converge). */
+  converge?: boolean;
+  maxEpochs?: number;
 }
 
 export const DEFAULT_METHODS = 'mine,l2,ga-0.05,ga-0.1,repeat';
 
+const METHOD_NAMES = 'mine, l2, cosine (optionally -sign/-adam and @<step size>), init-noise, ga-<sigma> (or noise-<sigma>), flip, rotate-<degrees>, repeat, none';
+
 function methodFromName(name: string): v1.AugmentationMethod {
   const n = name.trim();
-  if (n.startsWith('ga-')) {
-    const sigma = Number(n.slice(3));
+  if (/^(ga|noise)-/.test(n)) {
+    const sigma = Number(n.replace(/^(ga|noise)-/, ''));
     if (!(Number.isFinite(sigma) && sigma > 0)) throw new Error(`--methods: "${n}" needs a positive sigma, e.g. ga-0.1`);
-  } else if (!['mine', 'l2', 'repeat', 'none'].includes(n)) {
-    throw new Error(`--methods: unknown method "${n}"; use mine, l2, ga-<sigma>, repeat, none`);
   }
-  return augmentationMethodFromName(n as AugmentationMethodName);
+  try {
+    return augmentationMethodFromName(n);
+  } catch {
+    throw new Error(`--methods: unknown method "${n}"; use ${METHOD_NAMES}`);
+  }
+}
+
+const SCHEDULES = {
+  longer: v1.RetrainSchedule.RETRAIN_SCHEDULE_LONGER,
+  'same-epochs': v1.RetrainSchedule.RETRAIN_SCHEDULE_SAME_EPOCHS,
+  'same-steps': v1.RetrainSchedule.RETRAIN_SCHEDULE_SAME_STEPS,
+  plateau: v1.RetrainSchedule.RETRAIN_SCHEDULE_PLATEAU,
+} as const;
+const PROBES = { mlp: v1.ProbeKind.PROBE_KIND_MLP, extratrees: v1.ProbeKind.PROBE_KIND_EXTRATREES, both: v1.ProbeKind.PROBE_KIND_BOTH } as const;
+const UPDATES = { gradient: v1.DeltaUpdate.DELTA_UPDATE_GRADIENT, sign: v1.DeltaUpdate.DELTA_UPDATE_SIGN, adam: v1.DeltaUpdate.DELTA_UPDATE_ADAM } as const;
+
+const seedList = (v: string): number[] => {
+  const seeds = v.split(',').map((s) => Number(s.trim()));
+  if (seeds.length === 0 || seeds.some((s) => !Number.isSafeInteger(s) || s < 0)) throw new InvalidArgumentError('--seeds must be a comma-separated list of non-negative integers, e.g. 0,1,2');
+  if (new Set(seeds).size !== seeds.length) throw new InvalidArgumentError('--seeds lists a seed twice');
+  return seeds;
+};
+const fraction = (name: string) => (v: string) => {
+  const f = Number(v);
+  if (!(f >= 0 && f < 1)) throw new InvalidArgumentError(`${name} must be in [0, 1) (0 = no validation split)`);
+  return f;
+};
+
+/** The StudyProtocol the flags describe (unset when none is given: the server's defaults, the old behaviour). */
+function protocolFromFlags(o: SubmitFlags): v1.StudyProtocol | undefined {
+  if (o.retrainSchedule === 'plateau' && !(o.validation !== undefined && o.validation > 0)) throw new Error('--retrain-schedule plateau needs a validation split (--validation > 0)');
+  if (o.patience !== undefined && !(o.validation !== undefined && o.validation > 0)) throw new Error('--patience needs a validation split (--validation > 0)');
+  // The concrete AE's convergence loop is on unless --no-converge, as in `uae pipeline`.
+  const converge = o.model === 'concrete-ae' && o.converge !== false;
+  if (o.maxEpochs !== undefined && !converge) throw new Error('--max-epochs applies to the concrete AE\'s convergence loop (--model concrete-ae, without --no-converge)');
+  const p = v1.StudyProtocol.fromPartial({
+    ...(o.validation !== undefined && o.validation > 0 ? { validation: { fraction: o.validation, patience: o.patience ?? 10 } } : {}),
+    retrainSchedule: o.retrainSchedule ? SCHEDULES[o.retrainSchedule] : 0,
+    ...(converge ? { convergence: { enabled: true, maxEpochs: o.maxEpochs ?? 0 } } : {}),
+    probe: o.probe ? PROBES[o.probe] : 0,
+    probeTrainSamples: o.probeTrainSamples ?? 0,
+  });
+  const empty = !p.validation && !p.convergence && p.retrainSchedule === 0 && p.probe === 0 && p.probeTrainSamples === 0;
+  return empty ? undefined : p;
 }
 
 /**
@@ -87,7 +143,7 @@ export function pipelineConfigFromFlags(o: SubmitFlags, npy?: v1.NpyDataset): v1
   if (!(MODEL_KINDS as string[]).includes(o.model)) throw new Error(`--model must be one of ${MODEL_KINDS.join(', ')}; got "${o.model}"`);
   const methods = (o.methods ?? DEFAULT_METHODS).split(',').filter((m) => m.trim() !== '').map(methodFromName);
   if (methods.length === 0) throw new Error('--methods must name at least one method');
-  const attackGiven = [o.iterations, o.mineSteps, o.mineDraws, o.attackMethod, o.kappa, o.alpha, o.epsilon].some((v) => v !== undefined);
+  const attackGiven = [o.iterations, o.mineSteps, o.mineDraws, o.attackMethod, o.kappa, o.alpha, o.epsilon, o.deltaUpdate].some((v) => v !== undefined);
   const attack: v1.AttackConfig | undefined = attackGiven
     ? v1.AttackConfig.fromPartial({
         method: o.attackMethod === 'penalty' ? v1.AttackMethod.ATTACK_METHOD_PENALTY : o.attackMethod === 'minmax' ? v1.AttackMethod.ATTACK_METHOD_MINMAX : 0,
@@ -95,13 +151,16 @@ export function pipelineConfigFromFlags(o: SubmitFlags, npy?: v1.NpyDataset): v1
         mineSteps: o.mineSteps,
         alpha: o.alpha,
         epsilon: o.epsilon,
+        update: o.deltaUpdate ? UPDATES[o.deltaUpdate] : 0,
         ...(o.kappa !== undefined ? { criterion: { kind: { $case: 'reconstruction' as const, value: { kappa: o.kappa } } } } : {}),
         ...(o.mineDraws
           ? { similarity: { kind: { $case: 'mine' as const, value: v1.MineConfig.fromPartial({ sampler: v1.MineSampler.MINE_SAMPLER_RANDOM, draws: o.mineDraws }) } } }
           : {}),
       })
     : undefined;
-  const seed = o.seed ?? 0;
+  // With --seeds the first seeds everything else (the data subsets too), as in `uae pipeline`.
+  const seed = o.seed ?? o.seeds?.[0] ?? 0;
+  const protocol = protocolFromFlags(o);
   return v1.PipelineConfig.fromPartial({
     dataset: {
       source: npy ? { $case: 'npy', value: npy } : { $case: 'name', value: o.dataset! },
@@ -119,6 +178,8 @@ export function pipelineConfigFromFlags(o: SubmitFlags, npy?: v1.NpyDataset): v1
     skipDownstream: o.classifierEpochs === 0,
     seed,
     shardSize: o.shardSize ?? 0,
+    seeds: o.seeds ?? [],
+    ...(protocol ? { protocol } : {}),
   });
 }
 
@@ -176,7 +237,7 @@ export function remoteSubmitCommand(io: RemoteIO = processIO()): Command {
     .option('--model <kind>', MODEL_KINDS.join(', '))
     .option('--hidden <n>', 'dense/sparse AE hidden width (default 128)', count('--hidden'))
     .option('--k <n>', 'concrete AE: features to select (default 50)', count('--k'))
-    .option('--methods <list>', `comma-separated: mine, l2, ga-<sigma>, repeat, none (default ${DEFAULT_METHODS})`)
+    .option('--methods <list>', `comma-separated: ${METHOD_NAMES} (default ${DEFAULT_METHODS})`)
     .option('--epochs <n>', 'training epochs (default 20)', count('--epochs'))
     .option('--retrain-epochs <n>', 'retraining epochs on the augmented set (default 20)', count('--retrain-epochs'))
     .option('--batch <n>', 'training batch size (default 100)', count('--batch'))
@@ -190,6 +251,17 @@ export function remoteSubmitCommand(io: RemoteIO = processIO()): Command {
     .option('--epsilon <ε>', 'L∞ bound on δ (default 1 = none)', positive('--epsilon'))
     .option('--seed <n>', 'seed for everything (default 0)', count('--seed'))
     .option('--shard-size <n>', 'samples per attack shard on the work queue (default 256)', count('--shard-size'))
+    .option('--seeds <list>', 'several seeds, e.g. 0,1,2: every arm per seed, with intervals and paired verdicts', seedList)
+    .option('--validation <fraction>', 'seeded validation split carved from training for early stopping (default none: fixed epochs)', fraction('--validation'))
+    .option('--patience <n>', 'early stopping: epochs without a validation improvement (default 10)', count('--patience'))
+    .addOption(
+      new Option('--retrain-schedule <s>', 'longer: --retrain-epochs; same-epochs / same-steps: as the original; plateau: early stopping on the validation split (default longer)').choices(['longer', 'same-epochs', 'same-steps', 'plateau']),
+    )
+    .addOption(new Option('--probe <p>', "downstream probes (labelled data): mlp, extratrees (the paper's, on the full training split) or both (default mlp)").choices(['mlp', 'extratrees', 'both']))
+    .option('--probe-train-samples <n>', 'ExtraTrees probe: a seeded subset of the full training split (default: all of it)', count('--probe-train-samples'))
+    .addOption(new Option('--delta-update <rule>', 'δ update of every attack arm without its own: gradient (the paper), sign or adam').choices(['gradient', 'sign', 'adam']))
+    .option('--no-converge', 'concrete AE: do not double the epochs until the selection converges (Balın)')
+    .option('--max-epochs <n>', 'concrete AE: cap of the convergence loop (default 16 × --epochs)', count('--max-epochs'))
     .option('--request-id <id>', 'idempotency key: resubmitting with the same id returns the same job')
     .option('--label <k=v>', 'label for the job (repeatable)', collectLabel)
     .option('--watch', 'follow the job to its end (exit 0 SUCCEEDED, 1 FAILED/CANCELLED)')

@@ -10,7 +10,7 @@ export {
 export { downstreamOptions } from './pipeline.js';
 export * from './stages.js';
 export { generateUaes, similarityFor, type GenerateOptions } from './generate.js';
-export { carveValidation, validationCount, extraTreesProbe, RETRAIN_SCHEDULES, type RetrainSchedule, type ProbeKind, type ValidationConfig, type ProtocolRecord, type OriginalMetrics, type GeneratedSet } from './pipeline.js';
+export { carveValidation, validationCount, extraTreesProbe, probeTrainSplit, retrainPlan, stepsTaken, resolveProtocol, RETRAIN_SCHEDULES, type RetrainSchedule, type ProbeKind, type ValidationConfig, type ProtocolRecord, type OriginalMetrics, type GeneratedSet } from './pipeline.js';
 export { runStudy, aggregateStudy, checkSeeds, STUDY_METRICS, COMPARED_METRICS, type StudyMetrics, type ArmAggregate, type Comparison, type StudyHooks, type StudyMetric } from './study.js';
 export { sampleDiagnostics, summarizeDiagnostics, diagnosticsCsv, type SampleDiagnostics, type DiagnosticsSummary } from './diagnostics.js';
 export { horizontalFlip, randomRotation, rotationAngle } from './conventional.js';

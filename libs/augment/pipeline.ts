@@ -183,7 +183,7 @@ export function carveValidation(train: DatasetSplit, d: number, fraction: number
   };
 }
 
-function resolveProtocol(cfg: AugmentationConfig, validationSamples: number): ProtocolRecord {
+export function resolveProtocol(cfg: AugmentationConfig, validationSamples: number): ProtocolRecord {
   const probe = cfg.probe ?? 'mlp';
   const schedule = cfg.retrainSchedule ?? 'longer';
   if (!RETRAIN_SCHEDULES.includes(schedule)) throw new Error(`retrain schedule must be one of ${RETRAIN_SCHEDULES.join(', ')}; got "${schedule}"`);
@@ -198,7 +198,7 @@ function resolveProtocol(cfg: AugmentationConfig, validationSamples: number): Pr
 }
 
 /** The ExtraTrees probe's training rows: the full training split, or a seeded subset of it. */
-function probeTrainSplit(ds: Dataset, cap: number | undefined, seed: number): DatasetSplit {
+export function probeTrainSplit(ds: Pick<Dataset, 'train' | 'fullTrain' | 'inputShape'>, cap: number | undefined, seed: number): DatasetSplit {
   const full = ds.fullTrain ?? ds.train;
   if (cap === undefined || cap >= full.n) return full;
   const d = sampleSize(ds.inputShape);
@@ -206,6 +206,34 @@ function probeTrainSplit(ds: Dataset, cap: number | undefined, seed: number): Da
   const x = new Float32Array(cap * d);
   idx.forEach((i, k) => x.set(full.x.subarray(i * d, (i + 1) * d), k * d));
   return { x, n: cap, ...(full.labels ? { labels: Int32Array.from(idx, (i) => full.labels![i]!) } : {}) };
+}
+
+/**
+ * How an arm is retrained on `trainN` samples under `schedule`, given what the
+ * original's training took (its epochs run and optimiser steps).
+ */
+export function retrainPlan(
+  cfg: Pick<AugmentationConfig, 'retrainEpochs' | 'batchSize' | 'validation'>,
+  schedule: RetrainSchedule,
+  original: { epochs: number; steps: number },
+  trainN: number,
+): { epochs: number; patience?: number; maxSteps?: number } {
+  switch (schedule) {
+    case 'same-epochs':
+      return { epochs: original.epochs };
+    case 'same-steps':
+      return { epochs: Math.ceil(original.steps / Math.ceil(trainN / cfg.batchSize)), maxSteps: original.steps };
+    case 'plateau':
+      if (!cfg.validation) throw new Error('the plateau retraining schedule needs a validation split');
+      return { epochs: cfg.retrainEpochs, patience: cfg.validation.patience };
+    case 'longer':
+      return { epochs: cfg.retrainEpochs };
+  }
+}
+
+/** Optimiser steps of a training run that ran `epochs` epochs (the last maybe cut by `maxSteps`) over `n` samples. */
+export function stepsTaken(epochs: number, n: number, batchSize: number, maxSteps?: number): number {
+  return Math.min(epochs * Math.ceil(n / batchSize), maxSteps ?? Infinity);
 }
 
 export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hooks: AugmentationHooks = {}): Promise<AugmentationReport> {
@@ -294,7 +322,6 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
     };
     await hooks.onModel?.('original', original.ae);
     const base = report.methods.original.test_recon_error;
-    const batchesOf = (samples: number) => Math.ceil(samples / cfg.batchSize);
     for (const method of cfg.methods) {
       hooks.signal?.throwIfAborted();
       hooks.onStage?.(`generate ${method}`);
@@ -324,15 +351,7 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
       const trainSet = augmentedTrainSet(fit.x, generated);
       const trainN = trainSet.length / d;
       hooks.onStage?.(`retrain ${method}`);
-      const plan =
-        schedule === 'same-epochs'
-          ? { epochs: original.epochs }
-          : schedule === 'same-steps'
-            ? { epochs: Math.ceil(original.steps / batchesOf(trainN)), maxSteps: original.steps }
-            : schedule === 'plateau'
-              ? { epochs: cfg.retrainEpochs, patience: cfg.validation!.patience }
-              : { epochs: cfg.retrainEpochs };
-      const retrained = await train(trainSet, method, plan);
+      const retrained = await train(trainSet, method, retrainPlan(cfg, schedule, original, trainN));
       try {
         const err = reconstructionError(retrained.ae, ds.test.x, ds.inputShape);
         await hooks.onModel?.(method, retrained.ae);

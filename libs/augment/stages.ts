@@ -321,7 +321,11 @@ export interface TrainFreshOptions {
   epochs: number;
   batchSize: number;
   seed: number;
+  /** Seed of the model's initialisers when it differs from the shuffle's `seed` (TrainingService: model.seed vs config.seed). */
+  modelSeed?: number;
   modelOptions?: Omit<CreateAutoencoderOptions, 'seed'>;
+  /** Event-loop yield interval of the training loop (TrainOptions.yieldMs). */
+  yieldMs?: number;
   /** Held-out samples (m × inputShape) for the validation loss. */
   validation?: Float32Array;
   /** Early stopping on the validation loss after `patience` epochs without improvement (needs `validation`). */
@@ -372,7 +376,7 @@ export async function trainFresh(o: TrainFreshOptions): Promise<TrainedModel> {
 }
 
 async function trainOnce(o: TrainFreshOptions, epochs: number, patience: number | undefined): Promise<TrainedModel> {
-  const ae: Autoencoder = createAutoencoder(o.kind, o.inputShape, { ...o.modelOptions, seed: o.seed });
+  const ae: Autoencoder = createAutoencoder(o.kind, o.inputShape, { ...o.modelOptions, seed: o.modelSeed ?? o.seed });
   const size = sampleSize(o.inputShape);
   const x = tf.tensor(o.data, [o.data.length / size, ...o.inputShape]);
   const val = o.validation ? tf.tensor(o.validation, [o.validation.length / size, ...o.inputShape]) : undefined;
@@ -383,6 +387,7 @@ async function trainOnce(o: TrainFreshOptions, epochs: number, patience: number 
       seed: o.seed,
       signal: o.signal,
       onEpoch: o.onEpoch,
+      ...(o.yieldMs !== undefined ? { yieldMs: o.yieldMs } : {}),
       ...(val ? { validationData: val } : {}),
       ...(patience !== undefined ? { earlyStopping: { patience, ...(o.minDelta !== undefined ? { minDelta: o.minDelta } : {}) } } : {}),
       ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),

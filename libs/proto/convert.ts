@@ -10,6 +10,10 @@ import type { AttackConfig, AttackConfigInput, CriterionConfig, SimilarityConfig
 import type { SampleResult } from '../attack/result.js';
 import type { MineConfig, MineConfigInput } from '../mine/config.js';
 import type { EpochReport, TrainOptions } from '../models/types.js';
+import type { Summary } from '../eval/metrics.js';
+import type { Verdict } from '../eval/stats.js';
+import type { ArmAggregate, Comparison, StudyMetrics } from '../augment/study.js';
+import type { DiagnosticsSummary } from '../augment/diagnostics.js';
 import { ProtoFieldError } from './errors.js';
 import { fromProtoTensor, toProtoTensor } from './tensor.js';
 import * as pb from './v1.js';
@@ -46,6 +50,11 @@ const MINE_PROJECTIONS: Table<MineConfig['projection']> = {
 };
 const ATTACK_METHODS: Table<AttackConfig['method']> = { [pb.AttackMethod.ATTACK_METHOD_MINMAX]: 'minmax', [pb.AttackMethod.ATTACK_METHOD_PENALTY]: 'penalty' };
 const DELTA_INITS: Table<AttackConfig['init']> = { [pb.DeltaInit.DELTA_INIT_GLOROT]: 'glorot', [pb.DeltaInit.DELTA_INIT_UNIFORM_EPS]: 'uniform-eps' };
+const DELTA_UPDATES: Table<AttackConfig['update']> = {
+  [pb.DeltaUpdate.DELTA_UPDATE_GRADIENT]: 'gradient',
+  [pb.DeltaUpdate.DELTA_UPDATE_SIGN]: 'sign',
+  [pb.DeltaUpdate.DELTA_UPDATE_ADAM]: 'adam',
+};
 
 export interface ConfigDefaults {
   /**
@@ -157,6 +166,7 @@ export function attackConfigFromProto(a: pb.AttackConfig | undefined, field = 'c
     searchSteps: nonZero(a.searchSteps),
     trace: a.trace,
     seed: a.seed,
+    update: fromEnum(`${field}.update`, a.update, DELTA_UPDATES),
   });
 }
 
@@ -176,6 +186,7 @@ export function attackConfigToProto(a: AttackConfig): pb.AttackConfig {
     searchSteps: a.searchSteps,
     trace: a.trace,
     seed: a.seed,
+    update: toEnum(a.update, DELTA_UPDATES),
   };
 }
 
@@ -188,6 +199,7 @@ export function trainOptionsFromProto(t: pb.TrainConfig | undefined): TrainOptio
     seed: t.seed,
     validationSplit: t.validationSplit,
     earlyStopping: t.earlyStopping?.patience ? { patience: t.earlyStopping.patience, minDelta: t.earlyStopping.minDelta } : undefined,
+    maxSteps: nonZero(t.maxSteps),
   });
 }
 
@@ -255,35 +267,141 @@ export function modelKindFromName(name: ModelKindName): pb.ModelKind {
   return toEnum(name, MODEL_KINDS);
 }
 
-/** Augmentation arms by their metrics.json key: "mine", "l2", "ga-<sigma>", "repeat", "none". */
-export type AugmentationMethodName = 'mine' | 'l2' | 'repeat' | 'none' | `ga-${number}`;
+/**
+ * Augmentation arms by their metrics.json key (libs/augment parseMethod's
+ * canonical names): "mine", "l2", "cosine" (with "-gradient" / "-sign" /
+ * "-adam" and "@<alpha>" for a per-arm δ update or step size), "init-noise",
+ * "ga-<sigma>", "flip", "rotate-<degrees>", "repeat", "none".
+ */
+export type AugmentationMethodName = string;
+
+const ATTACK_KINDS: Table<'mine' | 'l2' | 'cosine'> = {
+  [pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_MINE]: 'mine',
+  [pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_L2]: 'l2',
+  [pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_COSINE]: 'cosine',
+};
+const PLAIN_KINDS: Table<'repeat' | 'none' | 'init-noise' | 'flip'> = {
+  [pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_REPEAT]: 'repeat',
+  [pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_NONE]: 'none',
+  [pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_INIT_NOISE]: 'init-noise',
+  [pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_FLIP]: 'flip',
+};
 
 export function augmentationMethodName(m: pb.AugmentationMethod, field = 'method'): AugmentationMethodName {
+  const K = pb.AugmentationMethodKind;
+  if (m.kind === K.AUGMENTATION_METHOD_KIND_UNSPECIFIED) throw new ProtoFieldError(`${field}.kind`, 'required');
+  const base = ATTACK_KINDS[m.kind];
+  if (base === undefined) {
+    if (m.update !== pb.DeltaUpdate.DELTA_UPDATE_UNSPECIFIED) throw new ProtoFieldError(`${field}.update`, 'applies to attack arms (MINE, L2, COSINE) only');
+    if (m.alpha !== undefined) throw new ProtoFieldError(`${field}.alpha`, 'applies to attack arms (MINE, L2, COSINE) only');
+  }
+  if (base !== undefined) {
+    const update = fromEnum(`${field}.update`, m.update, DELTA_UPDATES);
+    if (m.alpha !== undefined && !(Number.isFinite(m.alpha) && m.alpha > 0 && m.alpha <= 100)) throw new ProtoFieldError(`${field}.alpha`, `must be in (0, 100]; got ${m.alpha}`);
+    return `${base}${update ? `-${update}` : ''}${m.alpha !== undefined ? `@${m.alpha}` : ''}`;
+  }
+  const plain = PLAIN_KINDS[m.kind];
+  if (plain !== undefined) return plain;
   switch (m.kind) {
-    case pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_MINE:
-      return 'mine';
-    case pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_L2:
-      return 'l2';
-    case pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_REPEAT:
-      return 'repeat';
-    case pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_NONE:
-      return 'none';
-    case pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_GAUSSIAN:
+    case K.AUGMENTATION_METHOD_KIND_GAUSSIAN:
       if (!(Number.isFinite(m.sigma) && m.sigma > 0)) throw new ProtoFieldError(`${field}.sigma`, `must be a positive number for GAUSSIAN; got ${m.sigma}`);
       return `ga-${m.sigma}`;
-    case pb.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_UNSPECIFIED:
-      throw new ProtoFieldError(`${field}.kind`, 'required');
+    case K.AUGMENTATION_METHOD_KIND_ROTATE:
+      if (!(Number.isFinite(m.degrees) && m.degrees > 0 && m.degrees <= 180)) throw new ProtoFieldError(`${field}.degrees`, `must be in (0, 180] for ROTATE; got ${m.degrees}`);
+      return `rotate-${m.degrees}`;
     default:
       throw new ProtoFieldError(`${field}.kind`, `unknown enum value ${m.kind}`);
   }
 }
 
+const NUMBER = String.raw`(\d*\.?\d+(?:e-?\d+)?)`;
+
+/** The message for an arm's name (aliases such as noise-<σ> included); throws on an unknown name. */
 export function augmentationMethodFromName(name: AugmentationMethodName): pb.AugmentationMethod {
   const K = pb.AugmentationMethodKind;
-  if (name.startsWith('ga-')) return { kind: K.AUGMENTATION_METHOD_KIND_GAUSSIAN, sigma: Number(name.slice(3)) };
-  const kind = { mine: K.AUGMENTATION_METHOD_KIND_MINE, l2: K.AUGMENTATION_METHOD_KIND_L2, repeat: K.AUGMENTATION_METHOD_KIND_REPEAT, none: K.AUGMENTATION_METHOD_KIND_NONE }[
-    name as 'mine' | 'l2' | 'repeat' | 'none'
-  ];
-  if (kind === undefined) throw new Error(`unknown augmentation method "${name}"`);
-  return { kind, sigma: 0 };
+  const m = (kind: pb.AugmentationMethodKind, o: Partial<pb.AugmentationMethod> = {}): pb.AugmentationMethod => ({ kind, sigma: 0, degrees: 0, update: 0, ...o });
+  const attack = new RegExp(`^(mine|l2|cosine)(?:-(gradient|sign|adam))?(?:@${NUMBER})?$`).exec(name);
+  if (attack) {
+    return m(toEnum(attack[1] as 'mine' | 'l2' | 'cosine', ATTACK_KINDS), {
+      update: toEnum(attack[2] as AttackConfig['update'] | undefined, DELTA_UPDATES),
+      ...(attack[3] !== undefined ? { alpha: Number(attack[3]) } : {}),
+    });
+  }
+  const ga = new RegExp(`^(?:ga|noise)-${NUMBER}$`).exec(name);
+  if (ga) return m(K.AUGMENTATION_METHOD_KIND_GAUSSIAN, { sigma: Number(ga[1]) });
+  const rot = new RegExp(`^rotate-${NUMBER}$`).exec(name);
+  if (rot) return m(K.AUGMENTATION_METHOD_KIND_ROTATE, { degrees: Number(rot[1]) });
+  for (const [k, v] of Object.entries(PLAIN_KINDS)) if (v === name) return m(Number(k));
+  throw new Error(`unknown augmentation method "${name}"`);
+}
+
+/** A libs/eval Summary as a message (undefined stays unset). */
+export function summaryToProto(s: Summary | undefined): pb.Summary | undefined {
+  return s ? { mean: s.mean, median: s.median, min: s.min, max: s.max, count: s.count } : undefined;
+}
+
+export function summaryFromProto(s: pb.Summary | undefined): Summary | undefined {
+  return s ? { mean: s.mean, median: s.median, min: s.min, max: s.max, count: s.count } : undefined;
+}
+
+const VERDICTS: Table<Verdict> = {
+  [pb.ComparisonVerdict.COMPARISON_VERDICT_BETTER]: 'better',
+  [pb.ComparisonVerdict.COMPARISON_VERDICT_WORSE]: 'worse',
+  [pb.ComparisonVerdict.COMPARISON_VERDICT_INDISTINGUISHABLE]: 'indistinguishable',
+};
+
+export function verdictFromProto(v: pb.ComparisonVerdict, field = 'verdict'): Verdict | undefined {
+  return fromEnum(field, v, VERDICTS);
+}
+
+function diagnosticsToProto(d: DiagnosticsSummary): pb.DiagnosticsSummary {
+  return { linf: summaryToProto(d.linf), l2: summaryToProto(d.l2), relMove: summaryToProto(d.rel_move), cosDelta0: summaryToProto(d.cos_delta0), samples: d.samples };
+}
+
+const interval = (v: readonly [number, number]): pb.Interval => ({ low: v[0], high: v[1] });
+
+/**
+ * One arm of the study's metrics (metrics.json's study form) as a message:
+ * the means in the scalar fields, per_seed / std / ci95 keyed by the metric's
+ * snake_case name, the pooled MI and diagnostics, one FeatureSelection per seed.
+ */
+export function armAggregateToProto(a: ArmAggregate): pb.MethodMetrics {
+  const num = (k: keyof ArmAggregate) => (typeof a[k] === 'number' ? (a[k] as number) : undefined);
+  return {
+    testReconError: num('test_recon_error') ?? NaN,
+    improvement: num('improvement'),
+    asr: num('asr'),
+    accuracy: num('accuracy'),
+    secondsPerSample: num('seconds_per_sample'),
+    mi: summaryToProto(a.mi),
+    accuracyExtratrees: num('accuracy_extratrees'),
+    trainSteps: num('train_steps'),
+    trainEpochs: num('train_epochs'),
+    selectionConvergence: num('selection_convergence'),
+    selectedFeatures: (a.selected_features ?? []).map((indices) => ({ indices: [...indices] })),
+    perSeed: Object.fromEntries(Object.entries(a.per_seed).map(([k, v]) => [k, { values: [...(v ?? [])] }])),
+    std: Object.fromEntries(Object.entries(a.std).filter((e): e is [string, number] => e[1] !== undefined)),
+    ci95: Object.fromEntries(Object.entries(a.ci95).filter((e): e is [string, [number, number]] => e[1] !== undefined).map(([k, v]) => [k, interval(v)])),
+    diagnostics: a.diagnostics ? diagnosticsToProto(a.diagnostics) : undefined,
+  };
+}
+
+export function comparisonToProto(c: Comparison): pb.Comparison {
+  return { arm: c.arm, control: c.control, metric: c.metric, diff: c.diff, ci95: c.ci95 ? interval(c.ci95) : undefined, verdict: toEnum(c.verdict, VERDICTS), seeds: c.seeds };
+}
+
+/** metrics.json's study form (aggregateStudy) → PipelineMetrics. */
+export function studyMetricsToProto(m: StudyMetrics): pb.PipelineMetrics {
+  return {
+    dataset: m.dataset,
+    model: modelKindFromName(m.model as ModelKindName),
+    backend: m.backend,
+    seed: m.seed,
+    trainSamples: m.train_samples,
+    testSamples: m.test_samples,
+    methods: Object.fromEntries(Object.entries(m.methods).map(([k, a]) => [k, armAggregateToProto(a)])),
+    seeds: [...m.seeds],
+    validationSamples: m.validation_samples,
+    comparisons: m.comparisons.map(comparisonToProto),
+  };
 }

@@ -5,11 +5,14 @@
  * the dataset has labels), and the ASR / similarity summary of an attack's
  * sample-results artifact. The numbers are libs/eval's, computed exactly as
  * the in-process pipeline does (reconstructionError in batches of 256 by
- * default; downstreamAccuracy with the pipeline's probe defaults).
+ * default; downstreamAccuracy with the pipeline's probe defaults; the
+ * ExtraTrees probe as libs/augment's extraTreesProbe, on probe_dataset's
+ * training split or a seeded subset of it computed by probeTrainSplit).
  */
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { backendInfo } from '../../libs/tensor/index.js';
 import { downstreamAccuracy, improvement, reconstructionError, summarize, type DownstreamOptions } from '../../libs/eval/index.js';
+import { extraTreesProbe, probeTrainSplit } from '../../libs/augment/index.js';
 import { ProtoFieldError, v1 } from '../../libs/proto/index.js';
 import type { CallContext } from '../../libs/service-kit/index.js';
 import { getByRef } from '../common/artifacts.js';
@@ -51,7 +54,20 @@ export function parseEvalConfig(cfg: v1.EvalConfig | undefined, datasetSeed: num
   if (d?.epochs !== undefined && d.epochs > 100_000) throw new ProtoFieldError('config.downstream.epochs', `must be at most 100000; got ${d.epochs}`);
   if (d?.hidden !== undefined && d.hidden > 65_536) throw new ProtoFieldError('config.downstream.hidden', `must be at most 65536; got ${d.hidden}`);
   if (d?.batchSize !== undefined && d.batchSize > MAX_EVAL_BATCH) throw new ProtoFieldError('config.downstream.batch_size', `must be at most ${MAX_EVAL_BATCH}; got ${d.batchSize}`);
-  return { train: split === v1.DatasetSplit.DATASET_SPLIT_TRAIN, batchSize, downstream, skipDownstream: cfg?.skipDownstream ?? false };
+  const probe = cfg?.probe ?? v1.ProbeKind.PROBE_KIND_UNSPECIFIED;
+  if (![0, 1, 2, 3].includes(probe)) throw new ProtoFieldError('config.probe', `unknown enum value ${probe}`);
+  const probeSeed = cfg?.probeSeed ?? datasetSeed;
+  if (!Number.isSafeInteger(probeSeed) || probeSeed < 0) throw new ProtoFieldError('config.probe_seed', `must be an integer in [0, 2^53 − 1]; got ${probeSeed}`);
+  return {
+    train: split === v1.DatasetSplit.DATASET_SPLIT_TRAIN,
+    batchSize,
+    downstream,
+    skipDownstream: cfg?.skipDownstream ?? false,
+    mlp: probe !== v1.ProbeKind.PROBE_KIND_EXTRATREES,
+    extraTrees: probe === v1.ProbeKind.PROBE_KIND_EXTRATREES || probe === v1.ProbeKind.PROBE_KIND_BOTH,
+    probeTrainSamples: cfg?.probeTrainSamples || undefined,
+    probeSeed,
+  };
 }
 
 export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | 'logger'> & { allowPaths?: boolean }) {
@@ -107,10 +123,23 @@ export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | '
       reconError.set({ model: ae.kind }, err);
       signal.throwIfAborted();
       let acc: number | undefined;
-      if (!cfg.skipDownstream && ds.train.labels && ds.test.labels) {
+      if (!cfg.skipDownstream && cfg.mlp && ds.train.labels && ds.test.labels) {
         acc = await downstreamAccuracy(ae, { x: ds.train.x, labels: ds.train.labels }, { x: ds.test.x, labels: ds.test.labels }, cfg.downstream);
         accuracy.set({ model: ae.kind }, acc);
       }
+      let accTrees: number | undefined;
+      if (!cfg.skipDownstream && cfg.extraTrees && ds.test.labels) {
+        signal.throwIfAborted();
+        const given = req.probeDataset && req.probeDataset.source !== undefined;
+        const probeDs = given ? await resolveDataset(deps.bus.artifacts, req.probeDataset, { kind: ae.kind, field: 'probe_dataset', allowPaths: deps.allowPaths }) : ds;
+        if (probeDs.inputShape.join() !== ae.inputShape.join()) {
+          throw new ProtoFieldError('probe_dataset', `samples are [${probeDs.inputShape.join(', ')}] but the model expects [${ae.inputShape.join(', ')}]`);
+        }
+        const rows = probeTrainSplit(probeDs, cfg.probeTrainSamples, cfg.probeSeed);
+        if (!rows.labels) throw new ProtoFieldError(given ? 'probe_dataset.npy.y_train' : 'dataset.npy.y_train', 'the ExtraTrees probe needs training labels');
+        accTrees = await extraTreesProbe(ae, rows, { x: ds.test.x, labels: ds.test.labels }, cfg.probeSeed);
+      }
+      const selection = ae.selectionConvergence && ae.selectedFeatures ? { selectionConvergence: ae.selectionConvergence(), selectedFeatures: ae.selectedFeatures() } : undefined;
       if (attack) asrGauge.set(attack.asr);
       const metrics: v1.EvalMetrics = {
         testReconError: err,
@@ -119,6 +148,9 @@ export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | '
         ...(attack ? { asr: attack.asr, ...(attack.summary ? { similaritySummary: attack.summary } : {}) } : {}),
         samples: split.n,
         seconds: (performance.now() - started) / 1000,
+        ...(accTrees !== undefined ? { accuracyExtratrees: accTrees } : {}),
+        ...(selection ? { selectionConvergence: selection.selectionConvergence } : {}),
+        selectedFeatures: selection?.selectedFeatures ?? [],
       };
       return { metrics, backend: backendInfo().name };
     } finally {

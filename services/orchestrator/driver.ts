@@ -28,32 +28,45 @@
  */
 import { ZodError } from 'zod';
 import {
+  aggregateStudy,
+  armSpec,
+  attackSummary,
   augmentedTrainSet,
   baselineSamples,
+  carveValidation,
+  initNoiseSamples,
   isAttackMethod,
   mergeAttackResults,
   methodMetrics,
   pipelineAttackConfig,
   planStages,
+  resolveProtocol,
+  retrainPlan,
+  sampleDiagnostics,
+  stepsTaken,
+  summarizeDiagnostics,
   type AttackMethod,
   type AugmentationConfig,
   type AugmentationMethod,
+  type AugmentationReport,
   type MethodMetrics,
   type PlannedStage,
+  type ProbeKind,
+  type SampleDiagnostics,
 } from '../../libs/augment/index.js';
+import { initialPerturbation, type SampleResult } from '../../libs/attack/index.js';
 import { BusError, BusValidationError, isTransientNatsError, shardMsgId, shardResultKey, type Bus, type Stoppable } from '../../libs/bus/index.js';
 import { encodeNpy, parseNpy, type Dataset } from '../../libs/data/index.js';
-import type { Summary } from '../../libs/eval/index.js';
 import { isTerminal, type JobStore } from '../../libs/jobs/index.js';
-import { attackConfigToProto, epochReportFromProto, epochReportToProto, modelKindFromName, ProtoFieldError, v1 } from '../../libs/proto/index.js';
+import { attackConfigToProto, epochReportFromProto, epochReportToProto, modelKindFromName, ProtoFieldError, sampleResultFromProto, studyMetricsToProto, v1 } from '../../libs/proto/index.js';
 import type { Logger } from '../../libs/service-kit/index.js';
 import { MEDIA_TYPES, getByRef, putContent } from '../common/artifacts.js';
 import { resolveDataset } from '../common/datasets.js';
-import { assembleAttackResult } from '../attack-optimizer/assemble.js';
+import { assembleAttackResult, decodeSampleResults } from '../attack-optimizer/assemble.js';
 import { SubJobFailedError, abortableSleep, type EvalOutcome, type StageExecutor } from './executor.js';
 import type { OrchestratorMetrics } from './metrics.js';
 import { resolvePipelineConfig } from './pipeline-config.js';
-import { PipelineStateConflictError, PipelineStateStore, type EvalOutput, type ModelOutput, type TrainProgress } from './state.js';
+import { PipelineStateConflictError, PipelineStateStore, type EvalOutput, type ModelOutput, type SeedRun, type TrainProgress } from './state.js';
 
 const { JobState, JobKind } = v1;
 
@@ -170,6 +183,9 @@ interface RunCtx {
   signal: AbortSignal;
   st: PipelineStateStore;
   cfg: AugmentationConfig;
+  /** The study's seeds, and the one whose stages run now. */
+  seeds: number[];
+  seed: number;
   spec: v1.PipelineConfig;
   shardSize: number;
   plan: PlannedStage[];
@@ -178,6 +194,17 @@ interface RunCtx {
   refs: DatasetRefs;
   /** The study's dataset as npy refs (what trainer, evaluator and workers read). */
   datasetConfig: v1.DatasetConfig;
+  /** The samples trained on and attacked (the training split less the validation split), and their rows in it. */
+  fit: Float32Array;
+  fitIndex: Int32Array;
+  /** `fit` as x_train (the attack shards' dataset). */
+  fitConfig: v1.DatasetConfig;
+  /** The validation split (carveValidation), when the protocol has one. */
+  validation?: Float32Array;
+  /** Native sample shape (flip, rotate). */
+  imageShape: number[];
+  /** The ExtraTrees probe's training data (the full training split), when it is not the subset's. */
+  probeDataset?: v1.DatasetConfig;
   progress: Progressor;
   /** Display name of the stage running (for JobError.stage). */
   stage: string;
@@ -193,13 +220,11 @@ const STAGE_KINDS: Record<PlannedStage['kind'], v1.StageKind> = {
 const refJson = (r: v1.ArtifactRef) => v1.ArtifactRef.toJSON(r);
 const refFrom = (j: unknown) => v1.ArtifactRef.fromJSON(j);
 
-function summaryToProto(s: Summary | undefined | null): v1.Summary | undefined {
-  return s ? { mean: s.mean, median: s.median, min: s.min, max: s.max, count: s.count } : undefined;
-}
-
-function summaryFromProto(s: v1.Summary | undefined): Summary | undefined {
-  return s ? { mean: s.mean, median: s.median, min: s.min, max: s.max, count: s.count } : undefined;
-}
+const PROBE_KINDS: Record<ProbeKind, v1.ProbeKind> = {
+  mlp: v1.ProbeKind.PROBE_KIND_MLP,
+  extratrees: v1.ProbeKind.PROBE_KIND_EXTRATREES,
+  both: v1.ProbeKind.PROBE_KIND_BOTH,
+};
 
 function historyToProto(m: ModelOutput): v1.TrainHistory {
   return { epochs: m.history.map(epochReportToProto), stoppedEarly: m.stoppedEarly };
@@ -354,9 +379,10 @@ export class PipelineDriver {
   private async execute(jobId: string, signal: AbortSignal, onStage: (s: string) => void): Promise<void> {
     const job = await this.ensureActive(jobId);
     const spec = job.spec?.kind?.$case === 'pipeline' ? job.spec.kind.value : undefined;
-    const { augmentation: cfg, shardSize } = resolvePipelineConfig(spec);
-    const st = await PipelineStateStore.open(this.o.bus.kv, jobId);
+    const { augmentation: cfg, seeds, shardSize } = resolvePipelineConfig(spec);
+    const st = await PipelineStateStore.open(this.o.bus.kv, jobId, seeds[0]);
     const artifacts = this.o.bus.artifacts;
+    const treeProbe = cfg.classifier !== false && (cfg.probe === 'extratrees' || cfg.probe === 'both');
 
     // The data: resolved once and stored as .npy artifacts, so every stage
     // (and every service) reads exactly the same arrays.
@@ -364,7 +390,8 @@ export class PipelineDriver {
     let refs: DatasetRefs;
     if (!st.state.dataset) {
       onStage('load dataset');
-      ds = await resolveDataset(artifacts, spec!.dataset, { kind: cfg.model, field: 'config.dataset', dataDir: this.o.dataDir });
+      const loaded = await resolveDataset(artifacts, spec!.dataset, { kind: cfg.model, field: 'config.dataset', dataDir: this.o.dataDir });
+      ds = loaded;
       const shape = [...ds.inputShape];
       refs = {
         xTrain: await putContent(artifacts, encodeNpy([ds.train.n, ...shape], ds.train.x), { mediaType: MEDIA_TYPES.npy, name: 'x_train.npy' }),
@@ -372,9 +399,27 @@ export class PipelineDriver {
         ...(ds.train.labels ? { yTrain: await putContent(artifacts, encodeNpy([ds.train.n], ds.train.labels), { mediaType: MEDIA_TYPES.npy, name: 'y_train.npy' }) } : {}),
         ...(ds.test.labels ? { yTest: await putContent(artifacts, encodeNpy([ds.test.n], ds.test.labels), { mediaType: MEDIA_TYPES.npy, name: 'y_test.npy' }) } : {}),
       };
+      // The ExtraTrees probe fits on the full training split the subset came from (extraTreesProbe).
+      const full = treeProbe && ds.fullTrain ? ds.fullTrain : undefined;
+      const fullConfig = full
+        ? npyConfig({
+            xTrain: await putContent(artifacts, encodeNpy([full.n, ...shape], full.x), { mediaType: MEDIA_TYPES.npy, name: 'x_train_full.npy' }),
+            xTest: refs.xTest,
+            ...(full.labels ? { yTrain: await putContent(artifacts, encodeNpy([full.n], full.labels), { mediaType: MEDIA_TYPES.npy, name: 'y_train_full.npy' }) } : {}),
+            ...(refs.yTest ? { yTest: refs.yTest } : {}),
+          })
+        : undefined;
       const datasetConfig = npyConfig(refs);
       await st.save((s) => {
-        s.dataset = { name: ds.name, inputShape: shape, trainSamples: ds.train.n, testSamples: ds.test.n, config: v1.DatasetConfig.toJSON(datasetConfig) };
+        s.dataset = {
+          name: ds.name,
+          inputShape: shape,
+          trainSamples: ds.train.n,
+          testSamples: ds.test.n,
+          config: v1.DatasetConfig.toJSON(datasetConfig),
+          ...(loaded.nativeShape ? { nativeShape: [...loaded.nativeShape] } : {}),
+          ...(fullConfig ? { fullTrain: v1.DatasetConfig.toJSON(fullConfig) } : {}),
+        };
       });
     } else {
       const saved = v1.DatasetConfig.fromJSON(st.state.dataset.config);
@@ -383,67 +428,121 @@ export class PipelineDriver {
       const loaded = await resolveDataset(artifacts, saved, { kind: cfg.model, field: 'dataset' });
       ds = { ...loaded, name: st.state.dataset.name };
     }
+    const d = ds.inputShape.reduce((a, b) => a * b, 1);
+    const imageShape = st.state.dataset!.nativeShape ?? ds.inputShape;
+    cfg.methods.forEach((m, i) => {
+      const a = armSpec(m);
+      if ((a.kind === 'flip' || a.kind === 'rotate') && imageShape.length < 2) {
+        throw new ProtoFieldError(`config.methods[${i}]`, `the "${m}" arm needs image data; this dataset's samples are [${imageShape.join(', ')}]`);
+      }
+    });
+
+    // The validation carve (the same for every seed): the fit subset is trained on and attacked.
+    let split: ReturnType<typeof carveValidation>;
+    try {
+      split = carveValidation(ds.train, d, cfg.validation?.fraction, cfg.validation?.seed ?? seeds[0]!);
+    } catch (e) {
+      throw new ProtoFieldError('config.protocol.validation.fraction', messageOf(e));
+    }
+    const validation = split.validation;
+    const nVal = validation ? validation.length / d : 0;
+    const fitConfig = validation
+      ? npyConfig({ xTrain: await putContent(artifacts, encodeNpy([split.fit.n, ...ds.inputShape], split.fit.x), { mediaType: MEDIA_TYPES.npy, name: 'x_fit.npy' }), xTest: refs.xTest })
+      : npyConfig(refs);
+    const perSeed = planStages(cfg.methods);
     const ctx: RunCtx = {
       jobId,
       signal,
       st,
       cfg,
+      seeds,
+      seed: seeds[0]!,
       spec: spec!,
       shardSize,
-      plan: planStages(cfg.methods),
+      plan: seeds.flatMap((seed) => perSeed.map((p) => (seeds.length > 1 ? { ...p, name: `seed ${seed}: ${p.name}` } : p))),
       ds,
-      d: ds.inputShape.reduce((a, b) => a * b, 1),
+      d,
       refs,
       datasetConfig: npyConfig(refs),
+      fit: split.fit.x,
+      fitIndex: split.fitIndex,
+      fitConfig,
+      ...(validation ? { validation } : {}),
+      imageShape,
+      ...(st.state.dataset!.fullTrain ? { probeDataset: v1.DatasetConfig.fromJSON(st.state.dataset!.fullTrain) } : {}),
       progress: new Progressor((p) => this.o.jobs.progress(jobId, p), this.o.progressIntervalMs ?? 250),
       stage: '',
     };
-    const setStage = (i: number) => onStage(ctx.plan[i]!.name);
-
-    // 0, 1: the original model.
-    st.state.original ??= {};
-    setStage(0);
-    if (!st.state.original.train?.model) {
-      await this.enter(ctx, 0);
-      st.state.original.train ??= { attempt: 0 };
-      await this.train(ctx, 'original', st.state.original.train, ctx.datasetConfig, cfg.epochs);
-    }
-    const original = st.state.original.train!.model!;
-    setStage(1);
-    if (!st.state.original.eval) {
-      await this.enter(ctx, 1);
-      const ev = await this.evaluate(ctx, original);
-      await st.save((s) => void (s.original!.eval = ev));
-    }
-    const base = st.state.original.eval!.testReconError;
-
-    // The arms.
-    for (const [k, m] of cfg.methods.entries()) {
-      const arm = st.arm(m);
-      setStage(2 + 3 * k);
-      if (!arm.generated) {
-        await this.enter(ctx, 2 + 3 * k);
-        await this.generate(ctx, m, original);
+    // Training data with the validation rows last (TrainConfig.validation_samples).
+    const withValidation = async (x: Float32Array, name: string): Promise<v1.DatasetConfig> => {
+      if (!validation) {
+        if (x === ds.train.x) return ctx.datasetConfig;
+        return npyConfig({ xTrain: await putContent(artifacts, encodeNpy([x.length / d, ...ds.inputShape], x), { mediaType: MEDIA_TYPES.npy, name }), xTest: refs.xTest });
       }
-      setStage(3 + 3 * k);
-      if (!arm.retrain?.model) {
-        await this.enter(ctx, 3 + 3 * k);
-        arm.retrain ??= { attempt: 0 };
-        const trainSet = refFrom(arm.generated!.trainSet);
-        await this.train(ctx, m, arm.retrain, npyConfig({ xTrain: trainSet, xTest: refs.xTest }), cfg.retrainEpochs);
+      const all = new Float32Array(x.length + validation.length);
+      all.set(x, 0);
+      all.set(validation, x.length);
+      return npyConfig({ xTrain: await putContent(artifacts, encodeNpy([all.length / d, ...ds.inputShape], all), { mediaType: MEDIA_TYPES.npy, name }), xTest: refs.xTest });
+    };
+    const schedule = cfg.retrainSchedule ?? 'longer';
+
+    for (const [si, seed] of seeds.entries()) {
+      ctx.seed = seed;
+      const run = st.run(seed);
+      const at = si * perSeed.length;
+      const setStage = (i: number) => onStage(ctx.plan[at + i]!.name);
+      const key = (k: string) => (seeds.length > 1 ? `s${seed}.${k}` : k);
+
+      // 0, 1: the original model.
+      run.original ??= {};
+      setStage(0);
+      if (!run.original.train?.model) {
+        await this.enter(ctx, at);
+        run.original.train ??= { attempt: 0 };
+        const data = await withValidation(split.fit.x, 'x_train_val.npy');
+        await this.train(ctx, key('original'), run.original.train, data, { epochs: cfg.epochs, ...(cfg.validation ? { patience: cfg.validation.patience } : {}) }, nVal, split.fit.n);
       }
-      setStage(4 + 3 * k);
-      if (!arm.eval) {
-        await this.enter(ctx, 4 + 3 * k);
-        const ev = await this.evaluate(ctx, arm.retrain!.model!, base);
-        await st.save(() => void (arm.eval = ev));
+      const original = run.original.train!.model!;
+      const originalRecord = { epochs: original.history.length, steps: original.steps ?? stepsTaken(original.history.length, split.fit.n, cfg.batchSize) };
+      setStage(1);
+      if (!run.original.eval) {
+        await this.enter(ctx, at + 1);
+        const ev = await this.evaluate(ctx, original);
+        await st.save(() => void (run.original!.eval = ev));
+      }
+      const base = run.original.eval!.testReconError;
+
+      // The arms.
+      for (const [k, m] of cfg.methods.entries()) {
+        const arm = (run.arms[m] ??= {});
+        setStage(2 + 3 * k);
+        if (!arm.generated) {
+          await this.enter(ctx, at + 2 + 3 * k);
+          await this.generate(ctx, run, m, original);
+        }
+        setStage(3 + 3 * k);
+        if (!arm.retrain?.model) {
+          await this.enter(ctx, at + 3 + 3 * k);
+          arm.retrain ??= { attempt: 0 };
+          const trainSet = await this.loadFloat(arm.generated!.trainSet, 'train set');
+          const trainN = trainSet.length / d;
+          const plan = retrainPlan(cfg, schedule, originalRecord, trainN);
+          const data = validation ? await withValidation(trainSet, `${safeToken(m)}-train-val.npy`) : npyConfig({ xTrain: refFrom(arm.generated!.trainSet), xTest: refs.xTest });
+          await this.train(ctx, key(m), arm.retrain, data, plan, nVal, trainN);
+        }
+        setStage(4 + 3 * k);
+        if (!arm.eval) {
+          await this.enter(ctx, at + 4 + 3 * k);
+          const ev = await this.evaluate(ctx, arm.retrain!.model!, base);
+          await st.save(() => void (arm.eval = ev));
+        }
       }
     }
 
-    // Done: the result mirrors metrics.json.
+    // Done: the result mirrors metrics.json (the study form).
     onStage('complete');
     ctx.progress.reset();
-    const result = this.result(ctx);
+    const result = await this.result(ctx);
     const done = await this.o.jobs.complete(jobId, { kind: { $case: 'pipeline', value: result } });
     if (done.state === JobState.JOB_STATE_SUCCEEDED) {
       this.o.metrics.observeJob(done);
@@ -457,13 +556,43 @@ export class PipelineDriver {
 
   private modelConfig(ctx: RunCtx): v1.ModelConfig {
     const m = ctx.spec.model!;
-    return { kind: modelKindFromName(ctx.cfg.model), inputShape: [], hidden: m.hidden, selectedFeatures: m.selectedFeatures, classes: 0, seed: ctx.cfg.seed };
+    return { kind: modelKindFromName(ctx.cfg.model), inputShape: [], hidden: m.hidden, selectedFeatures: m.selectedFeatures, classes: 0, seed: ctx.seed };
   }
 
-  /** A training stage: one training job per attempt; its model recorded before returning. */
-  private async train(ctx: RunCtx, key: string, tp: TrainProgress, dataset: v1.DatasetConfig, epochs: number): Promise<ModelOutput> {
+  private async loadFloat(ref: unknown, what: string): Promise<Float32Array> {
+    return parseNpy(await getByRef(this.o.bus.artifacts, refFrom(ref), what), `${what}.npy`).data as Float32Array;
+  }
+
+  /**
+   * A training stage: one training job per attempt; its model recorded before
+   * returning. With a validation split its last `validationSamples` rows are
+   * the validation data (libs/augment trainFresh's `validation`).
+   */
+  private async train(
+    ctx: RunCtx,
+    key: string,
+    tp: TrainProgress,
+    dataset: v1.DatasetConfig,
+    plan: { epochs: number; patience?: number; maxSteps?: number },
+    validationSamples: number,
+    /** Samples trained on (the validation rows aside). */
+    rows: number,
+  ): Promise<ModelOutput> {
     const { st, jobId, signal, cfg } = ctx;
-    const spec: v1.TrainingJobSpec = { dataset, model: this.modelConfig(ctx), config: { epochs, batchSize: cfg.batchSize, seed: cfg.seed } };
+    const minDelta = cfg.validation?.minDelta;
+    const spec: v1.TrainingJobSpec = {
+      dataset,
+      model: this.modelConfig(ctx),
+      config: v1.TrainConfig.fromPartial({
+        epochs: plan.epochs,
+        batchSize: cfg.batchSize,
+        seed: ctx.seed,
+        ...(plan.patience !== undefined ? { earlyStopping: { patience: plan.patience, minDelta: minDelta ?? 0 } } : {}),
+        validationSamples,
+        maxSteps: plan.maxSteps ?? 0,
+        ...(cfg.convergence ? { convergence: { enabled: true, maxEpochs: cfg.convergence.maxEpochs, threshold: cfg.convergence.threshold } } : {}),
+      }),
+    };
     for (;;) {
       const requestId = `${jobId}.${key}.${tp.attempt}`;
       try {
@@ -479,11 +608,13 @@ export class PipelineDriver {
             onProgress: (p) => ctx.progress.report(p),
           },
         );
+        const history = out.history.epochs.map(epochReportFromProto);
         const model: ModelOutput = {
           modelId: out.modelId,
           artifacts: v1.ModelArtifacts.toJSON(out.artifacts),
-          history: out.history.epochs.map(epochReportFromProto),
+          history,
           stoppedEarly: out.history.stoppedEarly,
+          steps: stepsTaken(history.length, rows, cfg.batchSize, plan.maxSteps),
         };
         await st.save(() => void (tp.model = model));
         return model;
@@ -504,70 +635,94 @@ export class PipelineDriver {
 
   private async evaluate(ctx: RunCtx, model: ModelOutput, baseline?: number): Promise<EvalOutput> {
     const c = ctx.cfg.classifier ?? {};
+    const probe = ctx.cfg.probe ?? 'mlp';
     const req: v1.EvaluateRequest = {
       model: { source: { $case: 'artifacts', value: v1.ModelArtifacts.fromJSON(model.artifacts) } },
       dataset: ctx.datasetConfig,
-      config: {
+      config: v1.EvalConfig.fromPartial({
         split: v1.DatasetSplit.DATASET_SPLIT_TEST,
         batchSize: 0,
         // Explicit values: the same probe runAugmentation trains (downstreamOptions).
-        downstream: c === false ? undefined : { epochs: c.epochs ?? 50, hidden: c.hidden ?? 64, batchSize: c.batchSize ?? 32, seed: c.seed ?? ctx.cfg.seed },
+        downstream: c === false ? undefined : { epochs: c.epochs ?? 50, hidden: c.hidden ?? 64, batchSize: c.batchSize ?? 32, seed: c.seed ?? ctx.seed },
         skipDownstream: c === false,
-      },
+        probe: PROBE_KINDS[probe],
+        probeTrainSamples: ctx.cfg.probeTrainSamples ?? 0,
+        probeSeed: ctx.seed,
+      }),
+      ...(ctx.probeDataset ? { probeDataset: ctx.probeDataset } : {}),
       ...(baseline !== undefined ? { baselineReconError: baseline } : {}),
     };
     const out: EvalOutcome = await this.o.executor.evaluate(req, ctx.signal);
     const labelled = c !== false && ctx.ds.train.labels !== undefined && ctx.ds.test.labels !== undefined;
-    return { testReconError: out.testReconError, ...(labelled && out.accuracy !== undefined ? { accuracy: out.accuracy } : {}), backend: out.backend };
+    return {
+      testReconError: out.testReconError,
+      ...(labelled && out.accuracy !== undefined ? { accuracy: out.accuracy } : {}),
+      ...(out.accuracyExtratrees !== undefined ? { accuracyExtratrees: out.accuracyExtratrees } : {}),
+      ...(out.selectionConvergence !== undefined ? { selectionConvergence: out.selectionConvergence, selectedFeatures: out.selectedFeatures ?? [] } : {}),
+      backend: out.backend,
+    };
   }
 
-  private async generate(ctx: RunCtx, m: AugmentationMethod, original: ModelOutput): Promise<void> {
-    const { st, ds, d, cfg } = ctx;
-    const arm = st.arm(m);
+  /** An attack arm's per-sample results (x′ included) from its assembled AttackResult. */
+  private async attackResults(attack: v1.AttackResult): Promise<SampleResult[]> {
+    const artifacts = this.o.bus.artifacts;
+    const xAdv = parseNpy(await getByRef(artifacts, attack.xAdv, 'x_adv'), 'x_adv.npy').data as Float32Array;
+    const rows = decodeSampleResults(await getByRef(artifacts, attack.results, 'results'));
+    const d = rows.length > 0 ? xAdv.length / rows.length : 0;
+    return rows.map((r, i) => ({ ...sampleResultFromProto(r, `results[${i}]`), xAdv: xAdv.subarray(i * d, (i + 1) * d) }));
+  }
+
+  private async generate(ctx: RunCtx, run: SeedRun, m: AugmentationMethod, original: ModelOutput): Promise<void> {
+    const { st, d, cfg, fit } = ctx;
+    const n = fit.length / d;
+    const arm = run.arms[m]!;
     if (arm.generateStartedAt === undefined) await st.save(() => void (arm.generateStartedAt = Date.now()));
     const artifacts = this.o.bus.artifacts;
     let generated: Float32Array | undefined;
     let attack: v1.AttackResult | undefined;
     if (isAttackMethod(m)) {
-      attack = await this.attack(ctx, m, v1.ModelArtifacts.fromJSON(original.artifacts));
-      const xAdv = parseNpy(await getByRef(artifacts, attack.xAdv, 'x_adv'), 'x_adv.npy').data as Float32Array;
-      const success = parseNpy(await getByRef(artifacts, attack.success, 'success'), 'success.npy').data;
+      attack = await this.attack(ctx, run, m, v1.ModelArtifacts.fromJSON(original.artifacts));
       // Failures are replaced by their originals (ALGORITHMS.md §5).
-      generated = mergeAttackResults(
-        ds.train.x,
-        d,
-        Array.from(success, (s, i) => ({ success: s === 1, xAdv: xAdv.subarray(i * d, (i + 1) * d) })),
-      );
+      generated = mergeAttackResults(fit, d, await this.attackResults(attack));
+    } else if (m === 'init-noise') {
+      // Exactly the δ0 the MINE arm of this seed started from, under its success mask.
+      const mine = run.arms['mine']?.generated?.attack;
+      if (!mine) throw new ProtoFieldError('config.methods', '"init-noise" needs the "mine" arm before it');
+      const results = await this.attackResults(v1.AttackResult.fromJSON(mine));
+      const delta0 = initialPerturbation(pipelineAttackConfig('mine', cfg.model, cfg.attack, ctx.seed), ctx.ds.inputShape, fit, results.map((r) => r.sampleId));
+      generated = initNoiseSamples(fit, delta0, Uint8Array.from(results, (r) => (r.success ? 1 : 0)));
     } else {
-      generated = baselineSamples(m, ds.train.x, d, cfg.seed);
+      generated = baselineSamples(m, fit, d, ctx.seed, ctx.imageShape);
     }
-    const secondsPerSample = attack ? attack.secondsPerSample : (Date.now() - arm.generateStartedAt!) / 1000 / ds.train.n;
-    const trainSet = augmentedTrainSet(ds.train.x, generated);
-    const shape = ds.inputShape;
-    const xRef = generated && m !== 'repeat' ? await putContent(artifacts, encodeNpy([ds.train.n, ...shape], generated), { mediaType: MEDIA_TYPES.npy, name: `${m}-x.npy` }) : undefined;
-    const trainRef = await putContent(artifacts, encodeNpy([trainSet.length / d, ...shape], trainSet), { mediaType: MEDIA_TYPES.npy, name: `${m}-train.npy` });
+    const secondsPerSample = attack ? attack.secondsPerSample : (Date.now() - arm.generateStartedAt!) / 1000 / n;
+    const trainSet = augmentedTrainSet(fit, generated);
+    const shape = ctx.ds.inputShape;
+    const name = safeToken(m) + (ctx.seeds.length > 1 ? `-s${ctx.seed}` : '');
+    const xRef = generated && m !== 'repeat' ? await putContent(artifacts, encodeNpy([n, ...shape], generated), { mediaType: MEDIA_TYPES.npy, name: `${name}-x.npy` }) : undefined;
+    const trainRef = await putContent(artifacts, encodeNpy([trainSet.length / d, ...shape], trainSet), { mediaType: MEDIA_TYPES.npy, name: `${name}-train.npy` });
     await st.save(() => {
       arm.generated = {
         secondsPerSample,
         ...(xRef ? { x: refJson(xRef) } : {}),
         trainSet: refJson(trainRef),
         ...(attack ? { attack: v1.AttackResult.toJSON(attack), asr: attack.asr } : {}),
-        ...(attack && m === 'mine' ? { mi: summaryFromProto(attack.similaritySummary) ?? null } : {}),
       };
     });
   }
 
   /** An attack arm on the work queue: publish the missing shards, wait for every result, assemble. */
-  private async attack(ctx: RunCtx, m: AttackMethod, model: v1.ModelArtifacts): Promise<v1.AttackResult> {
-    const { st, jobId, signal, ds, cfg } = ctx;
+  private async attack(ctx: RunCtx, run: SeedRun, m: AttackMethod, model: v1.ModelArtifacts): Promise<v1.AttackResult> {
+    const { st, jobId, signal, cfg } = ctx;
     const { bus } = this.o;
-    const arm = st.arm(m);
-    const n = ds.train.n;
-    if (!arm.shards) await st.save(() => void (arm.shards = { count: Math.ceil(n / ctx.shardSize), size: ctx.shardSize, kind: `attack-${m}` }));
+    const arm = run.arms[m]!;
+    const n = ctx.fit.length / ctx.d;
+    // Subject tokens and key segments allow [A-Za-z0-9_-]: "mine@0.05" → "mine_at_0p05"; several seeds: "-s<seed>".
+    const tag = safeToken(m) + (ctx.seeds.length > 1 ? `-s${ctx.seed}` : '');
+    if (!arm.shards) await st.save(() => void (arm.shards = { count: Math.ceil(n / ctx.shardSize), size: ctx.shardSize, kind: `attack-${tag}` }));
     const { count, size, kind } = arm.shards!;
-    const config = attackConfigToProto(pipelineAttackConfig(m, cfg.model, cfg.attack, cfg.seed));
+    const config = attackConfigToProto(pipelineAttackConfig(m, cfg.model, cfg.attack, ctx.seed));
     const keys = Array.from({ length: count }, (_, i) => shardResultKey(jobId, i, kind));
-    const token = (i: number) => `${m}-${i}`;
+    const token = (i: number) => `${tag}-${i}`;
     const shard = (i: number): v1.AttackShard => ({
       jobId,
       method: m,
@@ -576,7 +731,8 @@ export class PipelineDriver {
       sampleStart: i * size,
       sampleCount: Math.min(size, n - i * size),
       model: { source: { $case: 'artifacts', value: model } },
-      dataset: ctx.datasetConfig,
+      // The fit subset (the training split less the validation split).
+      dataset: ctx.fitConfig,
       split: v1.DatasetSplit.DATASET_SPLIT_TRAIN,
       config,
       resultKey: keys[i]!,
@@ -609,7 +765,8 @@ export class PipelineDriver {
         try {
           if (e.subject.endsWith('.completed')) {
             const c = v1.AttackShardCompleted.decode(e.data);
-            if (c.method === m) {
+            // Only this arm's and seed's shards (a late copy from another seed has another key).
+            if (c.method === m && keys[c.shardIndex] === c.resultKey) {
               done.add(c.shardIndex);
             }
           } else if (e.subject.endsWith('.failed')) {
@@ -669,49 +826,98 @@ export class PipelineDriver {
 
   // ------------------------------------------------------------------ result
 
-  private result(ctx: RunCtx): v1.PipelineResult {
-    const { st, cfg } = ctx;
+  /**
+   * Per seed, the AugmentationReport runAugmentation would have returned (the
+   * fields aggregateStudy reads), from the recorded stage outputs and the
+   * assembled attack results; then the study's aggregate (metrics.json).
+   */
+  private async seedReport(ctx: RunCtx, seed: number): Promise<AugmentationReport> {
+    const { st, cfg, d, fit } = ctx;
     const s = st.state;
-    const orig = s.original!;
+    const run = s.runs[String(seed)]!;
+    const orig = run.original!;
     const base = orig.eval!.testReconError;
-    const methods: Record<string, v1.MethodMetrics> = {
-      original: { testReconError: base, ...(orig.eval!.accuracy !== undefined ? { accuracy: orig.eval!.accuracy } : {}) },
+    const nVal = ctx.validation ? ctx.validation.length / d : 0;
+    // Version-1 states lack `steps`: their schedule was `longer` (no step cap).
+    const record = (model: ModelOutput, ev: EvalOutput, n: number) => ({
+      train_steps: model.steps ?? stepsTaken(model.history.length, n, cfg.batchSize),
+      train_epochs: model.history.length,
+      ...(ev.selectionConvergence !== undefined ? { selection_convergence: ev.selectionConvergence } : {}),
+      ...(ev.selectedFeatures && ev.selectionConvergence !== undefined ? { selected_features: ev.selectedFeatures } : {}),
+    });
+    const probes = (ev: EvalOutput) => ({
+      ...(ev.accuracy !== undefined ? { accuracy: ev.accuracy } : {}),
+      ...(ev.accuracyExtratrees !== undefined ? { accuracy_extratrees: ev.accuracyExtratrees } : {}),
+    });
+    const methods: Record<string, unknown> = {
+      original: { test_recon_error: base, ...probes(orig.eval!), ...record(orig.train!.model!, orig.eval!, fit.length / d) },
     };
-    const generated: Record<string, v1.GeneratedSet> = {};
-    const models: Record<string, v1.ModelArtifacts> = { original: v1.ModelArtifacts.fromJSON(orig.train!.model!.artifacts) };
-    const history: Record<string, v1.TrainHistory> = { original: historyToProto(orig.train!.model!) };
+    const generated: AugmentationReport['generated'] = {};
     for (const m of cfg.methods) {
-      const arm = s.arms[m]!;
+      const arm = run.arms[m]!;
       const g = arm.generated!;
-      const attack = g.attack !== undefined ? { asr: g.asr!, ...(m === 'mine' ? { mi: g.mi ?? undefined } : {}) } : undefined;
-      const mm: MethodMetrics = methodMetrics(base, arm.eval!.testReconError, { accuracy: arm.eval!.accuracy }, g.secondsPerSample, attack);
-      methods[m] = {
-        testReconError: mm.test_recon_error,
-        improvement: mm.improvement,
-        ...(mm.asr !== undefined ? { asr: mm.asr } : {}),
-        ...(mm.accuracy !== undefined ? { accuracy: mm.accuracy } : {}),
-        secondsPerSample: mm.seconds_per_sample,
-        mi: summaryToProto(mm.mi),
+      let results: SampleResult[] | undefined;
+      let diagnostics: SampleDiagnostics[] | undefined;
+      if (g.attack !== undefined) {
+        results = await this.attackResults(v1.AttackResult.fromJSON(g.attack));
+        const config = pipelineAttackConfig(m, cfg.model, cfg.attack, seed);
+        diagnostics = sampleDiagnostics(fit, initialPerturbation(config, ctx.ds.inputShape, fit, results.map((r) => r.sampleId)), results);
+        generated[m] = { x: new Float32Array(0), results, diagnostics };
+      }
+      const ev = arm.eval!;
+      const trainRows = (m === 'none' ? 1 : 2) * (fit.length / d);
+      const mm: MethodMetrics = {
+        ...methodMetrics(base, ev.testReconError, { accuracy: ev.accuracy }, g.secondsPerSample, results ? attackSummary(m, results) : undefined),
+        ...(ev.accuracyExtratrees !== undefined ? { accuracy_extratrees: ev.accuracyExtratrees } : {}),
+        ...record(arm.retrain!.model!, ev, trainRows),
+        ...(diagnostics ? { diagnostics: summarizeDiagnostics(diagnostics) } : {}),
       };
-      if (g.x !== undefined) generated[m] = { x: refFrom(g.x), ...(g.attack !== undefined ? { attack: v1.AttackResult.fromJSON(g.attack) } : {}) };
-      models[m] = v1.ModelArtifacts.fromJSON(arm.retrain!.model!.artifacts);
-      history[m] = historyToProto(arm.retrain!.model!);
+      methods[m] = mm;
     }
     return {
-      metrics: {
-        dataset: s.dataset!.name,
-        model: modelKindFromName(cfg.model),
-        backend: orig.eval!.backend ?? '',
-        seed: cfg.seed,
-        trainSamples: s.dataset!.trainSamples,
-        testSamples: s.dataset!.testSamples,
-        methods,
-      },
+      dataset: s.dataset!.name,
+      model: cfg.model,
+      backend: orig.eval!.backend ?? '',
+      seed,
+      train_samples: fit.length / d,
+      validation_samples: nVal,
+      test_samples: s.dataset!.testSamples,
+      protocol: resolveProtocol({ ...cfg, seed }, nVal),
+      methods: methods as AugmentationReport['methods'],
       generated,
-      models,
-      history,
+      history: {},
+      trainX: fit,
+      trainIndex: ctx.fitIndex,
     };
   }
+
+  private async result(ctx: RunCtx): Promise<v1.PipelineResult> {
+    const { st, cfg, seeds } = ctx;
+    const reports: AugmentationReport[] = [];
+    for (const seed of seeds) reports.push(await this.seedReport(ctx, seed));
+    const outputs = seeds.map((seed): v1.SeedOutputs => {
+      const run = st.state.runs[String(seed)]!;
+      const orig = run.original!;
+      const generated: Record<string, v1.GeneratedSet> = {};
+      const models: Record<string, v1.ModelArtifacts> = { original: v1.ModelArtifacts.fromJSON(orig.train!.model!.artifacts) };
+      const history: Record<string, v1.TrainHistory> = { original: historyToProto(orig.train!.model!) };
+      for (const m of cfg.methods) {
+        const arm = run.arms[m]!;
+        const g = arm.generated!;
+        if (g.x !== undefined) generated[m] = { x: refFrom(g.x), ...(g.attack !== undefined ? { attack: v1.AttackResult.fromJSON(g.attack) } : {}) };
+        models[m] = v1.ModelArtifacts.fromJSON(arm.retrain!.model!.artifacts);
+        history[m] = historyToProto(arm.retrain!.model!);
+      }
+      return { seed, generated, models, history };
+    });
+    const first = outputs[0]!;
+    return { metrics: studyMetricsToProto(aggregateStudy(reports)), generated: first.generated, models: first.models, history: first.history, seedOutputs: outputs };
+  }
+}
+
+/** An arm's name as a NATS subject token / key segment ([A-Za-z0-9_-]): "mine@0.05" → "mine_at_0p05". */
+export function safeToken(method: string): string {
+  return method.replace(/@/g, '_at_').replace(/\./g, 'p').replace(/[^A-Za-z0-9_-]/g, '_');
 }
 
 /** A DatasetConfig of uploaded arrays (no subsetting: they are the study's data). */

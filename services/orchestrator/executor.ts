@@ -15,8 +15,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Bus } from '../../libs/bus/index.js';
 import { isTerminal, type JobStore } from '../../libs/jobs/index.js';
-import { epochReportToProto, trainOptionsFromProto, v1 } from '../../libs/proto/index.js';
-import { putModelArtifacts, autoencoderKind, autoencoderOptions, loadModel } from '../common/models.js';
+import { epochReportToProto, v1 } from '../../libs/proto/index.js';
+import { putModelArtifacts } from '../common/models.js';
 import { resolveDataset } from '../common/datasets.js';
 
 export interface TrainOutcome {
@@ -28,7 +28,20 @@ export interface TrainOutcome {
 export interface EvalOutcome {
   testReconError: number;
   accuracy?: number;
+  accuracyExtratrees?: number;
+  selectionConvergence?: number;
+  selectedFeatures?: number[];
   backend: string;
+}
+
+function outcome(m: v1.EvalMetrics, backend: string): EvalOutcome {
+  return {
+    testReconError: m.testReconError!,
+    ...(m.accuracy !== undefined ? { accuracy: m.accuracy } : {}),
+    ...(m.accuracyExtratrees !== undefined ? { accuracyExtratrees: m.accuracyExtratrees } : {}),
+    ...(m.selectionConvergence !== undefined ? { selectionConvergence: m.selectionConvergence, selectedFeatures: [...m.selectedFeatures] } : {}),
+    backend,
+  };
 }
 
 export interface TrainHooks {
@@ -181,7 +194,7 @@ export class GrpcStageExecutor implements StageExecutor {
     );
     const m = res.metrics;
     if (m?.testReconError === undefined) throw new SubJobFailedError('', 13, 'EvaluationService returned no test_recon_error');
-    return { testReconError: m.testReconError, ...(m.accuracy !== undefined ? { accuracy: m.accuracy } : {}), backend: res.backend };
+    return outcome(m, res.backend);
   }
 
   close(): void {
@@ -196,65 +209,45 @@ export class InProcessStageExecutor implements StageExecutor {
   constructor(private readonly bus: Pick<Bus, 'artifacts'>) {}
 
   async train(req: v1.TrainRequest, hooks: TrainHooks): Promise<TrainOutcome> {
-    const spec = req.spec!;
-    const kind = autoencoderKind(spec.model!.kind, 'spec.model.kind');
-    const ds = await resolveDataset(this.bus.artifacts, spec.dataset, { kind, field: 'spec.dataset' });
-    const { createAutoencoder, trainAutoencoder } = await import('../../libs/models/index.js');
-    const { tf } = await import('../../libs/tensor/index.js');
-    const ae = createAutoencoder(kind, ds.inputShape, autoencoderOptions(spec.model!, 'spec.model'));
-    const x = tf.tensor(ds.train.x, [ds.train.n, ...ds.inputShape]);
+    // The trainer's own code (services/trainer/train.ts): validation rows, step cap, convergence loop.
+    const { parseTrainingSpec, trainFromSpec } = await import('../trainer/train.js');
+    const parsed = parseTrainingSpec(req.spec, 'spec');
+    const ds = await resolveDataset(this.bus.artifacts, req.spec!.dataset, { kind: parsed.kind, field: 'spec.dataset' });
+    const started = Date.now();
+    const epochs = parsed.epochs;
+    const run = await trainFromSpec(ds, parsed, {
+      signal: hooks.signal,
+      onEpoch: (e) =>
+        hooks.onProgress?.({
+          samplesDone: 0,
+          samplesTotal: 0,
+          samplesSucceeded: 0,
+          asr: 0,
+          fraction: (e.epoch + 1) / epochs,
+          samplesPerSecond: e.samplesPerSec,
+          elapsedSeconds: (Date.now() - started) / 1000,
+          epochsDone: e.epoch + 1,
+          epochsTotal: epochs,
+          loss: e.loss,
+        }),
+    });
     try {
-      const opts = trainOptionsFromProto(spec.config);
-      const started = Date.now();
-      const epochs = opts.epochs ?? 20;
-      const { history, stoppedEarly } = await trainAutoencoder(ae, x, {
-        ...opts,
-        signal: hooks.signal,
-        onEpoch: (e) =>
-          hooks.onProgress?.({
-            samplesDone: 0,
-            samplesTotal: 0,
-            samplesSucceeded: 0,
-            asr: 0,
-            fraction: (e.epoch + 1) / epochs,
-            samplesPerSecond: e.samplesPerSec,
-            elapsedSeconds: (Date.now() - started) / 1000,
-            epochsDone: e.epoch + 1,
-            epochsTotal: epochs,
-            loss: e.loss,
-          }),
-      });
-      const artifacts = await putModelArtifacts(this.bus.artifacts, ae);
-      return { modelId: '', artifacts, history: { epochs: history.map(epochReportToProto), stoppedEarly } };
+      const artifacts = await putModelArtifacts(this.bus.artifacts, run.ae);
+      return { modelId: '', artifacts, history: { epochs: run.history.map(epochReportToProto), stoppedEarly: run.stoppedEarly } };
     } finally {
-      x.dispose();
-      ae.dispose();
+      run.ae.dispose();
     }
   }
 
   async evaluate(req: v1.EvaluateRequest, signal: AbortSignal): Promise<EvalOutcome> {
-    const { ae } = await loadModel(this.bus.artifacts, req.model, 'model');
-    try {
-      signal.throwIfAborted();
-      const { reconstructionError, downstreamAccuracy } = await import('../../libs/eval/index.js');
-      const { backendInfo } = await import('../../libs/tensor/index.js');
-      const ds = await resolveDataset(this.bus.artifacts, req.dataset, { kind: ae.kind });
-      const cfg = req.config;
-      const testReconError = reconstructionError(ae, ds.test.x, ds.inputShape, cfg?.batchSize || 256);
-      let accuracy: number | undefined;
-      if (!cfg?.skipDownstream && ds.train.labels && ds.test.labels) {
-        const d = cfg?.downstream;
-        accuracy = await downstreamAccuracy(
-          ae,
-          { x: ds.train.x, labels: ds.train.labels },
-          { x: ds.test.x, labels: ds.test.labels },
-          { epochs: d?.epochs || 50, hidden: d?.hidden ?? 64, batchSize: d?.batchSize || 32, seed: d?.seed ?? 0 },
-        );
-      }
-      return { testReconError, ...(accuracy !== undefined ? { accuracy } : {}), backend: backendInfo().name };
-    } finally {
-      ae.dispose();
-    }
+    // The evaluator's own handler, in this process.
+    const { evaluationHandlers } = await import('../evaluator/handlers.js');
+    // Its metrics are the evaluator process's, not ours: a no-op registry here.
+    const noop = { inc() {}, set() {}, observe() {} };
+    const metrics = { counter: () => noop, gauge: () => noop, histogram: () => noop } as unknown as Parameters<typeof evaluationHandlers>[0]['metrics'];
+    const handlers = evaluationHandlers({ bus: this.bus as Bus, metrics, logger: undefined as never });
+    const res = await handlers.evaluate(req, { signal });
+    return outcome(res.metrics!, res.backend);
   }
 
   close(): void {}

@@ -10,12 +10,17 @@
  *   model.hidden / selected_features → modelOptions (hidden, k); seed → everything
  *   attack → AttackConfigInput (similarity per arm; its seed ignored)
  *   downstream / skip_downstream → classifier ({ epochs, hidden, batchSize, seed } or false)
+ *   seeds (empty → [seed]) → one run per seed (runStudy); augmentation.seed is the first
+ *   protocol.validation → validation { fraction, patience, minDelta, seed (unset: the first seed) }
+ *   protocol.retrain_schedule → retrainSchedule; protocol.convergence → convergence
+ *     (concrete-ae only; threshold 0.998, max_epochs 16 × train.epochs unless set)
+ *   protocol.probe / probe_train_samples → probe / probeTrainSamples
  */
 import { ZodError } from 'zod';
 import { attackConfig, type AttackConfigInput } from '../../libs/attack/index.js';
-import { isAttackMethod, pipelineAttackConfig, type AugmentationConfig, type AugmentationMethod } from '../../libs/augment/index.js';
+import { armSpec, isAttackMethod, pipelineAttackConfig, validationCount, type AugmentationConfig, type AugmentationMethod, type ProbeKind, type RetrainSchedule } from '../../libs/augment/index.js';
 import type { DownstreamOptions } from '../../libs/eval/index.js';
-import { attackConfigFromProto, augmentationMethodName, ProtoFieldError, type v1 } from '../../libs/proto/index.js';
+import { attackConfigFromProto, augmentationMethodName, ProtoFieldError, v1 } from '../../libs/proto/index.js';
 import { autoencoderKind } from '../common/models.js';
 
 export const DEFAULT_EPOCHS = 20;
@@ -25,9 +30,14 @@ export const MAX_SHARD_SIZE = 100_000;
 const MAX_EPOCHS = 100_000;
 const MAX_BATCH = 65_536;
 
+/** Balın's convergence threshold (cli/commands/pipeline.ts CONVERGENCE_THRESHOLD). */
+export const CONVERGENCE_THRESHOLD = 0.998;
+
 export interface ResolvedPipeline {
-  /** What runAugmentation would be given (workers aside). */
+  /** What runStudy would be given (workers aside); its seed is the first of `seeds`. */
   augmentation: AugmentationConfig;
+  /** The study's seeds, in order (at least one, no repeats). */
+  seeds: number[];
   /** Samples per attack shard. */
   shardSize: number;
 }
@@ -92,12 +102,18 @@ export function resolvePipelineConfig(c: v1.PipelineConfig | undefined): Resolve
   if (c.model.inputShape.length > 0) throw new ProtoFieldError('config.model.input_shape', "must be empty in a pipeline (the dataset's sample shape is used)");
   if (c.methods.length === 0) throw new ProtoFieldError('config.methods', 'at least one augmentation method is required');
   const methods: AugmentationMethod[] = [];
+  const dataKind = knownDataKind(c.dataset!);
   c.methods.forEach((m, i) => {
-    const name = augmentationMethodName(m, `config.methods[${i}]`) as AugmentationMethod;
-    if (methods.includes(name)) throw new ProtoFieldError(`config.methods[${i}]`, `"${name}" is listed twice`);
+    const field = `config.methods[${i}]`;
+    const name = augmentationMethodName(m, field) as AugmentationMethod;
+    if (methods.includes(name)) throw new ProtoFieldError(field, `"${name}" is listed twice`);
+    if (name === 'init-noise' && !methods.includes('mine')) throw new ProtoFieldError(field, '"init-noise" needs the "mine" arm listed before it (it reuses that arm\'s δ0 and success mask)');
+    const a = armSpec(name);
+    if ((a.kind === 'flip' || a.kind === 'rotate') && dataKind === 'tabular') throw new ProtoFieldError(field, `"${name}" needs image data; ${datasetLabel(c.dataset!)} is tabular`);
     methods.push(name);
   });
-  const seed = seedOf(c.seed, 'config.seed');
+  const seeds = seedsOf(c);
+  const seed = seeds[0]!;
   const train = c.train;
   if (train?.validationSplit !== undefined) throw new ProtoFieldError('config.train.validation_split', 'is not supported in a pipeline');
   if (train?.earlyStopping?.patience) throw new ProtoFieldError('config.train.early_stopping', 'is not supported in a pipeline');
@@ -128,6 +144,95 @@ export function resolvePipelineConfig(c: v1.PipelineConfig | undefined): Resolve
     attack,
     modelOptions: { ...(c.model.hidden ? { hidden: c.model.hidden } : {}), ...(c.model.selectedFeatures ? { k: c.model.selectedFeatures } : {}) },
     classifier: classifierOf(c),
+    ...protocolOf(c, { model, epochs, seed, trainSamples: c.dataset!.trainSamples }),
   };
-  return { augmentation, shardSize };
+  return { augmentation, seeds, shardSize };
+}
+
+/** `seeds` (empty → [seed]): integers, no repeats; `seed` must then be unset or the first. */
+function seedsOf(c: v1.PipelineConfig): number[] {
+  const single = seedOf(c.seed, 'config.seed');
+  if (c.seeds.length === 0) return [single];
+  const out: number[] = [];
+  c.seeds.forEach((s, i) => {
+    seedOf(s, `config.seeds[${i}]`);
+    if (out.includes(s)) throw new ProtoFieldError(`config.seeds[${i}]`, `seed ${s} is listed twice`);
+    out.push(s);
+  });
+  if (single !== 0 && single !== out[0]) throw new ProtoFieldError('config.seed', `is ${single} but seeds starts with ${out[0]}; leave seed unset (0) or make it the first seed`);
+  return out;
+}
+
+const RETRAIN_SCHEDULES: Partial<Record<number, RetrainSchedule>> = {
+  [v1.RetrainSchedule.RETRAIN_SCHEDULE_LONGER]: 'longer',
+  [v1.RetrainSchedule.RETRAIN_SCHEDULE_SAME_EPOCHS]: 'same-epochs',
+  [v1.RetrainSchedule.RETRAIN_SCHEDULE_SAME_STEPS]: 'same-steps',
+  [v1.RetrainSchedule.RETRAIN_SCHEDULE_PLATEAU]: 'plateau',
+};
+const PROBES: Partial<Record<number, ProbeKind>> = {
+  [v1.ProbeKind.PROBE_KIND_MLP]: 'mlp',
+  [v1.ProbeKind.PROBE_KIND_EXTRATREES]: 'extratrees',
+  [v1.ProbeKind.PROBE_KIND_BOTH]: 'both',
+};
+
+/** StudyProtocol → the AugmentationConfig's protocol fields (none set: the old behaviour). */
+function protocolOf(
+  c: v1.PipelineConfig,
+  o: { model: string; epochs: number; seed: number; trainSamples: number },
+): Pick<AugmentationConfig, 'validation' | 'retrainSchedule' | 'convergence' | 'probe' | 'probeTrainSamples'> {
+  const p = c.protocol;
+  if (!p) return {};
+  const f = 'config.protocol';
+  const out: Pick<AugmentationConfig, 'validation' | 'retrainSchedule' | 'convergence' | 'probe' | 'probeTrainSamples'> = {};
+  const v = p.validation;
+  if (v) {
+    if (!(Number.isFinite(v.fraction) && v.fraction > 0 && v.fraction < 1)) throw new ProtoFieldError(`${f}.validation.fraction`, `must be in (0, 1); got ${v.fraction}`);
+    if (!(Number.isSafeInteger(v.patience) && v.patience >= 1 && v.patience <= MAX_EPOCHS)) throw new ProtoFieldError(`${f}.validation.patience`, `must be 1–${MAX_EPOCHS}; got ${v.patience}`);
+    if (v.minDelta !== undefined && !(Number.isFinite(v.minDelta) && v.minDelta >= 0)) throw new ProtoFieldError(`${f}.validation.min_delta`, `must be ≥ 0; got ${v.minDelta}`);
+    const splitSeed = v.seed !== undefined ? seedOf(v.seed, `${f}.validation.seed`) : o.seed;
+    if (o.trainSamples > 0 && validationCount(o.trainSamples, v.fraction) >= o.trainSamples) {
+      throw new ProtoFieldError(`${f}.validation.fraction`, `${v.fraction} of ${o.trainSamples} training samples leaves none to train on`);
+    }
+    out.validation = { fraction: v.fraction, patience: v.patience, ...(v.minDelta !== undefined ? { minDelta: v.minDelta } : {}), seed: splitSeed };
+  }
+  if (p.retrainSchedule !== v1.RetrainSchedule.RETRAIN_SCHEDULE_UNSPECIFIED) {
+    const schedule = RETRAIN_SCHEDULES[p.retrainSchedule];
+    if (!schedule) throw new ProtoFieldError(`${f}.retrain_schedule`, `unknown enum value ${p.retrainSchedule}`);
+    if (schedule === 'plateau' && !out.validation) throw new ProtoFieldError(`${f}.retrain_schedule`, 'PLATEAU needs a validation split (protocol.validation)');
+    out.retrainSchedule = schedule;
+  }
+  const conv = p.convergence;
+  if (conv?.enabled) {
+    const threshold = conv.threshold ?? CONVERGENCE_THRESHOLD;
+    if (!(Number.isFinite(threshold) && threshold > 0 && threshold <= 1)) throw new ProtoFieldError(`${f}.convergence.threshold`, `must be in (0, 1]; got ${threshold}`);
+    const maxEpochs = conv.maxEpochs === 0 ? 16 * o.epochs : conv.maxEpochs;
+    if (!(Number.isSafeInteger(maxEpochs) && maxEpochs >= o.epochs && maxEpochs <= MAX_EPOCHS * 16)) {
+      throw new ProtoFieldError(`${f}.convergence.max_epochs`, `must be at least train.epochs (${o.epochs}) and at most ${MAX_EPOCHS * 16}; got ${maxEpochs}`);
+    }
+    // The loop applies to the concrete AE only (as `uae pipeline`).
+    if (o.model === 'concrete-ae') out.convergence = { threshold, maxEpochs };
+  }
+  if (p.probe !== v1.ProbeKind.PROBE_KIND_UNSPECIFIED) {
+    const probe = PROBES[p.probe];
+    if (!probe) throw new ProtoFieldError(`${f}.probe`, `unknown enum value ${p.probe}`);
+    out.probe = probe;
+  }
+  if (p.probeTrainSamples !== 0) {
+    if (!Number.isSafeInteger(p.probeTrainSamples) || p.probeTrainSamples < 2) throw new ProtoFieldError(`${f}.probe_train_samples`, `must be at least 2 (0 = the full training split); got ${p.probeTrainSamples}`);
+    out.probeTrainSamples = p.probeTrainSamples;
+  }
+  return out;
+}
+
+/** What the submitted dataset is, where its name says so (uploaded arrays are checked when loaded). */
+function knownDataKind(d: v1.DatasetConfig): 'image' | 'tabular' | undefined {
+  if (d.source?.$case !== 'name') return undefined;
+  const name = d.source.value.trim();
+  if (name === 'mice-protein' || name.startsWith('csv:')) return 'tabular';
+  if (name === 'fashion-mnist' || name.startsWith('idx:')) return 'image';
+  return undefined;
+}
+
+function datasetLabel(d: v1.DatasetConfig): string {
+  return d.source?.$case === 'name' ? `"${d.source.value}"` : 'this dataset';
 }

@@ -4,9 +4,13 @@
  * compare-and-set after every stage, before moving on; a restarted
  * orchestrator reads it and resumes from the first stage without an output.
  *
- *   dataset            the resolved arrays as .npy artifacts (x_train, x_test, y_*)
- *   original           training job id, model (id, artifacts, history), evaluation
- *   arms[method]       generate (start time, shard layout, outputs), retrain (job id, model), evaluation
+ *   dataset                  the resolved arrays as .npy artifacts (x_train, x_test, y_*;
+ *                            the full training split for the ExtraTrees probe)
+ *   runs[seed].original      training job id, model (id, artifacts, history), evaluation
+ *   runs[seed].arms[method]  generate (start time, shard layout, outputs), retrain (job id, model), evaluation
+ *
+ * Version 1 (one seed) kept `original` and `arms` at the top; open() moves
+ * them under runs[<the job's first seed>].
  *
  * Protobuf values are kept in their canonical JSON form (toJSON/fromJSON).
  */
@@ -14,7 +18,7 @@ import { KvConflictError, type KvStore } from '../../libs/bus/index.js';
 import type { EpochReport } from '../../libs/models/index.js';
 import type { Summary } from '../../libs/eval/index.js';
 
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
 
 /** JSON of a uae.v1 message (v1.X.toJSON). */
 export type ProtoJson = unknown;
@@ -26,11 +30,18 @@ export interface ModelOutput {
   artifacts: ProtoJson;
   history: EpochReport[];
   stoppedEarly: boolean;
+  /** Optimiser steps the run took (libs/augment stepsTaken). Absent in version-1 states. */
+  steps?: number;
 }
 
 export interface EvalOutput {
   testReconError: number;
   accuracy?: number;
+  /** The ExtraTrees probe's accuracy. */
+  accuracyExtratrees?: number;
+  /** Concrete AE: the selection's convergence and features. */
+  selectionConvergence?: number;
+  selectedFeatures?: number[];
   /** tfjs backend that evaluated. */
   backend?: string;
 }
@@ -76,13 +87,22 @@ export interface PipelineState {
     testSamples: number;
     /** v1.DatasetConfig JSON with npy refs (no subsetting: the arrays are the subset). */
     config: ProtoJson;
+    /** The samples' shape before flattening (image arms). */
+    nativeShape?: number[];
+    /** v1.DatasetConfig JSON of the full training split (x_train, y_train) when the subset is not all of it: the ExtraTrees probe's rows. */
+    fullTrain?: ProtoJson;
   };
-  original?: { train?: TrainProgress; eval?: EvalOutput };
-  arms: Record<string, ArmState>;
+  /** One run of the study per seed, keyed by the seed (decimal). */
+  runs: Record<string, SeedRun>;
   /** Training jobs started for this pipeline (cancelled with it). */
   subJobs: string[];
   /** Epoch ms of the last write. */
   updatedAt: number;
+}
+
+export interface SeedRun {
+  original?: { train?: TrainProgress; eval?: EvalOutput };
+  arms: Record<string, ArmState>;
 }
 
 export function pipelineStateKey(jobId: string): string {
@@ -90,7 +110,7 @@ export function pipelineStateKey(jobId: string): string {
 }
 
 export function emptyState(jobId: string): PipelineState {
-  return { version: STATE_VERSION, jobId, arms: {}, subJobs: [], updatedAt: Date.now() };
+  return { version: STATE_VERSION, jobId, runs: {}, subJobs: [], updatedAt: Date.now() };
 }
 
 /** Another writer changed the state under us (a second driver for the same job). */
@@ -116,18 +136,28 @@ export class PipelineStateStore {
     this.revision = revision;
   }
 
-  static async open(kv: KvStore, jobId: string): Promise<PipelineStateStore> {
+  /** `firstSeed`: the job's first seed, under which a version-1 state's stages are resumed. */
+  static async open(kv: KvStore, jobId: string, firstSeed = 0): Promise<PipelineStateStore> {
     const entry = await kv.get(pipelineStateKey(jobId));
     if (!entry) return new PipelineStateStore(kv, jobId, emptyState(jobId), 0);
-    const state = JSON.parse(new TextDecoder().decode(entry.value)) as PipelineState;
+    const state = JSON.parse(new TextDecoder().decode(entry.value)) as PipelineState & { original?: SeedRun['original']; arms?: SeedRun['arms'] };
+    if (state.version === 1) {
+      state.runs = { [String(firstSeed)]: { ...(state.original ? { original: state.original } : {}), arms: state.arms ?? {} } };
+      delete state.original;
+      delete state.arms;
+      state.version = STATE_VERSION;
+    }
     if (state.version !== STATE_VERSION) throw new Error(`pipeline ${jobId}: state version ${state.version} is not ${STATE_VERSION}`);
-    state.arms ??= {};
+    state.runs ??= {};
     state.subJobs ??= [];
     return new PipelineStateStore(kv, jobId, state, entry.revision);
   }
 
-  arm(method: string): ArmState {
-    return (this.state.arms[method] ??= {});
+  /** The stages of one seed's run. */
+  run(seed: number): SeedRun {
+    const r = (this.state.runs[String(seed)] ??= { arms: {} });
+    r.arms ??= {};
+    return r;
   }
 
   /** Applies `change` and writes the state (CAS); throws PipelineStateConflictError if someone else wrote it. */

@@ -6,6 +6,11 @@
  * training split, then reconstructionError on the test split — so a model
  * trained here has exactly the weights and test error of one trained
  * in-process with the same configuration and seeds (on the same backend).
+ *
+ * A pipeline's protocol (libs/augment trainFresh): config.validation_samples
+ * makes the last rows of the training split the validation data (early
+ * stopping monitors their loss), config.max_steps caps the optimiser steps,
+ * config.convergence runs the concrete AE's convergence loop (through trainFresh).
  */
 import { tf } from '../../libs/tensor/index.js';
 import {
@@ -19,6 +24,7 @@ import {
   type TrainOptions,
 } from '../../libs/models/index.js';
 import { reconstructionError } from '../../libs/eval/index.js';
+import { trainFresh } from '../../libs/augment/index.js';
 import { ProtoFieldError, trainOptionsFromProto, type v1 } from '../../libs/proto/index.js';
 import type { ResolvedDataset } from '../common/datasets.js';
 import { autoencoderKind, autoencoderOptions } from '../common/models.js';
@@ -34,6 +40,16 @@ export interface ParsedTrainingSpec {
   inputShape?: number[];
   train: Omit<TrainOptions, 'signal' | 'onEpoch' | 'yieldMs'>;
   epochs: number;
+  /** The last this many training samples are the validation data (config.validation_samples). */
+  validationSamples?: number;
+  /** Concrete AE: Balın's convergence loop (config.convergence). */
+  convergence?: { threshold: number; maxEpochs: number };
+}
+
+export interface ConvergenceInput {
+  enabled: boolean;
+  maxEpochs: number;
+  threshold?: number | undefined;
 }
 
 /** Validates a TrainingJobSpec's model and schedule (the dataset is resolved separately); errors name `field`.… */
@@ -61,12 +77,26 @@ export function parseTrainingSpec(spec: v1.TrainingJobSpec | undefined, field = 
   if (train.earlyStopping && !(Number.isFinite(train.earlyStopping.minDelta) && train.earlyStopping.minDelta! >= 0)) {
     throw new ProtoFieldError(`${f}.early_stopping.min_delta`, `must be ≥ 0; got ${train.earlyStopping.minDelta}`);
   }
+  const epochs = train.epochs ?? DEFAULT_EPOCHS;
+  const validationSamples = c?.validationSamples || undefined;
+  if (validationSamples !== undefined && train.validationSplit !== undefined) throw new ProtoFieldError(`${f}.validation_samples`, 'give validation_split or validation_samples, not both');
+  if (train.maxSteps !== undefined && !(Number.isSafeInteger(train.maxSteps) && train.maxSteps >= 1)) throw new ProtoFieldError(`${f}.max_steps`, `must be a positive integer; got ${train.maxSteps}`);
+  let convergence: ParsedTrainingSpec['convergence'];
+  if (c?.convergence?.enabled && kind === 'concrete-ae') {
+    const threshold = c.convergence.threshold ?? 0.998;
+    if (!(Number.isFinite(threshold) && threshold > 0 && threshold <= 1)) throw new ProtoFieldError(`${f}.convergence.threshold`, `must be in (0, 1]; got ${threshold}`);
+    const maxEpochs = c.convergence.maxEpochs || 16 * epochs;
+    if (maxEpochs < epochs) throw new ProtoFieldError(`${f}.convergence.max_epochs`, `must be at least epochs (${epochs}); got ${maxEpochs}`);
+    convergence = { threshold, maxEpochs };
+  }
   return {
     kind,
     modelOptions,
     ...(spec.model.inputShape.length > 0 ? { inputShape: [...spec.model.inputShape] } : {}),
     train,
-    epochs: train.epochs ?? DEFAULT_EPOCHS,
+    epochs,
+    ...(validationSamples !== undefined ? { validationSamples } : {}),
+    ...(convergence ? { convergence } : {}),
   };
 }
 
@@ -75,6 +105,8 @@ export interface TrainRunResult {
   history: EpochReport[];
   stoppedEarly: boolean;
   testReconError: number;
+  /** Optimiser steps of the run that produced `ae`. */
+  steps: number;
 }
 
 /** Trains a fresh model on `ds` (already resolved for `parsed.kind`); the caller disposes `ae`. */
@@ -87,17 +119,53 @@ export async function trainFromSpec(
   if (parsed.inputShape && parsed.inputShape.join() !== ds.inputShape.join()) {
     throw new ProtoFieldError(`${field}.model.input_shape`, `[${parsed.inputShape.join(', ')}] does not match the dataset's samples [${ds.inputShape.join(', ')}]`);
   }
+  const d = ds.inputShape.reduce((a, b) => a * b, 1);
+  const nVal = parsed.validationSamples ?? 0;
+  if (nVal >= ds.train.n) throw new ProtoFieldError(`${field}.config.validation_samples`, `${nVal} of ${ds.train.n} training samples leaves none to train on`);
+  const nFit = ds.train.n - nVal;
+  const fitX = nVal > 0 ? ds.train.x.subarray(0, nFit * d) : ds.train.x;
+  const valX = nVal > 0 ? ds.train.x.subarray(nFit * d) : undefined;
+  if (parsed.convergence) {
+    // The concrete AE's convergence loop: libs/augment's trainFresh, as runAugmentation runs it.
+    const { seed: modelSeed, ...modelOptions } = parsed.modelOptions;
+    const t = parsed.train;
+    const run = await trainFresh({
+      kind: parsed.kind,
+      inputShape: ds.inputShape,
+      data: fitX,
+      epochs: parsed.epochs,
+      batchSize: t.batchSize ?? 100,
+      seed: t.seed ?? 0,
+      ...(modelSeed !== undefined ? { modelSeed } : {}),
+      modelOptions,
+      yieldMs: hooks.yieldMs ?? 20,
+      ...(valX ? { validation: valX } : {}),
+      ...(t.earlyStopping ? { patience: t.earlyStopping.patience, minDelta: t.earlyStopping.minDelta } : {}),
+      ...(t.maxSteps !== undefined ? { maxSteps: t.maxSteps } : {}),
+      convergence: parsed.convergence,
+      signal: hooks.signal,
+      onEpoch: hooks.onEpoch,
+    });
+    try {
+      return { ae: run.ae, history: run.history, stoppedEarly: run.stoppedEarly, steps: run.steps, testReconError: reconstructionError(run.ae, ds.test.x, ds.inputShape) };
+    } catch (e) {
+      run.ae.dispose();
+      throw e;
+    }
+  }
   const ae = createAutoencoder(parsed.kind, ds.inputShape, parsed.modelOptions);
   try {
-    const x = tf.tensor(ds.train.x, [ds.train.n, ...ds.inputShape]);
+    const x = tf.tensor(fitX, [nFit, ...ds.inputShape]);
+    const val = valX ? tf.tensor(valX, [nVal, ...ds.inputShape]) : undefined;
     let result;
     try {
-      result = await trainAutoencoder(ae, x, { ...parsed.train, signal: hooks.signal, onEpoch: hooks.onEpoch, yieldMs: hooks.yieldMs ?? 20 });
+      result = await trainAutoencoder(ae, x, { ...parsed.train, ...(val ? { validationData: val } : {}), signal: hooks.signal, onEpoch: hooks.onEpoch, yieldMs: hooks.yieldMs ?? 20 });
     } finally {
       x.dispose();
+      val?.dispose();
     }
     const testReconError = reconstructionError(ae, ds.test.x, ds.inputShape);
-    return { ae, history: result.history, stoppedEarly: result.stoppedEarly, testReconError };
+    return { ae, history: result.history, stoppedEarly: result.stoppedEarly, steps: result.steps, testReconError };
   } catch (e) {
     ae.dispose();
     throw e;

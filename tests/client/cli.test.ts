@@ -111,6 +111,8 @@ describe('uae submit', () => {
         },
         seed: 7,
         shardSize: 8,
+        // The concrete AE's convergence loop is on unless --no-converge, as in `uae pipeline`.
+        protocol: { convergence: { enabled: true } },
       }),
     );
     // Unset flags stay unset (the server's defaults = uae pipeline's).
@@ -119,6 +121,48 @@ describe('uae submit', () => {
     expect(plain.train).toBeUndefined();
     expect(plain.attack).toBeUndefined();
     expect(plain.methods.map((m) => m.kind)).toEqual([K.AUGMENTATION_METHOD_KIND_MINE, K.AUGMENTATION_METHOD_KIND_L2, K.AUGMENTATION_METHOD_KIND_GAUSSIAN, K.AUGMENTATION_METHOD_KIND_GAUSSIAN, K.AUGMENTATION_METHOD_KIND_REPEAT]);
+  });
+
+  it('maps the study flags (seeds, protocol, the new arms, the δ update) to a PipelineConfig', async () => {
+    const r = await cli([
+      'submit', '--dataset', 'mice-protein', '--model', 'dense-ae', '--methods', 'mine,init-noise,mine-adam@0.05,cosine,noise-0.1,repeat',
+      '--seeds', '2,3', '--validation', '0.2', '--patience', '4', '--retrain-schedule', 'plateau', '--probe', 'both', '--probe-train-samples', '100',
+      '--delta-update', 'sign',
+    ]);
+    expect(r).toMatchObject({ code: 0, err: '' });
+    const K = v1.AugmentationMethodKind;
+    expect(fake.sys.submits.at(-1)!.request.config).toEqual(
+      v1.PipelineConfig.fromPartial({
+        dataset: { source: { $case: 'name', value: 'mice-protein' }, seed: 2 },
+        model: { kind: v1.ModelKind.MODEL_KIND_DENSE_AE },
+        methods: [
+          { kind: K.AUGMENTATION_METHOD_KIND_MINE },
+          { kind: K.AUGMENTATION_METHOD_KIND_INIT_NOISE },
+          { kind: K.AUGMENTATION_METHOD_KIND_MINE, update: v1.DeltaUpdate.DELTA_UPDATE_ADAM, alpha: 0.05 },
+          { kind: K.AUGMENTATION_METHOD_KIND_COSINE },
+          { kind: K.AUGMENTATION_METHOD_KIND_GAUSSIAN, sigma: 0.1 },
+          { kind: K.AUGMENTATION_METHOD_KIND_REPEAT },
+        ],
+        attack: { update: v1.DeltaUpdate.DELTA_UPDATE_SIGN },
+        seed: 2,
+        seeds: [2, 3],
+        protocol: {
+          validation: { fraction: 0.2, patience: 4 },
+          retrainSchedule: v1.RetrainSchedule.RETRAIN_SCHEDULE_PLATEAU,
+          probe: v1.ProbeKind.PROBE_KIND_BOTH,
+          probeTrainSamples: 100,
+        },
+      }),
+    );
+    await cli(['submit', '--dataset', 'mice-protein', '--model', 'concrete-ae', '--no-converge']);
+    expect(fake.sys.submits.at(-1)!.request.config!.protocol).toBeUndefined();
+    await cli(['submit', '--dataset', 'mice-protein', '--model', 'concrete-ae', '--max-epochs', '64']);
+    expect(fake.sys.submits.at(-1)!.request.config!.protocol!.convergence).toEqual({ enabled: true, maxEpochs: 64 });
+    const n = fake.sys.submits.length;
+    expect((await cli(['submit', '--dataset', 'mice-protein', '--model', 'dense-ae', '--retrain-schedule', 'plateau'])).err).toMatch(/plateau needs a validation split/);
+    expect((await cli(['submit', '--dataset', 'mice-protein', '--model', 'dense-ae', '--seeds', '1,1'])).err).toMatch(/--seeds lists a seed twice/);
+    expect((await cli(['submit', '--dataset', 'mice-protein', '--model', 'dense-ae', '--methods', 'mine,bogus'])).err).toMatch(/unknown method "bogus"/);
+    expect(fake.sys.submits.length).toBe(n);
   });
 
   it('checks its arguments before connecting', async () => {

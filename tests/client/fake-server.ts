@@ -48,9 +48,12 @@ export const METRICS: v1.PipelineMetrics = {
   seed: 0,
   trainSamples: 10,
   testSamples: 8,
+  seeds: [0],
+  validationSamples: 0,
+  comparisons: [],
   methods: {
-    original: { testReconError: 0.0123, accuracy: 0.5 },
-    mine: { testReconError: 0.011, improvement: 0.1057, asr: 0.8, accuracy: 0.625, secondsPerSample: 0.02, mi: { mean: 1, median: 1, min: 0.5, max: 1.5, count: 8 } },
+    original: v1.MethodMetrics.fromPartial({ testReconError: 0.0123, accuracy: 0.5 }),
+    mine: v1.MethodMetrics.fromPartial({ testReconError: 0.011, improvement: 0.1057, asr: 0.8, accuracy: 0.625, secondsPerSample: 0.02, mi: { mean: 1, median: 1, min: 0.5, max: 1.5, count: 8 } }),
   },
 };
 
@@ -147,7 +150,7 @@ export class FakeSystem {
       await step();
       if (!live()) return;
     }
-    const result: v1.JobResult = { kind: { $case: 'pipeline', value: { metrics: METRICS, generated: {}, models: {}, history: {} } } };
+    const result: v1.JobResult = { kind: { $case: 'pipeline', value: { metrics: METRICS, generated: {}, models: {}, history: {}, seedOutputs: [] } } };
     this.emit(jobId, S.JOB_STATE_SUCCEEDED, { $case: 'completed', value: { result, durationSeconds: 7 } }, { result, finishedAt: this.now() });
   }
 

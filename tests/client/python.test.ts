@@ -52,8 +52,8 @@ describe.skipIf(!pythonClientAvailable)('examples/python/client.py', () => {
     const cfg = fake.sys.submits.at(-1)!.request.config!;
     expect(cfg).toMatchObject({ model: { kind: v1.ModelKind.MODEL_KIND_DENSE_AE }, train: { epochs: 2 }, skipDownstream: true });
     expect(cfg.methods).toEqual([
-      { kind: v1.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_MINE, sigma: 0 },
-      { kind: v1.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_GAUSSIAN, sigma: 0.05 },
+      v1.AugmentationMethod.fromPartial({ kind: v1.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_MINE }),
+      v1.AugmentationMethod.fromPartial({ kind: v1.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_GAUSSIAN, sigma: 0.05 }),
     ]);
     expect(cfg.attack?.similarity?.kind).toEqual({ $case: 'mine', value: expect.objectContaining({ sampler: v1.MineSampler.MINE_SAMPLER_RANDOM, draws: 20 }) });
   });

@@ -22,6 +22,7 @@ import {
   waitTerminal,
   watch,
   type Cluster,
+  type Comparable,
 } from '../services/orchestrator-helpers.js';
 
 const { JobState } = v1;
@@ -33,7 +34,7 @@ function stageOf(msgs: v1.WatchJobResponse[]): string | undefined {
 
 describe.skipIf(!natsServerAvailable())('pipeline restarts (e2e)', () => {
   let cluster: Cluster;
-  let reference: Record<string, Record<string, unknown>>;
+  let reference: Comparable;
 
   beforeAll(async () => {
     const [c, ref] = await Promise.all([

@@ -449,14 +449,16 @@ describe('config conversions', () => {
     expect((e as ProtoFieldError).field).toBe('config.similarity.mine.sampler');
     expect(() => attackConfigFromProto(v1.AttackConfig.fromPartial({ method: 9 as v1.AttackMethod }))).toThrow('config.method: unknown enum value 9');
     expect(() => modelKindName(v1.ModelKind.MODEL_KIND_UNSPECIFIED)).toThrow('model.kind: required');
-    expect(() => augmentationMethodName({ kind: v1.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_GAUSSIAN, sigma: 0 }, 'methods[2]')).toThrow('methods[2].sigma');
+    expect(() => augmentationMethodName(v1.AugmentationMethod.fromPartial({ kind: v1.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_GAUSSIAN, sigma: 0 }), 'methods[2]')).toThrow('methods[2].sigma');
   });
 
   it('model kinds, augmentation methods, training options and sample results', () => {
     for (const k of ['dense-ae', 'conv-ae', 'sparse-ae', 'adversarial-ae', 'concrete-ae', 'mlp-classifier'] as const) expect(modelKindName(modelKindFromName(k))).toBe(k);
     for (const m of ['mine', 'l2', 'repeat', 'none', 'ga-0.1', 'ga-0.05'] as const) expect(augmentationMethodName(augmentationMethodFromName(m))).toBe(m);
+    for (const m of ['cosine', 'init-noise', 'flip', 'rotate-15', 'mine-adam@0.05', 'l2-sign', 'cosine@0.2', 'mine-gradient']) expect(augmentationMethodName(augmentationMethodFromName(m))).toBe(m);
+    expect(augmentationMethodName(augmentationMethodFromName('noise-0.10'))).toBe('ga-0.1');
     expect(
-      trainOptionsFromProto({ epochs: 5, batchSize: 0, seed: 3, validationSplit: 0.2, earlyStopping: { patience: 2, minDelta: 1e-4 } }),
+      trainOptionsFromProto(v1.TrainConfig.fromPartial({ epochs: 5, batchSize: 0, seed: 3, validationSplit: 0.2, earlyStopping: { patience: 2, minDelta: 1e-4 } })),
     ).toEqual({ epochs: 5, seed: 3, validationSplit: 0.2, earlyStopping: { patience: 2, minDelta: 1e-4 } });
     const r = {
       sampleId: 17,

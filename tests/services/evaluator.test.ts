@@ -136,14 +136,14 @@ describe('evaluator service (embedded bus, shared with a trainer)', () => {
     const inline = await evaluate({
       model: { source: { $case: 'artifacts', value: referenceArtifacts } },
       dataset: npyDataset,
-      config: { skipDownstream: true, split: v1.DatasetSplit.DATASET_SPLIT_TEST, batchSize: 0 },
+      config: v1.EvalConfig.fromPartial({ skipDownstream: true, split: v1.DatasetSplit.DATASET_SPLIT_TEST, batchSize: 0 }),
     });
     expect(inline.metrics!.testReconError).toBe(expectedErr);
     expect(inline.metrics!.accuracy).toBeUndefined();
     const train = await evaluate({
       model: { source: { $case: 'artifacts', value: referenceArtifacts } },
       dataset: DATASET,
-      config: { skipDownstream: true, split: v1.DatasetSplit.DATASET_SPLIT_TRAIN, batchSize: 0 },
+      config: v1.EvalConfig.fromPartial({ skipDownstream: true, split: v1.DatasetSplit.DATASET_SPLIT_TRAIN, batchSize: 0 }),
     });
     expect(train.metrics!.testReconError).toBe(reconstructionError(reference, ds.train.x, ds.inputShape));
     expect(train.metrics!.samples).toBe(200);
@@ -153,7 +153,7 @@ describe('evaluator service (embedded bus, shared with a trainer)', () => {
     const { metrics } = await evaluate({
       model: { source: { $case: 'modelId', value: modelId } },
       dataset: DATASET,
-      config: { skipDownstream: true, split: 0, batchSize: 0 },
+      config: v1.EvalConfig.fromPartial({ skipDownstream: true, split: 0, batchSize: 0 }),
       attackResults: sampleResults,
     });
     expect(metrics!.asr).toBe(0.75);

@@ -6,8 +6,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { startServiceProcess, type ServiceProcess } from '../helpers/services.js';
-import { v1 } from '../../libs/proto/index.js';
-import type { AugmentationConfig, AugmentationReport } from '../../libs/augment/index.js';
+import { v1, verdictFromProto } from '../../libs/proto/index.js';
+import { aggregateStudy, STUDY_METRICS, type AugmentationConfig, type AugmentationReport, type StudyMetrics } from '../../libs/augment/index.js';
 
 /** Everything the services share: the wasm backend (as the in-process reference), a short ack wait. */
 export const CLUSTER_ENV = { UAE_BACKEND: 'wasm', UAE_ACK_WAIT_MS: '3000', UAE_MAX_DELIVER: '5' };
@@ -58,7 +58,20 @@ export async function startCluster(): Promise<Cluster> {
 }
 
 /** The tiny study: 24 Mice Protein training samples, dense AE, every arm (mine, l2, ga-0.05, repeat, none), 2 epochs, T = 2, 1 MINE step. */
-export function tinyPipeline(overrides: Partial<v1.PipelineConfig> = {}): v1.PipelineConfig {
+type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+/** ts-proto's DeepPartial (not exported by the generated code). */
+type DeepPartial<T> = T extends Builtin
+  ? T
+  : T extends Array<infer U>
+    ? Array<DeepPartial<U>>
+    : T extends { $case: string; value: unknown }
+      ? { $case: T['$case']; value?: DeepPartial<T['value']> }
+      : T extends object
+        ? { [K in keyof T]?: DeepPartial<T[K]> }
+        : Partial<T>;
+export type PipelineOverrides = DeepPartial<v1.PipelineConfig>;
+
+export function tinyPipeline(overrides: PipelineOverrides = {}): v1.PipelineConfig {
   return v1.PipelineConfig.fromPartial({
     dataset: { source: { $case: 'name', value: 'mice-protein' }, trainSamples: 24, testSamples: 16, seed: 1 },
     model: { kind: v1.ModelKind.MODEL_KIND_DENSE_AE, hidden: 16 },
@@ -79,7 +92,7 @@ export function tinyPipeline(overrides: Partial<v1.PipelineConfig> = {}): v1.Pip
     downstream: { epochs: 2 },
     seed: 5,
     shardSize: 8,
-    ...overrides,
+    ...(overrides as Partial<v1.PipelineConfig>),
   });
 }
 
@@ -99,30 +112,101 @@ export const TINY_AUGMENTATION: AugmentationConfig = {
 export const TINY_DATASET = { name: 'mice-protein', trainSamples: 24, testSamples: 16, seed: 1 };
 
 /**
- * metrics.json's numbers that PipelineMetrics carries (the wall-clock ones
- * aside; the training record and diagnostics are not in the proto yet).
+ * Everything PipelineMetrics carries of metrics.json's study form
+ * (aggregateStudy), in one comparable shape; the wall-clock numbers
+ * (seconds_per_sample and its per-seed values) and the backend aside.
  */
-const PROTO_METRICS = ['test_recon_error', 'improvement', 'asr', 'accuracy', 'mi'];
-export function comparableFromReport(r: AugmentationReport): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const [k, m] of Object.entries(r.methods)) {
-    if (!m) continue;
-    out[k] = Object.fromEntries(Object.entries(m as object).filter(([f, v]) => v !== undefined && PROTO_METRICS.includes(f)));
-  }
-  return out;
+export interface Comparable {
+  seeds: number[];
+  train_samples: number;
+  validation_samples: number;
+  test_samples: number;
+  methods: Record<string, Record<string, unknown>>;
+  comparisons: unknown[];
 }
 
-export function comparableFromProto(m: v1.PipelineMetrics): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const [k, mm] of Object.entries(m.methods)) {
-    const e: Record<string, unknown> = { test_recon_error: mm.testReconError };
-    if (mm.improvement !== undefined) e.improvement = mm.improvement;
-    if (mm.accuracy !== undefined) e.accuracy = mm.accuracy;
-    if (mm.asr !== undefined) e.asr = mm.asr;
-    if (mm.mi) e.mi = { mean: mm.mi.mean, median: mm.mi.median, min: mm.mi.min, max: mm.mi.max, count: mm.mi.count };
-    out[k] = e;
+const WALL_CLOCK = 'seconds_per_sample';
+const omitWallClock = <T>(o: Partial<Record<string, T>>): Record<string, T> =>
+  Object.fromEntries(Object.entries(o).filter((e): e is [string, T] => e[0] !== WALL_CLOCK && e[1] !== undefined));
+const summary = (s: { mean: number; median: number; min: number; max: number; count: number } | undefined) =>
+  s ? { mean: s.mean, median: s.median, min: s.min, max: s.max, count: s.count } : undefined;
+
+export function comparableFromStudy(m: StudyMetrics): Comparable {
+  const methods: Record<string, Record<string, unknown>> = {};
+  for (const [k, a] of Object.entries(m.methods)) {
+    const e: Record<string, unknown> = {};
+    for (const metric of STUDY_METRICS) if (metric !== WALL_CLOCK && a[metric] !== undefined) e[metric] = a[metric];
+    e.per_seed = omitWallClock(a.per_seed);
+    e.std = omitWallClock(a.std);
+    e.ci95 = omitWallClock(a.ci95);
+    if (a.mi) e.mi = summary(a.mi);
+    if (a.diagnostics) {
+      const d = a.diagnostics;
+      e.diagnostics = { linf: summary(d.linf), l2: summary(d.l2), rel_move: summary(d.rel_move), cos_delta0: summary(d.cos_delta0), samples: d.samples };
+    }
+    if (a.selected_features) e.selected_features = a.selected_features;
+    methods[k] = e;
   }
-  return out;
+  return {
+    seeds: m.seeds,
+    train_samples: m.train_samples,
+    validation_samples: m.validation_samples,
+    test_samples: m.test_samples,
+    methods,
+    comparisons: m.comparisons.map((c) => ({ arm: c.arm, control: c.control, metric: c.metric, diff: c.diff, ci95: c.ci95, verdict: c.verdict, seeds: c.seeds })),
+  };
+}
+
+/** One seed's report, as the study of that seed alone (what the distributed pipeline returns for it). */
+export function comparableFromReport(r: AugmentationReport): Comparable {
+  return comparableFromStudy(aggregateStudy([r]));
+}
+
+export function comparableFromProto(m: v1.PipelineMetrics): Comparable {
+  const methods: Record<string, Record<string, unknown>> = {};
+  const num: Record<string, (mm: v1.MethodMetrics) => number | undefined> = {
+    test_recon_error: (mm) => mm.testReconError,
+    improvement: (mm) => mm.improvement,
+    asr: (mm) => mm.asr,
+    accuracy: (mm) => mm.accuracy,
+    accuracy_extratrees: (mm) => mm.accuracyExtratrees,
+    train_steps: (mm) => mm.trainSteps,
+    train_epochs: (mm) => mm.trainEpochs,
+    selection_convergence: (mm) => mm.selectionConvergence,
+  };
+  for (const [k, mm] of Object.entries(m.methods)) {
+    const e: Record<string, unknown> = {};
+    for (const metric of STUDY_METRICS) {
+      const v = num[metric]?.(mm);
+      if (v !== undefined) e[metric] = v;
+    }
+    e.per_seed = omitWallClock(Object.fromEntries(Object.entries(mm.perSeed).map(([f, v]) => [f, v.values])));
+    e.std = omitWallClock(mm.std);
+    e.ci95 = omitWallClock(Object.fromEntries(Object.entries(mm.ci95).map(([f, v]) => [f, [v.low, v.high]])));
+    if (mm.mi) e.mi = summary(mm.mi);
+    if (mm.diagnostics) {
+      const d = mm.diagnostics;
+      e.diagnostics = { linf: summary(d.linf), l2: summary(d.l2), rel_move: summary(d.relMove), cos_delta0: summary(d.cosDelta0), samples: d.samples };
+    }
+    if (mm.selectedFeatures.length > 0) e.selected_features = mm.selectedFeatures.map((s) => s.indices);
+    methods[k] = e;
+  }
+  return {
+    seeds: m.seeds,
+    train_samples: m.trainSamples,
+    validation_samples: m.validationSamples,
+    test_samples: m.testSamples,
+    methods,
+    comparisons: m.comparisons.map((c) => ({
+      arm: c.arm,
+      control: c.control,
+      metric: c.metric,
+      diff: c.diff,
+      ci95: c.ci95 ? [c.ci95.low, c.ci95.high] : undefined,
+      verdict: verdictFromProto(c.verdict),
+      seeds: c.seeds,
+    })),
+  };
 }
 
 export function md(token: string): grpc.Metadata {

@@ -24,13 +24,15 @@ import {
   waitTerminal,
   watch,
   type Cluster,
+  type Comparable,
+  type PipelineOverrides,
 } from './orchestrator-helpers.js';
 
 const { JobState } = v1;
 
 describe.skipIf(!natsServerAvailable())('orchestrator: distributed pipeline', () => {
   let cluster: Cluster;
-  let reference: Record<string, Record<string, unknown>>;
+  let reference: Comparable;
   let bus: NatsBus | undefined;
 
   beforeAll(async () => {
@@ -111,7 +113,7 @@ describe.skipIf(!natsServerAvailable())('orchestrator: distributed pipeline', ()
   it('rejects invalid configs with INVALID_ARGUMENT naming the field', async () => {
     const client = cluster.jobsClient();
     const meta = cluster.orchestrator.metadata();
-    const cases: Array<[Partial<v1.PipelineConfig>, RegExp]> = [
+    const cases: Array<[PipelineOverrides, RegExp]> = [
       [{ methods: [] }, /^config\.methods/],
       [{ methods: [{ kind: v1.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_GAUSSIAN, sigma: 0 }] }, /^config\.methods\[0\]\.sigma/],
       [{ model: { kind: v1.ModelKind.MODEL_KIND_UNSPECIFIED, inputShape: [], hidden: 0, selectedFeatures: 0, classes: 0, seed: 0 } }, /^config\.model\.kind/],

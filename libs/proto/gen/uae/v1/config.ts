@@ -322,6 +322,109 @@ export function deltaInitToJSON(object: DeltaInit): string {
   }
 }
 
+/** The update of δ in step 1 of MinMax (AttackConfigSchema.update). */
+export enum DeltaUpdate {
+  /** DELTA_UPDATE_UNSPECIFIED - Not set: the default (GRADIENT, or the enclosing config's rule for an arm). */
+  DELTA_UPDATE_UNSPECIFIED = 0,
+  /** DELTA_UPDATE_GRADIENT - The paper's plain step δ − α∇. */
+  DELTA_UPDATE_GRADIENT = 1,
+  /** DELTA_UPDATE_SIGN - δ − α·sign(∇): every element moves α (beyond the paper). */
+  DELTA_UPDATE_SIGN = 2,
+  /** DELTA_UPDATE_ADAM - Adam on δ with learning rate α, per-sample moments (beyond the paper). */
+  DELTA_UPDATE_ADAM = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function deltaUpdateFromJSON(object: any): DeltaUpdate {
+  switch (object) {
+    case 0:
+    case "DELTA_UPDATE_UNSPECIFIED":
+      return DeltaUpdate.DELTA_UPDATE_UNSPECIFIED;
+    case 1:
+    case "DELTA_UPDATE_GRADIENT":
+      return DeltaUpdate.DELTA_UPDATE_GRADIENT;
+    case 2:
+    case "DELTA_UPDATE_SIGN":
+      return DeltaUpdate.DELTA_UPDATE_SIGN;
+    case 3:
+    case "DELTA_UPDATE_ADAM":
+      return DeltaUpdate.DELTA_UPDATE_ADAM;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DeltaUpdate.UNRECOGNIZED;
+  }
+}
+
+export function deltaUpdateToJSON(object: DeltaUpdate): string {
+  switch (object) {
+    case DeltaUpdate.DELTA_UPDATE_UNSPECIFIED:
+      return "DELTA_UPDATE_UNSPECIFIED";
+    case DeltaUpdate.DELTA_UPDATE_GRADIENT:
+      return "DELTA_UPDATE_GRADIENT";
+    case DeltaUpdate.DELTA_UPDATE_SIGN:
+      return "DELTA_UPDATE_SIGN";
+    case DeltaUpdate.DELTA_UPDATE_ADAM:
+      return "DELTA_UPDATE_ADAM";
+    case DeltaUpdate.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Downstream-accuracy probes. */
+export enum ProbeKind {
+  /** PROBE_KIND_UNSPECIFIED - Not set: MLP. */
+  PROBE_KIND_UNSPECIFIED = 0,
+  /** PROBE_KIND_MLP - The small MLP of DownstreamConfig on the training split (fast). */
+  PROBE_KIND_MLP = 1,
+  /**
+   * PROBE_KIND_EXTRATREES - The paper's post-hoc probe (Balın et al.): ExtraTrees, 50 trees, on the
+   * features of the full training split (MethodMetrics.accuracy_extratrees).
+   */
+  PROBE_KIND_EXTRATREES = 2,
+  /** PROBE_KIND_BOTH - Both. */
+  PROBE_KIND_BOTH = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function probeKindFromJSON(object: any): ProbeKind {
+  switch (object) {
+    case 0:
+    case "PROBE_KIND_UNSPECIFIED":
+      return ProbeKind.PROBE_KIND_UNSPECIFIED;
+    case 1:
+    case "PROBE_KIND_MLP":
+      return ProbeKind.PROBE_KIND_MLP;
+    case 2:
+    case "PROBE_KIND_EXTRATREES":
+      return ProbeKind.PROBE_KIND_EXTRATREES;
+    case 3:
+    case "PROBE_KIND_BOTH":
+      return ProbeKind.PROBE_KIND_BOTH;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ProbeKind.UNRECOGNIZED;
+  }
+}
+
+export function probeKindToJSON(object: ProbeKind): string {
+  switch (object) {
+    case ProbeKind.PROBE_KIND_UNSPECIFIED:
+      return "PROBE_KIND_UNSPECIFIED";
+    case ProbeKind.PROBE_KIND_MLP:
+      return "PROBE_KIND_MLP";
+    case ProbeKind.PROBE_KIND_EXTRATREES:
+      return "PROBE_KIND_EXTRATREES";
+    case ProbeKind.PROBE_KIND_BOTH:
+      return "PROBE_KIND_BOTH";
+    case ProbeKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** The generation method of one augmentation arm. */
 export enum AugmentationMethodKind {
   /** AUGMENTATION_METHOD_KIND_UNSPECIFIED - Not set: rejected with INVALID_ARGUMENT. */
@@ -336,6 +439,17 @@ export enum AugmentationMethodKind {
   AUGMENTATION_METHOD_KIND_REPEAT = 4,
   /** AUGMENTATION_METHOD_KIND_NONE - Control: retrained on the originals alone, same schedule (key "none"). */
   AUGMENTATION_METHOD_KIND_NONE = 5,
+  /**
+   * AUGMENTATION_METHOD_KIND_INIT_NOISE - Control: clip(x + δ0) with exactly the δ0 the "mine" arm started from, under
+   * its success mask (key "init-noise"); needs the MINE arm listed before it.
+   */
+  AUGMENTATION_METHOD_KIND_INIT_NOISE = 6,
+  /** AUGMENTATION_METHOD_KIND_COSINE - Cosine-UAE: MinMax with cos(x, x′) (Table 13 ablation; key "cosine"). */
+  AUGMENTATION_METHOD_KIND_COSINE = 7,
+  /** AUGMENTATION_METHOD_KIND_FLIP - Horizontal flip of image samples (Table 5; key "flip"). */
+  AUGMENTATION_METHOD_KIND_FLIP = 8,
+  /** AUGMENTATION_METHOD_KIND_ROTATE - Random rotation of image samples within ±degrees (Table 5; key "rotate-<degrees>"). */
+  AUGMENTATION_METHOD_KIND_ROTATE = 9,
   UNRECOGNIZED = -1,
 }
 
@@ -359,6 +473,18 @@ export function augmentationMethodKindFromJSON(object: any): AugmentationMethodK
     case 5:
     case "AUGMENTATION_METHOD_KIND_NONE":
       return AugmentationMethodKind.AUGMENTATION_METHOD_KIND_NONE;
+    case 6:
+    case "AUGMENTATION_METHOD_KIND_INIT_NOISE":
+      return AugmentationMethodKind.AUGMENTATION_METHOD_KIND_INIT_NOISE;
+    case 7:
+    case "AUGMENTATION_METHOD_KIND_COSINE":
+      return AugmentationMethodKind.AUGMENTATION_METHOD_KIND_COSINE;
+    case 8:
+    case "AUGMENTATION_METHOD_KIND_FLIP":
+      return AugmentationMethodKind.AUGMENTATION_METHOD_KIND_FLIP;
+    case 9:
+    case "AUGMENTATION_METHOD_KIND_ROTATE":
+      return AugmentationMethodKind.AUGMENTATION_METHOD_KIND_ROTATE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -380,7 +506,72 @@ export function augmentationMethodKindToJSON(object: AugmentationMethodKind): st
       return "AUGMENTATION_METHOD_KIND_REPEAT";
     case AugmentationMethodKind.AUGMENTATION_METHOD_KIND_NONE:
       return "AUGMENTATION_METHOD_KIND_NONE";
+    case AugmentationMethodKind.AUGMENTATION_METHOD_KIND_INIT_NOISE:
+      return "AUGMENTATION_METHOD_KIND_INIT_NOISE";
+    case AugmentationMethodKind.AUGMENTATION_METHOD_KIND_COSINE:
+      return "AUGMENTATION_METHOD_KIND_COSINE";
+    case AugmentationMethodKind.AUGMENTATION_METHOD_KIND_FLIP:
+      return "AUGMENTATION_METHOD_KIND_FLIP";
+    case AugmentationMethodKind.AUGMENTATION_METHOD_KIND_ROTATE:
+      return "AUGMENTATION_METHOD_KIND_ROTATE";
     case AugmentationMethodKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Retraining schedules of the arms (SuppMat Table 10 trains them longer). */
+export enum RetrainSchedule {
+  /** RETRAIN_SCHEDULE_UNSPECIFIED - Not set: LONGER. */
+  RETRAIN_SCHEDULE_UNSPECIFIED = 0,
+  /** RETRAIN_SCHEDULE_LONGER - retrain_epochs epochs. */
+  RETRAIN_SCHEDULE_LONGER = 1,
+  /** RETRAIN_SCHEDULE_SAME_EPOCHS - As many epochs as the original ran. */
+  RETRAIN_SCHEDULE_SAME_EPOCHS = 2,
+  /** RETRAIN_SCHEDULE_SAME_STEPS - As many optimiser steps as the original took. */
+  RETRAIN_SCHEDULE_SAME_STEPS = 3,
+  /** RETRAIN_SCHEDULE_PLATEAU - Early stopping on the validation split, at most retrain_epochs epochs (needs validation). */
+  RETRAIN_SCHEDULE_PLATEAU = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function retrainScheduleFromJSON(object: any): RetrainSchedule {
+  switch (object) {
+    case 0:
+    case "RETRAIN_SCHEDULE_UNSPECIFIED":
+      return RetrainSchedule.RETRAIN_SCHEDULE_UNSPECIFIED;
+    case 1:
+    case "RETRAIN_SCHEDULE_LONGER":
+      return RetrainSchedule.RETRAIN_SCHEDULE_LONGER;
+    case 2:
+    case "RETRAIN_SCHEDULE_SAME_EPOCHS":
+      return RetrainSchedule.RETRAIN_SCHEDULE_SAME_EPOCHS;
+    case 3:
+    case "RETRAIN_SCHEDULE_SAME_STEPS":
+      return RetrainSchedule.RETRAIN_SCHEDULE_SAME_STEPS;
+    case 4:
+    case "RETRAIN_SCHEDULE_PLATEAU":
+      return RetrainSchedule.RETRAIN_SCHEDULE_PLATEAU;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RetrainSchedule.UNRECOGNIZED;
+  }
+}
+
+export function retrainScheduleToJSON(object: RetrainSchedule): string {
+  switch (object) {
+    case RetrainSchedule.RETRAIN_SCHEDULE_UNSPECIFIED:
+      return "RETRAIN_SCHEDULE_UNSPECIFIED";
+    case RetrainSchedule.RETRAIN_SCHEDULE_LONGER:
+      return "RETRAIN_SCHEDULE_LONGER";
+    case RetrainSchedule.RETRAIN_SCHEDULE_SAME_EPOCHS:
+      return "RETRAIN_SCHEDULE_SAME_EPOCHS";
+    case RetrainSchedule.RETRAIN_SCHEDULE_SAME_STEPS:
+      return "RETRAIN_SCHEDULE_SAME_STEPS";
+    case RetrainSchedule.RETRAIN_SCHEDULE_PLATEAU:
+      return "RETRAIN_SCHEDULE_PLATEAU";
+    case RetrainSchedule.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -520,7 +711,33 @@ export interface TrainConfig {
     | number
     | undefined;
   /** Early stopping. Unset: train all epochs. */
-  earlyStopping?: EarlyStopping | undefined;
+  earlyStopping?:
+    | EarlyStopping
+    | undefined;
+  /**
+   * Exact validation data: the last validation_samples samples of the
+   * training split are the validation set (never trained on, never shuffled
+   * into it); the others are trained on. Excludes validation_split. 0/unset: none.
+   */
+  validationSamples: number;
+  /** Stop after this many optimiser steps (minibatches) in all, even mid-epoch. 0/unset: no cap. */
+  maxSteps: number;
+  /** Concrete AE only: Balın's convergence loop. Unset: off. */
+  convergence?: ConvergenceProtocol | undefined;
+}
+
+/**
+ * Balın's convergence loop for the concrete AE: if the mean max softmax of
+ * the selection is below the threshold after training, double the epochs and
+ * train again from scratch, up to max_epochs (early stopping does not apply).
+ */
+export interface ConvergenceProtocol {
+  /** Run the loop. Default false. */
+  enabled: boolean;
+  /** Cap on the epochs of one try (≥ the first try's epochs). 0/unset: 16 × the epochs. */
+  maxEpochs: number;
+  /** Threshold in (0, 1]. Unset: 0.998 (Balın's). */
+  threshold?: number | undefined;
 }
 
 /** Per-sample MINE (MineConfigSchema; ALGORITHMS.md §1). */
@@ -662,6 +879,8 @@ export interface AttackConfig {
   trace: boolean;
   /** Seed; each sample's random streams derive from (seed, sample_id). Default 0; ≤ 2^53 − 1. */
   seed: number;
+  /** The δ update rule. Unset: GRADIENT (the paper's). */
+  update: DeltaUpdate;
 }
 
 /**
@@ -694,6 +913,12 @@ export interface EvalConfig {
     | undefined;
   /** Skip downstream accuracy even when labels exist. Default false. */
   skipDownstream: boolean;
+  /** Which downstream probes run (when labels exist and skip_downstream is false). Unset: MLP. */
+  probe: ProbeKind;
+  /** ExtraTrees probe: a seeded subset of this many rows of its training split. 0/unset: all rows. */
+  probeTrainSamples: number;
+  /** Seed of the ExtraTrees probe (its trees and its subset). Unset: the dataset's seed. */
+  probeSeed?: number | undefined;
 }
 
 /** One augmentation arm (the libraries' AugmentationMethod string, typed). */
@@ -702,6 +927,53 @@ export interface AugmentationMethod {
   kind: AugmentationMethodKind;
   /** GAUSSIAN only: standard deviation σ > 0 of the added noise. */
   sigma: number;
+  /** ROTATE only: the largest rotation, in (0, 180] degrees. */
+  degrees: number;
+  /**
+   * Attack arms (MINE, L2, COSINE) only: this arm's δ update rule (key suffix
+   * "-sign" / "-adam"; GRADIENT gives "-gradient"). Unset: the attack config's.
+   */
+  update: DeltaUpdate;
+  /** Attack arms only: this arm's step size α in (0, 100] (key suffix "@<alpha>"). Unset: the attack config's. */
+  alpha?: number | undefined;
+}
+
+/**
+ * A seeded validation split carved from the training samples: never attacked,
+ * never trained on; the original (and PLATEAU retraining) stop early on its loss.
+ */
+export interface ValidationProtocol {
+  /** Fraction in (0, 1) of the training samples held out (at least one sample). */
+  fraction: number;
+  /** Epochs without a validation-loss improvement before stopping (≥ 1). */
+  patience: number;
+  /** Minimum decrease that counts as an improvement (≥ 0). Unset: 0. */
+  minDelta?:
+    | number
+    | undefined;
+  /** Seed of the split. Unset: the first of the pipeline's seeds (every seed sees the same split). */
+  seed?: number | undefined;
+}
+
+/**
+ * The study's protocol (docs/study.md). Every field unset: the old behaviour
+ * (fixed epochs, LONGER retraining, no convergence loop, the MLP probe).
+ */
+export interface StudyProtocol {
+  /** A validation split with early stopping for the original. Unset: none. */
+  validation?:
+    | ValidationProtocol
+    | undefined;
+  /** How the arms are retrained. Unset: LONGER. */
+  retrainSchedule: RetrainSchedule;
+  /** Concrete AE: Balın's convergence loop (threshold 0.998 unless set). Unset: off. */
+  convergence?:
+    | ConvergenceProtocol
+    | undefined;
+  /** Downstream probes (datasets with labels). Unset: MLP. */
+  probe: ProbeKind;
+  /** ExtraTrees probe: a seeded subset of the full training split of this many rows. 0/unset: all of it. */
+  probeTrainSamples: number;
 }
 
 /**
@@ -746,6 +1018,14 @@ export interface PipelineConfig {
   seed: number;
   /** Samples per attack shard on the work queue (1–100 000). 0/unset: 256. */
   shardSize: number;
+  /**
+   * The study's seeds, run one after another (each seeds models, shuffles,
+   * attacks and probes); no repeats. Empty: [seed]. With several, the metrics
+   * carry per-seed values, 95% intervals and paired comparisons.
+   */
+  seeds: number[];
+  /** Validation, retraining schedule, convergence loop, probes. Unset: the old behaviour. */
+  protocol?: StudyProtocol | undefined;
 }
 
 function createBaseNpyDataset(): NpyDataset {
@@ -1593,7 +1873,16 @@ export const EarlyStopping: MessageFns<EarlyStopping> = {
 };
 
 function createBaseTrainConfig(): TrainConfig {
-  return { epochs: 0, batchSize: 0, seed: 0, validationSplit: undefined, earlyStopping: undefined };
+  return {
+    epochs: 0,
+    batchSize: 0,
+    seed: 0,
+    validationSplit: undefined,
+    earlyStopping: undefined,
+    validationSamples: 0,
+    maxSteps: 0,
+    convergence: undefined,
+  };
 }
 
 export const TrainConfig: MessageFns<TrainConfig> = {
@@ -1612,6 +1901,15 @@ export const TrainConfig: MessageFns<TrainConfig> = {
     }
     if (message.earlyStopping !== undefined) {
       EarlyStopping.encode(message.earlyStopping, writer.uint32(42).fork()).join();
+    }
+    if (message.validationSamples !== 0) {
+      writer.uint32(48).uint32(message.validationSamples);
+    }
+    if (message.maxSteps !== 0) {
+      writer.uint32(56).uint64(message.maxSteps);
+    }
+    if (message.convergence !== undefined) {
+      ConvergenceProtocol.encode(message.convergence, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -1669,6 +1967,30 @@ export const TrainConfig: MessageFns<TrainConfig> = {
             message.earlyStopping = EarlyStopping.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.validationSamples = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.maxSteps = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.convergence = ConvergenceProtocol.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1700,6 +2022,17 @@ export const TrainConfig: MessageFns<TrainConfig> = {
         : isSet(object.early_stopping)
         ? EarlyStopping.fromJSON(object.early_stopping)
         : undefined,
+      validationSamples: isSet(object.validationSamples)
+        ? globalThis.Number(object.validationSamples)
+        : isSet(object.validation_samples)
+        ? globalThis.Number(object.validation_samples)
+        : 0,
+      maxSteps: isSet(object.maxSteps)
+        ? globalThis.Number(object.maxSteps)
+        : isSet(object.max_steps)
+        ? globalThis.Number(object.max_steps)
+        : 0,
+      convergence: isSet(object.convergence) ? ConvergenceProtocol.fromJSON(object.convergence) : undefined,
     };
   },
 
@@ -1720,6 +2053,15 @@ export const TrainConfig: MessageFns<TrainConfig> = {
     if (message.earlyStopping !== undefined) {
       obj.earlyStopping = EarlyStopping.toJSON(message.earlyStopping);
     }
+    if (message.validationSamples !== 0) {
+      obj.validationSamples = Math.round(message.validationSamples);
+    }
+    if (message.maxSteps !== 0) {
+      obj.maxSteps = Math.round(message.maxSteps);
+    }
+    if (message.convergence !== undefined) {
+      obj.convergence = ConvergenceProtocol.toJSON(message.convergence);
+    }
     return obj;
   },
 
@@ -1735,6 +2077,116 @@ export const TrainConfig: MessageFns<TrainConfig> = {
     message.earlyStopping = (object.earlyStopping !== undefined && object.earlyStopping !== null)
       ? EarlyStopping.fromPartial(object.earlyStopping)
       : undefined;
+    message.validationSamples = object.validationSamples ?? 0;
+    message.maxSteps = object.maxSteps ?? 0;
+    message.convergence = (object.convergence !== undefined && object.convergence !== null)
+      ? ConvergenceProtocol.fromPartial(object.convergence)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseConvergenceProtocol(): ConvergenceProtocol {
+  return { enabled: false, maxEpochs: 0, threshold: undefined };
+}
+
+export const ConvergenceProtocol: MessageFns<ConvergenceProtocol> = {
+  encode(message: ConvergenceProtocol, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.enabled !== false) {
+      writer.uint32(8).bool(message.enabled);
+    }
+    if (message.maxEpochs !== 0) {
+      writer.uint32(16).uint32(message.maxEpochs);
+    }
+    if (message.threshold !== undefined) {
+      writer.uint32(25).double(message.threshold);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConvergenceProtocol {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConvergenceProtocol();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxEpochs = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.threshold = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConvergenceProtocol {
+    return {
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+      maxEpochs: isSet(object.maxEpochs)
+        ? globalThis.Number(object.maxEpochs)
+        : isSet(object.max_epochs)
+        ? globalThis.Number(object.max_epochs)
+        : 0,
+      threshold: isSet(object.threshold) ? globalThis.Number(object.threshold) : undefined,
+    };
+  },
+
+  toJSON(message: ConvergenceProtocol): unknown {
+    const obj: any = {};
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    if (message.maxEpochs !== 0) {
+      obj.maxEpochs = Math.round(message.maxEpochs);
+    }
+    if (message.threshold !== undefined) {
+      obj.threshold = floatToJson(message.threshold);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConvergenceProtocol>, I>>(base?: I): ConvergenceProtocol {
+    return ConvergenceProtocol.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConvergenceProtocol>, I>>(object: I): ConvergenceProtocol {
+    const message = createBaseConvergenceProtocol();
+    message.enabled = object.enabled ?? false;
+    message.maxEpochs = object.maxEpochs ?? 0;
+    message.threshold = object.threshold ?? undefined;
     return message;
   },
 };
@@ -2599,6 +3051,7 @@ function createBaseAttackConfig(): AttackConfig {
     searchSteps: 0,
     trace: false,
     seed: 0,
+    update: 0,
   };
 }
 
@@ -2642,6 +3095,9 @@ export const AttackConfig: MessageFns<AttackConfig> = {
     }
     if (message.seed !== 0) {
       writer.uint32(104).uint64(message.seed);
+    }
+    if (message.update !== 0) {
+      writer.uint32(112).int32(message.update);
     }
     return writer;
   },
@@ -2763,6 +3219,14 @@ export const AttackConfig: MessageFns<AttackConfig> = {
             message.seed = longToNumber(reader.uint64());
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.update = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2798,6 +3262,7 @@ export const AttackConfig: MessageFns<AttackConfig> = {
         : 0,
       trace: isSet(object.trace) ? globalThis.Boolean(object.trace) : false,
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      update: isSet(object.update) ? deltaUpdateFromJSON(object.update) : 0,
     };
   },
 
@@ -2842,6 +3307,9 @@ export const AttackConfig: MessageFns<AttackConfig> = {
     if (message.seed !== 0) {
       obj.seed = Math.round(message.seed);
     }
+    if (message.update !== 0) {
+      obj.update = deltaUpdateToJSON(message.update);
+    }
     return obj;
   },
 
@@ -2867,6 +3335,7 @@ export const AttackConfig: MessageFns<AttackConfig> = {
     message.searchSteps = object.searchSteps ?? 0;
     message.trace = object.trace ?? false;
     message.seed = object.seed ?? 0;
+    message.update = object.update ?? 0;
     return message;
   },
 };
@@ -2993,7 +3462,15 @@ export const DownstreamConfig: MessageFns<DownstreamConfig> = {
 };
 
 function createBaseEvalConfig(): EvalConfig {
-  return { split: 0, batchSize: 0, downstream: undefined, skipDownstream: false };
+  return {
+    split: 0,
+    batchSize: 0,
+    downstream: undefined,
+    skipDownstream: false,
+    probe: 0,
+    probeTrainSamples: 0,
+    probeSeed: undefined,
+  };
 }
 
 export const EvalConfig: MessageFns<EvalConfig> = {
@@ -3009,6 +3486,15 @@ export const EvalConfig: MessageFns<EvalConfig> = {
     }
     if (message.skipDownstream !== false) {
       writer.uint32(32).bool(message.skipDownstream);
+    }
+    if (message.probe !== 0) {
+      writer.uint32(40).int32(message.probe);
+    }
+    if (message.probeTrainSamples !== 0) {
+      writer.uint32(48).uint32(message.probeTrainSamples);
+    }
+    if (message.probeSeed !== undefined) {
+      writer.uint32(56).uint64(message.probeSeed);
     }
     return writer;
   },
@@ -3058,6 +3544,30 @@ export const EvalConfig: MessageFns<EvalConfig> = {
             message.skipDownstream = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.probe = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.probeTrainSamples = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.probeSeed = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3084,6 +3594,17 @@ export const EvalConfig: MessageFns<EvalConfig> = {
         : isSet(object.skip_downstream)
         ? globalThis.Boolean(object.skip_downstream)
         : false,
+      probe: isSet(object.probe) ? probeKindFromJSON(object.probe) : 0,
+      probeTrainSamples: isSet(object.probeTrainSamples)
+        ? globalThis.Number(object.probeTrainSamples)
+        : isSet(object.probe_train_samples)
+        ? globalThis.Number(object.probe_train_samples)
+        : 0,
+      probeSeed: isSet(object.probeSeed)
+        ? globalThis.Number(object.probeSeed)
+        : isSet(object.probe_seed)
+        ? globalThis.Number(object.probe_seed)
+        : undefined,
     };
   },
 
@@ -3101,6 +3622,15 @@ export const EvalConfig: MessageFns<EvalConfig> = {
     if (message.skipDownstream !== false) {
       obj.skipDownstream = message.skipDownstream;
     }
+    if (message.probe !== 0) {
+      obj.probe = probeKindToJSON(message.probe);
+    }
+    if (message.probeTrainSamples !== 0) {
+      obj.probeTrainSamples = Math.round(message.probeTrainSamples);
+    }
+    if (message.probeSeed !== undefined) {
+      obj.probeSeed = Math.round(message.probeSeed);
+    }
     return obj;
   },
 
@@ -3115,12 +3645,15 @@ export const EvalConfig: MessageFns<EvalConfig> = {
       ? DownstreamConfig.fromPartial(object.downstream)
       : undefined;
     message.skipDownstream = object.skipDownstream ?? false;
+    message.probe = object.probe ?? 0;
+    message.probeTrainSamples = object.probeTrainSamples ?? 0;
+    message.probeSeed = object.probeSeed ?? undefined;
     return message;
   },
 };
 
 function createBaseAugmentationMethod(): AugmentationMethod {
-  return { kind: 0, sigma: 0 };
+  return { kind: 0, sigma: 0, degrees: 0, update: 0, alpha: undefined };
 }
 
 export const AugmentationMethod: MessageFns<AugmentationMethod> = {
@@ -3130,6 +3663,15 @@ export const AugmentationMethod: MessageFns<AugmentationMethod> = {
     }
     if (message.sigma !== 0) {
       writer.uint32(17).double(message.sigma);
+    }
+    if (message.degrees !== 0) {
+      writer.uint32(25).double(message.degrees);
+    }
+    if (message.update !== 0) {
+      writer.uint32(32).int32(message.update);
+    }
+    if (message.alpha !== undefined) {
+      writer.uint32(41).double(message.alpha);
     }
     return writer;
   },
@@ -3163,6 +3705,30 @@ export const AugmentationMethod: MessageFns<AugmentationMethod> = {
             message.sigma = reader.double();
             continue;
           }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.degrees = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.update = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.alpha = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3179,6 +3745,9 @@ export const AugmentationMethod: MessageFns<AugmentationMethod> = {
     return {
       kind: isSet(object.kind) ? augmentationMethodKindFromJSON(object.kind) : 0,
       sigma: isSet(object.sigma) ? globalThis.Number(object.sigma) : 0,
+      degrees: isSet(object.degrees) ? globalThis.Number(object.degrees) : 0,
+      update: isSet(object.update) ? deltaUpdateFromJSON(object.update) : 0,
+      alpha: isSet(object.alpha) ? globalThis.Number(object.alpha) : undefined,
     };
   },
 
@@ -3190,6 +3759,15 @@ export const AugmentationMethod: MessageFns<AugmentationMethod> = {
     if (message.sigma !== 0) {
       obj.sigma = floatToJson(message.sigma);
     }
+    if (message.degrees !== 0) {
+      obj.degrees = floatToJson(message.degrees);
+    }
+    if (message.update !== 0) {
+      obj.update = deltaUpdateToJSON(message.update);
+    }
+    if (message.alpha !== undefined) {
+      obj.alpha = floatToJson(message.alpha);
+    }
     return obj;
   },
 
@@ -3200,6 +3778,275 @@ export const AugmentationMethod: MessageFns<AugmentationMethod> = {
     const message = createBaseAugmentationMethod();
     message.kind = object.kind ?? 0;
     message.sigma = object.sigma ?? 0;
+    message.degrees = object.degrees ?? 0;
+    message.update = object.update ?? 0;
+    message.alpha = object.alpha ?? undefined;
+    return message;
+  },
+};
+
+function createBaseValidationProtocol(): ValidationProtocol {
+  return { fraction: 0, patience: 0, minDelta: undefined, seed: undefined };
+}
+
+export const ValidationProtocol: MessageFns<ValidationProtocol> = {
+  encode(message: ValidationProtocol, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fraction !== 0) {
+      writer.uint32(9).double(message.fraction);
+    }
+    if (message.patience !== 0) {
+      writer.uint32(16).uint32(message.patience);
+    }
+    if (message.minDelta !== undefined) {
+      writer.uint32(25).double(message.minDelta);
+    }
+    if (message.seed !== undefined) {
+      writer.uint32(32).uint64(message.seed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ValidationProtocol {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseValidationProtocol();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.fraction = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.patience = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.minDelta = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.seed = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ValidationProtocol {
+    return {
+      fraction: isSet(object.fraction) ? globalThis.Number(object.fraction) : 0,
+      patience: isSet(object.patience) ? globalThis.Number(object.patience) : 0,
+      minDelta: isSet(object.minDelta)
+        ? globalThis.Number(object.minDelta)
+        : isSet(object.min_delta)
+        ? globalThis.Number(object.min_delta)
+        : undefined,
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
+    };
+  },
+
+  toJSON(message: ValidationProtocol): unknown {
+    const obj: any = {};
+    if (message.fraction !== 0) {
+      obj.fraction = floatToJson(message.fraction);
+    }
+    if (message.patience !== 0) {
+      obj.patience = Math.round(message.patience);
+    }
+    if (message.minDelta !== undefined) {
+      obj.minDelta = floatToJson(message.minDelta);
+    }
+    if (message.seed !== undefined) {
+      obj.seed = Math.round(message.seed);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ValidationProtocol>, I>>(base?: I): ValidationProtocol {
+    return ValidationProtocol.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ValidationProtocol>, I>>(object: I): ValidationProtocol {
+    const message = createBaseValidationProtocol();
+    message.fraction = object.fraction ?? 0;
+    message.patience = object.patience ?? 0;
+    message.minDelta = object.minDelta ?? undefined;
+    message.seed = object.seed ?? undefined;
+    return message;
+  },
+};
+
+function createBaseStudyProtocol(): StudyProtocol {
+  return { validation: undefined, retrainSchedule: 0, convergence: undefined, probe: 0, probeTrainSamples: 0 };
+}
+
+export const StudyProtocol: MessageFns<StudyProtocol> = {
+  encode(message: StudyProtocol, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.validation !== undefined) {
+      ValidationProtocol.encode(message.validation, writer.uint32(10).fork()).join();
+    }
+    if (message.retrainSchedule !== 0) {
+      writer.uint32(16).int32(message.retrainSchedule);
+    }
+    if (message.convergence !== undefined) {
+      ConvergenceProtocol.encode(message.convergence, writer.uint32(26).fork()).join();
+    }
+    if (message.probe !== 0) {
+      writer.uint32(32).int32(message.probe);
+    }
+    if (message.probeTrainSamples !== 0) {
+      writer.uint32(40).uint32(message.probeTrainSamples);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StudyProtocol {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStudyProtocol();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.validation = ValidationProtocol.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.retrainSchedule = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.convergence = ConvergenceProtocol.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.probe = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.probeTrainSamples = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StudyProtocol {
+    return {
+      validation: isSet(object.validation) ? ValidationProtocol.fromJSON(object.validation) : undefined,
+      retrainSchedule: isSet(object.retrainSchedule)
+        ? retrainScheduleFromJSON(object.retrainSchedule)
+        : isSet(object.retrain_schedule)
+        ? retrainScheduleFromJSON(object.retrain_schedule)
+        : 0,
+      convergence: isSet(object.convergence) ? ConvergenceProtocol.fromJSON(object.convergence) : undefined,
+      probe: isSet(object.probe) ? probeKindFromJSON(object.probe) : 0,
+      probeTrainSamples: isSet(object.probeTrainSamples)
+        ? globalThis.Number(object.probeTrainSamples)
+        : isSet(object.probe_train_samples)
+        ? globalThis.Number(object.probe_train_samples)
+        : 0,
+    };
+  },
+
+  toJSON(message: StudyProtocol): unknown {
+    const obj: any = {};
+    if (message.validation !== undefined) {
+      obj.validation = ValidationProtocol.toJSON(message.validation);
+    }
+    if (message.retrainSchedule !== 0) {
+      obj.retrainSchedule = retrainScheduleToJSON(message.retrainSchedule);
+    }
+    if (message.convergence !== undefined) {
+      obj.convergence = ConvergenceProtocol.toJSON(message.convergence);
+    }
+    if (message.probe !== 0) {
+      obj.probe = probeKindToJSON(message.probe);
+    }
+    if (message.probeTrainSamples !== 0) {
+      obj.probeTrainSamples = Math.round(message.probeTrainSamples);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StudyProtocol>, I>>(base?: I): StudyProtocol {
+    return StudyProtocol.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StudyProtocol>, I>>(object: I): StudyProtocol {
+    const message = createBaseStudyProtocol();
+    message.validation = (object.validation !== undefined && object.validation !== null)
+      ? ValidationProtocol.fromPartial(object.validation)
+      : undefined;
+    message.retrainSchedule = object.retrainSchedule ?? 0;
+    message.convergence = (object.convergence !== undefined && object.convergence !== null)
+      ? ConvergenceProtocol.fromPartial(object.convergence)
+      : undefined;
+    message.probe = object.probe ?? 0;
+    message.probeTrainSamples = object.probeTrainSamples ?? 0;
     return message;
   },
 };
@@ -3216,6 +4063,8 @@ function createBasePipelineConfig(): PipelineConfig {
     skipDownstream: false,
     seed: 0,
     shardSize: 0,
+    seeds: [],
+    protocol: undefined,
   };
 }
 
@@ -3250,6 +4099,16 @@ export const PipelineConfig: MessageFns<PipelineConfig> = {
     }
     if (message.shardSize !== 0) {
       writer.uint32(80).uint32(message.shardSize);
+    }
+    if (message.seeds.length !== 0) {
+      writer.uint32(90).fork();
+      for (const v of message.seeds) {
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.protocol !== undefined) {
+      StudyProtocol.encode(message.protocol, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -3347,6 +4206,32 @@ export const PipelineConfig: MessageFns<PipelineConfig> = {
             message.shardSize = reader.uint32();
             continue;
           }
+          case 11: {
+            if (tag === 88) {
+              message.seeds.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 90) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.seeds.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.protocol = StudyProtocol.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3385,6 +4270,10 @@ export const PipelineConfig: MessageFns<PipelineConfig> = {
         : isSet(object.shard_size)
         ? globalThis.Number(object.shard_size)
         : 0,
+      seeds: globalThis.Array.isArray(object?.seeds)
+        ? object.seeds.map((e: any) => globalThis.Number(e))
+        : [],
+      protocol: isSet(object.protocol) ? StudyProtocol.fromJSON(object.protocol) : undefined,
     };
   },
 
@@ -3420,6 +4309,12 @@ export const PipelineConfig: MessageFns<PipelineConfig> = {
     if (message.shardSize !== 0) {
       obj.shardSize = Math.round(message.shardSize);
     }
+    if (message.seeds?.length) {
+      obj.seeds = message.seeds.map((e) => Math.round(e));
+    }
+    if (message.protocol !== undefined) {
+      obj.protocol = StudyProtocol.toJSON(message.protocol);
+    }
     return obj;
   },
 
@@ -3448,6 +4343,10 @@ export const PipelineConfig: MessageFns<PipelineConfig> = {
     message.skipDownstream = object.skipDownstream ?? false;
     message.seed = object.seed ?? 0;
     message.shardSize = object.shardSize ?? 0;
+    message.seeds = object.seeds?.map((e) => e) || [];
+    message.protocol = (object.protocol !== undefined && object.protocol !== null)
+      ? StudyProtocol.fromPartial(object.protocol)
+      : undefined;
     return message;
   },
 };

@@ -49,7 +49,14 @@ export interface EvaluateRequest {
    * Optional sample-results artifact of an attack (AttackResult.results) to
    * report its ASR and the similarity of its successful samples.
    */
-  attackResults?: ArtifactRef | undefined;
+  attackResults?:
+    | ArtifactRef
+    | undefined;
+  /**
+   * The ExtraTrees probe's training data (its train split; labels required),
+   * e.g. the full training split a pipeline's subset was drawn from. Unset: `dataset`.
+   */
+  probeDataset?: DatasetConfig | undefined;
 }
 
 /** The scores. */
@@ -69,6 +76,7 @@ function createBaseEvaluateRequest(): EvaluateRequest {
     config: undefined,
     baselineReconError: undefined,
     attackResults: undefined,
+    probeDataset: undefined,
   };
 }
 
@@ -88,6 +96,9 @@ export const EvaluateRequest: MessageFns<EvaluateRequest> = {
     }
     if (message.attackResults !== undefined) {
       ArtifactRef.encode(message.attackResults, writer.uint32(42).fork()).join();
+    }
+    if (message.probeDataset !== undefined) {
+      DatasetConfig.encode(message.probeDataset, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -145,6 +156,14 @@ export const EvaluateRequest: MessageFns<EvaluateRequest> = {
             message.attackResults = ArtifactRef.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.probeDataset = DatasetConfig.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -172,6 +191,11 @@ export const EvaluateRequest: MessageFns<EvaluateRequest> = {
         : isSet(object.attack_results)
         ? ArtifactRef.fromJSON(object.attack_results)
         : undefined,
+      probeDataset: isSet(object.probeDataset)
+        ? DatasetConfig.fromJSON(object.probeDataset)
+        : isSet(object.probe_dataset)
+        ? DatasetConfig.fromJSON(object.probe_dataset)
+        : undefined,
     };
   },
 
@@ -191,6 +215,9 @@ export const EvaluateRequest: MessageFns<EvaluateRequest> = {
     }
     if (message.attackResults !== undefined) {
       obj.attackResults = ArtifactRef.toJSON(message.attackResults);
+    }
+    if (message.probeDataset !== undefined) {
+      obj.probeDataset = DatasetConfig.toJSON(message.probeDataset);
     }
     return obj;
   },
@@ -212,6 +239,9 @@ export const EvaluateRequest: MessageFns<EvaluateRequest> = {
     message.baselineReconError = object.baselineReconError ?? undefined;
     message.attackResults = (object.attackResults !== undefined && object.attackResults !== null)
       ? ArtifactRef.fromPartial(object.attackResults)
+      : undefined;
+    message.probeDataset = (object.probeDataset !== undefined && object.probeDataset !== null)
+      ? DatasetConfig.fromPartial(object.probeDataset)
       : undefined;
     return message;
   },

@@ -16,6 +16,56 @@ import { Tensor } from "./tensor.js";
  * which mirror the CLI's metrics.json (libs/augment/pipeline.ts).
  */
 
+/** The outcome of a paired comparison. */
+export enum ComparisonVerdict {
+  /** COMPARISON_VERDICT_UNSPECIFIED - Not set. */
+  COMPARISON_VERDICT_UNSPECIFIED = 0,
+  /** COMPARISON_VERDICT_BETTER - The arm is better than the control at 95% (the interval excludes 0). */
+  COMPARISON_VERDICT_BETTER = 1,
+  /** COMPARISON_VERDICT_WORSE - The arm is worse than the control at 95%. */
+  COMPARISON_VERDICT_WORSE = 2,
+  /** COMPARISON_VERDICT_INDISTINGUISHABLE - The interval contains 0 (or there is one seed). */
+  COMPARISON_VERDICT_INDISTINGUISHABLE = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function comparisonVerdictFromJSON(object: any): ComparisonVerdict {
+  switch (object) {
+    case 0:
+    case "COMPARISON_VERDICT_UNSPECIFIED":
+      return ComparisonVerdict.COMPARISON_VERDICT_UNSPECIFIED;
+    case 1:
+    case "COMPARISON_VERDICT_BETTER":
+      return ComparisonVerdict.COMPARISON_VERDICT_BETTER;
+    case 2:
+    case "COMPARISON_VERDICT_WORSE":
+      return ComparisonVerdict.COMPARISON_VERDICT_WORSE;
+    case 3:
+    case "COMPARISON_VERDICT_INDISTINGUISHABLE":
+      return ComparisonVerdict.COMPARISON_VERDICT_INDISTINGUISHABLE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ComparisonVerdict.UNRECOGNIZED;
+  }
+}
+
+export function comparisonVerdictToJSON(object: ComparisonVerdict): string {
+  switch (object) {
+    case ComparisonVerdict.COMPARISON_VERDICT_UNSPECIFIED:
+      return "COMPARISON_VERDICT_UNSPECIFIED";
+    case ComparisonVerdict.COMPARISON_VERDICT_BETTER:
+      return "COMPARISON_VERDICT_BETTER";
+    case ComparisonVerdict.COMPARISON_VERDICT_WORSE:
+      return "COMPARISON_VERDICT_WORSE";
+    case ComparisonVerdict.COMPARISON_VERDICT_INDISTINGUISHABLE:
+      return "COMPARISON_VERDICT_INDISTINGUISHABLE";
+    case ComparisonVerdict.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Similarity, f and c at every iteration of one sample's attack (AttackConfig.trace). */
 export interface IterationTrace {
   /** Similarity (MI in nats for MINE) of the iterate, measured after the MINE update; one per iteration. */
@@ -158,8 +208,125 @@ export interface MethodMetrics {
   secondsPerSample?:
     | number
     | undefined;
-  /** "mine" only: MI (nats) of the successful UAEs. */
-  mi?: Summary | undefined;
+  /** MINE arms only: MI (nats) of the successful UAEs (several seeds: pooled). */
+  mi?:
+    | Summary
+    | undefined;
+  /**
+   * Downstream test accuracy of the paper's ExtraTrees probe (50 trees, full
+   * training split), in [0, 1]; with the EXTRATREES or BOTH probe.
+   */
+  accuracyExtratrees?:
+    | number
+    | undefined;
+  /** Optimiser steps the (re)training of this arm took. */
+  trainSteps?:
+    | number
+    | undefined;
+  /** Epochs the (re)training of this arm ran. */
+  trainEpochs?:
+    | number
+    | undefined;
+  /** Concrete AE: mean over select nodes of the max softmax probability. */
+  selectionConvergence?:
+    | number
+    | undefined;
+  /** Concrete AE: the selected feature indices, one entry per seed. */
+  selectedFeatures: FeatureSelection[];
+  /**
+   * Per metric (test_recon_error, improvement, asr, accuracy,
+   * accuracy_extratrees, seconds_per_sample, train_steps, train_epochs,
+   * selection_convergence): its value for each seed, in the order of PipelineMetrics.seeds.
+   * The fields above are the means of these.
+   */
+  perSeed: { [key: string]: SeedValues };
+  /** Per metric: the sample standard deviation over seeds (two or more seeds). */
+  std: { [key: string]: number };
+  /** Per metric: the 95% Student-t interval of the mean (two or more seeds). */
+  ci95: { [key: string]: Interval };
+  /** Attack arms: how far the UAEs moved from the attack's initial draw (successful samples, pooled over seeds). */
+  diagnostics?: DiagnosticsSummary | undefined;
+}
+
+export interface MethodMetrics_PerSeedEntry {
+  key: string;
+  value?: SeedValues | undefined;
+}
+
+export interface MethodMetrics_StdEntry {
+  key: string;
+  value: number;
+}
+
+export interface MethodMetrics_Ci95Entry {
+  key: string;
+  value?: Interval | undefined;
+}
+
+/** A metric's value for each seed. */
+export interface SeedValues {
+  /** One value per seed, in the order of PipelineMetrics.seeds. */
+  values: number[];
+}
+
+/** A closed interval [low, high]. */
+export interface Interval {
+  /** Lower bound. */
+  low: number;
+  /** Upper bound. */
+  high: number;
+}
+
+/** The selected features of one seed's concrete AE. */
+export interface FeatureSelection {
+  /** Feature indices, one per select node. */
+  indices: number[];
+}
+
+/**
+ * Mechanism diagnostics of an attack arm (libs/augment/diagnostics.ts): with
+ * δ = x′ − x and δ0 the attack's initial perturbation, summaries over the
+ * successful samples of ‖δ‖∞, ‖δ‖₂, ‖δ − δ0‖₂ / ‖δ0‖₂ and cos(δ, δ0).
+ */
+export interface DiagnosticsSummary {
+  /** ‖δ‖∞. */
+  linf?:
+    | Summary
+    | undefined;
+  /** ‖δ‖₂. */
+  l2?:
+    | Summary
+    | undefined;
+  /** ‖δ − δ0‖₂ / ‖δ0‖₂ (≈ 0: the UAE is its initial noise). */
+  relMove?:
+    | Summary
+    | undefined;
+  /** cos(δ, δ0) (≈ 1: the attack kept its initial direction). */
+  cosDelta0?:
+    | Summary
+    | undefined;
+  /** Successful samples summarised. */
+  samples: number;
+}
+
+/** A MINE arm against a control on one metric, paired by seed. */
+export interface Comparison {
+  /** The MINE arm (e.g. "mine"). */
+  arm: string;
+  /** The control (e.g. "repeat", "init-noise", "l2", "ga-0.05"). */
+  control: string;
+  /** The metric: test_recon_error, accuracy or accuracy_extratrees. */
+  metric: string;
+  /** Mean over seeds of arm − control. */
+  diff: number;
+  /** 95% t-interval of the paired difference; unset with one seed. */
+  ci95?:
+    | Interval
+    | undefined;
+  /** Better, worse or indistinguishable at 95% (lower error / higher accuracy is better). */
+  verdict: ComparisonVerdict;
+  /** Seeds paired. */
+  seeds: number;
 }
 
 /**
@@ -181,6 +348,15 @@ export interface PipelineMetrics {
   testSamples: number;
   /** Keyed by "original" and the arms' names: "mine", "l2", "ga-<sigma>", "repeat", "none". */
   methods: { [key: string]: MethodMetrics };
+  /** The seeds run, in order (`seed` is the first). */
+  seeds: number[];
+  /**
+   * Training samples held out for validation (0: no validation split);
+   * train_samples are the others (those trained on and attacked).
+   */
+  validationSamples: number;
+  /** Every MINE arm against every control, per compared metric, paired by seed. */
+  comparisons: Comparison[];
 }
 
 export interface PipelineMetrics_MethodsEntry {
@@ -201,6 +377,33 @@ export interface GeneratedSet {
   attack?: AttackResult | undefined;
 }
 
+/** What one seed of a several-seed pipeline produced (keyed as in PipelineResult). */
+export interface SeedOutputs {
+  /** The seed. */
+  seed: number;
+  /** Per arm with generated data. */
+  generated: { [key: string]: GeneratedSet };
+  /** Trained models, keyed "original" and by arm. */
+  models: { [key: string]: ModelArtifacts };
+  /** Training histories, keyed "original" and by arm. */
+  history: { [key: string]: TrainHistory };
+}
+
+export interface SeedOutputs_GeneratedEntry {
+  key: string;
+  value?: GeneratedSet | undefined;
+}
+
+export interface SeedOutputs_ModelsEntry {
+  key: string;
+  value?: ModelArtifacts | undefined;
+}
+
+export interface SeedOutputs_HistoryEntry {
+  key: string;
+  value?: TrainHistory | undefined;
+}
+
 /** Everything a finished pipeline produced. */
 export interface PipelineResult {
   /** The metrics (metrics.json). */
@@ -213,6 +416,11 @@ export interface PipelineResult {
   models: { [key: string]: ModelArtifacts };
   /** Training histories, keyed "original" and by arm (history.json). */
   history: { [key: string]: TrainHistory };
+  /**
+   * Every seed's outputs, in the order of metrics.seeds (generated, models and
+   * history above are the first seed's).
+   */
+  seedOutputs: SeedOutputs[];
 }
 
 export interface PipelineResult_GeneratedEntry {
@@ -276,6 +484,16 @@ export interface EvalMetrics {
   samples: number;
   /** Wall-clock time of the evaluation, seconds. */
   seconds: number;
+  /** Accuracy of the ExtraTrees probe in [0, 1] (EvalConfig.probe EXTRATREES or BOTH, labels present). */
+  accuracyExtratrees?:
+    | number
+    | undefined;
+  /** Concrete AE: mean over select nodes of the max softmax probability of its selection. */
+  selectionConvergence?:
+    | number
+    | undefined;
+  /** Concrete AE: the selected feature indices. */
+  selectedFeatures: number[];
 }
 
 function createBaseIterationTrace(): IterationTrace {
@@ -1249,6 +1467,15 @@ function createBaseMethodMetrics(): MethodMetrics {
     accuracy: undefined,
     secondsPerSample: undefined,
     mi: undefined,
+    accuracyExtratrees: undefined,
+    trainSteps: undefined,
+    trainEpochs: undefined,
+    selectionConvergence: undefined,
+    selectedFeatures: [],
+    perSeed: {},
+    std: {},
+    ci95: {},
+    diagnostics: undefined,
   };
 }
 
@@ -1271,6 +1498,33 @@ export const MethodMetrics: MessageFns<MethodMetrics> = {
     }
     if (message.mi !== undefined) {
       Summary.encode(message.mi, writer.uint32(50).fork()).join();
+    }
+    if (message.accuracyExtratrees !== undefined) {
+      writer.uint32(57).double(message.accuracyExtratrees);
+    }
+    if (message.trainSteps !== undefined) {
+      writer.uint32(65).double(message.trainSteps);
+    }
+    if (message.trainEpochs !== undefined) {
+      writer.uint32(73).double(message.trainEpochs);
+    }
+    if (message.selectionConvergence !== undefined) {
+      writer.uint32(81).double(message.selectionConvergence);
+    }
+    for (const v of message.selectedFeatures) {
+      FeatureSelection.encode(v!, writer.uint32(90).fork()).join();
+    }
+    globalThis.Object.entries(message.perSeed).forEach(([key, value]: [string, SeedValues]) => {
+      MethodMetrics_PerSeedEntry.encode({ key: key as any, value }, writer.uint32(98).fork()).join();
+    });
+    globalThis.Object.entries(message.std).forEach(([key, value]: [string, number]) => {
+      MethodMetrics_StdEntry.encode({ key: key as any, value }, writer.uint32(106).fork()).join();
+    });
+    globalThis.Object.entries(message.ci95).forEach(([key, value]: [string, Interval]) => {
+      MethodMetrics_Ci95Entry.encode({ key: key as any, value }, writer.uint32(114).fork()).join();
+    });
+    if (message.diagnostics !== undefined) {
+      DiagnosticsSummary.encode(message.diagnostics, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -1336,6 +1590,87 @@ export const MethodMetrics: MessageFns<MethodMetrics> = {
             message.mi = Summary.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.accuracyExtratrees = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.trainSteps = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.trainEpochs = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.selectionConvergence = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.selectedFeatures.push(FeatureSelection.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            const entry12 = MethodMetrics_PerSeedEntry.decode(reader, reader.uint32());
+            if (entry12.value !== undefined) {
+              message.perSeed[entry12.key] = entry12.value;
+            }
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            const entry13 = MethodMetrics_StdEntry.decode(reader, reader.uint32());
+            if (entry13.value !== undefined) {
+              message.std[entry13.key] = entry13.value;
+            }
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            const entry14 = MethodMetrics_Ci95Entry.decode(reader, reader.uint32());
+            if (entry14.value !== undefined) {
+              message.ci95[entry14.key] = entry14.value;
+            }
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.diagnostics = DiagnosticsSummary.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1364,6 +1699,87 @@ export const MethodMetrics: MessageFns<MethodMetrics> = {
         ? globalThis.Number(object.seconds_per_sample)
         : undefined,
       mi: isSet(object.mi) ? Summary.fromJSON(object.mi) : undefined,
+      accuracyExtratrees: isSet(object.accuracyExtratrees)
+        ? globalThis.Number(object.accuracyExtratrees)
+        : isSet(object.accuracy_extratrees)
+        ? globalThis.Number(object.accuracy_extratrees)
+        : undefined,
+      trainSteps: isSet(object.trainSteps)
+        ? globalThis.Number(object.trainSteps)
+        : isSet(object.train_steps)
+        ? globalThis.Number(object.train_steps)
+        : undefined,
+      trainEpochs: isSet(object.trainEpochs)
+        ? globalThis.Number(object.trainEpochs)
+        : isSet(object.train_epochs)
+        ? globalThis.Number(object.train_epochs)
+        : undefined,
+      selectionConvergence: isSet(object.selectionConvergence)
+        ? globalThis.Number(object.selectionConvergence)
+        : isSet(object.selection_convergence)
+        ? globalThis.Number(object.selection_convergence)
+        : undefined,
+      selectedFeatures: globalThis.Array.isArray(object?.selectedFeatures)
+        ? object.selectedFeatures.map((e: any) => FeatureSelection.fromJSON(e))
+        : globalThis.Array.isArray(object?.selected_features)
+        ? object.selected_features.map((e: any) => FeatureSelection.fromJSON(e))
+        : [],
+      perSeed: isObject(object.perSeed)
+        ? (globalThis.Object.entries(object.perSeed) as [string, any][]).reduce(
+          (acc: { [key: string]: SeedValues }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: SeedValues.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.per_seed)
+        ? (globalThis.Object.entries(object.per_seed) as [string, any][]).reduce(
+          (acc: { [key: string]: SeedValues }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: SeedValues.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      std: isObject(object.std)
+        ? (globalThis.Object.entries(object.std) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      ci95: isObject(object.ci95)
+        ? (globalThis.Object.entries(object.ci95) as [string, any][]).reduce(
+          (acc: { [key: string]: Interval }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: Interval.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      diagnostics: isSet(object.diagnostics) ? DiagnosticsSummary.fromJSON(object.diagnostics) : undefined,
     };
   },
 
@@ -1387,6 +1803,51 @@ export const MethodMetrics: MessageFns<MethodMetrics> = {
     if (message.mi !== undefined) {
       obj.mi = Summary.toJSON(message.mi);
     }
+    if (message.accuracyExtratrees !== undefined) {
+      obj.accuracyExtratrees = floatToJson(message.accuracyExtratrees);
+    }
+    if (message.trainSteps !== undefined) {
+      obj.trainSteps = floatToJson(message.trainSteps);
+    }
+    if (message.trainEpochs !== undefined) {
+      obj.trainEpochs = floatToJson(message.trainEpochs);
+    }
+    if (message.selectionConvergence !== undefined) {
+      obj.selectionConvergence = floatToJson(message.selectionConvergence);
+    }
+    if (message.selectedFeatures?.length) {
+      obj.selectedFeatures = message.selectedFeatures.map((e) => FeatureSelection.toJSON(e));
+    }
+    if (message.perSeed) {
+      const entries = globalThis.Object.entries(message.perSeed) as [string, SeedValues][];
+      if (entries.length > 0) {
+        obj.perSeed = {};
+        entries.forEach(([k, v]) => {
+          obj.perSeed[k] = SeedValues.toJSON(v);
+        });
+      }
+    }
+    if (message.std) {
+      const entries = globalThis.Object.entries(message.std) as [string, number][];
+      if (entries.length > 0) {
+        obj.std = {};
+        entries.forEach(([k, v]) => {
+          obj.std[k] = floatToJson(v);
+        });
+      }
+    }
+    if (message.ci95) {
+      const entries = globalThis.Object.entries(message.ci95) as [string, Interval][];
+      if (entries.length > 0) {
+        obj.ci95 = {};
+        entries.forEach(([k, v]) => {
+          obj.ci95[k] = Interval.toJSON(v);
+        });
+      }
+    }
+    if (message.diagnostics !== undefined) {
+      obj.diagnostics = DiagnosticsSummary.toJSON(message.diagnostics);
+    }
     return obj;
   },
 
@@ -1401,12 +1862,878 @@ export const MethodMetrics: MessageFns<MethodMetrics> = {
     message.accuracy = object.accuracy ?? undefined;
     message.secondsPerSample = object.secondsPerSample ?? undefined;
     message.mi = (object.mi !== undefined && object.mi !== null) ? Summary.fromPartial(object.mi) : undefined;
+    message.accuracyExtratrees = object.accuracyExtratrees ?? undefined;
+    message.trainSteps = object.trainSteps ?? undefined;
+    message.trainEpochs = object.trainEpochs ?? undefined;
+    message.selectionConvergence = object.selectionConvergence ?? undefined;
+    message.selectedFeatures = object.selectedFeatures?.map((e) => FeatureSelection.fromPartial(e)) || [];
+    message.perSeed = (globalThis.Object.entries(object.perSeed ?? {}) as [string, SeedValues][]).reduce(
+      (acc: { [key: string]: SeedValues }, [key, value]: [string, SeedValues]) => {
+        if (value !== undefined) {
+          acc[key] = SeedValues.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.std = (globalThis.Object.entries(object.std ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.ci95 = (globalThis.Object.entries(object.ci95 ?? {}) as [string, Interval][]).reduce(
+      (acc: { [key: string]: Interval }, [key, value]: [string, Interval]) => {
+        if (value !== undefined) {
+          acc[key] = Interval.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.diagnostics = (object.diagnostics !== undefined && object.diagnostics !== null)
+      ? DiagnosticsSummary.fromPartial(object.diagnostics)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseMethodMetrics_PerSeedEntry(): MethodMetrics_PerSeedEntry {
+  return { key: "", value: undefined };
+}
+
+export const MethodMetrics_PerSeedEntry: MessageFns<MethodMetrics_PerSeedEntry> = {
+  encode(message: MethodMetrics_PerSeedEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      SeedValues.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MethodMetrics_PerSeedEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMethodMetrics_PerSeedEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = SeedValues.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MethodMetrics_PerSeedEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? SeedValues.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: MethodMetrics_PerSeedEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = SeedValues.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MethodMetrics_PerSeedEntry>, I>>(base?: I): MethodMetrics_PerSeedEntry {
+    return MethodMetrics_PerSeedEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MethodMetrics_PerSeedEntry>, I>>(object: I): MethodMetrics_PerSeedEntry {
+    const message = createBaseMethodMetrics_PerSeedEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? SeedValues.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseMethodMetrics_StdEntry(): MethodMetrics_StdEntry {
+  return { key: "", value: 0 };
+}
+
+export const MethodMetrics_StdEntry: MessageFns<MethodMetrics_StdEntry> = {
+  encode(message: MethodMetrics_StdEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MethodMetrics_StdEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMethodMetrics_StdEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MethodMetrics_StdEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: MethodMetrics_StdEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MethodMetrics_StdEntry>, I>>(base?: I): MethodMetrics_StdEntry {
+    return MethodMetrics_StdEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MethodMetrics_StdEntry>, I>>(object: I): MethodMetrics_StdEntry {
+    const message = createBaseMethodMetrics_StdEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseMethodMetrics_Ci95Entry(): MethodMetrics_Ci95Entry {
+  return { key: "", value: undefined };
+}
+
+export const MethodMetrics_Ci95Entry: MessageFns<MethodMetrics_Ci95Entry> = {
+  encode(message: MethodMetrics_Ci95Entry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      Interval.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MethodMetrics_Ci95Entry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMethodMetrics_Ci95Entry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = Interval.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MethodMetrics_Ci95Entry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? Interval.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: MethodMetrics_Ci95Entry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = Interval.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MethodMetrics_Ci95Entry>, I>>(base?: I): MethodMetrics_Ci95Entry {
+    return MethodMetrics_Ci95Entry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MethodMetrics_Ci95Entry>, I>>(object: I): MethodMetrics_Ci95Entry {
+    const message = createBaseMethodMetrics_Ci95Entry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? Interval.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSeedValues(): SeedValues {
+  return { values: [] };
+}
+
+export const SeedValues: MessageFns<SeedValues> = {
+  encode(message: SeedValues, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.values.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.values) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SeedValues {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSeedValues();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 9) {
+              message.values.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.values.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SeedValues {
+    return {
+      values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: SeedValues): unknown {
+    const obj: any = {};
+    if (message.values?.length) {
+      obj.values = message.values.map((e) => floatToJson(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SeedValues>, I>>(base?: I): SeedValues {
+    return SeedValues.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SeedValues>, I>>(object: I): SeedValues {
+    const message = createBaseSeedValues();
+    message.values = object.values?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseInterval(): Interval {
+  return { low: 0, high: 0 };
+}
+
+export const Interval: MessageFns<Interval> = {
+  encode(message: Interval, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.low !== 0) {
+      writer.uint32(9).double(message.low);
+    }
+    if (message.high !== 0) {
+      writer.uint32(17).double(message.high);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Interval {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInterval();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.low = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.high = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Interval {
+    return {
+      low: isSet(object.low) ? globalThis.Number(object.low) : 0,
+      high: isSet(object.high) ? globalThis.Number(object.high) : 0,
+    };
+  },
+
+  toJSON(message: Interval): unknown {
+    const obj: any = {};
+    if (message.low !== 0) {
+      obj.low = floatToJson(message.low);
+    }
+    if (message.high !== 0) {
+      obj.high = floatToJson(message.high);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Interval>, I>>(base?: I): Interval {
+    return Interval.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Interval>, I>>(object: I): Interval {
+    const message = createBaseInterval();
+    message.low = object.low ?? 0;
+    message.high = object.high ?? 0;
+    return message;
+  },
+};
+
+function createBaseFeatureSelection(): FeatureSelection {
+  return { indices: [] };
+}
+
+export const FeatureSelection: MessageFns<FeatureSelection> = {
+  encode(message: FeatureSelection, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.indices.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.indices) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeatureSelection {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeatureSelection();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.indices.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.indices.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeatureSelection {
+    return {
+      indices: globalThis.Array.isArray(object?.indices) ? object.indices.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: FeatureSelection): unknown {
+    const obj: any = {};
+    if (message.indices?.length) {
+      obj.indices = message.indices.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FeatureSelection>, I>>(base?: I): FeatureSelection {
+    return FeatureSelection.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeatureSelection>, I>>(object: I): FeatureSelection {
+    const message = createBaseFeatureSelection();
+    message.indices = object.indices?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseDiagnosticsSummary(): DiagnosticsSummary {
+  return { linf: undefined, l2: undefined, relMove: undefined, cosDelta0: undefined, samples: 0 };
+}
+
+export const DiagnosticsSummary: MessageFns<DiagnosticsSummary> = {
+  encode(message: DiagnosticsSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.linf !== undefined) {
+      Summary.encode(message.linf, writer.uint32(10).fork()).join();
+    }
+    if (message.l2 !== undefined) {
+      Summary.encode(message.l2, writer.uint32(18).fork()).join();
+    }
+    if (message.relMove !== undefined) {
+      Summary.encode(message.relMove, writer.uint32(26).fork()).join();
+    }
+    if (message.cosDelta0 !== undefined) {
+      Summary.encode(message.cosDelta0, writer.uint32(34).fork()).join();
+    }
+    if (message.samples !== 0) {
+      writer.uint32(40).uint64(message.samples);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiagnosticsSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiagnosticsSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.linf = Summary.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.l2 = Summary.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.relMove = Summary.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.cosDelta0 = Summary.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.samples = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiagnosticsSummary {
+    return {
+      linf: isSet(object.linf) ? Summary.fromJSON(object.linf) : undefined,
+      l2: isSet(object.l2) ? Summary.fromJSON(object.l2) : undefined,
+      relMove: isSet(object.relMove)
+        ? Summary.fromJSON(object.relMove)
+        : isSet(object.rel_move)
+        ? Summary.fromJSON(object.rel_move)
+        : undefined,
+      cosDelta0: isSet(object.cosDelta0)
+        ? Summary.fromJSON(object.cosDelta0)
+        : isSet(object.cos_delta0)
+        ? Summary.fromJSON(object.cos_delta0)
+        : undefined,
+      samples: isSet(object.samples) ? globalThis.Number(object.samples) : 0,
+    };
+  },
+
+  toJSON(message: DiagnosticsSummary): unknown {
+    const obj: any = {};
+    if (message.linf !== undefined) {
+      obj.linf = Summary.toJSON(message.linf);
+    }
+    if (message.l2 !== undefined) {
+      obj.l2 = Summary.toJSON(message.l2);
+    }
+    if (message.relMove !== undefined) {
+      obj.relMove = Summary.toJSON(message.relMove);
+    }
+    if (message.cosDelta0 !== undefined) {
+      obj.cosDelta0 = Summary.toJSON(message.cosDelta0);
+    }
+    if (message.samples !== 0) {
+      obj.samples = Math.round(message.samples);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DiagnosticsSummary>, I>>(base?: I): DiagnosticsSummary {
+    return DiagnosticsSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DiagnosticsSummary>, I>>(object: I): DiagnosticsSummary {
+    const message = createBaseDiagnosticsSummary();
+    message.linf = (object.linf !== undefined && object.linf !== null) ? Summary.fromPartial(object.linf) : undefined;
+    message.l2 = (object.l2 !== undefined && object.l2 !== null) ? Summary.fromPartial(object.l2) : undefined;
+    message.relMove = (object.relMove !== undefined && object.relMove !== null)
+      ? Summary.fromPartial(object.relMove)
+      : undefined;
+    message.cosDelta0 = (object.cosDelta0 !== undefined && object.cosDelta0 !== null)
+      ? Summary.fromPartial(object.cosDelta0)
+      : undefined;
+    message.samples = object.samples ?? 0;
+    return message;
+  },
+};
+
+function createBaseComparison(): Comparison {
+  return { arm: "", control: "", metric: "", diff: 0, ci95: undefined, verdict: 0, seeds: 0 };
+}
+
+export const Comparison: MessageFns<Comparison> = {
+  encode(message: Comparison, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.arm !== "") {
+      writer.uint32(10).string(message.arm);
+    }
+    if (message.control !== "") {
+      writer.uint32(18).string(message.control);
+    }
+    if (message.metric !== "") {
+      writer.uint32(26).string(message.metric);
+    }
+    if (message.diff !== 0) {
+      writer.uint32(33).double(message.diff);
+    }
+    if (message.ci95 !== undefined) {
+      Interval.encode(message.ci95, writer.uint32(42).fork()).join();
+    }
+    if (message.verdict !== 0) {
+      writer.uint32(48).int32(message.verdict);
+    }
+    if (message.seeds !== 0) {
+      writer.uint32(56).uint32(message.seeds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Comparison {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseComparison();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.arm = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.control = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.metric = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.diff = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.ci95 = Interval.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.verdict = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.seeds = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Comparison {
+    return {
+      arm: isSet(object.arm) ? globalThis.String(object.arm) : "",
+      control: isSet(object.control) ? globalThis.String(object.control) : "",
+      metric: isSet(object.metric) ? globalThis.String(object.metric) : "",
+      diff: isSet(object.diff) ? globalThis.Number(object.diff) : 0,
+      ci95: isSet(object.ci95) ? Interval.fromJSON(object.ci95) : undefined,
+      verdict: isSet(object.verdict) ? comparisonVerdictFromJSON(object.verdict) : 0,
+      seeds: isSet(object.seeds) ? globalThis.Number(object.seeds) : 0,
+    };
+  },
+
+  toJSON(message: Comparison): unknown {
+    const obj: any = {};
+    if (message.arm !== "") {
+      obj.arm = message.arm;
+    }
+    if (message.control !== "") {
+      obj.control = message.control;
+    }
+    if (message.metric !== "") {
+      obj.metric = message.metric;
+    }
+    if (message.diff !== 0) {
+      obj.diff = floatToJson(message.diff);
+    }
+    if (message.ci95 !== undefined) {
+      obj.ci95 = Interval.toJSON(message.ci95);
+    }
+    if (message.verdict !== 0) {
+      obj.verdict = comparisonVerdictToJSON(message.verdict);
+    }
+    if (message.seeds !== 0) {
+      obj.seeds = Math.round(message.seeds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Comparison>, I>>(base?: I): Comparison {
+    return Comparison.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Comparison>, I>>(object: I): Comparison {
+    const message = createBaseComparison();
+    message.arm = object.arm ?? "";
+    message.control = object.control ?? "";
+    message.metric = object.metric ?? "";
+    message.diff = object.diff ?? 0;
+    message.ci95 = (object.ci95 !== undefined && object.ci95 !== null) ? Interval.fromPartial(object.ci95) : undefined;
+    message.verdict = object.verdict ?? 0;
+    message.seeds = object.seeds ?? 0;
     return message;
   },
 };
 
 function createBasePipelineMetrics(): PipelineMetrics {
-  return { dataset: "", model: 0, backend: "", seed: 0, trainSamples: 0, testSamples: 0, methods: {} };
+  return {
+    dataset: "",
+    model: 0,
+    backend: "",
+    seed: 0,
+    trainSamples: 0,
+    testSamples: 0,
+    methods: {},
+    seeds: [],
+    validationSamples: 0,
+    comparisons: [],
+  };
 }
 
 export const PipelineMetrics: MessageFns<PipelineMetrics> = {
@@ -1432,6 +2759,19 @@ export const PipelineMetrics: MessageFns<PipelineMetrics> = {
     globalThis.Object.entries(message.methods).forEach(([key, value]: [string, MethodMetrics]) => {
       PipelineMetrics_MethodsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
     });
+    if (message.seeds.length !== 0) {
+      writer.uint32(66).fork();
+      for (const v of message.seeds) {
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.validationSamples !== 0) {
+      writer.uint32(72).uint64(message.validationSamples);
+    }
+    for (const v of message.comparisons) {
+      Comparison.encode(v!, writer.uint32(82).fork()).join();
+    }
     return writer;
   },
 
@@ -1507,6 +2847,40 @@ export const PipelineMetrics: MessageFns<PipelineMetrics> = {
             }
             continue;
           }
+          case 8: {
+            if (tag === 64) {
+              message.seeds.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 66) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.seeds.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.validationSamples = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.comparisons.push(Comparison.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1549,6 +2923,17 @@ export const PipelineMetrics: MessageFns<PipelineMetrics> = {
           {},
         )
         : {},
+      seeds: globalThis.Array.isArray(object?.seeds)
+        ? object.seeds.map((e: any) => globalThis.Number(e))
+        : [],
+      validationSamples: isSet(object.validationSamples)
+        ? globalThis.Number(object.validationSamples)
+        : isSet(object.validation_samples)
+        ? globalThis.Number(object.validation_samples)
+        : 0,
+      comparisons: globalThis.Array.isArray(object?.comparisons)
+        ? object.comparisons.map((e: any) => Comparison.fromJSON(e))
+        : [],
     };
   },
 
@@ -1581,6 +2966,15 @@ export const PipelineMetrics: MessageFns<PipelineMetrics> = {
         });
       }
     }
+    if (message.seeds?.length) {
+      obj.seeds = message.seeds.map((e) => Math.round(e));
+    }
+    if (message.validationSamples !== 0) {
+      obj.validationSamples = Math.round(message.validationSamples);
+    }
+    if (message.comparisons?.length) {
+      obj.comparisons = message.comparisons.map((e) => Comparison.toJSON(e));
+    }
     return obj;
   },
 
@@ -1604,6 +2998,9 @@ export const PipelineMetrics: MessageFns<PipelineMetrics> = {
       },
       {},
     );
+    message.seeds = object.seeds?.map((e) => e) || [];
+    message.validationSamples = object.validationSamples ?? 0;
+    message.comparisons = object.comparisons?.map((e) => Comparison.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1782,8 +3179,476 @@ export const GeneratedSet: MessageFns<GeneratedSet> = {
   },
 };
 
+function createBaseSeedOutputs(): SeedOutputs {
+  return { seed: 0, generated: {}, models: {}, history: {} };
+}
+
+export const SeedOutputs: MessageFns<SeedOutputs> = {
+  encode(message: SeedOutputs, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seed !== 0) {
+      writer.uint32(8).uint64(message.seed);
+    }
+    globalThis.Object.entries(message.generated).forEach(([key, value]: [string, GeneratedSet]) => {
+      SeedOutputs_GeneratedEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    globalThis.Object.entries(message.models).forEach(([key, value]: [string, ModelArtifacts]) => {
+      SeedOutputs_ModelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    globalThis.Object.entries(message.history).forEach(([key, value]: [string, TrainHistory]) => {
+      SeedOutputs_HistoryEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SeedOutputs {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSeedOutputs();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seed = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = SeedOutputs_GeneratedEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.generated[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = SeedOutputs_ModelsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.models[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = SeedOutputs_HistoryEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.history[entry4.key] = entry4.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SeedOutputs {
+    return {
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      generated: isObject(object.generated)
+        ? (globalThis.Object.entries(object.generated) as [string, any][]).reduce(
+          (acc: { [key: string]: GeneratedSet }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: GeneratedSet.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      models: isObject(object.models)
+        ? (globalThis.Object.entries(object.models) as [string, any][]).reduce(
+          (acc: { [key: string]: ModelArtifacts }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: ModelArtifacts.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      history: isObject(object.history)
+        ? (globalThis.Object.entries(object.history) as [string, any][]).reduce(
+          (acc: { [key: string]: TrainHistory }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: TrainHistory.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: SeedOutputs): unknown {
+    const obj: any = {};
+    if (message.seed !== 0) {
+      obj.seed = Math.round(message.seed);
+    }
+    if (message.generated) {
+      const entries = globalThis.Object.entries(message.generated) as [string, GeneratedSet][];
+      if (entries.length > 0) {
+        obj.generated = {};
+        entries.forEach(([k, v]) => {
+          obj.generated[k] = GeneratedSet.toJSON(v);
+        });
+      }
+    }
+    if (message.models) {
+      const entries = globalThis.Object.entries(message.models) as [string, ModelArtifacts][];
+      if (entries.length > 0) {
+        obj.models = {};
+        entries.forEach(([k, v]) => {
+          obj.models[k] = ModelArtifacts.toJSON(v);
+        });
+      }
+    }
+    if (message.history) {
+      const entries = globalThis.Object.entries(message.history) as [string, TrainHistory][];
+      if (entries.length > 0) {
+        obj.history = {};
+        entries.forEach(([k, v]) => {
+          obj.history[k] = TrainHistory.toJSON(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SeedOutputs>, I>>(base?: I): SeedOutputs {
+    return SeedOutputs.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SeedOutputs>, I>>(object: I): SeedOutputs {
+    const message = createBaseSeedOutputs();
+    message.seed = object.seed ?? 0;
+    message.generated = (globalThis.Object.entries(object.generated ?? {}) as [string, GeneratedSet][]).reduce(
+      (acc: { [key: string]: GeneratedSet }, [key, value]: [string, GeneratedSet]) => {
+        if (value !== undefined) {
+          acc[key] = GeneratedSet.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.models = (globalThis.Object.entries(object.models ?? {}) as [string, ModelArtifacts][]).reduce(
+      (acc: { [key: string]: ModelArtifacts }, [key, value]: [string, ModelArtifacts]) => {
+        if (value !== undefined) {
+          acc[key] = ModelArtifacts.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.history = (globalThis.Object.entries(object.history ?? {}) as [string, TrainHistory][]).reduce(
+      (acc: { [key: string]: TrainHistory }, [key, value]: [string, TrainHistory]) => {
+        if (value !== undefined) {
+          acc[key] = TrainHistory.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseSeedOutputs_GeneratedEntry(): SeedOutputs_GeneratedEntry {
+  return { key: "", value: undefined };
+}
+
+export const SeedOutputs_GeneratedEntry: MessageFns<SeedOutputs_GeneratedEntry> = {
+  encode(message: SeedOutputs_GeneratedEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      GeneratedSet.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SeedOutputs_GeneratedEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSeedOutputs_GeneratedEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = GeneratedSet.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SeedOutputs_GeneratedEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? GeneratedSet.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: SeedOutputs_GeneratedEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = GeneratedSet.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SeedOutputs_GeneratedEntry>, I>>(base?: I): SeedOutputs_GeneratedEntry {
+    return SeedOutputs_GeneratedEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SeedOutputs_GeneratedEntry>, I>>(object: I): SeedOutputs_GeneratedEntry {
+    const message = createBaseSeedOutputs_GeneratedEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? GeneratedSet.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSeedOutputs_ModelsEntry(): SeedOutputs_ModelsEntry {
+  return { key: "", value: undefined };
+}
+
+export const SeedOutputs_ModelsEntry: MessageFns<SeedOutputs_ModelsEntry> = {
+  encode(message: SeedOutputs_ModelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      ModelArtifacts.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SeedOutputs_ModelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSeedOutputs_ModelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = ModelArtifacts.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SeedOutputs_ModelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? ModelArtifacts.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: SeedOutputs_ModelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = ModelArtifacts.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SeedOutputs_ModelsEntry>, I>>(base?: I): SeedOutputs_ModelsEntry {
+    return SeedOutputs_ModelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SeedOutputs_ModelsEntry>, I>>(object: I): SeedOutputs_ModelsEntry {
+    const message = createBaseSeedOutputs_ModelsEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? ModelArtifacts.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSeedOutputs_HistoryEntry(): SeedOutputs_HistoryEntry {
+  return { key: "", value: undefined };
+}
+
+export const SeedOutputs_HistoryEntry: MessageFns<SeedOutputs_HistoryEntry> = {
+  encode(message: SeedOutputs_HistoryEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      TrainHistory.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SeedOutputs_HistoryEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSeedOutputs_HistoryEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = TrainHistory.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SeedOutputs_HistoryEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? TrainHistory.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: SeedOutputs_HistoryEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = TrainHistory.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SeedOutputs_HistoryEntry>, I>>(base?: I): SeedOutputs_HistoryEntry {
+    return SeedOutputs_HistoryEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SeedOutputs_HistoryEntry>, I>>(object: I): SeedOutputs_HistoryEntry {
+    const message = createBaseSeedOutputs_HistoryEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? TrainHistory.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
 function createBasePipelineResult(): PipelineResult {
-  return { metrics: undefined, generated: {}, models: {}, history: {} };
+  return { metrics: undefined, generated: {}, models: {}, history: {}, seedOutputs: [] };
 }
 
 export const PipelineResult: MessageFns<PipelineResult> = {
@@ -1800,6 +3665,9 @@ export const PipelineResult: MessageFns<PipelineResult> = {
     globalThis.Object.entries(message.history).forEach(([key, value]: [string, TrainHistory]) => {
       PipelineResult_HistoryEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
     });
+    for (const v of message.seedOutputs) {
+      SeedOutputs.encode(v!, writer.uint32(42).fork()).join();
+    }
     return writer;
   },
 
@@ -1855,6 +3723,14 @@ export const PipelineResult: MessageFns<PipelineResult> = {
             if (entry4.value !== undefined) {
               message.history[entry4.key] = entry4.value;
             }
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.seedOutputs.push(SeedOutputs.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -1914,6 +3790,11 @@ export const PipelineResult: MessageFns<PipelineResult> = {
           {},
         )
         : {},
+      seedOutputs: globalThis.Array.isArray(object?.seedOutputs)
+        ? object.seedOutputs.map((e: any) => SeedOutputs.fromJSON(e))
+        : globalThis.Array.isArray(object?.seed_outputs)
+        ? object.seed_outputs.map((e: any) => SeedOutputs.fromJSON(e))
+        : [],
     };
   },
 
@@ -1948,6 +3829,9 @@ export const PipelineResult: MessageFns<PipelineResult> = {
           obj.history[k] = TrainHistory.toJSON(v);
         });
       }
+    }
+    if (message.seedOutputs?.length) {
+      obj.seedOutputs = message.seedOutputs.map((e) => SeedOutputs.toJSON(e));
     }
     return obj;
   },
@@ -1987,6 +3871,7 @@ export const PipelineResult: MessageFns<PipelineResult> = {
       },
       {},
     );
+    message.seedOutputs = object.seedOutputs?.map((e) => SeedOutputs.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2412,6 +4297,9 @@ function createBaseEvalMetrics(): EvalMetrics {
     similaritySummary: undefined,
     samples: 0,
     seconds: 0,
+    accuracyExtratrees: undefined,
+    selectionConvergence: undefined,
+    selectedFeatures: [],
   };
 }
 
@@ -2437,6 +4325,19 @@ export const EvalMetrics: MessageFns<EvalMetrics> = {
     }
     if (message.seconds !== 0) {
       writer.uint32(57).double(message.seconds);
+    }
+    if (message.accuracyExtratrees !== undefined) {
+      writer.uint32(65).double(message.accuracyExtratrees);
+    }
+    if (message.selectionConvergence !== undefined) {
+      writer.uint32(73).double(message.selectionConvergence);
+    }
+    if (message.selectedFeatures.length !== 0) {
+      writer.uint32(82).fork();
+      for (const v of message.selectedFeatures) {
+        writer.uint32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -2510,6 +4411,40 @@ export const EvalMetrics: MessageFns<EvalMetrics> = {
             message.seconds = reader.double();
             continue;
           }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.accuracyExtratrees = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.selectionConvergence = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag === 80) {
+              message.selectedFeatures.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 82) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.selectedFeatures.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2539,6 +4474,21 @@ export const EvalMetrics: MessageFns<EvalMetrics> = {
         : undefined,
       samples: isSet(object.samples) ? globalThis.Number(object.samples) : 0,
       seconds: isSet(object.seconds) ? globalThis.Number(object.seconds) : 0,
+      accuracyExtratrees: isSet(object.accuracyExtratrees)
+        ? globalThis.Number(object.accuracyExtratrees)
+        : isSet(object.accuracy_extratrees)
+        ? globalThis.Number(object.accuracy_extratrees)
+        : undefined,
+      selectionConvergence: isSet(object.selectionConvergence)
+        ? globalThis.Number(object.selectionConvergence)
+        : isSet(object.selection_convergence)
+        ? globalThis.Number(object.selection_convergence)
+        : undefined,
+      selectedFeatures: globalThis.Array.isArray(object?.selectedFeatures)
+        ? object.selectedFeatures.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.selected_features)
+        ? object.selected_features.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -2565,6 +4515,15 @@ export const EvalMetrics: MessageFns<EvalMetrics> = {
     if (message.seconds !== 0) {
       obj.seconds = floatToJson(message.seconds);
     }
+    if (message.accuracyExtratrees !== undefined) {
+      obj.accuracyExtratrees = floatToJson(message.accuracyExtratrees);
+    }
+    if (message.selectionConvergence !== undefined) {
+      obj.selectionConvergence = floatToJson(message.selectionConvergence);
+    }
+    if (message.selectedFeatures?.length) {
+      obj.selectedFeatures = message.selectedFeatures.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -2582,6 +4541,9 @@ export const EvalMetrics: MessageFns<EvalMetrics> = {
       : undefined;
     message.samples = object.samples ?? 0;
     message.seconds = object.seconds ?? 0;
+    message.accuracyExtratrees = object.accuracyExtratrees ?? undefined;
+    message.selectionConvergence = object.selectionConvergence ?? undefined;
+    message.selectedFeatures = object.selectedFeatures?.map((e) => e) || [];
     return message;
   },
 };
