@@ -73,3 +73,10 @@ export {
   type HandlerFor,
   type HandlersFor,
 } from './server.js';
+export {
+  RequestDecodeError,
+  UndecodableRequest,
+  createRequestDiagnoser,
+  guardDefinition,
+  type RequestDiagnoser,
+} from './decode.js';

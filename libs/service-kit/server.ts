@@ -46,6 +46,7 @@ import {
   type ErrorMapper,
   type MappedStatus,
 } from './errors.js';
+import { createRequestDiagnoser, guardDefinition, UndecodableRequest } from './decode.js';
 import { createLogger, type Logger } from './logger.js';
 import { createServiceMetrics, dialableHost, startMetricsServer, type MetricsServer, type ServiceMetrics } from './metrics.js';
 
@@ -308,6 +309,42 @@ export function createAuthenticator(auth: AuthConfig): (metadata: grpc.Metadata)
   };
 }
 
+/**
+ * Node's http2 keeps only the first value of a header it treats as
+ * single-valued (`authorization` among them) when building the headers object
+ * grpc-js reads, so a request carrying [valid, wrong] tokens looked like one
+ * valid token. The raw header list still has both: a 'stream' listener that
+ * runs before grpc-js' puts every value of such a header back (as an array,
+ * which grpc-js turns into repeated metadata), so the authenticator sees and
+ * refuses the duplicate. grpc-js keeps its http2 servers in the private
+ * `http2Servers` map; its absence (a grpc-js upgrade) is a start-up error
+ * rather than a silent loss of the check.
+ */
+const CHECKED_DUPLICATES = new Set(['authorization']);
+
+function restoreDuplicateHeaders(server: grpc.Server): void {
+  const servers = (server as unknown as { http2Servers?: Map<EventEmitterLike, unknown> }).http2Servers;
+  if (!(servers instanceof Map)) throw new Error('service-kit: grpc-js no longer exposes its http2 servers; the duplicate-header check cannot be installed');
+  for (const h2 of servers.keys()) {
+    h2.prependListener('stream', (_stream: unknown, headers: Record<string, unknown>, _flags: unknown, raw?: unknown) => {
+      if (!Array.isArray(raw)) return;
+      const seen = new Map<string, string[]>();
+      for (let i = 0; i + 1 < raw.length; i += 2) {
+        const name = String(raw[i]).toLowerCase();
+        if (!CHECKED_DUPLICATES.has(name)) continue;
+        const list = seen.get(name) ?? [];
+        list.push(String(raw[i + 1]));
+        seen.set(name, list);
+      }
+      for (const [name, values] of seen) if (values.length > 1) headers[name] = values;
+    });
+  }
+}
+
+interface EventEmitterLike {
+  prependListener(event: string, listener: (...args: any[]) => void): unknown;
+}
+
 // ---------------------------------------------------------------------------
 // Interceptor
 
@@ -352,8 +389,21 @@ function kitInterceptor(opts: {
       else opts.logger.warn(line, 'grpc call');
     };
 
+    // grpc-js sends some statuses itself, below every interceptor (a message
+    // over the size limit, a bad grpc-timeout, an unsupported compression):
+    // record those with their real code instead of the cancel that follows.
+    const below = next.sendStatus.bind(next);
+    next.sendStatus = (status) => {
+      finish(status.code, status.details);
+      below(status);
+    };
+
     let self: grpc.ServerInterceptingCall | undefined;
-    const refuse = (denial: Denial) => self!.sendStatus({ ...denial, metadata: new grpc.Metadata() });
+    let refused = false;
+    const refuse = (denial: Denial | ReturnType<typeof toGrpcStatus>) => {
+      refused = true;
+      self!.sendStatus({ metadata: new grpc.Metadata(), ...denial });
+    };
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, pass) => {
         if (!exempt) {
@@ -365,6 +415,15 @@ function kitInterceptor(opts: {
           }
         }
         pass(metadata);
+      })
+      .withOnReceiveMessage((message, pass) => {
+        if (refused) return;
+        // A guarded deserializer's failure (decode.ts): answered here, before any handler.
+        if (message instanceof UndecodableRequest) return refuse(toGrpcStatus(statusFromError(message.error)));
+        pass(message);
+      })
+      .withOnReceiveHalfClose((pass) => {
+        if (!refused) pass();
       })
       .withOnCancel(() => {
         const deadline = deadlineMs(next.getDeadline());
@@ -612,6 +671,14 @@ export async function createService(opts: CreateServiceOptions): Promise<Running
     ],
   });
 
+  // Every service added (ours, health, reflection) gets deserializers that do
+  // not throw inside grpc-js (decode.ts); a failure names the field when the
+  // protos describe the method.
+  const protos = opts.protos === undefined ? undefined : 'packageDefinition' in opts.protos ? opts.protos : loadProtos(opts.protos);
+  const diagnose = createRequestDiagnoser(protos ? [protos.packageDefinition] : []);
+  const addService = server.addService.bind(server);
+  server.addService = (definition, implementation) => addService(guardDefinition(definition, diagnose), implementation);
+
   const setServing = (serving: boolean, reason?: string) => {
     gate.ready = serving;
     if (!serving) gate.notReadyReason = reason ?? 'not serving';
@@ -661,7 +728,6 @@ export async function createService(opts: CreateServiceOptions): Promise<Running
 
   await opts.register(registrar, serviceContext);
   health.addToServer(server);
-  const protos = opts.protos === undefined ? undefined : 'packageDefinition' in opts.protos ? opts.protos : loadProtos(opts.protos);
   new ReflectionService({ ...healthPackageDefinition(), ...protos?.packageDefinition }).addToServer(server);
 
   // Bind gRPC, then metrics; undo the first when the second fails.
@@ -672,6 +738,7 @@ export async function createService(opts: CreateServiceOptions): Promise<Running
         : resolve(port),
     );
   });
+  restoreDuplicateHeaders(server);
   let metricsServer: MetricsServer;
   try {
     metricsServer = await startMetricsServer({
