@@ -10,6 +10,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_BUDGET, type ResourceBudget } from '../limits/index.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -64,6 +65,12 @@ export interface ServiceConfig {
    * UAE_ACK_WAIT_MS, UAE_MAX_DELIVER, UAE_NATS_REPLICAS (stream/KV replicas).
    */
   queue: { ackWaitMs?: number; maxDeliver?: number; replicas?: number };
+  /**
+   * Resource budgets requests are checked against before allocating
+   * (libs/limits): UAE_MAX_PARAMETERS, UAE_MAX_TENSOR_ELEMENTS,
+   * UAE_MAX_TRAIN_STEPS; defaults DEFAULT_BUDGET.
+   */
+  budget: ResourceBudget;
   /** UAE_* variables present in the environment that nothing declared (likely typos). */
   unknownVariables: string[];
 }
@@ -154,7 +161,17 @@ function baseShape(defaults: ServiceDefaults) {
     UAE_ACK_WAIT_MS: boundedInt('milliseconds', 100, 3_600_000).optional(),
     UAE_MAX_DELIVER: boundedInt('deliveries', 1, 100).optional(),
     UAE_NATS_REPLICAS: boundedInt('replicas', 1, 5).optional(),
+    UAE_MAX_PARAMETERS: budgetInt().default(DEFAULT_BUDGET.maxParameters),
+    UAE_MAX_TENSOR_ELEMENTS: budgetInt().default(DEFAULT_BUDGET.maxTensorElements),
+    UAE_MAX_TRAIN_STEPS: budgetInt().default(DEFAULT_BUDGET.maxTrainSteps),
   };
+}
+
+function budgetInt() {
+  return z
+    .string()
+    .refine((s) => /^[1-9]\d{0,14}$/.test(s.replace(/_/g, '')), { message: 'must be a positive integer (at most 15 digits; _ separators allowed)' })
+    .transform((s) => Number(s.replace(/_/g, '')));
 }
 
 function boundedInt(what: string, min: number, max: number) {
@@ -290,6 +307,11 @@ export function loadServiceConfig<E extends z.ZodObject = z.ZodObject<{}>>(
       ...(v.UAE_ACK_WAIT_MS !== undefined ? { ackWaitMs: v.UAE_ACK_WAIT_MS as number } : {}),
       ...(v.UAE_MAX_DELIVER !== undefined ? { maxDeliver: v.UAE_MAX_DELIVER as number } : {}),
       ...(v.UAE_NATS_REPLICAS !== undefined ? { replicas: v.UAE_NATS_REPLICAS as number } : {}),
+    },
+    budget: {
+      maxParameters: v.UAE_MAX_PARAMETERS as number,
+      maxTensorElements: v.UAE_MAX_TENSOR_ELEMENTS as number,
+      maxTrainSteps: v.UAE_MAX_TRAIN_STEPS as number,
     },
     unknownVariables,
     extra: extraValues as z.output<E>,
