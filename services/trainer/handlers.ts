@@ -17,7 +17,8 @@ import { getModelRecord, modelIdForJob } from '../common/models.js';
 import type { ServiceDeps } from '../common/service.js';
 import { DatasetConfigNotFoundError } from '../common/datasets.js';
 import type { TrainingRunner } from './runner.js';
-import { parseTrainingSpec } from './train.js';
+import { checkTrainingSize, parseTrainingSpec } from './train.js';
+import type { ResourceBudget } from '../../libs/limits/index.js';
 
 export const MAX_REQUEST_ID = 128;
 export const MAX_LABELS = 32;
@@ -66,13 +67,17 @@ export interface TrainingHandlerDeps extends ServiceDeps {
   runner: Pick<TrainingRunner, 'kick' | 'noteState'>;
   /** Allow server-side dataset paths (default true). */
   allowPaths?: boolean;
+  /** Resource budget (default libs/limits DEFAULT_BUDGET). */
+  budget?: ResourceBudget;
 }
 
 export function trainingHandlers(deps: TrainingHandlerDeps) {
   return {
     async train(req: v1.TrainRequest): Promise<v1.TrainResponse> {
       checkRequestMeta(req);
-      parseTrainingSpec(req.spec, 'spec');
+      const parsed = parseTrainingSpec(req.spec, 'spec');
+      // With an input_shape the model's size is known now: refuse at once rather than in the job.
+      if (parsed.inputShape) checkTrainingSize(parsed, parsed.inputShape, 0, deps.budget);
       await checkDatasetConfig(deps, req.spec!.dataset, 'spec.dataset', deps.allowPaths);
       const { job, deduplicated } = await deps.jobs.create({
         kind: v1.JobKind.JOB_KIND_TRAINING,

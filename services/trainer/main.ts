@@ -51,8 +51,9 @@ runMain(() =>
         leaseMs: x.UAE_TRAINER_LEASE_MS,
         ...(x.UAE_TRAINER_SCAN_MS !== undefined ? { scanMs: x.UAE_TRAINER_SCAN_MS } : {}),
         allowPaths: x.UAE_ALLOW_DATASET_PATHS,
+        budget: deps.config.budget,
       });
-      server.add(v1.TrainingServiceService, trainingHandlers({ ...deps, runner, allowPaths: x.UAE_ALLOW_DATASET_PATHS }));
+      server.add(v1.TrainingServiceService, trainingHandlers({ ...deps, runner, allowPaths: x.UAE_ALLOW_DATASET_PATHS, budget: deps.config.budget }));
       // Registered after the bus's close hook, so it runs before it (hooks run in reverse).
       deps.ctx.onShutdown(() => runner?.stop());
     },

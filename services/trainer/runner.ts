@@ -27,7 +27,9 @@ import { isTerminal } from '../../libs/jobs/index.js';
 import { epochReportToProto, v1 } from '../../libs/proto/index.js';
 import { statusFromError, Status } from '../../libs/service-kit/index.js';
 import type { EpochReport } from '../../libs/models/index.js';
+import type { ResourceBudget } from '../../libs/limits/index.js';
 import { resolveDataset } from '../common/datasets.js';
+import { serviceErrorMappers } from '../common/errors.js';
 import { modelIdForJob, modelRecordKey, saveModel } from '../common/models.js';
 import type { ServiceDeps } from '../common/service.js';
 import { parseTrainingSpec, trainFromSpec } from './train.js';
@@ -45,6 +47,8 @@ export interface TrainingRunnerOptions {
   progressIntervalMs?: number;
   /** Allow server-side dataset paths (idx:/csv:/npy:DIR). Default true. */
   allowPaths?: boolean;
+  /** Resource budget a job is checked against before it allocates (default libs/limits DEFAULT_BUDGET). */
+  budget?: ResourceBudget;
 }
 
 interface Lease {
@@ -252,7 +256,9 @@ export class TrainingRunner {
         } else log.warn({ reason: reason.message }, 'training interrupted; the job stays RUNNING for a trainer to resume');
         return;
       }
-      const st = statusFromError(e);
+      // The same rules as a gRPC answer (and as the attack worker's): a
+      // ProtoFieldError is INVALID_ARGUMENT with its message, not INTERNAL.
+      const st = statusFromError(e, { mappers: serviceErrorMappers });
       if (st.ref) log.error({ ref: st.ref, err: errText(st.cause) }, 'training failed (internal error)');
       else log.warn({ code: st.code, details: st.details }, 'training failed');
       const failed = await jobs.fail(jobId, { code: st.code, message: st.details, stage: TRAIN_STAGE.name });
@@ -299,7 +305,7 @@ export class TrainingRunner {
       };
       pending = pending.then(() => jobs.progress(jobId, progress)).catch((err: unknown) => log.warn({ err: errText(err) }, 'progress update failed'));
     };
-    const run = await trainFromSpec(ds, parsed, { signal, onEpoch });
+    const run = await trainFromSpec(ds, parsed, { signal, onEpoch, ...(this.opts.budget ? { budget: this.opts.budget } : {}) });
     try {
       await pending;
       signal.throwIfAborted();
