@@ -4,9 +4,9 @@
  * service computes the same numbers as `uae` and libs/augment for the same
  * config and seed.
  *
- *   source.name  "fashion-mnist", "mice-protein", or — when `allowPaths`
- *                (default true) — "idx:DIR", "csv:FILE", "npy:DIR" on the
- *                service's machine
+ *   source.name  "fashion-mnist", "mice-protein", or — when `access`
+ *                allows (default: no; dataset-access.ts) — "idx:DIR",
+ *                "csv:FILE", "npy:DIR" on the service's machine
  *   source.npy   x_train/x_test (+ optional y_train/y_test) .npy artifacts
  *                in the artifact store (artifacts.ts: `sha256/<hex>`)
  *   train_samples / test_samples (0 = all), seed, label_column (CSV)
@@ -34,6 +34,7 @@ import type { ArtifactStore } from '../../libs/bus/index.js';
 import { ProtoFieldError, type v1 } from '../../libs/proto/index.js';
 import { flattenFor, type ModelDataset } from '../../libs/augment/index.js';
 import { getByRef } from './artifacts.js';
+import { checkDatasetPath, NO_DATASET_PATHS, type DatasetAccess } from './dataset-access.js';
 
 export class DatasetConfigNotFoundError extends Error {
   constructor(readonly field: string, message: string) {
@@ -47,15 +48,13 @@ export interface ResolveDatasetOptions {
   kind?: string;
   /** Proto field path of the config in error messages (default "dataset"). */
   field?: string;
-  /** Allow "idx:", "csv:", "npy:" paths on this machine (default true). */
-  allowPaths?: boolean;
+  /** Which "idx:", "csv:", "npy:" paths on this machine may be read (default none; dataset-access.ts). */
+  access?: DatasetAccess;
   /** Directory searched first for fashion-mnist's IDX files. */
   dataDir?: string;
 }
 
 export type ResolvedDataset = ModelDataset;
-
-const PATH_PREFIXES = ['idx:', 'csv:', 'npy:'];
 
 function checkCount(n: number, field: string): number | undefined {
   if (n === 0) return undefined;
@@ -95,9 +94,7 @@ export async function resolveDataset(
       const name = source.value.trim();
       const f = `${field}.name`;
       if (name === '') throw new ProtoFieldError(f, 'must not be empty');
-      if (PATH_PREFIXES.some((p) => name.startsWith(p)) && opts.allowPaths === false) {
-        throw new ProtoFieldError(f, `"${name}": server-side paths are not allowed on this service; upload the arrays and use ${field}.npy`);
-      }
+      checkDatasetPath(opts.access ?? NO_DATASET_PATHS, name, f);
       try {
         ds = await loadDataset(name, {
           dataDir: opts.dataDir,

@@ -14,6 +14,7 @@ import { ProtoFieldError, v1 } from '../../libs/proto/index.js';
 import type { CallContext } from '../../libs/service-kit/index.js';
 import { getByRef } from '../common/artifacts.js';
 import { resolveDataset } from '../common/datasets.js';
+import type { DatasetAccess } from '../common/dataset-access.js';
 import { loadModel } from '../common/models.js';
 import type { ServiceDeps } from '../common/service.js';
 
@@ -54,7 +55,7 @@ export function parseEvalConfig(cfg: v1.EvalConfig | undefined, datasetSeed: num
   return { train: split === v1.DatasetSplit.DATASET_SPLIT_TRAIN, batchSize, downstream, skipDownstream: cfg?.skipDownstream ?? false };
 }
 
-export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | 'logger'> & { allowPaths?: boolean }) {
+export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | 'logger'> & { access?: DatasetAccess }) {
   const evaluations = deps.metrics.counter({ name: 'uae_evaluations_total', help: 'EvaluationService.Evaluate calls by outcome', labelNames: ['outcome'] });
   const seconds = deps.metrics.histogram({
     name: 'uae_evaluation_seconds',
@@ -97,7 +98,7 @@ export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | '
     }
     const { ae } = await loadModel(deps.bus.artifacts, req.model, 'model');
     try {
-      const ds = await resolveDataset(deps.bus.artifacts, req.dataset, { kind: ae.kind, field: 'dataset', allowPaths: deps.allowPaths });
+      const ds = await resolveDataset(deps.bus.artifacts, req.dataset, { kind: ae.kind, field: 'dataset', ...(deps.access ? { access: deps.access } : {}) });
       if (ds.inputShape.join() !== ae.inputShape.join()) {
         throw new ProtoFieldError('dataset', `samples are [${ds.inputShape.join(', ')}] but the model expects [${ae.inputShape.join(', ')}]`);
       }

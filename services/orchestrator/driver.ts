@@ -49,6 +49,7 @@ import { attackConfigToProto, epochReportFromProto, epochReportToProto, modelKin
 import type { Logger } from '../../libs/service-kit/index.js';
 import { MEDIA_TYPES, getByRef, putContent } from '../common/artifacts.js';
 import { resolveDataset } from '../common/datasets.js';
+import type { DatasetAccess } from '../common/dataset-access.js';
 import { assembleAttackResult } from '../attack-optimizer/assemble.js';
 import { SubJobFailedError, abortableSleep, type EvalOutcome, type StageExecutor } from './executor.js';
 import type { OrchestratorMetrics } from './metrics.js';
@@ -75,6 +76,8 @@ export interface DriverOptions {
   transientAttempts?: number;
   /** Directory for fashion-mnist's IDX files (UAE_DATA_DIR). */
   dataDir?: string;
+  /** Server-side dataset paths allowed (default none; services/common/dataset-access.ts). */
+  access?: DatasetAccess;
 }
 
 /** The job reached a terminal state elsewhere (cancelled, failed by a worker). */
@@ -364,7 +367,7 @@ export class PipelineDriver {
     let refs: DatasetRefs;
     if (!st.state.dataset) {
       onStage('load dataset');
-      ds = await resolveDataset(artifacts, spec!.dataset, { kind: cfg.model, field: 'config.dataset', dataDir: this.o.dataDir });
+      ds = await resolveDataset(artifacts, spec!.dataset, { kind: cfg.model, field: 'config.dataset', dataDir: this.o.dataDir, ...(this.o.access ? { access: this.o.access } : {}) });
       const shape = [...ds.inputShape];
       refs = {
         xTrain: await putContent(artifacts, encodeNpy([ds.train.n, ...shape], ds.train.x), { mediaType: MEDIA_TYPES.npy, name: 'x_train.npy' }),

@@ -30,6 +30,7 @@ import type { EpochReport } from '../../libs/models/index.js';
 import type { ResourceBudget } from '../../libs/limits/index.js';
 import { resolveDataset } from '../common/datasets.js';
 import { serviceErrorMappers } from '../common/errors.js';
+import type { DatasetAccess } from '../common/dataset-access.js';
 import { modelIdForJob, modelRecordKey, saveModel } from '../common/models.js';
 import type { ServiceDeps } from '../common/service.js';
 import { parseTrainingSpec, trainFromSpec } from './train.js';
@@ -45,8 +46,8 @@ export interface TrainingRunnerOptions {
   owner?: string;
   /** Minimum interval between progress updates of one job (default 250 ms; the last epoch is always reported). */
   progressIntervalMs?: number;
-  /** Allow server-side dataset paths (idx:/csv:/npy:DIR). Default true. */
-  allowPaths?: boolean;
+  /** Server-side dataset paths allowed (idx:/csv:/npy:DIR; default none, dataset-access.ts). */
+  access?: DatasetAccess;
   /** Resource budget a job is checked against before it allocates (default libs/limits DEFAULT_BUDGET). */
   budget?: ResourceBudget;
 }
@@ -275,7 +276,7 @@ export class TrainingRunner {
     const jobId = job.jobId;
     const spec = job.spec?.kind?.$case === 'training' ? job.spec.kind.value : undefined;
     const parsed = parseTrainingSpec(spec);
-    const ds = await resolveDataset(bus.artifacts, spec!.dataset, { kind: parsed.kind, field: 'spec.dataset', allowPaths: this.opts.allowPaths });
+    const ds = await resolveDataset(bus.artifacts, spec!.dataset, { kind: parsed.kind, field: 'spec.dataset', ...(this.opts.access ? { access: this.opts.access } : {}) });
     signal.throwIfAborted();
     const modelId = modelIdForJob(jobId);
     const started = performance.now();

@@ -88,6 +88,9 @@ describe('trainer service (NATS)', () => {
     delete noData.dataset;
     err = await unaryError(client, 'train', { requestId: '', spec: noData, labels: {} }, md);
     expect([err.code, err.field]).toEqual([grpc.status.INVALID_ARGUMENT, 'spec.dataset']);
+    err = await unaryError(client, 'train', { requestId: '', spec: spec({ dataset: 'csv:/etc/passwd' }), labels: {} }, md);
+    expect([err.code, err.field]).toEqual([grpc.status.INVALID_ARGUMENT, 'spec.dataset.name']);
+    expect(err.details).toMatch(/server-side dataset paths are off on this service.*UAE_ALLOW_DATASET_PATHS=true and UAE_DATASET_ROOTS/);
     err = await unaryError(client, 'getModel', { modelId: 'm-nope' }, md);
     expect([err.code, err.field]).toEqual([grpc.status.NOT_FOUND, 'model_id']);
     err = await unaryError(client, 'getModel', { modelId: 'a.b' }, md);
