@@ -8,6 +8,7 @@
  * Empty values count as unset (compose files and Helm charts often render
  * `FOO=`), so a blank optional variable takes its default.
  */
+import { accessSync, constants as fsConstants } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_BUDGET, type ResourceBudget } from '../limits/index.js';
@@ -71,6 +72,14 @@ export interface ServiceConfig {
    * UAE_MAX_TRAIN_STEPS; defaults DEFAULT_BUDGET.
    */
   budget: ResourceBudget;
+  /**
+   * TLS (files, read when the server binds): UAE_TLS_CERT + UAE_TLS_KEY turn
+   * it on; UAE_TLS_CLIENT_CA also requires and verifies client certificates
+   * (mTLS). UAE_TLS_CA: the CA for this service's own outgoing calls to other
+   * uae services (they then use TLS, presenting cert/key when given).
+   */
+  tls: { certFile: string; keyFile: string; clientCaFile?: string } | undefined;
+  tlsCaFile: string | undefined;
   /** UAE_* variables present in the environment that nothing declared (likely typos). */
   unknownVariables: string[];
 }
@@ -161,11 +170,30 @@ function baseShape(defaults: ServiceDefaults) {
     UAE_ACK_WAIT_MS: boundedInt('milliseconds', 100, 3_600_000).optional(),
     UAE_MAX_DELIVER: boundedInt('deliveries', 1, 100).optional(),
     UAE_NATS_REPLICAS: boundedInt('replicas', 1, 5).optional(),
+    UAE_TLS_CERT: readableFile.optional(),
+    UAE_TLS_KEY: readableFile.optional(),
+    UAE_TLS_CLIENT_CA: readableFile.optional(),
+    UAE_TLS_CA: readableFile.optional(),
     UAE_MAX_PARAMETERS: budgetInt().default(DEFAULT_BUDGET.maxParameters),
     UAE_MAX_TENSOR_ELEMENTS: budgetInt().default(DEFAULT_BUDGET.maxTensorElements),
     UAE_MAX_TRAIN_STEPS: budgetInt().default(DEFAULT_BUDGET.maxTrainSteps),
   };
 }
+
+const readableFile = z
+  .string()
+  .transform((s) => (isAbsolute(s) ? s : resolve(s)))
+  .refine(
+    (p) => {
+      try {
+        accessSync(p, fsConstants.R_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must name a readable file (PEM)' },
+  );
 
 function budgetInt() {
   return z
@@ -282,6 +310,12 @@ export function loadServiceConfig<E extends z.ZodObject = z.ZodObject<{}>>(
     }
   }
   const auth = authFrom(vars, issues);
+  if ((vars.UAE_TLS_CERT === undefined) !== (vars.UAE_TLS_KEY === undefined)) {
+    issues.push({ variable: 'UAE_TLS_CERT / UAE_TLS_KEY', reason: 'set both (the certificate chain and its private key) or neither' });
+  }
+  if (vars.UAE_TLS_CLIENT_CA !== undefined && vars.UAE_TLS_CERT === undefined) {
+    issues.push({ variable: 'UAE_TLS_CLIENT_CA', reason: 'client certificates (mTLS) need TLS: set UAE_TLS_CERT and UAE_TLS_KEY too' });
+  }
   if (issues.length > 0 || !parsed.success || auth === undefined) throw new ConfigError(issues);
 
   const v = parsed.data as Record<string, unknown>;
@@ -308,6 +342,15 @@ export function loadServiceConfig<E extends z.ZodObject = z.ZodObject<{}>>(
       ...(v.UAE_MAX_DELIVER !== undefined ? { maxDeliver: v.UAE_MAX_DELIVER as number } : {}),
       ...(v.UAE_NATS_REPLICAS !== undefined ? { replicas: v.UAE_NATS_REPLICAS as number } : {}),
     },
+    tls:
+      v.UAE_TLS_CERT !== undefined && v.UAE_TLS_KEY !== undefined
+        ? {
+            certFile: v.UAE_TLS_CERT as string,
+            keyFile: v.UAE_TLS_KEY as string,
+            ...(v.UAE_TLS_CLIENT_CA !== undefined ? { clientCaFile: v.UAE_TLS_CLIENT_CA as string } : {}),
+          }
+        : undefined,
+    tlsCaFile: v.UAE_TLS_CA as string | undefined,
     budget: {
       maxParameters: v.UAE_MAX_PARAMETERS as number,
       maxTensorElements: v.UAE_MAX_TENSOR_ELEMENTS as number,

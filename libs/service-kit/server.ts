@@ -32,6 +32,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -307,6 +308,25 @@ export function createAuthenticator(auth: AuthConfig): (metadata: grpc.Metadata)
     }
     return undefined;
   };
+}
+
+/** TLS from UAE_TLS_CERT / UAE_TLS_KEY (+ UAE_TLS_CLIENT_CA: client certificates required), else plaintext. */
+function serverCredentials(config: ServiceConfig): grpc.ServerCredentials {
+  if (!config.tls) return grpc.ServerCredentials.createInsecure();
+  const read = (file: string, variable: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new ConfigError([{ variable, reason: `cannot read ${file}: ${errorText(err)}` }]);
+    }
+  };
+  const pair = { cert_chain: read(config.tls.certFile, 'UAE_TLS_CERT'), private_key: read(config.tls.keyFile, 'UAE_TLS_KEY') };
+  const clientCa = config.tls.clientCaFile ? read(config.tls.clientCaFile, 'UAE_TLS_CLIENT_CA') : null;
+  try {
+    return grpc.ServerCredentials.createSsl(clientCa, [pair], clientCa !== null);
+  } catch (err) {
+    throw new ConfigError([{ variable: 'UAE_TLS_CERT / UAE_TLS_KEY', reason: `not a usable certificate and key: ${errorText(err)}` }]);
+  }
 }
 
 /**
@@ -731,8 +751,9 @@ export async function createService(opts: CreateServiceOptions): Promise<Running
   new ReflectionService({ ...healthPackageDefinition(), ...protos?.packageDefinition }).addToServer(server);
 
   // Bind gRPC, then metrics; undo the first when the second fails.
+  const credentials = serverCredentials(config);
   const grpcPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(hostPort(config.grpc.host, config.grpc.port), grpc.ServerCredentials.createInsecure(), (err, port) =>
+    server.bindAsync(hostPort(config.grpc.host, config.grpc.port), credentials, (err, port) =>
       err
         ? reject(new Error(`cannot listen for gRPC on ${hostPort(config.grpc.host, config.grpc.port)} (UAE_GRPC_HOST/UAE_GRPC_PORT): ${err.message}`))
         : resolve(port),
@@ -758,6 +779,9 @@ export async function createService(opts: CreateServiceOptions): Promise<Running
   const addresses = { grpc: `${dialableHost(config.grpc.host)}:${grpcPort}`, metrics: metricsServer.url };
   logger.info({ config: describeConfig(config), grpc: addresses.grpc, metrics: addresses.metrics, services }, 'listening');
   if (config.auth.disabled) logger.warn('authentication is disabled (UAE_AUTH_DISABLED=true)');
+  if (!config.tls && !config.auth.disabled) {
+    logger.warn('gRPC is plaintext: bearer tokens cross the network in the clear (set UAE_TLS_CERT / UAE_TLS_KEY, or run behind a mesh that adds TLS)');
+  }
   if (config.unknownVariables.length > 0) {
     logger.warn({ variables: config.unknownVariables }, 'unrecognised UAE_* environment variables (typos?)');
   }

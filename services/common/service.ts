@@ -19,7 +19,9 @@
  *     }),
  *   );
  */
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { JobStore } from '../../libs/jobs/index.js';
@@ -83,6 +85,20 @@ export interface StartUaeServiceOptions<E extends z.ZodObject> {
   envSource?: Record<string, string | undefined>;
   /** Print the ready line on stdout (default true). */
   announce?: boolean;
+}
+
+/**
+ * Credentials for this service's calls to other uae services: TLS verified
+ * against UAE_TLS_CA when it is set (presenting UAE_TLS_CERT / UAE_TLS_KEY as
+ * the client certificate when this service has one, for servers that require
+ * mTLS), else plaintext.
+ */
+export function serviceCallCredentials(config: Pick<ServiceConfig, 'tls' | 'tlsCaFile'>): grpc.ChannelCredentials {
+  if (!config.tlsCaFile) return grpc.credentials.createInsecure();
+  const ca = readFileSync(config.tlsCaFile);
+  const key = config.tls ? readFileSync(config.tls.keyFile) : null;
+  const cert = config.tls ? readFileSync(config.tls.certFile) : null;
+  return grpc.credentials.createSsl(ca, key, cert);
 }
 
 /** `host:port` of a URL like http://127.0.0.1:9461/metrics. */

@@ -104,6 +104,8 @@ export interface GrpcExecutorOptions {
   pollMs?: number;
   /** Deadline of one Evaluate call (default 30 min). */
   evaluateTimeoutMs?: number;
+  /** Channel credentials (default plaintext); servicesCredentials() builds TLS from the kit's configuration. */
+  credentials?: grpc.ChannelCredentials;
 }
 
 export class GrpcStageExecutor implements StageExecutor {
@@ -116,8 +118,9 @@ export class GrpcStageExecutor implements StageExecutor {
   };
 
   constructor(private readonly o: GrpcExecutorOptions) {
-    this.trainer = new v1.TrainingServiceClient(o.trainerAddr, grpc.credentials.createInsecure(), this.channelOptions);
-    this.evaluator = new v1.EvaluationServiceClient(o.evaluatorAddr, grpc.credentials.createInsecure(), this.channelOptions);
+    const creds = o.credentials ?? grpc.credentials.createInsecure();
+    this.trainer = new v1.TrainingServiceClient(o.trainerAddr, creds, this.channelOptions);
+    this.evaluator = new v1.EvaluationServiceClient(o.evaluatorAddr, creds, this.channelOptions);
   }
 
   private metadata(): grpc.Metadata {

@@ -19,7 +19,7 @@
 import { z } from 'zod';
 import { v1 } from '../../libs/proto/index.js';
 import { runMain } from '../../libs/service-kit/index.js';
-import { startUaeService } from '../common/service.js';
+import { serviceCallCredentials, startUaeService } from '../common/service.js';
 import { datasetAccessEnv, datasetAccessFrom } from '../common/dataset-access.js';
 import { artifactServiceHandlers, BUFFER_LIMIT } from './artifact-handlers.js';
 import { PipelineDriver } from './driver.js';
@@ -65,6 +65,7 @@ runMain(async () => {
           evaluatorAddr: extra.UAE_EVALUATOR_ADDR,
           token: config.auth.disabled ? undefined : config.auth.token,
           jobs,
+          credentials: serviceCallCredentials(config),
         });
       } else {
         if (extra.UAE_TRAINER_ADDR || extra.UAE_EVALUATOR_ADDR) logger.warn('only one of UAE_TRAINER_ADDR / UAE_EVALUATOR_ADDR is set: training and evaluation run in this process');
