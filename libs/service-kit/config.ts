@@ -36,7 +36,8 @@ export interface ServiceDefaults {
 }
 
 export type AuthConfig =
-  | { readonly disabled: false; readonly token: string }
+  | { readonly disabled: false; readonly token: string; readonly tokensFile?: undefined }
+  | { readonly disabled: false; readonly tokensFile: string; readonly token?: undefined }
   | { readonly disabled: true };
 
 export interface ServiceConfig {
@@ -213,10 +214,26 @@ function boundedInt(what: string, min: number, max: number) {
 export const SERVICE_ENV_VARS = [
   ...Object.keys(baseShape({ grpcPort: 0, metricsPort: 0 })),
   'UAE_AUTH_TOKEN',
+  'UAE_AUTH_TOKENS_FILE',
   'UAE_AUTH_DISABLED',
 ] as const;
 
 function authFrom(env: Record<string, string | undefined>, issues: ConfigIssue[]): AuthConfig | undefined {
+  const file = env.UAE_AUTH_TOKENS_FILE;
+  if (file !== undefined) {
+    if (env.UAE_AUTH_TOKEN !== undefined || env.UAE_AUTH_DISABLED?.toLowerCase() === 'true') {
+      issues.push({ variable: 'UAE_AUTH_TOKENS_FILE', reason: 'set only one of UAE_AUTH_TOKEN, UAE_AUTH_TOKENS_FILE and UAE_AUTH_DISABLED=true' });
+      return undefined;
+    }
+    const path = isAbsolute(file) ? file : resolve(file);
+    try {
+      accessSync(path, fsConstants.R_OK);
+    } catch {
+      issues.push({ variable: `UAE_AUTH_TOKENS_FILE=${JSON.stringify(file)}`, reason: 'must name a readable file of "<role> <token>" lines' });
+      return undefined;
+    }
+    return { disabled: false, tokensFile: path };
+  }
   const token = env.UAE_AUTH_TOKEN;
   const disabledRaw = env.UAE_AUTH_DISABLED;
   let disabled: boolean | undefined;
@@ -369,7 +386,10 @@ const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|API_?KEY/i;
  */
 export function describeConfig(config: ServiceConfig & { extra?: unknown }): Record<string, unknown> {
   const { auth, extra, ...rest } = config;
-  const out: Record<string, unknown> = { ...rest, auth: auth.disabled ? 'disabled' : 'bearer token (hidden)' };
+  const out: Record<string, unknown> = {
+    ...rest,
+    auth: auth.disabled ? 'disabled' : auth.tokensFile !== undefined ? `role tokens from ${auth.tokensFile}` : 'bearer token (hidden)',
+  };
   if (extra && typeof extra === 'object') {
     out.extra = Object.fromEntries(
       Object.entries(extra).map(([k, v]) => [k, SECRET_NAME.test(k) && v !== undefined ? '(hidden)' : v]),

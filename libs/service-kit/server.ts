@@ -30,7 +30,6 @@
  * grpc.health.v1. Health and reflection need no token, so probes and grpcurl
  * work without secrets; every other method does unless auth is disabled.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
@@ -47,6 +46,7 @@ import {
   type ErrorMapper,
   type MappedStatus,
 } from './errors.js';
+import { createAuthenticator, TokenSource, type Denial, type MethodRoles } from './auth.js';
 import { createRequestDiagnoser, guardDefinition, UndecodableRequest } from './decode.js';
 import { createLogger, type Logger } from './logger.js';
 import { createServiceMetrics, dialableHost, startMetricsServer, type MetricsServer, type ServiceMetrics } from './metrics.js';
@@ -133,6 +133,8 @@ export interface ServiceContext {
   onShutdown(hook: () => Promise<void> | void): void;
   /** Flip health after start-up (e.g. NOT_SERVING while the NATS connection is down). */
   setServing(serving: boolean, reason?: string): void;
+  /** The token this service sends on its own calls to other uae services (UAE_AUTH_TOKEN, or the tokens file's first admin token, re-read on rotation). */
+  callToken(): string | undefined;
 }
 
 export interface ReadinessCheck {
@@ -211,6 +213,8 @@ export interface CreateServiceOptions {
   protos?: ProtoSpec | LoadedProtos;
   /** Service-specific error rules, tried before the defaults. */
   mapError?: ErrorMapper | readonly ErrorMapper[];
+  /** The role each method needs ("pkg.Service/Method" or "pkg.Service"; unlisted: admin). See auth.ts. */
+  methodRoles?: MethodRoles;
   logger?: Logger;
   metrics?: ServiceMetrics;
   /**
@@ -278,37 +282,7 @@ function hostPort(host: string, port: number): string {
 }
 
 // ---------------------------------------------------------------------------
-// Auth
-
-type Denial = { code: Status; details: string };
-
-export function createAuthenticator(auth: AuthConfig): (metadata: grpc.Metadata) => Denial | undefined {
-  if (auth.disabled) return () => undefined;
-  const expected = createHash('sha256').update(auth.token).digest();
-  return (metadata) => {
-    const values = metadata.get('authorization');
-    if (values.length === 0) {
-      return {
-        code: Status.UNAUTHENTICATED,
-        details: 'missing "authorization" metadata: send "authorization: Bearer <token>"',
-      };
-    }
-    if (values.length > 1) {
-      return { code: Status.UNAUTHENTICATED, details: '"authorization" metadata given more than once' };
-    }
-    const match = typeof values[0] === 'string' ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(values[0]) : null;
-    if (!match) {
-      return { code: Status.UNAUTHENTICATED, details: '"authorization" metadata must be "Bearer <token>"' };
-    }
-    // Digests of equal length make the comparison constant-time whatever the
-    // length of what the client sent.
-    const got = createHash('sha256').update(match[1]).digest();
-    if (!timingSafeEqual(got, expected)) {
-      return { code: Status.UNAUTHENTICATED, details: '"authorization" bearer token is not valid' };
-    }
-    return undefined;
-  };
-}
+// Auth (auth.ts)
 
 /** TLS from UAE_TLS_CERT / UAE_TLS_KEY (+ UAE_TLS_CLIENT_CA: client certificates required), else plaintext. */
 function serverCredentials(config: ServiceConfig): grpc.ServerCredentials {
@@ -376,7 +350,7 @@ interface GateState {
 }
 
 function kitInterceptor(opts: {
-  authenticate: (metadata: grpc.Metadata) => Denial | undefined;
+  authenticate: (metadata: grpc.Metadata, service: string, method: string) => Denial | undefined;
   gate: GateState;
   metrics: ServiceMetrics;
   logger: Logger;
@@ -428,7 +402,7 @@ function kitInterceptor(opts: {
       .withOnReceiveMetadata((metadata, pass) => {
         if (!exempt) {
           // Not passing the metadata on means the handler never starts.
-          const denial = opts.authenticate(metadata);
+          const denial = opts.authenticate(metadata, service, method);
           if (denial) return refuse(denial);
           if (!opts.gate.ready) {
             return refuse({ code: Status.UNAVAILABLE, details: `service not ready: ${opts.gate.notReadyReason}` });
@@ -683,10 +657,21 @@ export async function createService(opts: CreateServiceOptions): Promise<Running
   const shutdownHooks: Array<() => Promise<void> | void> = [];
   const stopping = new AbortController();
 
+  let tokens: TokenSource | undefined;
+  try {
+    tokens = config.auth.disabled
+      ? undefined
+      : new TokenSource(config.auth, {
+          onReload: (count) => logger.info({ tokens: count }, 'auth tokens reloaded'),
+          onError: (message) => logger.error({ err: message }, 'auth tokens file'),
+        });
+  } catch (err) {
+    throw new ConfigError([{ variable: 'UAE_AUTH_TOKENS_FILE', reason: errorText(err) }]);
+  }
   const server = new grpc.Server({
     ...opts.serverOptions,
     interceptors: [
-      kitInterceptor({ authenticate: createAuthenticator(config.auth), gate, metrics, logger }),
+      kitInterceptor({ authenticate: createAuthenticator(config.auth, { methodRoles: opts.methodRoles ?? {}, ...(tokens ? { tokens } : {}) }), gate, metrics, logger }),
       ...(opts.serverOptions?.interceptors ?? []),
     ],
   });
@@ -744,6 +729,7 @@ export async function createService(opts: CreateServiceOptions): Promise<Running
       if (stopping.signal.aborted) return;
       setServing(serving, reason);
     },
+    callToken: () => tokens?.callToken(),
   };
 
   await opts.register(registrar, serviceContext);

@@ -32,6 +32,7 @@ import {
   loadServiceConfig,
   type ErrorMapper,
   type Logger,
+  type MethodRoles,
   type ReadinessCheck,
   type RunningService,
   type ServiceConfig,
@@ -41,6 +42,28 @@ import {
 } from '../../libs/service-kit/index.js';
 import { openServiceBus, type ServiceBus, type ServiceBusOptions } from './bus.js';
 import { serviceErrorMappers } from './errors.js';
+
+/**
+ * The role each uae.v1 method needs (libs/service-kit/auth.ts; read < submit <
+ * admin). read: look at jobs, models and artifacts; submit: start or cancel
+ * work and upload data. Anything not listed needs admin.
+ */
+export const METHOD_ROLES: MethodRoles = {
+  'uae.v1.JobService/GetJob': 'read',
+  'uae.v1.JobService/WatchJob': 'read',
+  'uae.v1.JobService/ListJobs': 'read',
+  'uae.v1.JobService/SubmitPipeline': 'submit',
+  'uae.v1.JobService/CancelJob': 'submit',
+  'uae.v1.ArtifactService/Stat': 'read',
+  'uae.v1.ArtifactService/Download': 'read',
+  'uae.v1.ArtifactService/Upload': 'submit',
+  'uae.v1.TrainingService/GetModel': 'read',
+  'uae.v1.TrainingService/Train': 'submit',
+  'uae.v1.EvaluationService/Evaluate': 'submit',
+  'uae.v1.AttackService/Generate': 'submit',
+  'uae.v1.AttackService/Submit': 'submit',
+  'uae.v1.MineService/Estimate': 'submit',
+};
 
 /** The repository's proto/ directory (include root of every uae.v1 file). */
 export const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'proto');
@@ -124,6 +147,7 @@ export async function startUaeService<E extends z.ZodObject = z.ZodObject<{}>>(o
     tensor: opts.tensor ?? true,
     protos: { files: opts.protoFiles, includeDirs: [PROTO_DIR] },
     mapError: [...(opts.mapError ?? []), ...serviceErrorMappers],
+    methodRoles: METHOD_ROLES,
     serverOptions: { 'grpc.max_receive_message_length': MAX_REQUEST_BYTES },
     ready: [
       {

@@ -97,8 +97,8 @@ function call<Req, Res>(fn: UnaryFn<Req, Res>, req: Req, md: grpc.Metadata, sign
 export interface GrpcExecutorOptions {
   trainerAddr: string;
   evaluatorAddr: string;
-  /** Bearer token for the calls (the cluster's UAE_AUTH_TOKEN); none when auth is off. */
-  token?: string;
+  /** Bearer token for the calls (ServiceContext.callToken: read per call, so a rotated tokens file applies); none when auth is off. */
+  token?: string | (() => string | undefined);
   jobs: JobStore;
   /** Job-record poll interval while waiting for a training job (default 1000 ms). */
   pollMs?: number;
@@ -125,7 +125,8 @@ export class GrpcStageExecutor implements StageExecutor {
 
   private metadata(): grpc.Metadata {
     const md = new grpc.Metadata();
-    if (this.o.token) md.set('authorization', `Bearer ${this.o.token}`);
+    const token = typeof this.o.token === 'function' ? this.o.token() : this.o.token;
+    if (token) md.set('authorization', `Bearer ${token}`);
     return md;
   }
 

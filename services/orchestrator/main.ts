@@ -63,7 +63,7 @@ runMain(async () => {
         executor = new GrpcStageExecutor({
           trainerAddr: extra.UAE_TRAINER_ADDR,
           evaluatorAddr: extra.UAE_EVALUATOR_ADDR,
-          token: config.auth.disabled ? undefined : config.auth.token,
+          token: () => ctx.callToken(),
           jobs,
           credentials: serviceCallCredentials(config),
         });

@@ -3,7 +3,8 @@
  * (UAE_TLS_CERT / UAE_TLS_KEY / UAE_TLS_CLIENT_CA, a CA generated at test
  * time), reached by libs/client, the `uae` CLI (--tls-ca / --tls-cert /
  * --tls-key) and the Python example client; plaintext and certificate-less
- * clients are refused.
+ * clients are refused. Its tokens come from UAE_AUTH_TOKENS_FILE: a read
+ * token can look but not submit or upload.
  */
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -14,7 +15,10 @@ import { Command, CommanderError } from 'commander';
 import { connect } from '../../libs/client/index.js';
 import { remoteArtifactsCommand } from '../../cli/commands/remote-artifacts.js';
 import type { RemoteIO } from '../../cli/commands/remote-common.js';
-import { startServiceProcess, type ServiceProcess } from '../helpers/services.js';
+import { startServiceProcess, TEST_TOKEN, type ServiceProcess } from '../helpers/services.js';
+import { remoteSubmitCommand } from '../../cli/commands/remote-submit.js';
+
+const READ_TOKEN = 'uae-read-only-token-0123456789';
 import { makeTestPki, type TestPki } from '../helpers/tls.js';
 import { python, pythonClientAvailable } from './python-helpers.js';
 
@@ -26,8 +30,12 @@ let sha: string;
 
 beforeAll(async () => {
   pki = makeTestPki();
+  const tokens = join(pki.dir, 'tokens');
+  writeFileSync(tokens, `admin ${TEST_TOKEN}\nread ${READ_TOKEN}\n`);
   orch = await startServiceProcess('orchestrator', {
     env: {
+      UAE_AUTH_TOKEN: undefined,
+      UAE_AUTH_TOKENS_FILE: tokens,
       UAE_TLS_CERT: pki.serverCertFile,
       UAE_TLS_KEY: pki.serverKeyFile,
       UAE_TLS_CLIENT_CA: pki.caFile,
@@ -59,7 +67,7 @@ async function cli(args: string[], env: Record<string, string> = {}) {
     tty: false,
     exit: (c) => (r.code = c),
   };
-  const program = new Command('uae').addCommand(remoteArtifactsCommand(io)).exitOverride();
+  const program = new Command('uae').addCommand(remoteArtifactsCommand(io)).addCommand(remoteSubmitCommand(io)).exitOverride();
   try {
     await program.parseAsync(['node', 'uae', ...args]);
   } catch (e) {
@@ -101,6 +109,16 @@ describe('TLS end to end (orchestrator with mTLS)', () => {
     const plain = await cli(['artifacts', 'stat', sha, '--timeout', '3000']);
     expect(plain.code).toBe(2);
     expect(plain.err).toMatch(/UNAVAILABLE/);
+  });
+
+  it('a read-only token can look but cannot submit or upload (PERMISSION_DENIED)', async () => {
+    const flags = ['--tls-ca', pki.caFile, '--tls-cert', pki.clientCertFile, '--tls-key', pki.clientKeyFile, '--token', READ_TOKEN];
+    expect((await cli(['artifacts', 'stat', sha, ...flags])).code).toBe(0);
+    const submit = await cli(['submit', '--dataset', 'mice-protein', '--model', 'dense-ae', '--methods', 'repeat', ...flags]);
+    expect(submit.code).toBe(2);
+    expect(submit.err).toMatch(/PERMISSION_DENIED.*role "read" may not call uae\.v1\.JobService\/SubmitPipeline/);
+    const put = await cli(['artifacts', 'put', 'x', file, ...flags]);
+    expect(put.err).toMatch(/PERMISSION_DENIED/);
   });
 
   it.skipIf(!pythonClientAvailable)('the Python client speaks TLS with --tls-ca/--tls-cert/--tls-key', async () => {
