@@ -68,6 +68,11 @@ export const METHOD_ROLES: MethodRoles = {
 /** The repository's proto/ directory (include root of every uae.v1 file). */
 export const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'proto');
 
+/** Exit code of a service that restarts because its tfjs backend failed (docs/service-kit.md). */
+export const BACKEND_FAULT_EXIT_CODE = 70;
+/** How long a faulted service stays up NOT_SERVING (probes and load balancers take it out) before it shuts down. */
+export const BACKEND_FAULT_GRACE_MS = 1000;
+
 /** What a handler factory gets (handlers.ts): transport-free dependencies. */
 export interface ServiceDeps {
   /** Forwards to the connected bus (calls only run once it is). */
@@ -75,6 +80,14 @@ export interface ServiceDeps {
   jobs: JobStore;
   logger: Logger;
   metrics: ServiceMetrics;
+  /**
+   * The tfjs backend failed (libs/tensor isBackendFault: a wasm trap or an
+   * abort) while doing `what`: the service turns NOT_SERVING at once, shuts
+   * down gracefully after BACKEND_FAULT_GRACE_MS and exits BACKEND_FAULT_EXIT_CODE so that its supervisor
+   * (Kubernetes, `npm run up`) starts it again with a fresh backend. Call it
+   * after recording the failure (e.g. the job's), as shutdown follows.
+   */
+  backendFault?(err: unknown, what: string): void;
 }
 
 export interface UaeServiceContext<Extra = Record<string, never>> extends ServiceDeps {
@@ -142,7 +155,9 @@ export async function startUaeService<E extends z.ZodObject = z.ZodObject<{}>>(o
   const config = loadServiceConfig(opts.envSource ?? process.env, { name: opts.name, grpcPort: opts.grpcPort, metricsPort: opts.metricsPort }, opts.env);
   let deps: UaeServiceContext<z.output<E>> | undefined;
   let serviceBus: ServiceBus | undefined;
-  const running = await createService({
+  // eslint-disable-next-line prefer-const -- assigned once createService returns; used only after
+  let running: RunningService;
+  running = await createService({
     config,
     tensor: opts.tensor ?? true,
     protos: { files: opts.protoFiles, includeDirs: [PROTO_DIR] },
@@ -168,7 +183,16 @@ export async function startUaeService<E extends z.ZodObject = z.ZodObject<{}>>(o
         },
       });
       const bus = serviceBus.bus;
-      deps = { bus, jobs: new JobStore(bus), logger: ctx.logger, metrics: ctx.metrics, config, ctx, serviceBus };
+      let faulted = false;
+      const backendFault = (err: unknown, what: string) => {
+        if (faulted) return;
+        faulted = true;
+        const reason = `tfjs backend failed during ${what}: ${err instanceof Error ? err.message : String(err)}`;
+        ctx.setServing(false, `${reason}; restarting`);
+        ctx.logger.fatal({ err: reason, exitCode: BACKEND_FAULT_EXIT_CODE }, 'tfjs backend fault: restarting the process');
+        setTimeout(() => void running.shutdown('tfjs backend fault').finally(() => process.exit(BACKEND_FAULT_EXIT_CODE)), BACKEND_FAULT_GRACE_MS);
+      };
+      deps = { bus, jobs: new JobStore(bus), logger: ctx.logger, metrics: ctx.metrics, config, ctx, serviceBus, backendFault };
       ctx.onShutdown(() => serviceBus!.close());
       await opts.register(server, deps);
     },
