@@ -78,7 +78,7 @@ runMain(async () => {
         datasets: new DatasetCache(store, { dataDir: deps.config.dataDir, access: datasetAccessFrom(deps.config.extra, deps.config.dataDir) }),
         metrics: createAttackMetrics(deps.metrics),
       };
-      const handlers = createHandlers({ ...deps, ...caches, threads: threadCount, pool: attackPool });
+      const handlers = createHandlers({ ...deps, ...caches, threads: threadCount, pool: attackPool, budget: deps.config.budget });
       server.add(v1.AttackServiceService, handlers);
       // hooks run in reverse: stop the worker (hand shards back) before the bus closes
       deps.ctx.onShutdown(() => caches?.models.clear());
@@ -102,6 +102,7 @@ runMain(async () => {
         metrics: caches!.metrics,
         threads: threadCount,
         pool: attackPool,
+        budget: deps.config.budget,
         logger: deps.logger.child({ component: 'shard-worker' }),
         workerName: deps.config.extra.UAE_WORKER_NAME,
       });
