@@ -282,7 +282,7 @@ function hostPort(host: string, port: number): string {
 }
 
 // ---------------------------------------------------------------------------
-// Auth (auth.ts)
+// Transport: TLS credentials and raw headers (auth itself is in auth.ts)
 
 /** TLS from UAE_TLS_CERT / UAE_TLS_KEY (+ UAE_TLS_CLIENT_CA: client certificates required), else plaintext. */
 function serverCredentials(config: ServiceConfig): grpc.ServerCredentials {
