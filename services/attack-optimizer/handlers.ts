@@ -273,8 +273,11 @@ export function createHandlers(deps: HandlerDeps) {
     const stop = new AbortController();
     const onAbort = () => stop.abort(call.signal.reason);
     call.signal.addEventListener('abort', onAbort, { once: true });
+    // The deadline may have passed while the model loaded: then no attack (and no thread) starts.
+    if (call.signal.aborted) onAbort();
     let attack: Promise<SampleResult[]> | undefined;
     try {
+      stop.signal.throwIfAborted();
       const ae = lease.ae;
       if (!sameShape(batch.sampleShape, ae.inputShape)) {
         throw new ProtoFieldError('x.shape', `sample shape [${batch.sampleShape.join(', ')}] does not match the model's input shape [${ae.inputShape.join(', ')}]`);
