@@ -35,6 +35,7 @@ import { ProtoFieldError, type v1 } from '../../libs/proto/index.js';
 import { flattenFor, type ModelDataset } from '../../libs/augment/index.js';
 import { getByRef } from './artifacts.js';
 import { checkDatasetPath, NO_DATASET_PATHS, type DatasetAccess } from './dataset-access.js';
+import { checkBudget, DEFAULT_BUDGET, type ResourceBudget } from '../../libs/limits/index.js';
 
 export class DatasetConfigNotFoundError extends Error {
   constructor(readonly field: string, message: string) {
@@ -52,6 +53,8 @@ export interface ResolveDatasetOptions {
   access?: DatasetAccess;
   /** Directory searched first for fashion-mnist's IDX files. */
   dataDir?: string;
+  /** Budget for the arrays (maxTensorElements): checked on an artifact's size before it is downloaded, and on rows × dims once loaded. Default DEFAULT_BUDGET. */
+  budget?: ResourceBudget;
 }
 
 export type ResolvedDataset = ModelDataset;
@@ -62,8 +65,12 @@ function checkCount(n: number, field: string): number | undefined {
   return n;
 }
 
-async function npyArray(store: ArtifactStore, ref: v1.ArtifactRef | undefined, field: string): Promise<NpyArray> {
-  const bytes = await getByRef(store, ref, field);
+async function npyArray(store: ArtifactStore, ref: v1.ArtifactRef | undefined, field: string, budget: ResourceBudget): Promise<NpyArray> {
+  // Every element takes at least one byte (uint8): a file larger than that many bytes
+  // (plus a generous header) cannot fit, whatever its dtype.
+  const bytes = await getByRef(store, ref, field, (info) =>
+    checkBudget(budget, 'maxTensorElements', field, info.size - 65_536, `a ${info.size}-byte .npy artifact, at least ${Math.max(0, info.size - 65_536)} elements`),
+  );
   try {
     return parseNpy(bytes, field);
   } catch (e) {
@@ -80,6 +87,7 @@ export async function resolveDataset(
   opts: ResolveDatasetOptions = {},
 ): Promise<ResolvedDataset> {
   const field = opts.field ?? 'dataset';
+  const budget = opts.budget ?? DEFAULT_BUDGET;
   if (!cfg) throw new ProtoFieldError(field, 'required');
   const trainSamples = checkCount(cfg.trainSamples, `${field}.train_samples`);
   const testSamples = checkCount(cfg.testSamples, `${field}.test_samples`);
@@ -114,10 +122,10 @@ export async function resolveDataset(
       const npy = source.value;
       const f = `${field}.npy`;
       const arrays = {
-        xTrain: await npyArray(store, npy.xTrain, `${f}.x_train`),
-        xTest: await npyArray(store, npy.xTest, `${f}.x_test`),
-        ...(present(npy.yTrain) ? { yTrain: await npyArray(store, npy.yTrain, `${f}.y_train`) } : {}),
-        ...(present(npy.yTest) ? { yTest: await npyArray(store, npy.yTest, `${f}.y_test`) } : {}),
+        xTrain: await npyArray(store, npy.xTrain, `${f}.x_train`, budget),
+        xTest: await npyArray(store, npy.xTest, `${f}.x_test`, budget),
+        ...(present(npy.yTrain) ? { yTrain: await npyArray(store, npy.yTrain, `${f}.y_train`, budget) } : {}),
+        ...(present(npy.yTest) ? { yTest: await npyArray(store, npy.yTest, `${f}.y_test`, budget) } : {}),
       };
       const name = `npy:${npy.xTrain!.sha256.slice(0, 12)}`;
       try {
@@ -137,6 +145,10 @@ export async function resolveDataset(
       ds = subsetDataset(ds, { trainSamples, testSamples, seed });
       break;
     }
+  }
+  for (const [split, part] of [['train', ds.train], ['test', ds.test]] as const) {
+    const dims = ds.inputShape.reduce((a, b) => a * b, 1);
+    checkBudget(budget, 'maxTensorElements', `${field}.${split}_samples`, part.n * dims, `${part.n} ${split} rows × ${dims} values`);
   }
   return flattenFor(ds, opts.kind);
 }
