@@ -75,7 +75,7 @@ runMain(async () => {
       const store = () => deps.bus.artifacts;
       caches = {
         models: new ModelCache(store),
-        datasets: new DatasetCache(store, { dataDir: deps.config.dataDir, access: datasetAccessFrom(deps.config.extra, deps.config.dataDir) }),
+        datasets: new DatasetCache(store, { dataDir: deps.config.dataDir, access: datasetAccessFrom(deps.config.extra, deps.config.dataDir), budget: deps.config.budget }),
         metrics: createAttackMetrics(deps.metrics),
       };
       const handlers = createHandlers({ ...deps, ...caches, threads: threadCount, pool: attackPool, budget: deps.config.budget });

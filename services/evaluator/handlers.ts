@@ -15,6 +15,7 @@ import type { CallContext } from '../../libs/service-kit/index.js';
 import { getByRef } from '../common/artifacts.js';
 import { resolveDataset } from '../common/datasets.js';
 import type { DatasetAccess } from '../common/dataset-access.js';
+import type { ResourceBudget } from '../../libs/limits/index.js';
 import { loadModel } from '../common/models.js';
 import type { ServiceDeps } from '../common/service.js';
 
@@ -55,7 +56,7 @@ export function parseEvalConfig(cfg: v1.EvalConfig | undefined, datasetSeed: num
   return { train: split === v1.DatasetSplit.DATASET_SPLIT_TRAIN, batchSize, downstream, skipDownstream: cfg?.skipDownstream ?? false };
 }
 
-export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | 'logger'> & { access?: DatasetAccess }) {
+export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | 'logger'> & { access?: DatasetAccess; budget?: ResourceBudget }) {
   const evaluations = deps.metrics.counter({ name: 'uae_evaluations_total', help: 'EvaluationService.Evaluate calls by outcome', labelNames: ['outcome'] });
   const seconds = deps.metrics.histogram({
     name: 'uae_evaluation_seconds',
@@ -98,7 +99,7 @@ export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | '
     }
     const { ae } = await loadModel(deps.bus.artifacts, req.model, 'model');
     try {
-      const ds = await resolveDataset(deps.bus.artifacts, req.dataset, { kind: ae.kind, field: 'dataset', ...(deps.access ? { access: deps.access } : {}) });
+      const ds = await resolveDataset(deps.bus.artifacts, req.dataset, { kind: ae.kind, field: 'dataset', ...(deps.access ? { access: deps.access } : {}), ...(deps.budget ? { budget: deps.budget } : {}) });
       if (ds.inputShape.join() !== ae.inputShape.join()) {
         throw new ProtoFieldError('dataset', `samples are [${ds.inputShape.join(', ')}] but the model expects [${ae.inputShape.join(', ')}]`);
       }

@@ -26,7 +26,7 @@ runMain(() =>
     protoFiles: ['uae/v1/evaluation_service.proto'],
     env,
     register(server, deps) {
-      server.add(v1.EvaluationServiceService, evaluationHandlers({ ...deps, access: datasetAccessFrom(deps.config.extra, deps.config.dataDir) }));
+      server.add(v1.EvaluationServiceService, evaluationHandlers({ ...deps, access: datasetAccessFrom(deps.config.extra, deps.config.dataDir), budget: deps.config.budget }));
     },
   }),
 );

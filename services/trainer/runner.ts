@@ -294,7 +294,7 @@ export class TrainingRunner {
     const jobId = job.jobId;
     const spec = job.spec?.kind?.$case === 'training' ? job.spec.kind.value : undefined;
     const parsed = parseTrainingSpec(spec);
-    const ds = await resolveDataset(bus.artifacts, spec!.dataset, { kind: parsed.kind, field: 'spec.dataset', ...(this.opts.access ? { access: this.opts.access } : {}) });
+    const ds = await resolveDataset(bus.artifacts, spec!.dataset, { kind: parsed.kind, field: 'spec.dataset', ...(this.opts.access ? { access: this.opts.access } : {}), ...(this.opts.budget ? { budget: this.opts.budget } : {}) });
     signal.throwIfAborted();
     if (this.opts.faultDrill === 'wasm-trap' && !this.drilled) {
       this.drilled = true;
