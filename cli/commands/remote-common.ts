@@ -8,7 +8,8 @@
  */
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { connect, isTerminal, jobKindName, jobStateName, statusName, type UaeClient } from '../../libs/client/index.js';
+import { readFileSync } from 'node:fs';
+import { connect, isTerminal, jobKindName, jobStateName, statusName, type ConnectOptions, type UaeClient } from '../../libs/client/index.js';
 import { augmentationMethodName, v1 } from '../../libs/proto/index.js';
 
 export const DEFAULT_SERVER = '127.0.0.1:50050';
@@ -42,6 +43,10 @@ export function addRemoteOptions(cmd: Command): Command {
     .option('--server <host:port>', `the orchestrator's gRPC address (env UAE_SERVER; default ${DEFAULT_SERVER})`)
     .option('--token <token>', 'bearer token (env UAE_AUTH_TOKEN)')
     .option('--tls', 'use TLS with the system roots (default: plaintext)')
+    .option('--tls-ca <file>', 'use TLS, verifying the server against this CA (PEM; env UAE_TLS_CA)')
+    .option('--tls-cert <file>', 'client certificate for mTLS (PEM; env UAE_TLS_CLIENT_CERT; with --tls-key)')
+    .option('--tls-key <file>', 'its private key (PEM; env UAE_TLS_CLIENT_KEY)')
+    .option('--tls-server-name <name>', "the name the server's certificate must carry, when it differs from --server's host")
     .option('--timeout <ms>', 'deadline of each unary call in ms (default 30000; 0 = none)', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0) throw new Error('--timeout must be a non-negative integer (ms)');
@@ -53,7 +58,32 @@ export interface RemoteGlobals {
   server?: string;
   token?: string;
   tls?: boolean;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsServerName?: string;
   timeout?: number;
+}
+
+/** ConnectOptions.tls from the flags and the environment; undefined = plaintext. */
+export function tlsOptions(o: RemoteGlobals, env: Record<string, string | undefined>): ConnectOptions['tls'] {
+  const ca = o.tlsCa || env['UAE_TLS_CA'];
+  const cert = o.tlsCert || env['UAE_TLS_CLIENT_CERT'];
+  const key = o.tlsKey || env['UAE_TLS_CLIENT_KEY'];
+  if (Boolean(cert) !== Boolean(key)) throw new Error('--tls-cert and --tls-key go together (UAE_TLS_CLIENT_CERT / UAE_TLS_CLIENT_KEY)');
+  if (!ca && !cert && !o.tlsServerName) return o.tls ? true : undefined;
+  const read = (file: string, flag: string) => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new Error(`${flag}: cannot read ${file}: ${(e as Error).message}`);
+    }
+  };
+  return {
+    ...(ca ? { rootCerts: read(ca, '--tls-ca') } : {}),
+    ...(cert && key ? { certChain: read(cert, '--tls-cert'), privateKey: read(key, '--tls-key') } : {}),
+    ...(o.tlsServerName ? { serverName: o.tlsServerName } : {}),
+  };
 }
 
 /** Connects with the command's (and its parents') options, runs `fn`, always closes. */
@@ -62,7 +92,7 @@ export async function withClient<T>(cmd: Command, io: RemoteIO, fn: (client: Uae
   const client = connect({
     address: o.server || io.env['UAE_SERVER'] || DEFAULT_SERVER,
     token: o.token || io.env['UAE_AUTH_TOKEN'] || undefined,
-    tls: Boolean(o.tls),
+    tls: tlsOptions(o, io.env),
     deadlineMs: o.timeout ?? 30_000,
   });
   try {

@@ -15,7 +15,10 @@ channel.unary_unary / unary_stream / stream_unary.
     python3 examples/python/client.py watch JOB_ID
 
 Server and token: --server / --token, or UAE_SERVER / UAE_AUTH_TOKEN
-(default 127.0.0.1:50050, the orchestrator). Exit codes: 0 success, 1 the job
+(default 127.0.0.1:50050, the orchestrator). TLS: --tls-ca FILE (env
+UAE_TLS_CA) verifies the server against that CA; --tls-cert / --tls-key
+(env UAE_TLS_CLIENT_CERT / UAE_TLS_CLIENT_KEY) present a client certificate
+(mTLS); --tls uses the system roots. Exit codes: 0 success, 1 the job
 FAILED or was CANCELLED, 2 an error (bad arguments, an RPC error).
 """
 import argparse
@@ -82,12 +85,21 @@ class Protos:
 class Client:
     """JobService and ArtifactService over one channel, by method path."""
 
-    def __init__(self, pb, server, token, timeout=30.0):
+    def __init__(self, pb, server, token, timeout=30.0, tls=None):
         self.pb = pb
-        self.channel = grpc.insecure_channel(
-            server,
-            options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)],
-        )
+        options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+        if tls is None:
+            self.channel = grpc.insecure_channel(server, options=options)
+        else:
+            read = lambda path: open(path, "rb").read() if path else None
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=read(tls.get("ca")),
+                private_key=read(tls.get("key")),
+                certificate_chain=read(tls.get("cert")),
+            )
+            if tls.get("server_name"):
+                options.append(("grpc.ssl_target_name_override", tls["server_name"]))
+            self.channel = grpc.secure_channel(server, creds, options=options)
         self.metadata = [("authorization", f"Bearer {token}")] if token else []
         self.timeout = timeout
         js, ars = pb.job_service, pb.artifact_service
@@ -326,6 +338,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="Python client of a running uae system (JobService, ArtifactService).")
     ap.add_argument("--server", default=os.environ.get("UAE_SERVER") or "127.0.0.1:50050", help="orchestrator host:port (env UAE_SERVER)")
     ap.add_argument("--token", default=os.environ.get("UAE_AUTH_TOKEN"), help="bearer token (env UAE_AUTH_TOKEN)")
+    ap.add_argument("--tls", action="store_true", help="use TLS with the system roots")
+    ap.add_argument("--tls-ca", default=os.environ.get("UAE_TLS_CA"), help="use TLS, verifying the server against this CA (PEM; env UAE_TLS_CA)")
+    ap.add_argument("--tls-cert", default=os.environ.get("UAE_TLS_CLIENT_CERT"), help="client certificate for mTLS (PEM; env UAE_TLS_CLIENT_CERT)")
+    ap.add_argument("--tls-key", default=os.environ.get("UAE_TLS_CLIENT_KEY"), help="its private key (PEM; env UAE_TLS_CLIENT_KEY)")
+    ap.add_argument("--tls-server-name", default=None, help="the name the server's certificate carries, when it differs from --server's host")
     ap.add_argument("--proto-dir", default=DEFAULT_PROTO_DIR, help="directory holding uae/v1/*.proto (default: the repository's proto/)")
     sub = ap.add_subparsers(dest="command", required=True)
 
@@ -371,7 +388,13 @@ def main(argv=None):
 
     a = ap.parse_args(argv)
     pb = Protos(a.proto_dir)
-    client = Client(pb, a.server, a.token)
+    if bool(a.tls_cert) != bool(a.tls_key):
+        print("error: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    tls = None
+    if a.tls or a.tls_ca or a.tls_cert or a.tls_server_name:
+        tls = {"ca": a.tls_ca, "cert": a.tls_cert, "key": a.tls_key, "server_name": a.tls_server_name}
+    client = Client(pb, a.server, a.token, tls=tls)
     try:
         if a.command == "submit":
             labels = dict(kv.split("=", 1) for kv in a.label)

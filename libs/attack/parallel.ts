@@ -102,6 +102,10 @@ export async function runAttackParallel(
   let succeeded = 0;
   const running: Worker[] = [];
   const healthy = new Set<Worker>();
+  /** Threads that finished start-up (backend and model loaded) and can take a cancel between iterations. */
+  const startedThreads = new Set<Worker>();
+  /** Rejects the shard of a thread terminated while it was still starting. */
+  const abortStartup = new Map<Worker, (err: Error) => void>();
   let ready = 0;
   const shardFraction = bounds.map(() => 0);
   const overallFraction = () => bounds.reduce((sum, [a, b], i) => sum + shardFraction[i]! * (b - a), 0) / n;
@@ -116,6 +120,8 @@ export async function runAttackParallel(
       let finished = false;
       worker.on('message', (msg: WorkerReply) => {
         if (msg.type === 'ready') {
+          startedThreads.add(worker);
+          abortStartup.delete(worker);
           ready += 1;
           if (ready === shards) opts.onReady?.();
         } else if (msg.type === 'progress') {
@@ -143,6 +149,10 @@ export async function runAttackParallel(
       worker.on('exit', (code) => {
         if (!finished) reject(new Error(`attack worker ${index} exited with code ${code} before finishing`));
       });
+      abortStartup.set(worker, (err) => {
+        finished = true;
+        reject(err);
+      });
       const request: WorkerRequest = {
         type: 'start',
         backend,
@@ -159,8 +169,20 @@ export async function runAttackParallel(
       worker.postMessage(request);
     });
 
+  // A started thread stops between iterations on 'cancel'; one still starting
+  // (loading its backend and model, up to seconds of CPU that no message can
+  // interrupt) is terminated at once, so nothing keeps working after the deadline.
   const onAbort = () => {
-    for (const w of running) w.postMessage({ type: 'cancel' } satisfies WorkerRequest);
+    for (const w of running) {
+      if (startedThreads.has(w)) {
+        w.postMessage({ type: 'cancel' } satisfies WorkerRequest);
+        continue;
+      }
+      const fail = abortStartup.get(w);
+      abortStartup.delete(w);
+      void w.terminate();
+      fail?.(new AttackCancelledError(opts.signal?.reason));
+    }
   };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {

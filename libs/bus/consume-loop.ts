@@ -12,8 +12,14 @@
  *   holder (crash, hang, lost connection): it is dead-lettered without running the handler;
  * - the transport allows DEAD_LETTER_ATTEMPTS deliveries beyond maxDeliver, so a failing
  *   onDeadLetter callback (or a crash during it) is retried a few times.
+ *
+ * "Times" are handler runs. A source may count them itself (`countRun`; NATS does, in
+ * the KV store, because nats-server 2.9 can count a delivery that never reached a
+ * client, which made a message die one run early); otherwise the transport's delivery
+ * count is the run count. The transport's own limit still applies: a delivery at
+ * transportMaxDeliver is always the last attempt.
  */
-import { BusError, type ConsumeOptions, type DeadLetter, type WorkConsumer, type WorkHandler, type WorkMessage } from './types.js';
+import { BusError, KvConflictError, type ConsumeOptions, type DeadLetter, type KvStore, type WorkConsumer, type WorkHandler, type WorkMessage } from './types.js';
 
 /** Extra deliveries the transport allows beyond maxDeliver, reserved for dead-lettering. */
 export const DEAD_LETTER_ATTEMPTS = 3;
@@ -38,6 +44,10 @@ export interface RawDelivery {
 export interface DeliverySource {
   /** The next delivery, or null when none came within about `expiresMs`. May throw (transport). */
   next(expiresMs: number): Promise<RawDelivery | null>;
+  /** Counts a handler run of this message and returns its number (1 = first); absent: deliveryCount. May throw (then deliveryCount is used). */
+  countRun?(d: RawDelivery): Promise<number>;
+  /** Drops the run count of a message that left the queue (acked or terminated). */
+  forgetRuns?(d: RawDelivery): Promise<void>;
   /** Makes pending next() calls return null soon (called on stop). */
   interrupt?(): void;
 }
@@ -47,6 +57,38 @@ export interface LoopSettings {
   ackWaitMs: number;
   /** how long one pull waits for a message */
   pollMs: number;
+}
+
+/**
+ * Handler runs counted in a KV store, one key per message (`<prefix>.<stream seq>`,
+ * compare-and-set so concurrent workers cannot both take the same number).
+ */
+export function kvRunCounter(kv: KvStore, prefix = 'work-runs'): Required<Pick<DeliverySource, 'countRun' | 'forgetRuns'>> {
+  const key = (d: RawDelivery) => `${prefix}.${d.seq}`;
+  const enc = (n: number) => new TextEncoder().encode(String(n));
+  return {
+    async countRun(d) {
+      for (let i = 0; i < 8; i++) {
+        const entry = await kv.get(key(d));
+        try {
+          if (!entry) {
+            await kv.create(key(d), enc(1));
+            return 1;
+          }
+          const n = Number(new TextDecoder().decode(entry.value)) + 1;
+          if (!Number.isSafeInteger(n)) throw new BusError(`run counter ${key(d)} is not a number`);
+          await kv.update(key(d), enc(n), entry.revision);
+          return n;
+        } catch (e) {
+          if (!(e instanceof KvConflictError)) throw e;
+        }
+      }
+      throw new BusError(`run counter ${key(d)}: too many concurrent updates`);
+    },
+    async forgetRuns(d) {
+      await kv.delete(key(d));
+    },
+  };
 }
 
 export function errorReason(err: unknown): string {
@@ -78,6 +120,8 @@ class MessageImpl implements WorkMessage {
     private readonly d: RawDelivery,
     readonly maxDeliver: number,
     private readonly loop: ConsumerLoop,
+    /** This handler run's number (countRun, else the delivery count). */
+    private readonly run: number = d.deliveryCount,
   ) {}
   get subject() {
     return this.d.subject;
@@ -95,21 +139,22 @@ class MessageImpl implements WorkMessage {
     return this.d.seq;
   }
   get deliveryCount() {
-    return this.d.deliveryCount;
+    return this.run;
   }
   get lastAttempt() {
-    return this.d.deliveryCount >= this.maxDeliver;
+    return this.run >= this.maxDeliver || this.d.deliveryCount >= transportMaxDeliver(this.maxDeliver);
   }
   async ack(): Promise<void> {
     if (this.settled) return;
     this.settled = true;
     await this.d.ack();
+    await this.loop.forgetRuns(this.d);
   }
   async nak(delayMs?: number): Promise<void> {
     if (this.settled) return;
     this.settled = true;
     if (this.lastAttempt) {
-      await this.loop.deadLetter(this.d, `handler gave up (nak) on its last attempt (${this.d.deliveryCount}/${this.maxDeliver})`);
+      await this.loop.deadLetter(this.d, `handler gave up (nak) on its last attempt (${this.run}/${this.maxDeliver})`);
     } else {
       await this.d.nak(delayMs ?? this.loop.nakDelayMs);
     }
@@ -128,7 +173,7 @@ class MessageImpl implements WorkMessage {
     if (this.settled) return;
     this.settled = true;
     if (this.lastAttempt) {
-      await this.loop.deadLetter(this.d, `${errorReason(err)} (attempt ${this.d.deliveryCount}/${this.maxDeliver})`);
+      await this.loop.deadLetter(this.d, `${errorReason(err)} (attempt ${this.run}/${this.maxDeliver})`);
     } else {
       await this.d.nak(this.loop.nakDelayMs);
     }
@@ -221,14 +266,22 @@ export class ConsumerLoop implements WorkConsumer {
   private async process(entry: Active): Promise<void> {
     const d = entry.delivery;
     const { maxDeliver, ackWaitMs } = this.settings;
-    if (d.deliveryCount > maxDeliver) {
+    let run = d.deliveryCount;
+    if (this.source.countRun && d.deliveryCount <= maxDeliver + DEAD_LETTER_ATTEMPTS) {
+      try {
+        run = await this.source.countRun(d);
+      } catch (err) {
+        this.reportError(err);
+      }
+    }
+    if (run > maxDeliver) {
       await this.deadLetter(
         d,
         `not acknowledged after ${maxDeliver} deliveries (the worker crashed, hung or lost its connection; ackWait ${ackWaitMs} ms)`,
       );
       return;
     }
-    const msg = new MessageImpl(d, maxDeliver, this);
+    const msg = new MessageImpl(d, maxDeliver, this, run);
     entry.msg = msg;
     let beating = true;
     const heartbeat = setInterval(
@@ -273,6 +326,13 @@ export class ConsumerLoop implements WorkConsumer {
       return;
     }
     await d.term();
+    await this.forgetRuns(d);
+  }
+
+  /** Best effort: a count left behind only costs a KV key. */
+  async forgetRuns(d: RawDelivery): Promise<void> {
+    if (!this.source.forgetRuns) return;
+    await this.source.forgetRuns(d).catch((err) => this.reportError(err));
   }
 
   async stop(opts: { graceMs?: number } = {}): Promise<void> {

@@ -33,7 +33,7 @@ import {
   type StreamConfig,
   type Subscription,
 } from 'nats';
-import { ConsumerLoop, transportMaxDeliver, type DeliverySource, type RawDelivery } from './consume-loop.js';
+import { ConsumerLoop, kvRunCounter, transportMaxDeliver, type DeliverySource, type RawDelivery } from './consume-loop.js';
 import {
   createSubjects,
   patternWithin,
@@ -738,6 +738,7 @@ class NatsWorkQueue implements WorkQueue {
     settings: { maxDeliver: number; ackWaitMs: number },
     private readonly pollMs: number,
     private readonly ensure: () => Promise<void>,
+    private readonly runs: KvStore,
   ) {
     this.maxDeliver = settings.maxDeliver;
     this.ackWaitMs = settings.ackWaitMs;
@@ -759,7 +760,10 @@ class NatsWorkQueue implements WorkQueue {
   }
 
   private source(): DeliverySource {
-    return new PullSource(this.ctx, this.topo, this.ackWaitMs, this.ensure);
+    const pull = new PullSource(this.ctx, this.topo, this.ackWaitMs, this.ensure);
+    // Handler runs counted in KV, not taken from the server's delivery count (docs/bus.md).
+    const counter = kvRunCounter(this.runs, `work-runs.${this.topo.workStream}`);
+    return { next: (ms) => pull.next(ms), interrupt: () => pull.interrupt(), countRun: counter.countRun, forgetRuns: counter.forgetRuns };
   }
 
   consume(handler: WorkHandler, opts: ConsumeOptions = {}): WorkConsumer {
@@ -998,7 +1002,8 @@ export async function connectBus(opts: NatsBusOptions): Promise<NatsBus> {
     const kv = await ctx.retry(() => js.views.kv(topo.kvBucket, { history: opts.kvHistory ?? 5, storage, replicas, timeout: timeoutMs }));
     const os = await ctx.retry(() => js.views.os(topo.objectBucket, { storage, replicas }));
 
-    const work = new NatsWorkQueue(ctx, topo, subjects, { maxDeliver, ackWaitMs }, pollMs, ensureWork);
+    const kvStore = new NatsKvStore(ctx, kv);
+    const work = new NatsWorkQueue(ctx, topo, subjects, { maxDeliver, ackWaitMs }, pollMs, ensureWork, kvStore);
     await work.sweep();
     return {
       kind: 'nats',
@@ -1006,7 +1011,7 @@ export async function connectBus(opts: NatsBusOptions): Promise<NatsBus> {
       topology: topo,
       connection: nc,
       artifacts: new NatsArtifactStore(ctx, os),
-      kv: new NatsKvStore(ctx, kv),
+      kv: kvStore,
       work,
       events: new NatsEventBus(ctx, topo, subjects),
       async close() {

@@ -57,9 +57,10 @@ export function parseNpy(bytes: Uint8Array, source = 'npy'): NpyArray {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new NpyFormatError(source, 'not a .npy file (bad magic)');
   const major = bytes[6]!;
   if (major < 1 || major > 3) throw new NpyFormatError(source, `unsupported .npy version ${major}.${bytes[7]}`);
+  const headerStart = major === 1 ? 10 : 12;
+  if (bytes.length < headerStart) throw new NpyFormatError(source, `truncated header (${bytes.length} bytes; a version ${major} file needs at least ${headerStart})`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const headerStart = major === 1 ? 10 : 12;
   const dataStart = headerStart + headerLen;
   if (dataStart > bytes.length) throw new NpyFormatError(source, `truncated header (${bytes.length} bytes, header ends at ${dataStart})`);
   const header = parseHeader(new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, dataStart)), source);

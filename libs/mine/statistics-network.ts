@@ -61,6 +61,20 @@ function branchParamSpecs(drawShape: number[], cfg: MineConfig): { name: string;
   return specs;
 }
 
+/**
+ * Sizes of one sample's statistics network for draws of `drawShape`, without
+ * allocating anything (for budgets checked before a request runs):
+ * trainable parameters of both branches, and the widest activation per draw
+ * (the hidden layer, or the conv feature map when larger).
+ */
+export function statisticsNetworkSize(drawShape: number[], cfg: MineConfig): { parameters: number; features: number; activationPerDraw: number } {
+  const specs = branchParamSpecs(drawShape, cfg);
+  const perBranch = specs.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
+  const w1 = specs.find((p) => p.name === 'w1')!;
+  const features = w1.shape[1]!;
+  return { parameters: 2 * perBranch, features, activationPerDraw: Math.max(cfg.hidden, drawShape.length === 3 ? features : 0) };
+}
+
 /** Draws after the parameter-free part of a branch (see StatisticsNetwork.prepare). */
 export interface PreparedDraws {
   t: tf.Tensor;

@@ -26,7 +26,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../tensor/index.js';
 import { Rng, STREAM } from '../tensor/rng.js';
-import { ADAM_LEARNING_RATE, LayersAutoencoder, checkShape, compileAutoencoder, kernelInitializer, minimizeParts, trainableVariables } from './autoencoders.js';
+import { ADAM_LEARNING_RATE, LayersAutoencoder, ModelInputError, checkShape, compileAutoencoder, kernelInitializer, minimizeParts, trainableVariables } from './autoencoders.js';
 import type { CreateAutoencoderOptions, TrainStepContext, TrainStepResult } from './types.js';
 
 export const CONCRETE_AE_DEFAULTS = { k: 50, widths: [320, 320], temperature: { start: 10, end: 0.1 }, dropout: 0.1, leakyAlpha: 0.2 } as const;
@@ -56,6 +56,13 @@ function resolve(opts: CreateAutoencoderOptions): ResolvedConcreteOptions {
     dropout,
     learningRate: opts.learningRate ?? ADAM_LEARNING_RATE['concrete-ae'],
   };
+}
+
+/** Throws ModelInputError (field 'k') when a concrete AE would select more features than the input has. */
+export function checkConcreteK(k: number, features: number): void {
+  if (k > features) {
+    throw new ModelInputError(`concrete-ae selects k = ${k} features, but the samples have only ${features}; k must be at most the number of input features`, 'k');
+  }
 }
 
 /** The annealed temperature at step `step` of `totalSteps`: start at step 0, end at the last step. */
@@ -147,6 +154,8 @@ export function buildConcreteAE(inputShape: number[], opts: CreateAutoencoderOpt
   checkShape(inputShape);
   const o = resolve(opts);
   const d = inputShape.reduce((a, b) => a * b, 1);
+  // k > d traps the wasm backend (table index out of bounds) and poisons it for the process.
+  checkConcreteK(o.k, d);
   const flat = inputShape.length === 1;
   const m = tfl.sequential({ name: 'concrete_ae' });
   if (!flat) m.add(tfl.layers.flatten({ inputShape, name: 'flatten' }));

@@ -26,7 +26,8 @@ export {
 export { createAutoencoder, wrapAutoencoder } from './zoo.js';
 export { SparseAutoencoder, SPARSE_AE_DEFAULTS, klSparsity } from './sparse-ae.js';
 export { AdversarialAutoencoder, AAE_DEFAULTS, buildAdversarialAE, buildDiscriminator } from './adversarial-ae.js';
-export { ConcreteAutoencoder, ConcreteSelect, CONCRETE_AE_DEFAULTS, buildConcreteAE, concreteTemperature } from './concrete-ae.js';
+export { ConcreteAutoencoder, ConcreteSelect, CONCRETE_AE_DEFAULTS, buildConcreteAE, checkConcreteK, concreteTemperature } from './concrete-ae.js';
+export { autoencoderSize, type AutoencoderSize } from './size.js';
 export { trainAutoencoder, evaluateLoss, DEFAULT_EPOCHS, DEFAULT_BATCH_SIZE } from './train.js';
 export {
   toArtifacts,

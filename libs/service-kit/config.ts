@@ -8,8 +8,10 @@
  * Empty values count as unset (compose files and Helm charts often render
  * `FOO=`), so a blank optional variable takes its default.
  */
+import { accessSync, constants as fsConstants } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_BUDGET, type ResourceBudget } from '../limits/index.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -34,7 +36,8 @@ export interface ServiceDefaults {
 }
 
 export type AuthConfig =
-  | { readonly disabled: false; readonly token: string }
+  | { readonly disabled: false; readonly token: string; readonly tokensFile?: undefined }
+  | { readonly disabled: false; readonly tokensFile: string; readonly token?: undefined }
   | { readonly disabled: true };
 
 export interface ServiceConfig {
@@ -64,6 +67,20 @@ export interface ServiceConfig {
    * UAE_ACK_WAIT_MS, UAE_MAX_DELIVER, UAE_NATS_REPLICAS (stream/KV replicas).
    */
   queue: { ackWaitMs?: number; maxDeliver?: number; replicas?: number };
+  /**
+   * Resource budgets requests are checked against before allocating
+   * (libs/limits): UAE_MAX_PARAMETERS, UAE_MAX_TENSOR_ELEMENTS,
+   * UAE_MAX_TRAIN_STEPS; defaults DEFAULT_BUDGET.
+   */
+  budget: ResourceBudget;
+  /**
+   * TLS (files, read when the server binds): UAE_TLS_CERT + UAE_TLS_KEY turn
+   * it on; UAE_TLS_CLIENT_CA also requires and verifies client certificates
+   * (mTLS). UAE_TLS_CA: the CA for this service's own outgoing calls to other
+   * uae services (they then use TLS, presenting cert/key when given).
+   */
+  tls: { certFile: string; keyFile: string; clientCaFile?: string } | undefined;
+  tlsCaFile: string | undefined;
   /** UAE_* variables present in the environment that nothing declared (likely typos). */
   unknownVariables: string[];
 }
@@ -154,7 +171,36 @@ function baseShape(defaults: ServiceDefaults) {
     UAE_ACK_WAIT_MS: boundedInt('milliseconds', 100, 3_600_000).optional(),
     UAE_MAX_DELIVER: boundedInt('deliveries', 1, 100).optional(),
     UAE_NATS_REPLICAS: boundedInt('replicas', 1, 5).optional(),
+    UAE_TLS_CERT: readableFile.optional(),
+    UAE_TLS_KEY: readableFile.optional(),
+    UAE_TLS_CLIENT_CA: readableFile.optional(),
+    UAE_TLS_CA: readableFile.optional(),
+    UAE_MAX_PARAMETERS: budgetInt().default(DEFAULT_BUDGET.maxParameters),
+    UAE_MAX_TENSOR_ELEMENTS: budgetInt().default(DEFAULT_BUDGET.maxTensorElements),
+    UAE_MAX_TRAIN_STEPS: budgetInt().default(DEFAULT_BUDGET.maxTrainSteps),
   };
+}
+
+const readableFile = z
+  .string()
+  .transform((s) => (isAbsolute(s) ? s : resolve(s)))
+  .refine(
+    (p) => {
+      try {
+        accessSync(p, fsConstants.R_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must name a readable file (PEM)' },
+  );
+
+function budgetInt() {
+  return z
+    .string()
+    .refine((s) => /^[1-9]\d{0,14}$/.test(s.replace(/_/g, '')), { message: 'must be a positive integer (at most 15 digits; _ separators allowed)' })
+    .transform((s) => Number(s.replace(/_/g, '')));
 }
 
 function boundedInt(what: string, min: number, max: number) {
@@ -168,10 +214,26 @@ function boundedInt(what: string, min: number, max: number) {
 export const SERVICE_ENV_VARS = [
   ...Object.keys(baseShape({ grpcPort: 0, metricsPort: 0 })),
   'UAE_AUTH_TOKEN',
+  'UAE_AUTH_TOKENS_FILE',
   'UAE_AUTH_DISABLED',
 ] as const;
 
 function authFrom(env: Record<string, string | undefined>, issues: ConfigIssue[]): AuthConfig | undefined {
+  const file = env.UAE_AUTH_TOKENS_FILE;
+  if (file !== undefined) {
+    if (env.UAE_AUTH_TOKEN !== undefined || env.UAE_AUTH_DISABLED?.toLowerCase() === 'true') {
+      issues.push({ variable: 'UAE_AUTH_TOKENS_FILE', reason: 'set only one of UAE_AUTH_TOKEN, UAE_AUTH_TOKENS_FILE and UAE_AUTH_DISABLED=true' });
+      return undefined;
+    }
+    const path = isAbsolute(file) ? file : resolve(file);
+    try {
+      accessSync(path, fsConstants.R_OK);
+    } catch {
+      issues.push({ variable: `UAE_AUTH_TOKENS_FILE=${JSON.stringify(file)}`, reason: 'must name a readable file of "<role> <token>" lines' });
+      return undefined;
+    }
+    return { disabled: false, tokensFile: path };
+  }
   const token = env.UAE_AUTH_TOKEN;
   const disabledRaw = env.UAE_AUTH_DISABLED;
   let disabled: boolean | undefined;
@@ -265,6 +327,12 @@ export function loadServiceConfig<E extends z.ZodObject = z.ZodObject<{}>>(
     }
   }
   const auth = authFrom(vars, issues);
+  if ((vars.UAE_TLS_CERT === undefined) !== (vars.UAE_TLS_KEY === undefined)) {
+    issues.push({ variable: 'UAE_TLS_CERT / UAE_TLS_KEY', reason: 'set both (the certificate chain and its private key) or neither' });
+  }
+  if (vars.UAE_TLS_CLIENT_CA !== undefined && vars.UAE_TLS_CERT === undefined) {
+    issues.push({ variable: 'UAE_TLS_CLIENT_CA', reason: 'client certificates (mTLS) need TLS: set UAE_TLS_CERT and UAE_TLS_KEY too' });
+  }
   if (issues.length > 0 || !parsed.success || auth === undefined) throw new ConfigError(issues);
 
   const v = parsed.data as Record<string, unknown>;
@@ -291,6 +359,20 @@ export function loadServiceConfig<E extends z.ZodObject = z.ZodObject<{}>>(
       ...(v.UAE_MAX_DELIVER !== undefined ? { maxDeliver: v.UAE_MAX_DELIVER as number } : {}),
       ...(v.UAE_NATS_REPLICAS !== undefined ? { replicas: v.UAE_NATS_REPLICAS as number } : {}),
     },
+    tls:
+      v.UAE_TLS_CERT !== undefined && v.UAE_TLS_KEY !== undefined
+        ? {
+            certFile: v.UAE_TLS_CERT as string,
+            keyFile: v.UAE_TLS_KEY as string,
+            ...(v.UAE_TLS_CLIENT_CA !== undefined ? { clientCaFile: v.UAE_TLS_CLIENT_CA as string } : {}),
+          }
+        : undefined,
+    tlsCaFile: v.UAE_TLS_CA as string | undefined,
+    budget: {
+      maxParameters: v.UAE_MAX_PARAMETERS as number,
+      maxTensorElements: v.UAE_MAX_TENSOR_ELEMENTS as number,
+      maxTrainSteps: v.UAE_MAX_TRAIN_STEPS as number,
+    },
     unknownVariables,
     extra: extraValues as z.output<E>,
   };
@@ -304,7 +386,10 @@ const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|API_?KEY/i;
  */
 export function describeConfig(config: ServiceConfig & { extra?: unknown }): Record<string, unknown> {
   const { auth, extra, ...rest } = config;
-  const out: Record<string, unknown> = { ...rest, auth: auth.disabled ? 'disabled' : 'bearer token (hidden)' };
+  const out: Record<string, unknown> = {
+    ...rest,
+    auth: auth.disabled ? 'disabled' : auth.tokensFile !== undefined ? `role tokens from ${auth.tokensFile}` : 'bearer token (hidden)',
+  };
   if (extra && typeof extra === 'object') {
     out.extra = Object.fromEntries(
       Object.entries(extra).map(([k, v]) => [k, SECRET_NAME.test(k) && v !== undefined ? '(hidden)' : v]),

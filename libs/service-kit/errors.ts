@@ -120,7 +120,9 @@ function newRef(): string {
  *
  * Order: a `signal` that already fired wins (the handler failed because the
  * call was cancelled or timed out); then the service's `mappers`; then
- * ServiceError; ZodError → INVALID_ARGUMENT naming every field path;
+ * ServiceError; RequestDecodeError (bytes that are not the method's request,
+ * decode.ts) → INVALID_ARGUMENT with its field; ResourceLimitError (a request
+ * over a budget, libs/limits) → RESOURCE_EXHAUSTED with its field; ZodError → INVALID_ARGUMENT naming every field path;
  * AbortError/…CancelledError → CANCELLED, TimeoutError → DEADLINE_EXCEEDED;
  * …NotFoundError or ENOENT → NOT_FOUND; …InputError/…ValidationError/
  * …FormatError (the libs' input errors) → INVALID_ARGUMENT with their `field`;
@@ -137,6 +139,14 @@ export function statusFromError(
     if (mapped) return fromServiceError(mapped);
   }
   if (err instanceof ServiceError) return fromServiceError(err);
+  if (errName(err) === 'RequestDecodeError') {
+    const field = (err as { field?: unknown }).field;
+    return { code: Status.INVALID_ARGUMENT, details: errMessage(err), ...(typeof field === 'string' ? { field } : {}) };
+  }
+  if (errName(err) === 'ResourceLimitError') {
+    const field = (err as { field?: unknown }).field;
+    return { code: Status.RESOURCE_EXHAUSTED, details: errMessage(err), ...(typeof field === 'string' ? { field } : {}) };
+  }
   if (isZodError(err)) {
     const fields = err.issues.map((i) => formatFieldPath(i.path));
     return {

@@ -52,7 +52,6 @@ export {
 export {
   createService,
   runMain,
-  createAuthenticator,
   loadProtos,
   splitPath,
   DEFAULT_LOADER_OPTIONS,
@@ -73,3 +72,21 @@ export {
   type HandlerFor,
   type HandlersFor,
 } from './server.js';
+export {
+  createAuthenticator,
+  parseTokens,
+  requiredRole,
+  TokenSource,
+  TokenFileError,
+  ROLES,
+  type Role,
+  type MethodRoles,
+  type Denial,
+} from './auth.js';
+export {
+  RequestDecodeError,
+  UndecodableRequest,
+  createRequestDiagnoser,
+  guardDefinition,
+  type RequestDiagnoser,
+} from './decode.js';

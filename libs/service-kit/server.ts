@@ -30,8 +30,8 @@
  * grpc.health.v1. Health and reflection need no token, so probes and grpcurl
  * work without secrets; every other method does unless auth is disabled.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -46,6 +46,8 @@ import {
   type ErrorMapper,
   type MappedStatus,
 } from './errors.js';
+import { createAuthenticator, TokenSource, type Denial, type MethodRoles } from './auth.js';
+import { createRequestDiagnoser, guardDefinition, UndecodableRequest } from './decode.js';
 import { createLogger, type Logger } from './logger.js';
 import { createServiceMetrics, dialableHost, startMetricsServer, type MetricsServer, type ServiceMetrics } from './metrics.js';
 
@@ -131,6 +133,8 @@ export interface ServiceContext {
   onShutdown(hook: () => Promise<void> | void): void;
   /** Flip health after start-up (e.g. NOT_SERVING while the NATS connection is down). */
   setServing(serving: boolean, reason?: string): void;
+  /** The token this service sends on its own calls to other uae services (UAE_AUTH_TOKEN, or the tokens file's first admin token, re-read on rotation). */
+  callToken(): string | undefined;
 }
 
 export interface ReadinessCheck {
@@ -209,6 +213,8 @@ export interface CreateServiceOptions {
   protos?: ProtoSpec | LoadedProtos;
   /** Service-specific error rules, tried before the defaults. */
   mapError?: ErrorMapper | readonly ErrorMapper[];
+  /** The role each method needs ("pkg.Service/Method" or "pkg.Service"; unlisted: admin). See auth.ts. */
+  methodRoles?: MethodRoles;
   logger?: Logger;
   metrics?: ServiceMetrics;
   /**
@@ -276,36 +282,61 @@ function hostPort(host: string, port: number): string {
 }
 
 // ---------------------------------------------------------------------------
-// Auth
+// Transport: TLS credentials and raw headers (auth itself is in auth.ts)
 
-type Denial = { code: Status; details: string };
-
-export function createAuthenticator(auth: AuthConfig): (metadata: grpc.Metadata) => Denial | undefined {
-  if (auth.disabled) return () => undefined;
-  const expected = createHash('sha256').update(auth.token).digest();
-  return (metadata) => {
-    const values = metadata.get('authorization');
-    if (values.length === 0) {
-      return {
-        code: Status.UNAUTHENTICATED,
-        details: 'missing "authorization" metadata: send "authorization: Bearer <token>"',
-      };
+/** TLS from UAE_TLS_CERT / UAE_TLS_KEY (+ UAE_TLS_CLIENT_CA: client certificates required), else plaintext. */
+function serverCredentials(config: ServiceConfig): grpc.ServerCredentials {
+  if (!config.tls) return grpc.ServerCredentials.createInsecure();
+  const read = (file: string, variable: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new ConfigError([{ variable, reason: `cannot read ${file}: ${errorText(err)}` }]);
     }
-    if (values.length > 1) {
-      return { code: Status.UNAUTHENTICATED, details: '"authorization" metadata given more than once' };
-    }
-    const match = typeof values[0] === 'string' ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(values[0]) : null;
-    if (!match) {
-      return { code: Status.UNAUTHENTICATED, details: '"authorization" metadata must be "Bearer <token>"' };
-    }
-    // Digests of equal length make the comparison constant-time whatever the
-    // length of what the client sent.
-    const got = createHash('sha256').update(match[1]).digest();
-    if (!timingSafeEqual(got, expected)) {
-      return { code: Status.UNAUTHENTICATED, details: '"authorization" bearer token is not valid' };
-    }
-    return undefined;
   };
+  const pair = { cert_chain: read(config.tls.certFile, 'UAE_TLS_CERT'), private_key: read(config.tls.keyFile, 'UAE_TLS_KEY') };
+  const clientCa = config.tls.clientCaFile ? read(config.tls.clientCaFile, 'UAE_TLS_CLIENT_CA') : null;
+  try {
+    return grpc.ServerCredentials.createSsl(clientCa, [pair], clientCa !== null);
+  } catch (err) {
+    throw new ConfigError([{ variable: 'UAE_TLS_CERT / UAE_TLS_KEY', reason: `not a usable certificate and key: ${errorText(err)}` }]);
+  }
+}
+
+/**
+ * Node's http2 keeps only the first value of a header it treats as
+ * single-valued (`authorization` among them) when building the headers object
+ * grpc-js reads, so a request carrying [valid, wrong] tokens looked like one
+ * valid token. The raw header list still has both: a 'stream' listener that
+ * runs before grpc-js' puts every value of such a header back (as an array,
+ * which grpc-js turns into repeated metadata), so the authenticator sees and
+ * refuses the duplicate. grpc-js keeps its http2 servers in the private
+ * `http2Servers` map; its absence (a grpc-js upgrade) is a start-up error
+ * rather than a silent loss of the check.
+ */
+const CHECKED_DUPLICATES = new Set(['authorization']);
+
+function restoreDuplicateHeaders(server: grpc.Server): void {
+  const servers = (server as unknown as { http2Servers?: Map<EventEmitterLike, unknown> }).http2Servers;
+  if (!(servers instanceof Map)) throw new Error('service-kit: grpc-js no longer exposes its http2 servers; the duplicate-header check cannot be installed');
+  for (const h2 of servers.keys()) {
+    h2.prependListener('stream', (_stream: unknown, headers: Record<string, unknown>, _flags: unknown, raw?: unknown) => {
+      if (!Array.isArray(raw)) return;
+      const seen = new Map<string, string[]>();
+      for (let i = 0; i + 1 < raw.length; i += 2) {
+        const name = String(raw[i]).toLowerCase();
+        if (!CHECKED_DUPLICATES.has(name)) continue;
+        const list = seen.get(name) ?? [];
+        list.push(String(raw[i + 1]));
+        seen.set(name, list);
+      }
+      for (const [name, values] of seen) if (values.length > 1) headers[name] = values;
+    });
+  }
+}
+
+interface EventEmitterLike {
+  prependListener(event: string, listener: (...args: any[]) => void): unknown;
 }
 
 // ---------------------------------------------------------------------------
@@ -319,7 +350,7 @@ interface GateState {
 }
 
 function kitInterceptor(opts: {
-  authenticate: (metadata: grpc.Metadata) => Denial | undefined;
+  authenticate: (metadata: grpc.Metadata, service: string, method: string) => Denial | undefined;
   gate: GateState;
   metrics: ServiceMetrics;
   logger: Logger;
@@ -352,19 +383,41 @@ function kitInterceptor(opts: {
       else opts.logger.warn(line, 'grpc call');
     };
 
+    // grpc-js sends some statuses itself, below every interceptor (a message
+    // over the size limit, a bad grpc-timeout, an unsupported compression):
+    // record those with their real code instead of the cancel that follows.
+    const below = next.sendStatus.bind(next);
+    next.sendStatus = (status) => {
+      finish(status.code, status.details);
+      below(status);
+    };
+
     let self: grpc.ServerInterceptingCall | undefined;
-    const refuse = (denial: Denial) => self!.sendStatus({ ...denial, metadata: new grpc.Metadata() });
+    let refused = false;
+    const refuse = (denial: Denial | ReturnType<typeof toGrpcStatus>) => {
+      refused = true;
+      self!.sendStatus({ metadata: new grpc.Metadata(), ...denial });
+    };
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, pass) => {
         if (!exempt) {
           // Not passing the metadata on means the handler never starts.
-          const denial = opts.authenticate(metadata);
+          const denial = opts.authenticate(metadata, service, method);
           if (denial) return refuse(denial);
           if (!opts.gate.ready) {
             return refuse({ code: Status.UNAVAILABLE, details: `service not ready: ${opts.gate.notReadyReason}` });
           }
         }
         pass(metadata);
+      })
+      .withOnReceiveMessage((message, pass) => {
+        if (refused) return;
+        // A guarded deserializer's failure (decode.ts): answered here, before any handler.
+        if (message instanceof UndecodableRequest) return refuse(toGrpcStatus(statusFromError(message.error)));
+        pass(message);
+      })
+      .withOnReceiveHalfClose((pass) => {
+        if (!refused) pass();
       })
       .withOnCancel(() => {
         const deadline = deadlineMs(next.getDeadline());
@@ -604,13 +657,32 @@ export async function createService(opts: CreateServiceOptions): Promise<Running
   const shutdownHooks: Array<() => Promise<void> | void> = [];
   const stopping = new AbortController();
 
+  let tokens: TokenSource | undefined;
+  try {
+    tokens = config.auth.disabled
+      ? undefined
+      : new TokenSource(config.auth, {
+          onReload: (count) => logger.info({ tokens: count }, 'auth tokens reloaded'),
+          onError: (message) => logger.error({ err: message }, 'auth tokens file'),
+        });
+  } catch (err) {
+    throw new ConfigError([{ variable: 'UAE_AUTH_TOKENS_FILE', reason: errorText(err) }]);
+  }
   const server = new grpc.Server({
     ...opts.serverOptions,
     interceptors: [
-      kitInterceptor({ authenticate: createAuthenticator(config.auth), gate, metrics, logger }),
+      kitInterceptor({ authenticate: createAuthenticator(config.auth, { methodRoles: opts.methodRoles ?? {}, ...(tokens ? { tokens } : {}) }), gate, metrics, logger }),
       ...(opts.serverOptions?.interceptors ?? []),
     ],
   });
+
+  // Every service added (ours, health, reflection) gets deserializers that do
+  // not throw inside grpc-js (decode.ts); a failure names the field when the
+  // protos describe the method.
+  const protos = opts.protos === undefined ? undefined : 'packageDefinition' in opts.protos ? opts.protos : loadProtos(opts.protos);
+  const diagnose = createRequestDiagnoser(protos ? [protos.packageDefinition] : []);
+  const addService = server.addService.bind(server);
+  server.addService = (definition, implementation) => addService(guardDefinition(definition, diagnose), implementation);
 
   const setServing = (serving: boolean, reason?: string) => {
     gate.ready = serving;
@@ -657,21 +729,23 @@ export async function createService(opts: CreateServiceOptions): Promise<Running
       if (stopping.signal.aborted) return;
       setServing(serving, reason);
     },
+    callToken: () => tokens?.callToken(),
   };
 
   await opts.register(registrar, serviceContext);
   health.addToServer(server);
-  const protos = opts.protos === undefined ? undefined : 'packageDefinition' in opts.protos ? opts.protos : loadProtos(opts.protos);
   new ReflectionService({ ...healthPackageDefinition(), ...protos?.packageDefinition }).addToServer(server);
 
   // Bind gRPC, then metrics; undo the first when the second fails.
+  const credentials = serverCredentials(config);
   const grpcPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(hostPort(config.grpc.host, config.grpc.port), grpc.ServerCredentials.createInsecure(), (err, port) =>
+    server.bindAsync(hostPort(config.grpc.host, config.grpc.port), credentials, (err, port) =>
       err
         ? reject(new Error(`cannot listen for gRPC on ${hostPort(config.grpc.host, config.grpc.port)} (UAE_GRPC_HOST/UAE_GRPC_PORT): ${err.message}`))
         : resolve(port),
     );
   });
+  restoreDuplicateHeaders(server);
   let metricsServer: MetricsServer;
   try {
     metricsServer = await startMetricsServer({
@@ -691,6 +765,9 @@ export async function createService(opts: CreateServiceOptions): Promise<Running
   const addresses = { grpc: `${dialableHost(config.grpc.host)}:${grpcPort}`, metrics: metricsServer.url };
   logger.info({ config: describeConfig(config), grpc: addresses.grpc, metrics: addresses.metrics, services }, 'listening');
   if (config.auth.disabled) logger.warn('authentication is disabled (UAE_AUTH_DISABLED=true)');
+  if (!config.tls && !config.auth.disabled) {
+    logger.warn('gRPC is plaintext: bearer tokens cross the network in the clear (set UAE_TLS_CERT / UAE_TLS_KEY, or run behind a mesh that adds TLS)');
+  }
   if (config.unknownVariables.length > 0) {
     logger.warn({ variables: config.unknownVariables }, 'unrecognised UAE_* environment variables (typos?)');
   }

@@ -195,3 +195,33 @@ export async function switchBackend(choice: BackendChoice): Promise<BackendInfo>
   active = undefined;
   return initBackend(choice);
 }
+
+/**
+ * True for an error that means the backend itself is broken, not the input:
+ * a WebAssembly trap (RuntimeError: "memory access out of bounds", "table
+ * index is out of bounds", "unreachable", …) or an emscripten abort
+ * ("Aborted(…)"). After one, the wasm instance may be corrupt for the rest of
+ * the process (issue 10: every later job failed with "Aborted()"), so a
+ * service marks itself NOT_SERVING and restarts (services/common/service.ts).
+ */
+export function isBackendFault(err: unknown): boolean {
+  const wasm = (globalThis as { WebAssembly?: { RuntimeError: new () => Error } }).WebAssembly;
+  if (wasm && err instanceof wasm.RuntimeError) return true;
+  const name = err instanceof Error ? err.name : '';
+  const message = err instanceof Error ? err.message : String(err);
+  return name === 'RuntimeError' || /(^|\W)Aborted\(/.test(message);
+}
+
+/**
+ * A real WebAssembly trap in the wasm backend (an out-of-bounds free inside
+ * its module), for fault drills: it throws the RuntimeError the backend
+ * would. Only on the wasm backend.
+ */
+export function triggerBackendTrap(): never {
+  const b = tf.backend() as unknown as { wasm?: { _free?: (ptr: number) => void } };
+  if (tf.getBackend() !== 'wasm' || typeof b.wasm?._free !== 'function') {
+    throw new Error(`triggerBackendTrap needs the wasm backend (this is ${tf.getBackend()})`);
+  }
+  b.wasm._free(0x7fffffff);
+  throw new Error('the wasm backend did not trap');
+}

@@ -11,6 +11,8 @@ export {
   parseBackendChoice,
   BackendUnavailableError,
   BACKEND_NAMES,
+  isBackendFault,
+  triggerBackendTrap,
   type BackendInfo,
   type BackendName,
   type BackendChoice,

@@ -14,6 +14,7 @@
  *                         connectBus applies it to the shared consumer
  *   UAE_MAX_DELIVER       handler runs per shard before it is dead-lettered (default 5)
  *   UAE_WORKER_NAME       worker identity in shard events (default host:pid)
+ *   UAE_ALLOW_DATASET_PATHS, UAE_DATASET_ROOTS  server-side dataset paths (default off; services/common/dataset-access.ts)
  */
 import { z } from 'zod';
 import { runMain } from '../../libs/service-kit/index.js';
@@ -26,6 +27,7 @@ import { createHandlers } from './handlers.js';
 import { createAttackMetrics, type AttackMetrics } from './metrics.js';
 import { DatasetCache, ModelCache } from './resources.js';
 import { startShardWorker, type ShardWorker } from './worker.js';
+import { datasetAccessEnv, datasetAccessFrom } from '../common/dataset-access.js';
 
 export const ATTACK_OPTIMIZER_PORTS = { grpc: 50052, metrics: 9462 } as const;
 
@@ -35,6 +37,7 @@ const env = z.object({
   UAE_ACK_WAIT_MS: z.coerce.number().int().min(100).max(3_600_000).optional(),
   UAE_MAX_DELIVER: z.coerce.number().int().min(1).max(100).optional(),
   UAE_WORKER_NAME: z.string().min(1).max(128).optional(),
+  ...datasetAccessEnv,
 });
 
 // Bus settings are needed before the configuration is loaded; invalid values
@@ -72,10 +75,10 @@ runMain(async () => {
       const store = () => deps.bus.artifacts;
       caches = {
         models: new ModelCache(store),
-        datasets: new DatasetCache(store, { dataDir: deps.config.dataDir }),
+        datasets: new DatasetCache(store, { dataDir: deps.config.dataDir, access: datasetAccessFrom(deps.config.extra, deps.config.dataDir), budget: deps.config.budget }),
         metrics: createAttackMetrics(deps.metrics),
       };
-      const handlers = createHandlers({ ...deps, ...caches, threads: threadCount, pool: attackPool });
+      const handlers = createHandlers({ ...deps, ...caches, threads: threadCount, pool: attackPool, budget: deps.config.budget });
       server.add(v1.AttackServiceService, handlers);
       // hooks run in reverse: stop the worker (hand shards back) before the bus closes
       deps.ctx.onShutdown(() => caches?.models.clear());
@@ -99,6 +102,7 @@ runMain(async () => {
         metrics: caches!.metrics,
         threads: threadCount,
         pool: attackPool,
+        budget: deps.config.budget,
         logger: deps.logger.child({ component: 'shard-worker' }),
         workerName: deps.config.extra.UAE_WORKER_NAME,
       });

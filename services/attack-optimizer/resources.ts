@@ -14,6 +14,8 @@ import type { Autoencoder } from '../../libs/models/index.js';
 import { v1 } from '../../libs/proto/index.js';
 import { loadModel } from '../common/models.js';
 import { resolveDataset, type ResolvedDataset } from '../common/datasets.js';
+import type { DatasetAccess } from '../common/dataset-access.js';
+import type { ResourceBudget } from '../../libs/limits/index.js';
 
 export interface ModelLease {
   readonly ae: Autoencoder;
@@ -123,13 +125,14 @@ export class DatasetCache {
 
   constructor(
     private readonly store: () => ArtifactStore,
-    private readonly opts: { dataDir?: string; capacity?: number } = {},
+    private readonly opts: { dataDir?: string; capacity?: number; access?: DatasetAccess; budget?: ResourceBudget } = {},
   ) {}
 
   /** The dataset for `cfg`, shaped for a model of `kind` (flat vectors for all but conv-ae). */
   get(cfg: v1.DatasetConfig | undefined, kind: string, field = 'dataset'): Promise<ResolvedDataset> {
     const key = cfg ? `${kind}:${Buffer.from(v1.DatasetConfig.encode(cfg).finish()).toString('base64')}` : undefined;
-    if (key === undefined) return resolveDataset(this.store(), cfg, { kind, field, dataDir: this.opts.dataDir });
+    const opts = { kind, field, dataDir: this.opts.dataDir, ...(this.opts.access ? { access: this.opts.access } : {}), ...(this.opts.budget ? { budget: this.opts.budget } : {}) };
+    if (key === undefined) return resolveDataset(this.store(), cfg, opts);
     const hit = this.entries.get(key);
     if (hit) {
       // refresh recency
@@ -137,7 +140,7 @@ export class DatasetCache {
       this.entries.set(key, hit);
       return hit;
     }
-    const loading = resolveDataset(this.store(), cfg, { kind, field, dataDir: this.opts.dataDir });
+    const loading = resolveDataset(this.store(), cfg, opts);
     this.entries.set(key, loading);
     loading.catch(() => {
       if (this.entries.get(key) === loading) this.entries.delete(key);

@@ -44,7 +44,7 @@ import type { SampleResult } from '../../libs/attack/index.js';
 import { serviceErrorMappers } from '../common/errors.js';
 import { mapFieldNotFound } from './errors.js';
 import { assembleAttackResult, SHARD_RESULT_MEDIA_TYPE, ShardResultsInconsistentError } from './assemble.js';
-import { checkCriterion, checkSplit, parseAttackConfig, sameShape, samplerDefaults, splitName, type HandlerDeps } from './handlers.js';
+import { checkAttackBudget, checkCriterion, checkSplit, parseAttackConfig, sameShape, samplerDefaults, splitName, type HandlerDeps } from './handlers.js';
 import { generateUaes } from '../../libs/augment/index.js';
 
 const { JobKind, JobState } = v1;
@@ -224,6 +224,7 @@ export function startShardWorker(deps: ShardWorkerDeps): ShardWorker {
         splitKey = splitName(checkSplit(shard.split, 'split'));
         config = parseAttackConfig(shard.config, 'config', samplerDefaults(ae));
         checkCriterion(config, 'config');
+        checkAttackBudget(config, ae.inputShape, shard.sampleCount, deps.budget);
       } catch (e) {
         throw new ShardInputError((e as { field?: string }).field ?? 'config', (e as Error).message);
       }

@@ -84,9 +84,10 @@ export async function statRef(store: ArtifactStore, ref: v1.ArtifactRef | undefi
   return info;
 }
 
-/** The bytes of a referenced artifact (validated as statRef does). */
-export async function getByRef(store: ArtifactStore, ref: v1.ArtifactRef | undefined, field: string): Promise<Uint8Array> {
+/** The bytes of a referenced artifact (validated as statRef does); `check` sees its size before anything is downloaded. */
+export async function getByRef(store: ArtifactStore, ref: v1.ArtifactRef | undefined, field: string, check?: (info: ArtifactInfo) => void): Promise<Uint8Array> {
   const info = await statRef(store, ref, field);
+  check?.(info);
   try {
     return await store.get(info.key);
   } catch (e) {

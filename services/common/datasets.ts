@@ -4,9 +4,9 @@
  * service computes the same numbers as `uae` and libs/augment for the same
  * config and seed.
  *
- *   source.name  "fashion-mnist", "mice-protein", or — when `allowPaths`
- *                (default true) — "idx:DIR", "csv:FILE", "npy:DIR" on the
- *                service's machine
+ *   source.name  "fashion-mnist", "mice-protein", or — when `access`
+ *                allows (default: no; dataset-access.ts) — "idx:DIR",
+ *                "csv:FILE", "npy:DIR" on the service's machine
  *   source.npy   x_train/x_test (+ optional y_train/y_test) .npy artifacts
  *                in the artifact store (artifacts.ts: `sha256/<hex>`)
  *   train_samples / test_samples (0 = all), seed, label_column (CSV)
@@ -34,6 +34,8 @@ import type { ArtifactStore } from '../../libs/bus/index.js';
 import { ProtoFieldError, type v1 } from '../../libs/proto/index.js';
 import { flattenFor, type ModelDataset } from '../../libs/augment/index.js';
 import { getByRef } from './artifacts.js';
+import { checkDatasetPath, NO_DATASET_PATHS, type DatasetAccess } from './dataset-access.js';
+import { checkBudget, DEFAULT_BUDGET, type ResourceBudget } from '../../libs/limits/index.js';
 
 export class DatasetConfigNotFoundError extends Error {
   constructor(readonly field: string, message: string) {
@@ -47,15 +49,15 @@ export interface ResolveDatasetOptions {
   kind?: string;
   /** Proto field path of the config in error messages (default "dataset"). */
   field?: string;
-  /** Allow "idx:", "csv:", "npy:" paths on this machine (default true). */
-  allowPaths?: boolean;
+  /** Which "idx:", "csv:", "npy:" paths on this machine may be read (default none; dataset-access.ts). */
+  access?: DatasetAccess;
   /** Directory searched first for fashion-mnist's IDX files. */
   dataDir?: string;
+  /** Budget for the arrays (maxTensorElements): checked on an artifact's size before it is downloaded, and on rows × dims once loaded. Default DEFAULT_BUDGET. */
+  budget?: ResourceBudget;
 }
 
 export type ResolvedDataset = ModelDataset;
-
-const PATH_PREFIXES = ['idx:', 'csv:', 'npy:'];
 
 function checkCount(n: number, field: string): number | undefined {
   if (n === 0) return undefined;
@@ -63,8 +65,12 @@ function checkCount(n: number, field: string): number | undefined {
   return n;
 }
 
-async function npyArray(store: ArtifactStore, ref: v1.ArtifactRef | undefined, field: string): Promise<NpyArray> {
-  const bytes = await getByRef(store, ref, field);
+async function npyArray(store: ArtifactStore, ref: v1.ArtifactRef | undefined, field: string, budget: ResourceBudget): Promise<NpyArray> {
+  // Every element takes at least one byte (uint8): a file larger than that many bytes
+  // (plus a generous header) cannot fit, whatever its dtype.
+  const bytes = await getByRef(store, ref, field, (info) =>
+    checkBudget(budget, 'maxTensorElements', field, info.size - 65_536, `a ${info.size}-byte .npy artifact, at least ${Math.max(0, info.size - 65_536)} elements`),
+  );
   try {
     return parseNpy(bytes, field);
   } catch (e) {
@@ -81,6 +87,7 @@ export async function resolveDataset(
   opts: ResolveDatasetOptions = {},
 ): Promise<ResolvedDataset> {
   const field = opts.field ?? 'dataset';
+  const budget = opts.budget ?? DEFAULT_BUDGET;
   if (!cfg) throw new ProtoFieldError(field, 'required');
   const trainSamples = checkCount(cfg.trainSamples, `${field}.train_samples`);
   const testSamples = checkCount(cfg.testSamples, `${field}.test_samples`);
@@ -95,9 +102,7 @@ export async function resolveDataset(
       const name = source.value.trim();
       const f = `${field}.name`;
       if (name === '') throw new ProtoFieldError(f, 'must not be empty');
-      if (PATH_PREFIXES.some((p) => name.startsWith(p)) && opts.allowPaths === false) {
-        throw new ProtoFieldError(f, `"${name}": server-side paths are not allowed on this service; upload the arrays and use ${field}.npy`);
-      }
+      checkDatasetPath(opts.access ?? NO_DATASET_PATHS, name, f);
       try {
         ds = await loadDataset(name, {
           dataDir: opts.dataDir,
@@ -117,10 +122,10 @@ export async function resolveDataset(
       const npy = source.value;
       const f = `${field}.npy`;
       const arrays = {
-        xTrain: await npyArray(store, npy.xTrain, `${f}.x_train`),
-        xTest: await npyArray(store, npy.xTest, `${f}.x_test`),
-        ...(present(npy.yTrain) ? { yTrain: await npyArray(store, npy.yTrain, `${f}.y_train`) } : {}),
-        ...(present(npy.yTest) ? { yTest: await npyArray(store, npy.yTest, `${f}.y_test`) } : {}),
+        xTrain: await npyArray(store, npy.xTrain, `${f}.x_train`, budget),
+        xTest: await npyArray(store, npy.xTest, `${f}.x_test`, budget),
+        ...(present(npy.yTrain) ? { yTrain: await npyArray(store, npy.yTrain, `${f}.y_train`, budget) } : {}),
+        ...(present(npy.yTest) ? { yTest: await npyArray(store, npy.yTest, `${f}.y_test`, budget) } : {}),
       };
       const name = `npy:${npy.xTrain!.sha256.slice(0, 12)}`;
       try {
@@ -140,6 +145,10 @@ export async function resolveDataset(
       ds = subsetDataset(ds, { trainSamples, testSamples, seed });
       break;
     }
+  }
+  for (const [split, part] of [['train', ds.train], ['test', ds.test]] as const) {
+    const dims = ds.inputShape.reduce((a, b) => a * b, 1);
+    checkBudget(budget, 'maxTensorElements', `${field}.${split}_samples`, part.n * dims, `${part.n} ${split} rows × ${dims} values`);
   }
   return flattenFor(ds, opts.kind);
 }

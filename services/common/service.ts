@@ -19,7 +19,9 @@
  *     }),
  *   );
  */
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { JobStore } from '../../libs/jobs/index.js';
@@ -30,6 +32,7 @@ import {
   loadServiceConfig,
   type ErrorMapper,
   type Logger,
+  type MethodRoles,
   type ReadinessCheck,
   type RunningService,
   type ServiceConfig,
@@ -40,8 +43,35 @@ import {
 import { openServiceBus, type ServiceBus, type ServiceBusOptions } from './bus.js';
 import { serviceErrorMappers } from './errors.js';
 
+/**
+ * The role each uae.v1 method needs (libs/service-kit/auth.ts; read < submit <
+ * admin). read: look at jobs, models and artifacts; submit: start or cancel
+ * work and upload data. Anything not listed needs admin.
+ */
+export const METHOD_ROLES: MethodRoles = {
+  'uae.v1.JobService/GetJob': 'read',
+  'uae.v1.JobService/WatchJob': 'read',
+  'uae.v1.JobService/ListJobs': 'read',
+  'uae.v1.JobService/SubmitPipeline': 'submit',
+  'uae.v1.JobService/CancelJob': 'submit',
+  'uae.v1.ArtifactService/Stat': 'read',
+  'uae.v1.ArtifactService/Download': 'read',
+  'uae.v1.ArtifactService/Upload': 'submit',
+  'uae.v1.TrainingService/GetModel': 'read',
+  'uae.v1.TrainingService/Train': 'submit',
+  'uae.v1.EvaluationService/Evaluate': 'submit',
+  'uae.v1.AttackService/Generate': 'submit',
+  'uae.v1.AttackService/Submit': 'submit',
+  'uae.v1.MineService/Estimate': 'submit',
+};
+
 /** The repository's proto/ directory (include root of every uae.v1 file). */
 export const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'proto');
+
+/** Exit code of a service that restarts because its tfjs backend failed (docs/service-kit.md). */
+export const BACKEND_FAULT_EXIT_CODE = 70;
+/** How long a faulted service stays up NOT_SERVING (probes and load balancers take it out) before it shuts down. */
+export const BACKEND_FAULT_GRACE_MS = 1000;
 
 /** What a handler factory gets (handlers.ts): transport-free dependencies. */
 export interface ServiceDeps {
@@ -50,6 +80,14 @@ export interface ServiceDeps {
   jobs: JobStore;
   logger: Logger;
   metrics: ServiceMetrics;
+  /**
+   * The tfjs backend failed (libs/tensor isBackendFault: a wasm trap or an
+   * abort) while doing `what`: the service turns NOT_SERVING at once, shuts
+   * down gracefully after BACKEND_FAULT_GRACE_MS and exits BACKEND_FAULT_EXIT_CODE so that its supervisor
+   * (Kubernetes, `npm run up`) starts it again with a fresh backend. Call it
+   * after recording the failure (e.g. the job's), as shutdown follows.
+   */
+  backendFault?(err: unknown, what: string): void;
 }
 
 export interface UaeServiceContext<Extra = Record<string, never>> extends ServiceDeps {
@@ -85,6 +123,20 @@ export interface StartUaeServiceOptions<E extends z.ZodObject> {
   announce?: boolean;
 }
 
+/**
+ * Credentials for this service's calls to other uae services: TLS verified
+ * against UAE_TLS_CA when it is set (presenting UAE_TLS_CERT / UAE_TLS_KEY as
+ * the client certificate when this service has one, for servers that require
+ * mTLS), else plaintext.
+ */
+export function serviceCallCredentials(config: Pick<ServiceConfig, 'tls' | 'tlsCaFile'>): grpc.ChannelCredentials {
+  if (!config.tlsCaFile) return grpc.credentials.createInsecure();
+  const ca = readFileSync(config.tlsCaFile);
+  const key = config.tls ? readFileSync(config.tls.keyFile) : null;
+  const cert = config.tls ? readFileSync(config.tls.certFile) : null;
+  return grpc.credentials.createSsl(ca, key, cert);
+}
+
 /** `host:port` of a URL like http://127.0.0.1:9461/metrics. */
 function hostPortOf(url: string): string {
   try {
@@ -103,11 +155,14 @@ export async function startUaeService<E extends z.ZodObject = z.ZodObject<{}>>(o
   const config = loadServiceConfig(opts.envSource ?? process.env, { name: opts.name, grpcPort: opts.grpcPort, metricsPort: opts.metricsPort }, opts.env);
   let deps: UaeServiceContext<z.output<E>> | undefined;
   let serviceBus: ServiceBus | undefined;
-  const running = await createService({
+  // eslint-disable-next-line prefer-const -- assigned once createService returns; used only after
+  let running: RunningService;
+  running = await createService({
     config,
     tensor: opts.tensor ?? true,
     protos: { files: opts.protoFiles, includeDirs: [PROTO_DIR] },
     mapError: [...(opts.mapError ?? []), ...serviceErrorMappers],
+    methodRoles: METHOD_ROLES,
     serverOptions: { 'grpc.max_receive_message_length': MAX_REQUEST_BYTES },
     ready: [
       {
@@ -128,7 +183,16 @@ export async function startUaeService<E extends z.ZodObject = z.ZodObject<{}>>(o
         },
       });
       const bus = serviceBus.bus;
-      deps = { bus, jobs: new JobStore(bus), logger: ctx.logger, metrics: ctx.metrics, config, ctx, serviceBus };
+      let faulted = false;
+      const backendFault = (err: unknown, what: string) => {
+        if (faulted) return;
+        faulted = true;
+        const reason = `tfjs backend failed during ${what}: ${err instanceof Error ? err.message : String(err)}`;
+        ctx.setServing(false, `${reason}; restarting`);
+        ctx.logger.fatal({ err: reason, exitCode: BACKEND_FAULT_EXIT_CODE }, 'tfjs backend fault: restarting the process');
+        setTimeout(() => void running.shutdown('tfjs backend fault').finally(() => process.exit(BACKEND_FAULT_EXIT_CODE)), BACKEND_FAULT_GRACE_MS);
+      };
+      deps = { bus, jobs: new JobStore(bus), logger: ctx.logger, metrics: ctx.metrics, config, ctx, serviceBus, backendFault };
       ctx.onShutdown(() => serviceBus!.close());
       await opts.register(server, deps);
     },

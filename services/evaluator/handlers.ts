@@ -17,6 +17,8 @@ import { ProtoFieldError, v1 } from '../../libs/proto/index.js';
 import type { CallContext } from '../../libs/service-kit/index.js';
 import { getByRef } from '../common/artifacts.js';
 import { resolveDataset } from '../common/datasets.js';
+import type { DatasetAccess } from '../common/dataset-access.js';
+import type { ResourceBudget } from '../../libs/limits/index.js';
 import { loadModel } from '../common/models.js';
 import type { ServiceDeps } from '../common/service.js';
 
@@ -70,7 +72,7 @@ export function parseEvalConfig(cfg: v1.EvalConfig | undefined, datasetSeed: num
   };
 }
 
-export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | 'logger'> & { allowPaths?: boolean }) {
+export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | 'logger'> & { access?: DatasetAccess; budget?: ResourceBudget }) {
   const evaluations = deps.metrics.counter({ name: 'uae_evaluations_total', help: 'EvaluationService.Evaluate calls by outcome', labelNames: ['outcome'] });
   const seconds = deps.metrics.histogram({
     name: 'uae_evaluation_seconds',
@@ -113,7 +115,7 @@ export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | '
     }
     const { ae } = await loadModel(deps.bus.artifacts, req.model, 'model');
     try {
-      const ds = await resolveDataset(deps.bus.artifacts, req.dataset, { kind: ae.kind, field: 'dataset', allowPaths: deps.allowPaths });
+      const ds = await resolveDataset(deps.bus.artifacts, req.dataset, { kind: ae.kind, field: 'dataset', ...(deps.access ? { access: deps.access } : {}), ...(deps.budget ? { budget: deps.budget } : {}) });
       if (ds.inputShape.join() !== ae.inputShape.join()) {
         throw new ProtoFieldError('dataset', `samples are [${ds.inputShape.join(', ')}] but the model expects [${ae.inputShape.join(', ')}]`);
       }
@@ -131,7 +133,7 @@ export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | '
       if (!cfg.skipDownstream && cfg.extraTrees && ds.test.labels) {
         signal.throwIfAborted();
         const given = req.probeDataset && req.probeDataset.source !== undefined;
-        const probeDs = given ? await resolveDataset(deps.bus.artifacts, req.probeDataset, { kind: ae.kind, field: 'probe_dataset', allowPaths: deps.allowPaths }) : ds;
+        const probeDs = given ? await resolveDataset(deps.bus.artifacts, req.probeDataset, { kind: ae.kind, field: 'probe_dataset', ...(deps.access ? { access: deps.access } : {}), ...(deps.budget ? { budget: deps.budget } : {}) }) : ds;
         if (probeDs.inputShape.join() !== ae.inputShape.join()) {
           throw new ProtoFieldError('probe_dataset', `samples are [${probeDs.inputShape.join(', ')}] but the model expects [${ae.inputShape.join(', ')}]`);
         }

@@ -5,7 +5,8 @@
  * `mineHandlers(deps).estimate(request, callContext)` in-process.
  */
 import { backendInfo, tf } from '../../libs/tensor/index.js';
-import { estimateMutualInformationAsync, MineConfigSchema } from '../../libs/mine/index.js';
+import { estimateMutualInformationAsync, MineConfigSchema, statisticsNetworkSize } from '../../libs/mine/index.js';
+import { checkBudget, DEFAULT_BUDGET, type ResourceBudget } from '../../libs/limits/index.js';
 import { fromProtoTensor, mineConfigFromProto, ProtoFieldError, v1 } from '../../libs/proto/index.js';
 import type { CallContext } from '../../libs/service-kit/index.js';
 import type { ServiceDeps } from '../common/service.js';
@@ -23,8 +24,8 @@ function count(value: number, field: string, dflt: number, max: number): number 
   return value;
 }
 
-/** A validated EstimateRequest: the arrays, their shapes and the settings. */
-export function parseEstimateRequest(req: v1.EstimateRequest) {
+/** A validated EstimateRequest: the arrays, their shapes and the settings, within `budget`. */
+export function parseEstimateRequest(req: v1.EstimateRequest, budget: ResourceBudget = DEFAULT_BUDGET) {
   const F32 = v1.DataType.DATA_TYPE_FLOAT32;
   const x = fromProtoTensor(req.x, { field: 'x', dtype: F32, finite: true });
   const y = fromProtoTensor(req.y, { field: 'y', dtype: F32, finite: true });
@@ -47,10 +48,17 @@ export function parseEstimateRequest(req: v1.EstimateRequest) {
     const issue = parsed.error.issues[0]!;
     throw new ProtoFieldError(`mine.${issue.path.map((p) => snake(String(p))).join('.')}`, issue.message);
   }
+  // Before anything is allocated: the network is [hidden, width] per branch
+  // and its activations [hidden, N] (width = elements per row).
+  const width = x.data.length / n;
+  const size = statisticsNetworkSize([width], parsed.data);
+  const H = parsed.data.hidden;
+  checkBudget(budget, 'maxParameters', 'mine.hidden', size.parameters, `${width} features per row × ${H} hidden, 2 branches`);
+  checkBudget(budget, 'maxTensorElements', 'mine.hidden', size.activationPerDraw * n, `${n} rows × ${H} hidden`);
   return { x, y, n, steps, evaluations, seed: req.seed, mine: parsed.data, includeTrace: req.includeTrace };
 }
 
-export function mineHandlers(deps: Pick<ServiceDeps, 'metrics' | 'logger'>) {
+export function mineHandlers(deps: Pick<ServiceDeps, 'metrics' | 'logger'> & { budget?: ResourceBudget }) {
   const estimates = deps.metrics.counter({
     name: 'uae_mine_estimates_total',
     help: 'MineService.Estimate calls by outcome (ok, invalid, cancelled, error)',
@@ -72,7 +80,7 @@ export function mineHandlers(deps: Pick<ServiceDeps, 'metrics' | 'logger'>) {
     async estimate(req: v1.EstimateRequest, call: Pick<CallContext, 'signal'>): Promise<v1.EstimateResponse> {
       let parsed: ReturnType<typeof parseEstimateRequest>;
       try {
-        parsed = parseEstimateRequest(req);
+        parsed = parseEstimateRequest(req, deps.budget);
       } catch (e) {
         estimates.inc({ outcome: 'invalid' });
         throw e;

@@ -18,7 +18,7 @@ runMain(() =>
     metricsPort: MINE_ESTIMATOR_PORTS.metrics,
     protoFiles: ['uae/v1/mine_service.proto'],
     register(server, deps) {
-      server.add(v1.MineServiceService, mineHandlers(deps));
+      server.add(v1.MineServiceService, mineHandlers({ ...deps, budget: deps.config.budget }));
     },
   }),
 );

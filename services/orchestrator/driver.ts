@@ -62,6 +62,7 @@ import { attackConfigToProto, epochReportFromProto, epochReportToProto, modelKin
 import type { Logger } from '../../libs/service-kit/index.js';
 import { MEDIA_TYPES, getByRef, putContent } from '../common/artifacts.js';
 import { resolveDataset } from '../common/datasets.js';
+import type { DatasetAccess } from '../common/dataset-access.js';
 import { assembleAttackResult, decodeSampleResults } from '../attack-optimizer/assemble.js';
 import { SubJobFailedError, abortableSleep, type EvalOutcome, type StageExecutor } from './executor.js';
 import type { OrchestratorMetrics } from './metrics.js';
@@ -88,6 +89,8 @@ export interface DriverOptions {
   transientAttempts?: number;
   /** Directory for fashion-mnist's IDX files (UAE_DATA_DIR). */
   dataDir?: string;
+  /** Server-side dataset paths allowed (default none; services/common/dataset-access.ts). */
+  access?: DatasetAccess;
 }
 
 /** The job reached a terminal state elsewhere (cancelled, failed by a worker). */
@@ -390,7 +393,7 @@ export class PipelineDriver {
     let refs: DatasetRefs;
     if (!st.state.dataset) {
       onStage('load dataset');
-      const loaded = await resolveDataset(artifacts, spec!.dataset, { kind: cfg.model, field: 'config.dataset', dataDir: this.o.dataDir });
+      const loaded = await resolveDataset(artifacts, spec!.dataset, { kind: cfg.model, field: 'config.dataset', dataDir: this.o.dataDir, ...(this.o.access ? { access: this.o.access } : {}) });
       ds = loaded;
       const shape = [...ds.inputShape];
       refs = {

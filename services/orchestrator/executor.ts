@@ -110,13 +110,15 @@ function call<Req, Res>(fn: UnaryFn<Req, Res>, req: Req, md: grpc.Metadata, sign
 export interface GrpcExecutorOptions {
   trainerAddr: string;
   evaluatorAddr: string;
-  /** Bearer token for the calls (the cluster's UAE_AUTH_TOKEN); none when auth is off. */
-  token?: string;
+  /** Bearer token for the calls (ServiceContext.callToken: read per call, so a rotated tokens file applies); none when auth is off. */
+  token?: string | (() => string | undefined);
   jobs: JobStore;
   /** Job-record poll interval while waiting for a training job (default 1000 ms). */
   pollMs?: number;
   /** Deadline of one Evaluate call (default 30 min). */
   evaluateTimeoutMs?: number;
+  /** Channel credentials (default plaintext); servicesCredentials() builds TLS from the kit's configuration. */
+  credentials?: grpc.ChannelCredentials;
 }
 
 export class GrpcStageExecutor implements StageExecutor {
@@ -129,13 +131,15 @@ export class GrpcStageExecutor implements StageExecutor {
   };
 
   constructor(private readonly o: GrpcExecutorOptions) {
-    this.trainer = new v1.TrainingServiceClient(o.trainerAddr, grpc.credentials.createInsecure(), this.channelOptions);
-    this.evaluator = new v1.EvaluationServiceClient(o.evaluatorAddr, grpc.credentials.createInsecure(), this.channelOptions);
+    const creds = o.credentials ?? grpc.credentials.createInsecure();
+    this.trainer = new v1.TrainingServiceClient(o.trainerAddr, creds, this.channelOptions);
+    this.evaluator = new v1.EvaluationServiceClient(o.evaluatorAddr, creds, this.channelOptions);
   }
 
   private metadata(): grpc.Metadata {
     const md = new grpc.Metadata();
-    if (this.o.token) md.set('authorization', `Bearer ${this.o.token}`);
+    const token = typeof this.o.token === 'function' ? this.o.token() : this.o.token;
+    if (token) md.set('authorization', `Bearer ${token}`);
     return md;
   }
 

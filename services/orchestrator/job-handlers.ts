@@ -14,6 +14,7 @@ const JOB_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 import type { CallContext, HandlersFor, StreamingCallContext } from '../../libs/service-kit/index.js';
 import { statRef } from '../common/artifacts.js';
 import { DatasetConfigNotFoundError } from '../common/datasets.js';
+import { checkDatasetPath, NO_DATASET_PATHS, type DatasetAccess } from '../common/dataset-access.js';
 import type { PipelineDriver } from './driver.js';
 import type { OrchestratorMetrics } from './metrics.js';
 import { resolvePipelineConfig } from './pipeline-config.js';
@@ -36,6 +37,8 @@ export interface JobHandlerDeps {
   metrics: OrchestratorMetrics;
   /** WatchJob: how long to wait without events before re-reading the record (default 2000 ms). */
   watchIdleMs?: number;
+  /** Server-side dataset paths allowed (default none; services/common/dataset-access.ts). */
+  access?: DatasetAccess;
 }
 
 export function checkJobId(jobId: string, field = 'job_id'): string {
@@ -59,11 +62,13 @@ export function checkLabels(labels: Record<string, string>, field = 'labels'): v
 const KNOWN_DATASETS = new Set(['fashion-mnist', 'mice-protein']);
 
 /** What can be checked about the dataset without loading it: known name, existing path, stored arrays. */
-async function checkDatasetExists(bus: Bus, d: v1.DatasetConfig): Promise<void> {
+async function checkDatasetExists(bus: Bus, d: v1.DatasetConfig, access: DatasetAccess): Promise<void> {
   const source = d.source;
   if (source?.$case === 'name') {
     const name = source.value.trim();
     const path = /^(idx|csv|npy):(.*)$/.exec(name)?.[2];
+    // Refused before the path is looked at: no existence oracle for callers.
+    checkDatasetPath(access, name, 'config.dataset.name');
     if (path !== undefined) {
       if (!existsSync(path)) throw new DatasetConfigNotFoundError('config.dataset.name', `"${name}": ${path} does not exist on the server`);
     } else if (!KNOWN_DATASETS.has(name)) {
@@ -132,7 +137,7 @@ export function jobServiceHandlers(deps: JobHandlerDeps): HandlersFor<typeof v1.
       checkRequestId(req.requestId);
       checkLabels(req.labels);
       resolvePipelineConfig(req.config);
-      await checkDatasetExists(bus, req.config!.dataset!);
+      await checkDatasetExists(bus, req.config!.dataset!, deps.access ?? NO_DATASET_PATHS);
       const { job, deduplicated } = await jobs.create({
         kind: JobKind.JOB_KIND_PIPELINE,
         spec: { kind: { $case: 'pipeline', value: req.config! } },

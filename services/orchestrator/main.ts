@@ -19,7 +19,8 @@
 import { z } from 'zod';
 import { v1 } from '../../libs/proto/index.js';
 import { runMain } from '../../libs/service-kit/index.js';
-import { startUaeService } from '../common/service.js';
+import { serviceCallCredentials, startUaeService } from '../common/service.js';
+import { datasetAccessEnv, datasetAccessFrom } from '../common/dataset-access.js';
 import { artifactServiceHandlers, BUFFER_LIMIT } from './artifact-handlers.js';
 import { PipelineDriver } from './driver.js';
 import { GrpcStageExecutor, InProcessStageExecutor, type StageExecutor } from './executor.js';
@@ -32,6 +33,7 @@ const address = z
   .optional();
 
 const env = z.object({
+  ...datasetAccessEnv,
   UAE_TRAINER_ADDR: address,
   UAE_EVALUATOR_ADDR: address,
   UAE_PIPELINE_MAX_ACTIVE: z.coerce.number().int().min(1).max(1000).default(4),
@@ -55,13 +57,15 @@ runMain(async () => {
       const { config, bus, jobs, logger, ctx } = deps;
       const extra = config.extra;
       const metrics = createOrchestratorMetrics(deps.metrics);
+      const access = datasetAccessFrom(extra, config.dataDir);
       let executor: StageExecutor;
       if (extra.UAE_TRAINER_ADDR && extra.UAE_EVALUATOR_ADDR) {
         executor = new GrpcStageExecutor({
           trainerAddr: extra.UAE_TRAINER_ADDR,
           evaluatorAddr: extra.UAE_EVALUATOR_ADDR,
-          token: config.auth.disabled ? undefined : config.auth.token,
+          token: () => ctx.callToken(),
           jobs,
+          credentials: serviceCallCredentials(config),
         });
       } else {
         if (extra.UAE_TRAINER_ADDR || extra.UAE_EVALUATOR_ADDR) logger.warn('only one of UAE_TRAINER_ADDR / UAE_EVALUATOR_ADDR is set: training and evaluation run in this process');
@@ -77,8 +81,9 @@ runMain(async () => {
         maxActive: extra.UAE_PIPELINE_MAX_ACTIVE,
         pollMs: extra.UAE_PIPELINE_POLL_MS,
         dataDir: config.dataDir,
+        access,
       });
-      server.add(v1.JobServiceService, jobServiceHandlers({ bus, jobs, driver, metrics }));
+      server.add(v1.JobServiceService, jobServiceHandlers({ bus, jobs, driver, metrics, access }));
       server.add(v1.ArtifactServiceService, artifactServiceHandlers({ bus, metrics, bufferLimit: extra.UAE_UPLOAD_BUFFER_BYTES }));
       ctx.onShutdown(async () => {
         await driver?.stop();

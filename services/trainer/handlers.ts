@@ -16,14 +16,15 @@ import { statRef } from '../common/artifacts.js';
 import { getModelRecord, modelIdForJob } from '../common/models.js';
 import type { ServiceDeps } from '../common/service.js';
 import { DatasetConfigNotFoundError } from '../common/datasets.js';
+import { checkDatasetPath, isDatasetPath, NO_DATASET_PATHS, type DatasetAccess } from '../common/dataset-access.js';
 import type { TrainingRunner } from './runner.js';
-import { parseTrainingSpec } from './train.js';
+import { checkTrainingSize, parseTrainingSpec } from './train.js';
+import type { ResourceBudget } from '../../libs/limits/index.js';
 
 export const MAX_REQUEST_ID = 128;
 export const MAX_LABELS = 32;
 
 const KNOWN_DATASETS = ['fashion-mnist', 'mice-protein'];
-const PATH_PREFIXES = ['idx:', 'csv:', 'npy:'];
 
 export function checkRequestMeta(req: { requestId: string; labels: Record<string, string> }): void {
   if (req.requestId.length > MAX_REQUEST_ID) throw new ProtoFieldError('request_id', `at most ${MAX_REQUEST_ID} characters; got ${req.requestId.length}`);
@@ -36,7 +37,7 @@ export function checkRequestMeta(req: { requestId: string; labels: Record<string
 }
 
 /** Cheap checks of a DatasetConfig at submit time (loading happens in the job). */
-export async function checkDatasetConfig(deps: Pick<ServiceDeps, 'bus'>, cfg: v1.DatasetConfig | undefined, field: string, allowPaths = true): Promise<void> {
+export async function checkDatasetConfig(deps: Pick<ServiceDeps, 'bus'>, cfg: v1.DatasetConfig | undefined, field: string, access: DatasetAccess = NO_DATASET_PATHS): Promise<void> {
   if (!cfg) throw new ProtoFieldError(field, 'required');
   const source = cfg.source;
   switch (source?.$case) {
@@ -44,9 +45,9 @@ export async function checkDatasetConfig(deps: Pick<ServiceDeps, 'bus'>, cfg: v1
       throw new ProtoFieldError(`${field}.source`, 'required: set name or npy');
     case 'name': {
       const name = source.value.trim();
-      const path = PATH_PREFIXES.some((p) => name.startsWith(p));
+      const path = isDatasetPath(name);
       if (name === '') throw new ProtoFieldError(`${field}.name`, 'must not be empty');
-      if (path && !allowPaths) throw new ProtoFieldError(`${field}.name`, `"${name}": server-side paths are not allowed on this service`);
+      checkDatasetPath(access, name, `${field}.name`);
       if (!path && !KNOWN_DATASETS.includes(name)) {
         throw new DatasetConfigNotFoundError(`${field}.name`, `unknown dataset "${name}": use fashion-mnist, mice-protein, idx:DIR, csv:FILE or npy:DIR`);
       }
@@ -64,16 +65,20 @@ export async function checkDatasetConfig(deps: Pick<ServiceDeps, 'bus'>, cfg: v1
 
 export interface TrainingHandlerDeps extends ServiceDeps {
   runner: Pick<TrainingRunner, 'kick' | 'noteState'>;
-  /** Allow server-side dataset paths (default true). */
-  allowPaths?: boolean;
+  /** Server-side dataset paths allowed (default none). */
+  access?: DatasetAccess;
+  /** Resource budget (default libs/limits DEFAULT_BUDGET). */
+  budget?: ResourceBudget;
 }
 
 export function trainingHandlers(deps: TrainingHandlerDeps) {
   return {
     async train(req: v1.TrainRequest): Promise<v1.TrainResponse> {
       checkRequestMeta(req);
-      parseTrainingSpec(req.spec, 'spec');
-      await checkDatasetConfig(deps, req.spec!.dataset, 'spec.dataset', deps.allowPaths);
+      const parsed = parseTrainingSpec(req.spec, 'spec');
+      // With an input_shape the model's size is known now: refuse at once rather than in the job.
+      if (parsed.inputShape) checkTrainingSize(parsed, parsed.inputShape, 0, deps.budget);
+      await checkDatasetConfig(deps, req.spec!.dataset, 'spec.dataset', deps.access);
       const { job, deduplicated } = await deps.jobs.create({
         kind: v1.JobKind.JOB_KIND_TRAINING,
         spec: { kind: { $case: 'training', value: req.spec! } },

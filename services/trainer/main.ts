@@ -7,7 +7,10 @@
  *   UAE_TRAINER_LEASE_MS      job lease TTL (default 30000): how long a dead
  *                             trainer's job waits before another takes it over
  *   UAE_TRAINER_SCAN_MS       period of the scan for QUEUED/RUNNING jobs (default: the lease TTL)
- *   UAE_ALLOW_DATASET_PATHS   allow idx:/csv:/npy:DIR datasets on this machine (default true)
+ *   UAE_ALLOW_DATASET_PATHS   allow idx:/csv:/npy:DIR datasets on this machine (default false)
+ *   UAE_DATASET_ROOTS         …under these directories only (default UAE_DATA_DIR)
+ *   UAE_TRAINER_FAULT_DRILL   wasm-trap: the first job hits a real wasm trap (drill of the
+ *                             backend-fault containment: job FAILED, NOT_SERVING, exit 70)
  *
  * On start-up (once SERVING) it resumes the training jobs that are QUEUED or
  * RUNNING (from scratch: training is deterministic), one replica per job via
@@ -17,22 +20,18 @@ import { z } from 'zod';
 import { runMain } from '../../libs/service-kit/index.js';
 import { v1 } from '../../libs/proto/index.js';
 import { startUaeService } from '../common/service.js';
+import { datasetAccessEnv, datasetAccessFrom } from '../common/dataset-access.js';
 import { trainingHandlers } from './handlers.js';
 import { TrainingRunner } from './runner.js';
 
 export const TRAINER_PORTS = { grpc: 50053, metrics: 9463 } as const;
 
-const bool = z
-  .string()
-  .transform((s) => s.toLowerCase())
-  .pipe(z.enum(['true', 'false'], { error: 'must be true or false' }))
-  .transform((s) => s === 'true');
-
 const env = z.object({
   UAE_TRAINER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   UAE_TRAINER_LEASE_MS: z.coerce.number().int().min(500).max(3_600_000).default(30_000),
   UAE_TRAINER_SCAN_MS: z.coerce.number().int().min(100).max(3_600_000).optional(),
-  UAE_ALLOW_DATASET_PATHS: bool.default(true),
+  ...datasetAccessEnv,
+  UAE_TRAINER_FAULT_DRILL: z.enum(['wasm-trap']).optional(),
 });
 
 let runner: TrainingRunner | undefined;
@@ -46,13 +45,16 @@ runMain(() =>
     env,
     register(server, deps) {
       const x = deps.config.extra;
+      const access = datasetAccessFrom(x, deps.config.dataDir);
       runner = new TrainingRunner(deps, {
         concurrency: x.UAE_TRAINER_CONCURRENCY,
         leaseMs: x.UAE_TRAINER_LEASE_MS,
         ...(x.UAE_TRAINER_SCAN_MS !== undefined ? { scanMs: x.UAE_TRAINER_SCAN_MS } : {}),
-        allowPaths: x.UAE_ALLOW_DATASET_PATHS,
+        access,
+        budget: deps.config.budget,
+        ...(x.UAE_TRAINER_FAULT_DRILL ? { faultDrill: x.UAE_TRAINER_FAULT_DRILL } : {}),
       });
-      server.add(v1.TrainingServiceService, trainingHandlers({ ...deps, runner, allowPaths: x.UAE_ALLOW_DATASET_PATHS }));
+      server.add(v1.TrainingServiceService, trainingHandlers({ ...deps, runner, access, budget: deps.config.budget }));
       // Registered after the bus's close hook, so it runs before it (hooks run in reverse).
       deps.ctx.onShutdown(() => runner?.stop());
     },

@@ -27,7 +27,11 @@ import { isTerminal } from '../../libs/jobs/index.js';
 import { epochReportToProto, v1 } from '../../libs/proto/index.js';
 import { statusFromError, Status } from '../../libs/service-kit/index.js';
 import type { EpochReport } from '../../libs/models/index.js';
+import { isBackendFault, triggerBackendTrap } from '../../libs/tensor/index.js';
+import type { ResourceBudget } from '../../libs/limits/index.js';
 import { resolveDataset } from '../common/datasets.js';
+import { serviceErrorMappers } from '../common/errors.js';
+import type { DatasetAccess } from '../common/dataset-access.js';
 import { modelIdForJob, modelRecordKey, saveModel } from '../common/models.js';
 import type { ServiceDeps } from '../common/service.js';
 import { parseTrainingSpec, trainFromSpec } from './train.js';
@@ -43,8 +47,16 @@ export interface TrainingRunnerOptions {
   owner?: string;
   /** Minimum interval between progress updates of one job (default 250 ms; the last epoch is always reported). */
   progressIntervalMs?: number;
-  /** Allow server-side dataset paths (idx:/csv:/npy:DIR). Default true. */
-  allowPaths?: boolean;
+  /** Server-side dataset paths allowed (idx:/csv:/npy:DIR; default none, dataset-access.ts). */
+  access?: DatasetAccess;
+  /** Resource budget a job is checked against before it allocates (default libs/limits DEFAULT_BUDGET). */
+  budget?: ResourceBudget;
+  /**
+   * Fault drill (UAE_TRAINER_FAULT_DRILL=wasm-trap): the first job this
+   * process trains hits a real WebAssembly trap in the wasm backend
+   * (libs/tensor triggerBackendTrap), to exercise the containment. Off by default.
+   */
+  faultDrill?: 'wasm-trap';
 }
 
 interface Lease {
@@ -86,6 +98,7 @@ export class TrainingRunner {
   private scanTimer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private rescan = false;
+  private drilled = false;
   private stopped = false;
   private readonly m;
 
@@ -252,7 +265,19 @@ export class TrainingRunner {
         } else log.warn({ reason: reason.message }, 'training interrupted; the job stays RUNNING for a trainer to resume');
         return;
       }
-      const st = statusFromError(e);
+      // The same rules as a gRPC answer (and as the attack worker's): a
+      // ProtoFieldError is INVALID_ARGUMENT with its message, not INTERNAL.
+      if (isBackendFault(e)) {
+        // Not the request's fault and the backend may be corrupt for every later job:
+        // fail this one saying so, then let the process restart (ServiceDeps.backendFault).
+        const message = `the trainer's tfjs backend failed (${errText(e)}); the trainer restarts with a fresh backend: submit the job again`;
+        log.error({ err: errText(e) }, 'training failed: tfjs backend fault');
+        const failed = await jobs.fail(jobId, { code: Status.UNAVAILABLE, message, stage: TRAIN_STAGE.name }).catch(() => undefined);
+        if (failed?.state === v1.JobState.JOB_STATE_FAILED) this.noteState('FAILED');
+        this.deps.backendFault?.(e, `training job ${jobId}`);
+        return;
+      }
+      const st = statusFromError(e, { mappers: serviceErrorMappers });
       if (st.ref) log.error({ ref: st.ref, err: errText(st.cause) }, 'training failed (internal error)');
       else log.warn({ code: st.code, details: st.details }, 'training failed');
       const failed = await jobs.fail(jobId, { code: st.code, message: st.details, stage: TRAIN_STAGE.name });
@@ -269,8 +294,13 @@ export class TrainingRunner {
     const jobId = job.jobId;
     const spec = job.spec?.kind?.$case === 'training' ? job.spec.kind.value : undefined;
     const parsed = parseTrainingSpec(spec);
-    const ds = await resolveDataset(bus.artifacts, spec!.dataset, { kind: parsed.kind, field: 'spec.dataset', allowPaths: this.opts.allowPaths });
+    const ds = await resolveDataset(bus.artifacts, spec!.dataset, { kind: parsed.kind, field: 'spec.dataset', ...(this.opts.access ? { access: this.opts.access } : {}), ...(this.opts.budget ? { budget: this.opts.budget } : {}) });
     signal.throwIfAborted();
+    if (this.opts.faultDrill === 'wasm-trap' && !this.drilled) {
+      this.drilled = true;
+      log.warn('fault drill: a real wasm trap now (UAE_TRAINER_FAULT_DRILL=wasm-trap)');
+      triggerBackendTrap();
+    }
     const modelId = modelIdForJob(jobId);
     const started = performance.now();
     let lastSent = 0;
@@ -299,7 +329,7 @@ export class TrainingRunner {
       };
       pending = pending.then(() => jobs.progress(jobId, progress)).catch((err: unknown) => log.warn({ err: errText(err) }, 'progress update failed'));
     };
-    const run = await trainFromSpec(ds, parsed, { signal, onEpoch });
+    const run = await trainFromSpec(ds, parsed, { signal, onEpoch, ...(this.opts.budget ? { budget: this.opts.budget } : {}) });
     try {
       await pending;
       signal.throwIfAborted();

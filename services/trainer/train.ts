@@ -14,7 +14,9 @@
  */
 import { tf } from '../../libs/tensor/index.js';
 import {
+  autoencoderSize,
   createAutoencoder,
+  DEFAULT_BATCH_SIZE,
   DEFAULT_EPOCHS,
   trainAutoencoder,
   type Autoencoder,
@@ -26,6 +28,7 @@ import {
 import { reconstructionError } from '../../libs/eval/index.js';
 import { trainFresh } from '../../libs/augment/index.js';
 import { ProtoFieldError, trainOptionsFromProto, type v1 } from '../../libs/proto/index.js';
+import { checkBudget, DEFAULT_BUDGET, type ResourceBudget } from '../../libs/limits/index.js';
 import type { ResolvedDataset } from '../common/datasets.js';
 import { autoencoderKind, autoencoderOptions } from '../common/models.js';
 
@@ -100,6 +103,30 @@ export function parseTrainingSpec(spec: v1.TrainingJobSpec | undefined, field = 
   };
 }
 
+/**
+ * What a run would allocate, checked before anything is: k ≤ features
+ * (concrete-ae), the model's parameters and widest batch activation, and the
+ * optimiser steps (epochs × batches), against `budget`; `rows` = training
+ * samples when known (0 = not yet). Errors name the field to change.
+ */
+export function checkTrainingSize(parsed: ParsedTrainingSpec, inputShape: number[], rows: number, budget: ResourceBudget = DEFAULT_BUDGET, field = 'spec'): void {
+  const features = inputShape.reduce((a, b) => a * b, 1);
+  const k = parsed.modelOptions.k;
+  if (parsed.kind === 'concrete-ae' && k !== undefined && k > features) {
+    throw new ProtoFieldError(`${field}.model.selected_features`, `${k} selected features, but the samples have only ${features}; must be at most the number of input features`);
+  }
+  const size = autoencoderSize(parsed.kind, inputShape, parsed.modelOptions);
+  const sizeField = parsed.kind === 'concrete-ae' ? `${field}.model.selected_features` : parsed.modelOptions.hidden !== undefined ? `${field}.model.hidden` : `${field}.dataset`;
+  checkBudget(budget, 'maxParameters', sizeField, size.parameters, `${parsed.kind} on samples of ${features} features`);
+  if (rows > 0) {
+    checkBudget(budget, 'maxTensorElements', `${field}.dataset.train_samples`, rows * features, `${rows} rows × ${features} features`);
+    const batch = Math.min(rows, parsed.train.batchSize ?? DEFAULT_BATCH_SIZE);
+    checkBudget(budget, 'maxTensorElements', `${field}.config.batch_size`, batch * size.widestActivation, `batch of ${batch} × widest layer of ${size.widestActivation}`);
+    const steps = parsed.epochs * Math.ceil(rows / batch);
+    checkBudget(budget, 'maxTrainSteps', `${field}.config.epochs`, steps, `${parsed.epochs} epochs × ${Math.ceil(rows / batch)} batches`);
+  }
+}
+
 export interface TrainRunResult {
   ae: Autoencoder;
   history: EpochReport[];
@@ -113,12 +140,20 @@ export interface TrainRunResult {
 export async function trainFromSpec(
   ds: ResolvedDataset,
   parsed: ParsedTrainingSpec,
-  hooks: { signal?: AbortSignal; onEpoch?: (e: EpochReport) => void; /** Event-loop yield interval (default 20 ms). */ yieldMs?: number } = {},
+  hooks: {
+    signal?: AbortSignal;
+    onEpoch?: (e: EpochReport) => void;
+    /** Event-loop yield interval (default 20 ms). */
+    yieldMs?: number;
+    /** Checked (checkTrainingSize) before the model or the data tensor is allocated. */
+    budget?: ResourceBudget;
+  } = {},
   field = 'spec',
 ): Promise<TrainRunResult> {
   if (parsed.inputShape && parsed.inputShape.join() !== ds.inputShape.join()) {
     throw new ProtoFieldError(`${field}.model.input_shape`, `[${parsed.inputShape.join(', ')}] does not match the dataset's samples [${ds.inputShape.join(', ')}]`);
   }
+  checkTrainingSize(parsed, ds.inputShape, ds.train.n, hooks.budget, field);
   const d = ds.inputShape.reduce((a, b) => a * b, 1);
   const nVal = parsed.validationSamples ?? 0;
   if (nVal >= ds.train.n) throw new ProtoFieldError(`${field}.config.validation_samples`, `${nVal} of ${ds.train.n} training samples leaves none to train on`);

@@ -48,6 +48,19 @@ describe('worker threads', () => {
     await expect(run).rejects.toBeInstanceOf(AttackCancelledError);
   });
 
+  it('a deadline that falls during thread start-up stops the threads at once: ≤ 0.3 CPU-seconds after it', async () => {
+    const model = { kind: 'autoencoder' as const, artifacts: await toArtifacts(ae) };
+    const long = attackConfig({ ...config, iterations: 100_000 });
+    const signal = AbortSignal.timeout(200);
+    let atDeadline: NodeJS.CpuUsage | undefined;
+    signal.addEventListener('abort', () => (atDeadline = process.cpuUsage()), { once: true });
+    const run = runAttackParallel(model, { data: uniformSamples(2, 32, 9), inputShape: [32] }, long, { workers: 2, signal });
+    await expect(run).rejects.toBeInstanceOf(AttackCancelledError);
+    await new Promise((r) => setTimeout(r, 1500)); // what would still run shows up here
+    const after = process.cpuUsage(atDeadline!);
+    expect((after.user + after.system) / 1e6).toBeLessThanOrEqual(0.3);
+  });
+
   it('a pool reuses its threads across calls, with the same results, and replaces a cancelled one', async () => {
     const pool = new AttackPool(2);
     try {

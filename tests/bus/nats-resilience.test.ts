@@ -32,6 +32,37 @@ afterAll(async () => {
 });
 
 describe('nats bus under failures', () => {
+  it('runs a failing handler exactly maxDeliver times with 1 s pulls (handler runs counted in KV, not from the server\'s delivery count)', async () => {
+    // 1 s pulls against a 1 s ack wait and 1 s nak delays: the setting in which nats-server 2.9
+    // counted deliveries that never reached a client, so messages died one run early (docs/bus.md).
+    const bus = await connectBus({ servers: server.url, streamPrefix: 'RUNS', subjectRoot: 'runs.uae.v1', ackWaitMs: 1000, maxDeliver: 3, pollMs: 1000 });
+    buses.push(bus);
+    const n = 12;
+    for (let i = 0; i < n; i++) await bus.work.publish(bus.subjects.shard('runs', i), enc(String(i)), { msgId: `runs.${i}` });
+    const runs = new Map<string, number[]>();
+    const dead: DeadLetter[] = [];
+    const c = bus.work.consume(
+      async (m) => {
+        const id = dec(m.data);
+        runs.set(id, [...(runs.get(id) ?? []), m.deliveryCount]);
+        if (m.lastAttempt !== (m.deliveryCount === 3)) throw new Error(`lastAttempt ${m.lastAttempt} at run ${m.deliveryCount}`);
+        throw new Error('always fails');
+      },
+      { concurrency: 4, nakDelayMs: 1000, onDeadLetter: (dl) => void dead.push(dl) },
+    );
+    try {
+      await waitFor(() => dead.length === n, 40_000, 'every message dead-lettered');
+      await sleep(1500);
+    } finally {
+      await c.stop();
+    }
+    for (let i = 0; i < n; i++) expect(runs.get(String(i)), `message ${i}`).toEqual([1, 2, 3]);
+    expect(dead).toHaveLength(n);
+    expect(dead.every((d) => /always fails \(attempt 3\/3\)/.test(d.reason))).toBe(true);
+    // the counters are gone with the messages
+    expect((await bus.kv.keys('work-runs.>')).length).toBe(0);
+  }, 60_000);
+
   it('survives a nats-server restart mid-job: unacked work is delivered, results exactly once, KV and objects kept', async () => {
     const bus = await connectBus({ servers: server.url, streamPrefix: 'R1', ackWaitMs: 2000, maxDeliver: 5, pollMs: 1000 });
     buses.push(bus);

@@ -49,6 +49,8 @@ describe('.npy', () => {
     expect(() => parseNpy(Uint8Array.from([1, 2, 3]), 'x.npy')).toThrow(/x.npy: not a .npy file/);
     expect(() => parseNpy(good.slice(0, good.length - 3))).toThrow(/truncated data: shape \(2, 3\) needs 24 bytes/);
     expect(() => parseNpy(good.slice(0, 40))).toThrow(/truncated header/);
+    // found by npm run fuzz: a version 2/3 file cut inside its 4-byte header length (was a RangeError → INTERNAL)
+    expect(() => parseNpy(Uint8Array.from([147, 78, 85, 77, 80, 89, 3, 0, 118, 0]), 'x.npy')).toThrow(/x.npy: truncated header \(10 bytes; a version 3 file needs at least 12\)/);
     const big = Buffer.from(good);
     big.write("'>f4'", 10 + "{'descr': ".length, 'latin1');
     expect(() => parseNpy(new Uint8Array(big))).toThrow(NpyFormatError);

@@ -167,3 +167,14 @@ describe('queue settings shared by every process on one NATS', () => {
     expect(() => loadServiceConfig({ ...base, UAE_MAX_DELIVER: '0' }, defaults)).toThrow(/UAE_MAX_DELIVER="0": must be an integer number of deliveries in \[1, 100\]/);
   });
 });
+
+describe('resource budgets (libs/limits)', () => {
+  it('defaults to DEFAULT_BUDGET and reads UAE_MAX_PARAMETERS / _TENSOR_ELEMENTS / _TRAIN_STEPS', async () => {
+    const { DEFAULT_BUDGET } = await import('../../libs/limits/index.js');
+    expect(loadServiceConfig({ UAE_AUTH_TOKEN: token }, defaults).budget).toEqual(DEFAULT_BUDGET);
+    const c = loadServiceConfig({ UAE_AUTH_TOKEN: token, UAE_MAX_PARAMETERS: '1_000_000', UAE_MAX_TENSOR_ELEMENTS: '5', UAE_MAX_TRAIN_STEPS: '7' }, defaults);
+    expect(c.budget).toEqual({ maxParameters: 1_000_000, maxTensorElements: 5, maxTrainSteps: 7 });
+    const err = issues({ UAE_AUTH_TOKEN: token, UAE_MAX_PARAMETERS: '0', UAE_MAX_TRAIN_STEPS: 'lots' });
+    expect(err.issues.map((i) => i.variable)).toEqual(['UAE_MAX_PARAMETERS="0"', 'UAE_MAX_TRAIN_STEPS="lots"']);
+  });
+});

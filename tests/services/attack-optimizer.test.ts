@@ -107,6 +107,16 @@ describe.skipIf(!natsServerAvailable())('attack-optimizer: Generate', () => {
       ['duplicate sample ids', request({ sampleIds: [1, 1, 2] }), grpc.status.INVALID_ARGUMENT, 'sample_ids[1]'],
       ['cw on an autoencoder', request({ config: tinyAttackConfig({ criterion: { kind: { $case: 'cw', value: { kappa: 0, targeted: false } } } }) }), grpc.status.INVALID_ARGUMENT, 'config.criterion.cw'],
       ['no model', request({ model: undefined }), grpc.status.INVALID_ARGUMENT, 'model'],
+      [
+        'MINE networks over the parameter budget (B × hidden × projection_dim)',
+        request({
+          config: tinyAttackConfig({
+            similarity: { kind: { $case: 'mine', value: v1.MineConfig.fromPartial({ sampler: v1.MineSampler.MINE_SAMPLER_RANDOM, draws: 16, projectionDim: 4096, hidden: 65_536, branchOut: 4 }) } },
+          }),
+        }),
+        grpc.status.RESOURCE_EXHAUSTED,
+        'config.similarity.mine.hidden',
+      ],
       ['unknown model id', request({ model: { source: { $case: 'modelId', value: 'no-such-model' } } }), grpc.status.NOT_FOUND, 'model.model_id'],
       [
         'unknown model artifact',

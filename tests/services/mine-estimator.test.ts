@@ -10,6 +10,7 @@ import { initBackend, tf } from '../../libs/tensor/index.js';
 import { estimateMutualInformation } from '../../libs/mine/index.js';
 import { clients, reflectionList } from '../service-kit/helpers.js';
 import { metricValue, startServiceProcess, unary, unaryError, type ServiceProcess } from '../helpers/services.js';
+import { rawUnary, varintField } from '../helpers/raw-grpc.js';
 
 let svc: ServiceProcess;
 let client: v1.MineServiceClient;
@@ -133,6 +134,25 @@ describe('mine-estimator service', () => {
     expect(res.trace).toHaveLength(200);
     expect(res.seconds).toBeGreaterThan(0);
     expect(['wasm', 'cpu', 'tensorflow']).toContain(res.backend);
+  });
+
+  it('answers seed = 2^64 − 1 (the outside client\'s bytes) with INVALID_ARGUMENT naming seed, logged and counted as such', async () => {
+    const valid = Buffer.from(v1.EstimateRequest.encode(base()).finish());
+    const r = await rawUnary(svc.grpc, '/uae.v1.MineService/Estimate', Buffer.concat([valid, varintField(4, 2n ** 64n - 1n)]), svc.metadata());
+    expect([r.code, r.field]).toEqual([grpc.status.INVALID_ARGUMENT, 'seed']);
+    expect(r.details).toContain('18446744073709551615');
+    const text = await svc.scrape();
+    expect(metricValue(text, 'uae_grpc_server_handled_total', { method: 'Estimate', code: 'CANCELLED' })).toBeUndefined();
+    expect(svc.logs().some((l) => l.msg === 'grpc call' && l.code === 'INVALID_ARGUMENT' && /^seed:/.test(String(l.details)))).toBe(true);
+  });
+
+  it('refuses x [2, 200000] with mine.hidden = 65536 before allocating (RESOURCE_EXHAUSTED naming mine.hidden), and keeps serving', async () => {
+    const wide = { ...correlated(2, 200_000, 0.5), steps: 1, seed: 0, evaluations: 1, includeTrace: false, mine: v1.MineConfig.fromPartial({ hidden: 65_536 }) };
+    const err = await unaryError(client, 'estimate', wide, svc.metadata());
+    expect([err.code, err.field]).toEqual([grpc.status.RESOURCE_EXHAUSTED, 'mine.hidden']);
+    expect(err.details).toMatch(/200000 features per row × 65536 hidden.*UAE_MAX_PARAMETERS/);
+    const ok = await unary<v1.EstimateResponse>(client, 'estimate', base(), svc.metadata());
+    expect(Number.isFinite(ok.mi)).toBe(true);
   });
 
   it('exports its metrics, which moved with the calls above', async () => {

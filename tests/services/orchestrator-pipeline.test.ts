@@ -128,6 +128,13 @@ describe.skipIf(!natsServerAvailable())('orchestrator: distributed pipeline', ()
     const nf = await unaryError(client, 'submitPipeline', v1.SubmitPipelineRequest.fromPartial({ config: tinyPipeline({ dataset: v1.DatasetConfig.fromPartial({ source: { $case: 'name', value: 'no-such-set' } }) }) }), meta);
     expect(nf.code).toBe(5);
     expect(nf.details).toMatch(/config\.dataset\.name/);
+    // Server paths are off by default: the same answer whether the file exists or not (no oracle).
+    for (const path of ['csv:/etc/passwd', 'csv:/etc/no-such-file']) {
+      const off = await unaryError(client, 'submitPipeline', v1.SubmitPipelineRequest.fromPartial({ config: tinyPipeline({ dataset: v1.DatasetConfig.fromPartial({ source: { $case: 'name', value: path } }) }) }), meta);
+      expect([off.code, off.field]).toEqual([3, 'config.dataset.name']);
+      expect(off.details).toContain('server-side dataset paths are off on this service');
+      expect(off.details).toContain('UAE_ALLOW_DATASET_PATHS=true');
+    }
     expect((await unaryError(client, 'getJob', v1.GetJobRequest.fromPartial({ jobId: 'jnope' }), meta)).code).toBe(5);
     expect((await unaryError(client, 'getJob', v1.GetJobRequest.fromPartial({ jobId: 'bad.id' }), meta)).code).toBe(3);
   });

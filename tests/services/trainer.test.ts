@@ -88,6 +88,9 @@ describe('trainer service (NATS)', () => {
     delete noData.dataset;
     err = await unaryError(client, 'train', { requestId: '', spec: noData, labels: {} }, md);
     expect([err.code, err.field]).toEqual([grpc.status.INVALID_ARGUMENT, 'spec.dataset']);
+    err = await unaryError(client, 'train', { requestId: '', spec: spec({ dataset: 'csv:/etc/passwd' }), labels: {} }, md);
+    expect([err.code, err.field]).toEqual([grpc.status.INVALID_ARGUMENT, 'spec.dataset.name']);
+    expect(err.details).toMatch(/server-side dataset paths are off on this service.*UAE_ALLOW_DATASET_PATHS=true and UAE_DATASET_ROOTS/);
     err = await unaryError(client, 'getModel', { modelId: 'm-nope' }, md);
     expect([err.code, err.field]).toEqual([grpc.status.NOT_FOUND, 'model_id']);
     err = await unaryError(client, 'getModel', { modelId: 'a.b' }, md);
@@ -152,6 +155,45 @@ describe('trainer service (NATS)', () => {
     } finally {
       ae.dispose();
     }
+  });
+
+  it('fails a bad-input job with the mapped code and message (INVALID_ARGUMENT naming the field, not INTERNAL)', async () => {
+    const s = spec({ epochs: 1 });
+    s.model!.inputShape = [5]; // mice-protein rows have 77 features: only the job can tell
+    const res = await train(s);
+    const job = await terminal(res.job!.jobId);
+    expect(job.state).toBe(JobState.JOB_STATE_FAILED);
+    expect(job.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(job.error?.message).toBe("spec.model.input_shape: [5] does not match the dataset's samples [77]");
+  });
+
+  it('refuses concrete-ae with selected_features > features before allocating (at submit with input_shape, else in the job), and keeps training', async () => {
+    const md = trainer.metadata();
+    const withShape = spec({ kind: v1.ModelKind.MODEL_KIND_CONCRETE_AE, epochs: 1 });
+    withShape.model!.selectedFeatures = 1_000_000;
+    withShape.model!.inputShape = [77];
+    const err = await unaryError(client, 'train', { requestId: '', spec: withShape, labels: {} }, md);
+    expect([err.code, err.field]).toEqual([grpc.status.INVALID_ARGUMENT, 'spec.model.selected_features']);
+    // The outside client's request: no input_shape, so it is accepted and fails in the job.
+    const s = spec({ kind: v1.ModelKind.MODEL_KIND_CONCRETE_AE, epochs: 1 });
+    s.model!.selectedFeatures = 1_000_000;
+    const job = await terminal((await train(s)).job!.jobId);
+    expect(job.state).toBe(JobState.JOB_STATE_FAILED);
+    expect(job.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(job.error?.message).toMatch(/^spec\.model\.selected_features: 1000000 selected features, but the samples have only 77/);
+    // The backend was never touched: the next job on this process trains.
+    const next = await terminal((await train(spec({ epochs: 1, kind: v1.ModelKind.MODEL_KIND_CONCRETE_AE }))).job!.jobId);
+    expect(next.state, JSON.stringify(next.error)).toBe(JobState.JOB_STATE_SUCCEEDED);
+    expect(await trainer.health()).toBe('SERVING');
+  });
+
+  it('refuses a model over the parameter budget (RESOURCE_EXHAUSTED naming the field)', async () => {
+    const big = spec({ epochs: 1 });
+    big.model!.hidden = 65_536;
+    big.model!.inputShape = [1000];
+    const err = await unaryError(client, 'train', { requestId: '', spec: big, labels: {} }, trainer.metadata());
+    expect([err.code, err.field]).toEqual([grpc.status.RESOURCE_EXHAUSTED, 'spec.model.hidden']);
+    expect(err.details).toMatch(/UAE_MAX_PARAMETERS/);
   });
 
   it('stops a job that is cancelled (CancelJob writes CANCELLED to the record)', async () => {
