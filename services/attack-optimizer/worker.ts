@@ -43,7 +43,7 @@ import { statusFromError, type Logger } from '../../libs/service-kit/index.js';
 import type { SampleResult } from '../../libs/attack/index.js';
 import { serviceErrorMappers } from '../common/errors.js';
 import { mapFieldNotFound } from './errors.js';
-import { assembleAttackResult, SHARD_RESULT_MEDIA_TYPE, ShardResultsInconsistentError } from './assemble.js';
+import { assembleAttackResult, SHARD_RESULT_MEDIA_TYPE, ShardResultsInconsistentError } from '../common/attack-results.js';
 import { checkAttackBudget, checkCriterion, checkSplit, parseAttackConfig, sameShape, samplerDefaults, splitName, type HandlerDeps } from './handlers.js';
 import { generateUaes } from '../../libs/augment/index.js';
 

@@ -12,7 +12,7 @@ import { runMain } from '../../libs/service-kit/index.js';
 import { v1 } from '../../libs/proto/index.js';
 import { startUaeService } from '../common/service.js';
 import { datasetAccessEnv, datasetAccessFrom } from '../common/dataset-access.js';
-import { evaluationHandlers } from './handlers.js';
+import { evaluationHandlers } from '../common/evaluation.js';
 
 export const EVALUATOR_PORTS = { grpc: 50054, metrics: 9464 } as const;
 

@@ -63,7 +63,7 @@ import type { Logger } from '../../libs/service-kit/index.js';
 import { MEDIA_TYPES, getByRef, putContent } from '../common/artifacts.js';
 import { resolveDataset } from '../common/datasets.js';
 import type { DatasetAccess } from '../common/dataset-access.js';
-import { assembleAttackResult, decodeSampleResults } from '../attack-optimizer/assemble.js';
+import { assembleAttackResult, decodeSampleResults } from '../common/attack-results.js';
 import { SubJobFailedError, abortableSleep, type EvalOutcome, type StageExecutor } from './executor.js';
 import type { OrchestratorMetrics } from './metrics.js';
 import { resolvePipelineConfig } from './pipeline-config.js';

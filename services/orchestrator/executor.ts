@@ -213,8 +213,8 @@ export class InProcessStageExecutor implements StageExecutor {
   constructor(private readonly bus: Pick<Bus, 'artifacts'>) {}
 
   async train(req: v1.TrainRequest, hooks: TrainHooks): Promise<TrainOutcome> {
-    // The trainer's own code (services/trainer/train.ts): validation rows, step cap, convergence loop.
-    const { parseTrainingSpec, trainFromSpec } = await import('../trainer/train.js');
+    // The trainer's code (services/common/training.ts, shared with the trainer service): validation rows, step cap, convergence loop.
+    const { parseTrainingSpec, trainFromSpec } = await import('../common/training.js');
     const parsed = parseTrainingSpec(req.spec, 'spec');
     const ds = await resolveDataset(this.bus.artifacts, req.spec!.dataset, { kind: parsed.kind, field: 'spec.dataset' });
     const started = Date.now();
@@ -244,8 +244,8 @@ export class InProcessStageExecutor implements StageExecutor {
   }
 
   async evaluate(req: v1.EvaluateRequest, signal: AbortSignal): Promise<EvalOutcome> {
-    // The evaluator's own handler, in this process.
-    const { evaluationHandlers } = await import('../evaluator/handlers.js');
+    // The evaluator's handler (services/common/evaluation.ts, shared with the evaluator service), in this process.
+    const { evaluationHandlers } = await import('../common/evaluation.js');
     // Its metrics are the evaluator process's, not ours: a no-op registry here.
     const noop = { inc() {}, set() {}, observe() {} };
     const metrics = { counter: () => noop, gauge: () => noop, histogram: () => noop } as unknown as Parameters<typeof evaluationHandlers>[0]['metrics'];

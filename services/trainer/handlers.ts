@@ -18,7 +18,7 @@ import type { ServiceDeps } from '../common/service.js';
 import { DatasetConfigNotFoundError } from '../common/datasets.js';
 import { checkDatasetPath, isDatasetPath, NO_DATASET_PATHS, type DatasetAccess } from '../common/dataset-access.js';
 import type { TrainingRunner } from './runner.js';
-import { checkTrainingSize, parseTrainingSpec } from './train.js';
+import { checkTrainingSize, parseTrainingSpec } from '../common/training.js';
 import type { ResourceBudget } from '../../libs/limits/index.js';
 
 export const MAX_REQUEST_ID = 128;

@@ -34,7 +34,7 @@ import { serviceErrorMappers } from '../common/errors.js';
 import type { DatasetAccess } from '../common/dataset-access.js';
 import { modelIdForJob, modelRecordKey, saveModel } from '../common/models.js';
 import type { ServiceDeps } from '../common/service.js';
-import { parseTrainingSpec, trainFromSpec } from './train.js';
+import { parseTrainingSpec, trainFromSpec } from '../common/training.js';
 
 export interface TrainingRunnerOptions {
   /** Jobs trained at once in this process (default 1). */

@@ -23,7 +23,7 @@ import {
 } from '../../libs/service-kit/index.js';
 import { serviceErrorMappers } from '../../services/common/errors.js';
 import { parseEstimateRequest } from '../../services/mine-estimator/handlers.js';
-import { parseTrainingSpec } from '../../services/trainer/train.js';
+import { parseTrainingSpec } from '../../services/common/training.js';
 import { resolvePipelineConfig } from '../../services/orchestrator/pipeline-config.js';
 import { parseAttackConfig } from '../../services/attack-optimizer/handlers.js';
 import { REPO_ROOT } from '../helpers/services.js';

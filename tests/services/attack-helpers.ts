@@ -8,7 +8,7 @@ import type { ArtifactStore } from '../../libs/bus/index.js';
 import { parseNpy, type NpyArray } from '../../libs/data/index.js';
 import { v1 } from '../../libs/proto/index.js';
 import { casKey } from '../../services/common/artifacts.js';
-import { decodeSampleResults } from '../../services/attack-optimizer/assemble.js';
+import { decodeSampleResults } from '../../services/common/attack-results.js';
 
 /** A tiny MinMax + MINE (random projections, fixed) config: milliseconds per sample. */
 export function tinyAttackConfig(over: Partial<v1.AttackConfig> = {}): v1.AttackConfig {

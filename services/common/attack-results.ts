@@ -14,7 +14,7 @@ import type { ArtifactStore } from '../../libs/bus/index.js';
 import { encodeNpy } from '../../libs/data/index.js';
 import { summarize } from '../../libs/eval/index.js';
 import { fromProtoTensor, v1 } from '../../libs/proto/index.js';
-import { MEDIA_TYPES, putContent } from '../common/artifacts.js';
+import { MEDIA_TYPES, putContent } from './artifacts.js';
 
 /** The stored shard results do not add up to every sample exactly once. */
 export class ShardResultsInconsistentError extends Error {

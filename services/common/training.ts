@@ -29,8 +29,8 @@ import { reconstructionError } from '../../libs/eval/index.js';
 import { trainFresh } from '../../libs/augment/index.js';
 import { ProtoFieldError, trainOptionsFromProto, type v1 } from '../../libs/proto/index.js';
 import { checkBudget, DEFAULT_BUDGET, type ResourceBudget } from '../../libs/limits/index.js';
-import type { ResolvedDataset } from '../common/datasets.js';
-import { autoencoderKind, autoencoderOptions } from '../common/models.js';
+import type { ResolvedDataset } from './datasets.js';
+import { autoencoderKind, autoencoderOptions } from './models.js';
 
 export const MAX_EPOCHS = 100_000;
 export const MAX_BATCH_SIZE = 65_536;

@@ -15,12 +15,12 @@ import { downstreamAccuracy, improvement, reconstructionError, summarize, type D
 import { extraTreesProbe, probeTrainSplit } from '../../libs/augment/index.js';
 import { ProtoFieldError, v1 } from '../../libs/proto/index.js';
 import type { CallContext } from '../../libs/service-kit/index.js';
-import { getByRef } from '../common/artifacts.js';
-import { resolveDataset } from '../common/datasets.js';
-import type { DatasetAccess } from '../common/dataset-access.js';
+import { getByRef } from './artifacts.js';
+import { resolveDataset } from './datasets.js';
+import type { DatasetAccess } from './dataset-access.js';
 import type { ResourceBudget } from '../../libs/limits/index.js';
-import { loadModel } from '../common/models.js';
-import type { ServiceDeps } from '../common/service.js';
+import { loadModel } from './models.js';
+import type { ServiceDeps } from './service.js';
 
 export const DEFAULT_EVAL_BATCH = 256;
 export const MAX_EVAL_BATCH = 65_536;
