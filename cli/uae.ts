@@ -6,6 +6,7 @@
  *   uae attack   --model-dir MODEL_DIR (--dataset SPEC | --x A.npy) --out DIR [--json] …
  *   uae evaluate --model-dir MODEL_DIR --dataset SPEC [--json]
  *   uae mine estimate --x A.npy --y B.npy [--steps N]
+ *   uae summarize DIR            (a study's metrics.json as Markdown)
  *
  * Errors print one line `uae: <message>` and exit with code 2.
  */
@@ -15,6 +16,7 @@ import { trainCommand } from './commands/train.js';
 import { attackCommand } from './commands/attack.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { mineCommand } from './commands/mine.js';
+import { summarizeCommand } from './commands/summarize.js';
 import { remoteSubmitCommand } from './commands/remote-submit.js';
 import { remoteWatchCommand } from './commands/remote-watch.js';
 import { remoteJobsCommand } from './commands/remote-jobs.js';
@@ -28,6 +30,7 @@ const program = new Command()
   .addCommand(attackCommand())
   .addCommand(evaluateCommand())
   .addCommand(mineCommand())
+  .addCommand(summarizeCommand())
   .addCommand(remoteSubmitCommand())
   .addCommand(remoteWatchCommand())
   .addCommand(remoteJobsCommand())

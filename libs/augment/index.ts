@@ -14,3 +14,4 @@ export { carveValidation, validationCount, extraTreesProbe, probeTrainSplit, ret
 export { runStudy, aggregateStudy, checkSeeds, STUDY_METRICS, COMPARED_METRICS, type StudyMetrics, type ArmAggregate, type Comparison, type StudyHooks, type StudyMetric } from './study.js';
 export { sampleDiagnostics, summarizeDiagnostics, diagnosticsCsv, type SampleDiagnostics, type DiagnosticsSummary } from './diagnostics.js';
 export { horizontalFlip, randomRotation, rotationAngle } from './conventional.js';
+export { studyMarkdown } from './markdown.js';

@@ -19,6 +19,7 @@ import {
   randomRotation,
   runAugmentation,
   runStudy,
+  studyMarkdown,
   trainFresh,
   type AugmentationConfig,
   type AugmentationReport,
@@ -246,6 +247,11 @@ describe('seeds and statistics', () => {
     expect(c.ci95![0]).toBeCloseTo(-0.4 - (4.30265273 * 0.1) / Math.sqrt(3), 6);
     expect(c.verdict).toBe('better');
     expect(() => aggregateStudy([])).toThrow(/no reports/);
+    // The Markdown summary (uae summarize) carries the same numbers.
+    const md = studyMarkdown(m);
+    expect(md).toContain('seeds 0, 1, 2');
+    expect(md).toContain(`| mine | ${(1.5).toPrecision(4)} [`);
+    expect(md).toContain('| mine vs repeat | test_recon_error | -4.00e-1 | [-6.48e-1, -1.52e-1] | **better** |');
   });
 });
 

@@ -1,0 +1,21 @@
+/** `uae summarize DIR`: a finished study's metrics.json as Markdown tables (what docs/results.md shows). */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { studyMarkdown, type StudyMetrics } from '../../libs/augment/index.js';
+
+export function summarizeCommand(): Command {
+  return new Command('summarize')
+    .description('print a study folder (uae pipeline --out) as Markdown tables: means with 95% intervals, diagnostics, paired verdicts')
+    .argument('<dir>', 'the --out folder of a finished uae pipeline')
+    .action(async (dir: string) => {
+      const path = join(dir, 'metrics.json');
+      if (!existsSync(path)) throw new InvalidArgumentError(`${path}: no such file (is ${dir} a finished uae pipeline --out folder?)`);
+      const metrics = JSON.parse(await readFile(path, 'utf8')) as StudyMetrics;
+      if (!metrics.methods || !Array.isArray(metrics.seeds) || !Array.isArray(metrics.comparisons)) {
+        throw new InvalidArgumentError(`${path}: not a study's metrics.json (no seeds, methods or comparisons)`);
+      }
+      process.stdout.write(studyMarkdown(metrics));
+    });
+}
