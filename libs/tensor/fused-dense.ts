@@ -22,7 +22,8 @@ export function fusedDenseStepAvailable(R: number, C: number): boolean {
 /**
  * For h = W·zᵀ (W [B,R,C], z [B,n,C], upstream dh [B,R,n]): Adam on W with the
  * gradient dh·z and the moments m, v, plus the input gradient dhᵀ·W (old W).
- * Returns [w′, m′, v′, dz]; disposes nothing.
+ * Returns [w′, m′, v′, dz]. Consumes w, m, v: they may be updated in place,
+ * so the caller must dispose them and not read them afterwards.
  */
 export function fusedDenseStep(w: tf.Tensor, m: tf.Tensor, v: tf.Tensor, z: tf.Tensor, dh: tf.Tensor, attrs: AdamStepAttrs): tf.Tensor[] {
   return tf.engine().runKernel(UAE_MINE_DENSE_STEP, { w, m, v, z, dh }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];

@@ -12,7 +12,8 @@
 ;; floats, stay in L1 while every row streams past), then quads of rows (each
 ;; z and dz vector loaded once serves four rows), then 4-lane column vectors.
 ;; Requires R % 4 = 0, C % 4 = 0, cb % 4 = 0; 16-byte-aligned arrays (tfjs-wasm
-;; mallocs are). dz is overwritten. Outputs must not alias inputs.
+;; mallocs are). dz is overwritten. wo, mo, vo may be w, m, v (in place):
+;; every element is read before it is written, at the same offset.
 (module
   (import "env" "memory" (memory 1))
   (func (export "mine_dense")
@@ -24,7 +25,7 @@
     (local $c0 i32) (local $c1 i32) (local $r i32) (local $c i32) (local $j i32)
     (local $rowB i32)      ;; bytes per row of W (C·4)
     (local $o i32)         ;; byte offset of (r, c) in W
-    (local $zp i32) (local $dzp i32) (local $dhp i32) (local $dhRowB i32)
+    (local $zp i32) (local $dzp i32) (local $dhp i32) (local $dhRowB i32) (local $dhRow3B i32) (local $dhEnd i32)
     (local $vb1 v128) (local $vc1 v128) (local $vb2 v128) (local $vc2 v128)
     (local $vstep v128) (local $veps v128)
     (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128)
@@ -39,6 +40,7 @@
     (local.set $veps (f32x4.splat (local.get $eps)))
     (local.set $rowB (i32.shl (local.get $C) (i32.const 2)))
     (local.set $dhRowB (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $dhRow3B (i32.mul (local.get $dhRowB) (i32.const 3)))
     (local.set $c0 (i32.const 0))
     (block $blocksDone
       (loop $blocks
@@ -82,33 +84,29 @@
                 (local.set $zp (i32.add (local.get $z) (i32.shl (local.get $c) (i32.const 2))))
                 (local.set $dzp (i32.add (local.get $dz) (i32.shl (local.get $c) (i32.const 2))))
                 (local.set $dhp (i32.add (local.get $dh) (i32.mul (local.get $r) (local.get $dhRowB))))
-                (local.set $j (i32.const 0))
+                ;; dh rows r..r+3 are read at dhp, dhp + dhRowB, + 2·dhRowB, + 3·dhRowB.
+                (local.set $dhEnd (i32.add (local.get $dhp) (local.get $dhRowB)))
                 (block $drawsDone
                   (loop $draws
-                    (br_if $drawsDone (i32.ge_u (local.get $j) (local.get $n)))
+                    (br_if $drawsDone (i32.ge_u (local.get $dhp) (local.get $dhEnd)))
                     (local.set $zj (v128.load (local.get $zp)))
                     (local.set $d (v128.load (local.get $dzp)))
-                    ;; row r+0
                     (local.set $s (v128.load32_splat (local.get $dhp)))
                     (local.set $g0 (f32x4.add (local.get $g0) (f32x4.mul (local.get $s) (local.get $zj))))
                     (local.set $d (f32x4.add (local.get $d) (f32x4.mul (local.get $s) (local.get $w0))))
-                    ;; row r+1
                     (local.set $s (v128.load32_splat (i32.add (local.get $dhp) (local.get $dhRowB))))
                     (local.set $g1 (f32x4.add (local.get $g1) (f32x4.mul (local.get $s) (local.get $zj))))
                     (local.set $d (f32x4.add (local.get $d) (f32x4.mul (local.get $s) (local.get $w1))))
-                    ;; row r+2
                     (local.set $s (v128.load32_splat (i32.add (local.get $dhp) (i32.shl (local.get $dhRowB) (i32.const 1)))))
                     (local.set $g2 (f32x4.add (local.get $g2) (f32x4.mul (local.get $s) (local.get $zj))))
                     (local.set $d (f32x4.add (local.get $d) (f32x4.mul (local.get $s) (local.get $w2))))
-                    ;; row r+3
-                    (local.set $s (v128.load32_splat (i32.add (local.get $dhp) (i32.mul (local.get $dhRowB) (i32.const 3)))))
+                    (local.set $s (v128.load32_splat (i32.add (local.get $dhp) (local.get $dhRow3B))))
                     (local.set $g3 (f32x4.add (local.get $g3) (f32x4.mul (local.get $s) (local.get $zj))))
                     (local.set $d (f32x4.add (local.get $d) (f32x4.mul (local.get $s) (local.get $w3))))
                     (v128.store (local.get $dzp) (local.get $d))
                     (local.set $zp (i32.add (local.get $zp) (local.get $rowB)))
                     (local.set $dzp (i32.add (local.get $dzp) (local.get $rowB)))
                     (local.set $dhp (i32.add (local.get $dhp) (i32.const 4)))
-                    (local.set $j (i32.add (local.get $j) (i32.const 1)))
                     (br $draws)))
                 ;; Adam on the four rows (as adam.wat), row r+i at byte offset o + i·rowB.
                 (local.set $mv

@@ -9,7 +9,8 @@
  * by a weight-gradient GEMM, a transpose, an input-gradient GEMM and Adam
  * (docs/compute-core.md, "The fused MINE step").
  *
- * Only registered for wasm; `mineDenseStepSupported` says whether it can run
+ * The inputs w, m, v are consumed (updated in place when nothing else shares
+ * their buffers; see below). Only registered for wasm; `mineDenseStepSupported` says whether it can run
  * (SIMD module instantiable, R and C multiples of 4). Callers fall back to
  * autograd + LeanAdam otherwise.
  */
@@ -22,6 +23,8 @@ export const UAE_MINE_DENSE_STEP = 'UaeMineDenseStep';
 
 interface WasmBackendLike extends WasmHeapBackend {
   makeOutput(shape: number[], dtype: string): TensorInfo;
+  refCount(dataId: unknown): number;
+  incRef(dataId: unknown): void;
 }
 
 type SimdMineDense = (
@@ -31,10 +34,12 @@ type SimdMineDense = (
 
 /**
  * Column block: z and dz of one block (2·n·cb floats) should sit in L1 while
- * all R rows stream past. 16 KB for both; n = 16 gives cb = 128.
+ * all R rows stream past: 32 KB for both (L1d here is 48 KB); n = 16 gives
+ * cb = 256. Measured on [512,11664], n = 16: cb 192–256 best, 128 and ≥ 384
+ * 10–20% slower (fewer, longer row streams against L1 misses on z and dz).
  */
 export function columnBlock(n: number, C: number): number {
-  const cb = Math.max(4, Math.floor(2048 / Math.max(1, n) / 4) * 4);
+  const cb = Math.max(4, Math.floor(4096 / Math.max(1, n) / 4) * 4);
   return Math.min(cb, C);
 }
 
@@ -58,7 +63,19 @@ const mineDenseStep = ({ inputs, backend, attrs }: Parameters<KernelFunc>[0]): T
   }
   const fn = simd(b);
   if (!fn || R % 4 !== 0 || C % 4 !== 0) throw new Error('UaeMineDenseStep: needs wasm SIMD and R, C multiples of 4 (check mineDenseStepSupported)');
-  const outs = [b.makeOutput(w.shape, 'float32'), b.makeOutput(w.shape, 'float32'), b.makeOutput(w.shape, 'float32'), b.makeOutput(z.shape, 'float32')];
+  // w, m and v are consumed: when a tensor is the only one on its buffer
+  // (refCount 1: no clone or reshape shares it), its update is written in
+  // place and the output takes the buffer over; the caller disposes the input
+  // and never reads it again. In place halves the pass's memory traffic: a
+  // store into a fresh 24 MB buffer first reads each line in (write-allocate);
+  // measured 2× faster on [512,11664]. The kernel reads every element before
+  // it writes it, so aliasing is safe.
+  const reuse = (t: TensorInfo): TensorInfo => {
+    if (b.refCount(t.dataId) !== 1) return b.makeOutput(t.shape, 'float32');
+    b.incRef(t.dataId);
+    return { dataId: t.dataId, shape: t.shape, dtype: t.dtype };
+  };
+  const outs = [reuse(w), reuse(m), reuse(v), b.makeOutput(z.shape, 'float32')];
   const [wo, mo, vo, dz] = outs as [TensorInfo, TensorInfo, TensorInfo, TensorInfo];
   const at = (t: TensorInfo) => heapOffset(b, t);
   const cb = columnBlock(n, C);
