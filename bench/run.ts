@@ -37,6 +37,7 @@ const program = new Command()
   .option('--skip-cpu', 'skip the (slow) cpu training step')
   .option('--reference', 'also run the PyTorch reference port (../shared/reference) at the same settings, back to back, and report the ratio')
   .option('--reference-script <file>', 'the reference port', '../shared/reference/uae_reference.py')
+  .option('--reference-single', 'with --reference, also compare 1 worker against the reference on 1 thread (less sensitive to other load than 2 OpenMP threads)')
   .option('--only-conv', 'only the conv-AE runs, the breakdown and the reference (skip dense-AE, shards, training step)')
   .option('--out <file>', 'JSON output', 'bench/results/latest.json')
   .parse();
@@ -48,6 +49,7 @@ const opts = program.opts<{
   skipCpu?: boolean;
   out: string;
   reference?: boolean;
+  referenceSingle?: boolean;
   referenceScript: string;
   onlyConv?: boolean;
 }>();
@@ -202,6 +204,17 @@ async function main(): Promise<void> {
     runs.push({ name: 'reference (PyTorch port)', batch: 1, workers: 2, samples, iterations, mine_steps: mineSteps, samples_per_s: 1 / ref.seconds_per_sample, seconds_per_sample: ref.seconds_per_sample, gflops: 0, note: '2 threads, start-up excluded' });
     console.log(`reference: ${ref.seconds_per_sample.toFixed(2)} s/sample; ours ${ours.toFixed(2)} (mean of 2 runs) → ${reference.ratio.toFixed(2)}×`);
   }
+  let referenceSingle: (ReferenceRun & { ours_seconds_per_sample: number; ratio: number }) | undefined;
+  if (opts.reference && opts.referenceSingle) {
+    const ref = await runReference(opts.referenceScript, { samples, iterations, mineSteps, threads: 1 });
+    const again = await attackRun(`conv-ae conv-sampler (after the 1-thread reference)`, conv, convData, [28, 28, 1], 1, { iterations, mineSteps }, convFlops, convPaperFlops);
+    runs.push(again);
+    const before = runs.find((r) => r.name === 'conv-ae conv-sampler' && r.workers === 1)!;
+    const ours = (before.seconds_per_sample + again.seconds_per_sample) / 2;
+    referenceSingle = { ...ref, ours_seconds_per_sample: ours, ratio: ref.seconds_per_sample / ours };
+    runs.push({ name: 'reference (PyTorch port), 1 thread', batch: 1, workers: 1, samples, iterations, mine_steps: mineSteps, samples_per_s: 1 / ref.seconds_per_sample, seconds_per_sample: ref.seconds_per_sample, gflops: 0, note: '1 thread, start-up excluded' });
+    console.log(`reference, 1 thread: ${ref.seconds_per_sample.toFixed(2)} s/sample; ours, 1 worker ${ours.toFixed(2)} (mean of 2 runs) → ${referenceSingle.ratio.toFixed(2)}×`);
+  }
 
   // Per-pass split of a MINE step and an attack step, unfused (before) and
   // fused (after), on the main thread, one sample.
@@ -293,10 +306,11 @@ async function main(): Promise<void> {
     train_step_default_vs_cpu: cpuMs ? cpuMs / defaultMs : undefined,
     fused_vs_unfused_2_workers: two.samples_per_s / unfused.samples_per_s,
     vs_reference_same_run: reference?.ratio,
+    vs_reference_same_run_1_thread: referenceSingle?.ratio,
     vs_reference_stored_figure: REFERENCE_SECONDS_PER_SAMPLE_2_THREADS_STORED / (two.seconds_per_sample_at_paper ?? Infinity),
     small_shards_pool_vs_fresh_threads: freshSeconds / pooledSeconds,
   };
-  const result = { backend: info.name, provider: info.provider, matmul_gflops: gflopsPeak, date: new Date().toISOString(), data: dir, load_average: loadavg(), ratios, runs, breakdown, ...(reference ? { reference } : {}) };
+  const result = { backend: info.name, provider: info.provider, matmul_gflops: gflopsPeak, date: new Date().toISOString(), data: dir, load_average: loadavg(), ratios, runs, breakdown, ...(reference ? { reference } : {}), ...(referenceSingle ? { reference_1_thread: referenceSingle } : {}) };
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
   await writeFile(opts.out, JSON.stringify(result, null, 2) + '\n');
 
@@ -323,6 +337,7 @@ async function main(): Promise<void> {
   if (!opts.onlyConv) console.log(`small shards, AttackPool vs fresh threads per call: ${ratios.small_shards_pool_vs_fresh_threads.toFixed(2)}×`);
   if (reference) {
     console.log(`vs reference, same run (T=${iterations}, ${mineSteps} MINE steps, ${samples} samples; 2 workers vs 2 threads; start-up excluded): ${reference.ratio.toFixed(2)}×  (goal ≥ 2×)`);
+    if (referenceSingle) console.log(`vs reference, same run, 1 worker vs 1 thread: ${referenceSingle.ratio.toFixed(2)}×`);
   } else {
     console.log(`vs reference, stored figure (55 s/sample, another day; run with --reference for a same-run ratio): ${ratios.vs_reference_stored_figure.toFixed(2)}×`);
   }

@@ -8,7 +8,7 @@ import type { AdamStepAttrs } from './adam.js';
 import { UAE_MINE_DENSE_STEP, mineDenseStepSupported } from './kernels/wasm/mine-dense-step.js';
 
 /** Kill switch for A/B measurements (bench) and for comparing paths in tests. */
-let enabled = process.env.UAE_MINE_FUSED !== '0';
+let enabled = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.UAE_MINE_FUSED !== '0';
 
 export function setFusedDenseStep(on: boolean): void {
   enabled = on;
