@@ -6,6 +6,10 @@
  *   dense-ae/random        the random (compressive) sampler, fixed and redrawn
  *                          projections (redraw = the reference's faithful mode)
  *   conv-ae train step     one batch-64 training step, default backend vs cpu
+ *   breakdown              ms and share per pass of a MINE step and an attack
+ *                          step, unfused and fused (bench/breakdown.ts)
+ *   --reference            the PyTorch reference port at the same settings,
+ *                          back to back, and the ratio (bench/reference.ts)
  *
  * Reports samples/s, s/sample (also projected to the paper's T = 40), achieved
  * GFLOPS from analytic FLOP counts, and the backend's matMul GFLOPS measured in

@@ -146,6 +146,25 @@ describe('fused MINE dense-layer step', () => {
     tf.dispose([x, xa]);
   }, 120_000);
 
+  it('updates in place only buffers nothing else shares', () => {
+    const attrs = { lrT: 1e-2, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, direction: 1 };
+    const mk = () => [tf.fill([1, 4, 8], 0.5), tf.zeros([1, 4, 8]), tf.zeros([1, 4, 8]), tf.ones([1, 2, 8]), tf.ones([1, 4, 2])];
+    const offset = (t: tf.Tensor) => (tf.backend() as unknown as { dataIdMap: { get(id: unknown): { memoryOffset: number } } }).dataIdMap.get(t.dataId).memoryOffset;
+    // Sole owners: the outputs take the inputs' buffers over.
+    const a = mk();
+    const outA = fusedDenseStep(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, attrs);
+    expect(outA.slice(0, 3).map(offset)).toEqual(a.slice(0, 3).map(offset));
+    // A clone shares w's buffer: w′ gets a fresh one and the clone keeps the old values.
+    const b = mk();
+    const shared = tf.clone(b[0]!);
+    const outB = fusedDenseStep(b[0]!, b[1]!, b[2]!, b[3]!, b[4]!, attrs);
+    expect(offset(outB[0]!)).not.toBe(offset(b[0]!));
+    expect(Array.from(shared.dataSync()).every((x) => x === 0.5)).toBe(true);
+    const want = 0.5 - (1e-2 * 0.2) / Math.sqrt(0.004); // g = 2: m′ = 0.2, v′ = 0.004
+    expect(Array.from(outB[0]!.dataSync()).every((x) => Math.abs(x - want) < 1e-5)).toBe(true);
+    tf.dispose([...a, ...outA, ...b, ...outB, shared]);
+  });
+
   it('leaves the Adam state usable by the unfused path (LeanAdam.updateFused)', () => {
     const w = tf.ones([1, 4, 4]);
     const adam = new LeanAdam([w], { learningRate: 0.1 });
