@@ -6,6 +6,10 @@
  *   dense-ae/random        the random (compressive) sampler, fixed and redrawn
  *                          projections (redraw = the reference's faithful mode)
  *   conv-ae train step     one batch-64 training step, default backend vs cpu
+ *   breakdown              ms and share per pass of a MINE step and an attack
+ *                          step, unfused and fused (bench/breakdown.ts)
+ *   --reference            the PyTorch reference port at the same settings,
+ *                          back to back, and the ratio (bench/reference.ts)
  *
  * Reports samples/s, s/sample (also projected to the paper's T = 40), achieved
  * GFLOPS from analytic FLOP counts, and the backend's matMul GFLOPS measured in
@@ -17,6 +21,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism, loadavg } from 'node:os';
 import { Command } from 'commander';
 import { backendInfo, initBackend, switchBackend, tf } from '../libs/tensor/index.js';
 import { loadIdxImages } from '../libs/data/index.js';
@@ -24,6 +29,9 @@ import { createAutoencoder, toArtifacts, trainAutoencoder, type Autoencoder } fr
 import { AttackPool, attackConfig, runAttackParallel, type AttackConfigInput } from '../libs/attack/index.js';
 import { mineConfig } from '../libs/mine/index.js';
 import { attackRunFlops, attackStepFlops, convAeForwardFlops, denseAeForwardFlops, mineStepFlops } from './flops.js';
+import { stepBreakdown, type StepBreakdown } from './breakdown.js';
+import { runReference, type ReferenceRun } from './reference.js';
+import { setFusedDenseStep } from '../libs/tensor/index.js';
 
 const program = new Command()
   .option('--data-dir <dir>', 'Fashion-MNIST IDX directory (default: UAE_DATA_DIR or the bundled test slice)')
@@ -31,13 +39,29 @@ const program = new Command()
   .option('--iterations <T>', 'attack iterations (paper: 40)', (v) => parseInt(v, 10), 4)
   .option('--mine-steps <n>', 'MINE steps per iteration (paper: 20)', (v) => parseInt(v, 10), 20)
   .option('--skip-cpu', 'skip the (slow) cpu training step')
+  .option('--reference', 'also run the PyTorch reference port (../shared/reference) at the same settings, back to back, and report the ratio')
+  .option('--reference-script <file>', 'the reference port', '../shared/reference/uae_reference.py')
+  .option('--reference-single', 'with --reference, also compare 1 worker against the reference on 1 thread (less sensitive to other load than 2 OpenMP threads)')
+  .option('--only-conv', 'only the conv-AE runs, the breakdown and the reference (skip dense-AE, shards, training step)')
   .option('--out <file>', 'JSON output', 'bench/results/latest.json')
   .parse();
-const opts = program.opts<{ dataDir?: string; samples: number; iterations: number; mineSteps: number; skipCpu?: boolean; out: string }>();
+const opts = program.opts<{
+  dataDir?: string;
+  samples: number;
+  iterations: number;
+  mineSteps: number;
+  skipCpu?: boolean;
+  out: string;
+  reference?: boolean;
+  referenceSingle?: boolean;
+  referenceScript: string;
+  onlyConv?: boolean;
+}>();
 
 const PAPER_T = 40;
 const PAPER_MINE_STEPS = 20;
-const REFERENCE_SECONDS_PER_SAMPLE_2_THREADS = 55; // PyTorch port of the reference, 2 threads, these machines
+/** Stored figure (2026-11-25, another run): the PyTorch port at T = 40, 2 threads. Prefer --reference (same run). */
+const REFERENCE_SECONDS_PER_SAMPLE_2_THREADS_STORED = 55;
 
 interface Run {
   name: string;
@@ -160,72 +184,122 @@ async function main(): Promise<void> {
     runs.push(run);
     console.log(`${run.name} workers=${workers}: ${run.seconds_per_sample.toFixed(2)} s/sample`);
   }
+  // The same at 2 workers without the fused MINE step (UAE_MINE_FUSED=0 reaches the
+  // worker threads through their environment): before/after in one run.
+  process.env.UAE_MINE_FUSED = '0';
+  const unfused = await attackRun(`conv-ae conv-sampler, unfused MINE step`, conv, convData, [28, 28, 1], 2, { iterations, mineSteps }, convFlops, convPaperFlops);
+  delete process.env.UAE_MINE_FUSED;
+  runs.push(unfused);
+  console.log(`${unfused.name} workers=2: ${unfused.seconds_per_sample.toFixed(2)} s/sample`);
 
-  // Dense AE, random sampler (K = 500 → 128): fixed projections, redrawn ones
-  // (exact lazy sampling, the default) and redrawn materialised matrices.
-  const denseSamples = Math.min(samples, 2);
-  const denseData = imgs.data.slice(0, denseSamples * 784);
-  for (const projection of ['fixed', 'redraw', 'redraw-explicit'] as const) {
-    const mine = mineConfig({ sampler: 'random', projection });
-    const projectFlops = 2 * 784 * mine.draws * mine.projectionDim;
-    const explicit = projection === 'redraw-explicit';
-    const step = mineStepFlops([mine.projectionDim], mine.draws, mine) + (explicit ? 2 * projectFlops : 0);
-    const iters = explicit ? Math.min(iterations, 1) : iterations;
-    const nMine = explicit ? Math.min(mineSteps, 2) : mineSteps;
-    // Lazy redraw samples the projections in O(K·m) (no d×K·m product); fixed and explicit multiply.
-    const attackStep = attackStepFlops([mine.projectionDim], mine.draws, mine, denseAeForwardFlops(784, 128), projection === 'redraw' ? 0 : projectFlops);
-    const flops = attackRunFlops(iters, nMine, step, attackStep);
-    const paperFlops = attackRunFlops(PAPER_T, PAPER_MINE_STEPS, step, attackStep);
-    const run = await attackRun(
-      `dense-ae random-${projection}`,
-      dense,
-      denseData,
-      [784],
-      1,
-      { iterations: iters, mineSteps: nMine, similarity: { kind: 'mine', mine } },
-      flops,
-      paperFlops,
-      explicit ? '500×784×128 fresh normals per evaluation, as the reference; T and MINE steps cut further' : undefined,
-    );
-    runs.push(run);
-    console.log(`${run.name}: ${run.seconds_per_sample.toFixed(2)} s/sample`);
+  // The PyTorch reference port, same samples, T and MINE steps, 2 threads, right
+  // after ours; ours at 2 workers again right after it, and the mean of the two
+  // runs of ours is compared (the machine's load drifts). Both sides exclude
+  // start-up: ours is timed from the moment every worker is ready, the
+  // reference per sample inside its attack loop.
+  let reference: (ReferenceRun & { ours_seconds_per_sample: number; ratio: number }) | undefined;
+  if (opts.reference) {
+    const ref = await runReference(opts.referenceScript, { samples, iterations, mineSteps, threads: 2 });
+    const again = await attackRun(`conv-ae conv-sampler (after the reference)`, conv, convData, [28, 28, 1], 2, { iterations, mineSteps }, convFlops, convPaperFlops);
+    runs.push(again);
+    const before = runs.find((r) => r.name === 'conv-ae conv-sampler' && r.workers === 2)!;
+    const ours = (before.seconds_per_sample + again.seconds_per_sample) / 2;
+    reference = { ...ref, ours_seconds_per_sample: ours, ratio: ref.seconds_per_sample / ours };
+    runs.push({ name: 'reference (PyTorch port)', batch: 1, workers: 2, samples, iterations, mine_steps: mineSteps, samples_per_s: 1 / ref.seconds_per_sample, seconds_per_sample: ref.seconds_per_sample, gflops: 0, note: '2 threads, start-up excluded' });
+    console.log(`reference: ${ref.seconds_per_sample.toFixed(2)} s/sample; ours ${ours.toFixed(2)} (mean of 2 runs) → ${reference.ratio.toFixed(2)}×`);
+  }
+  let referenceSingle: (ReferenceRun & { ours_seconds_per_sample: number; ratio: number }) | undefined;
+  if (opts.reference && opts.referenceSingle) {
+    const ref = await runReference(opts.referenceScript, { samples, iterations, mineSteps, threads: 1 });
+    const again = await attackRun(`conv-ae conv-sampler (after the 1-thread reference)`, conv, convData, [28, 28, 1], 1, { iterations, mineSteps }, convFlops, convPaperFlops);
+    runs.push(again);
+    const before = runs.find((r) => r.name === 'conv-ae conv-sampler' && r.workers === 1)!;
+    const ours = (before.seconds_per_sample + again.seconds_per_sample) / 2;
+    referenceSingle = { ...ref, ours_seconds_per_sample: ours, ratio: ref.seconds_per_sample / ours };
+    runs.push({ name: 'reference (PyTorch port), 1 thread', batch: 1, workers: 1, samples, iterations, mine_steps: mineSteps, samples_per_s: 1 / ref.seconds_per_sample, seconds_per_sample: ref.seconds_per_sample, gflops: 0, note: '1 thread, start-up excluded' });
+    console.log(`reference, 1 thread: ${ref.seconds_per_sample.toFixed(2)} s/sample; ours, 1 worker ${ours.toFixed(2)} (mean of 2 runs) → ${referenceSingle.ratio.toFixed(2)}×`);
   }
 
-  // Many small shards (what the attack service gets from the work queue):
-  // 6 calls of 4 samples each on 2 threads, whole calls timed (thread and
-  // backend start-up included) — fresh threads per call vs one AttackPool.
-  const shardCalls = 6;
-  const shardData = imgs.data.slice(0, 4 * 784);
-  const shardCfg = attackConfig({ iterations: 2, mineSteps: 1, similarity: { kind: 'mine', mine: mineConfig({ sampler: 'random', projection: 'fixed' }) } });
-  const denseArtifacts = await toArtifacts(dense);
-  const timeCalls = async (pool?: AttackPool) => {
-    const t0 = performance.now();
-    for (let i = 0; i < shardCalls; i++) {
-      await runAttackParallel({ kind: 'autoencoder', artifacts: denseArtifacts }, { data: shardData, inputShape: [784] }, shardCfg, { workers: 2, ...(pool ? { pool } : {}) });
-    }
-    return (performance.now() - t0) / 1000;
-  };
-  const freshSeconds = await timeCalls();
-  const pool = new AttackPool(2);
-  const pooledSeconds = await timeCalls(pool).finally(() => pool.close());
-  for (const [label, secs] of [['fresh threads per call', freshSeconds], ['AttackPool', pooledSeconds]] as const) {
-    const n = shardCalls * 4;
-    runs.push({ name: `dense-ae 4-sample shards, ${label}`, batch: 1, workers: 2, samples: n, iterations: 2, mine_steps: 1, samples_per_s: n / secs, seconds_per_sample: secs / n, gflops: 0, note: `${shardCalls} calls, start-up included` });
+  // Per-pass split of a MINE step and an attack step, unfused (before) and
+  // fused (after), on the main thread, one sample.
+  const breakdown: Record<'unfused' | 'fused', StepBreakdown> = {} as Record<'unfused' | 'fused', StepBreakdown>;
+  for (const variant of ['unfused', 'fused'] as const) {
+    setFusedDenseStep(variant === 'fused');
+    breakdown[variant] = await stepBreakdown(conv, convData.slice(0, 784), [28, 28, 1], 3, Math.min(mineSteps, 5));
   }
-  console.log(`small shards: fresh threads ${freshSeconds.toFixed(1)} s, pool ${pooledSeconds.toFixed(1)} s`);
+  setFusedDenseStep(true);
 
-  // Conv AE training step, batch 64: default backend vs cpu.
-  const batch = tf.slice(x, 0, 64);
-  const stepFlops = 3 * 64 * convAeForwardFlops(28, 28, 1);
-  const defaultMs = await trainStepMs(conv, batch, 5);
-  runs.push({ name: `conv-ae train step (${info.name})`, batch: 64, workers: 1, samples: 64, iterations: 1, mine_steps: 0, samples_per_s: 64 / (defaultMs / 1000), seconds_per_sample: defaultMs / 1000 / 64, gflops: stepFlops / (defaultMs / 1000) / 1e9 });
+  let freshSeconds = NaN;
+  let pooledSeconds = NaN;
   let cpuMs: number | undefined;
-  if (!opts.skipCpu && info.name !== 'cpu') {
-    await switchBackend('cpu');
-    const convCpu = createAutoencoder('conv-ae', [28, 28, 1], { seed: 1 });
-    cpuMs = await trainStepMs(convCpu, batch, 1);
-    runs.push({ name: 'conv-ae train step (cpu)', batch: 64, workers: 1, samples: 64, iterations: 1, mine_steps: 0, samples_per_s: 64 / (cpuMs / 1000), seconds_per_sample: cpuMs / 1000 / 64, gflops: stepFlops / (cpuMs / 1000) / 1e9 });
-    await switchBackend(info.name);
+  let defaultMs = NaN;
+  let batch: tf.Tensor | undefined;
+  if (!opts.onlyConv) {
+    // Dense AE, random sampler (K = 500 → 128): fixed projections, redrawn ones
+    // (exact lazy sampling, the default) and redrawn materialised matrices.
+    const denseSamples = Math.min(samples, 2);
+    const denseData = imgs.data.slice(0, denseSamples * 784);
+    for (const projection of ['fixed', 'redraw', 'redraw-explicit'] as const) {
+      const mine = mineConfig({ sampler: 'random', projection });
+      const projectFlops = 2 * 784 * mine.draws * mine.projectionDim;
+      const explicit = projection === 'redraw-explicit';
+      const step = mineStepFlops([mine.projectionDim], mine.draws, mine) + (explicit ? 2 * projectFlops : 0);
+      const iters = explicit ? Math.min(iterations, 1) : iterations;
+      const nMine = explicit ? Math.min(mineSteps, 2) : mineSteps;
+      // Lazy redraw samples the projections in O(K·m) (no d×K·m product); fixed and explicit multiply.
+      const attackStep = attackStepFlops([mine.projectionDim], mine.draws, mine, denseAeForwardFlops(784, 128), projection === 'redraw' ? 0 : projectFlops);
+      const flops = attackRunFlops(iters, nMine, step, attackStep);
+      const paperFlops = attackRunFlops(PAPER_T, PAPER_MINE_STEPS, step, attackStep);
+      const run = await attackRun(
+        `dense-ae random-${projection}`,
+        dense,
+        denseData,
+        [784],
+        1,
+        { iterations: iters, mineSteps: nMine, similarity: { kind: 'mine', mine } },
+        flops,
+        paperFlops,
+        explicit ? '500×784×128 fresh normals per evaluation, as the reference; T and MINE steps cut further' : undefined,
+      );
+      runs.push(run);
+      console.log(`${run.name}: ${run.seconds_per_sample.toFixed(2)} s/sample`);
+    }
+
+    // Many small shards (what the attack service gets from the work queue):
+    // 6 calls of 4 samples each on 2 threads, whole calls timed (thread and
+    // backend start-up included) — fresh threads per call vs one AttackPool.
+    const shardCalls = 6;
+    const shardData = imgs.data.slice(0, 4 * 784);
+    const shardCfg = attackConfig({ iterations: 2, mineSteps: 1, similarity: { kind: 'mine', mine: mineConfig({ sampler: 'random', projection: 'fixed' }) } });
+    const denseArtifacts = await toArtifacts(dense);
+    const timeCalls = async (pool?: AttackPool) => {
+      const t0 = performance.now();
+      for (let i = 0; i < shardCalls; i++) {
+        await runAttackParallel({ kind: 'autoencoder', artifacts: denseArtifacts }, { data: shardData, inputShape: [784] }, shardCfg, { workers: 2, ...(pool ? { pool } : {}) });
+      }
+      return (performance.now() - t0) / 1000;
+    };
+    freshSeconds = await timeCalls();
+    const pool = new AttackPool(2);
+    pooledSeconds = await timeCalls(pool).finally(() => pool.close());
+    for (const [label, secs] of [['fresh threads per call', freshSeconds], ['AttackPool', pooledSeconds]] as const) {
+      const n = shardCalls * 4;
+      runs.push({ name: `dense-ae 4-sample shards, ${label}`, batch: 1, workers: 2, samples: n, iterations: 2, mine_steps: 1, samples_per_s: n / secs, seconds_per_sample: secs / n, gflops: 0, note: `${shardCalls} calls, start-up included` });
+    }
+    console.log(`small shards: fresh threads ${freshSeconds.toFixed(1)} s, pool ${pooledSeconds.toFixed(1)} s`);
+
+    // Conv AE training step, batch 64: default backend vs cpu.
+    batch = tf.slice(x, 0, 64);
+    const stepFlops = 3 * 64 * convAeForwardFlops(28, 28, 1);
+    defaultMs = await trainStepMs(conv, batch, 5);
+    runs.push({ name: `conv-ae train step (${info.name})`, batch: 64, workers: 1, samples: 64, iterations: 1, mine_steps: 0, samples_per_s: 64 / (defaultMs / 1000), seconds_per_sample: defaultMs / 1000 / 64, gflops: stepFlops / (defaultMs / 1000) / 1e9 });
+    if (!opts.skipCpu && info.name !== 'cpu') {
+      await switchBackend('cpu');
+      const convCpu = createAutoencoder('conv-ae', [28, 28, 1], { seed: 1 });
+      cpuMs = await trainStepMs(convCpu, batch, 1);
+      runs.push({ name: 'conv-ae train step (cpu)', batch: 64, workers: 1, samples: 64, iterations: 1, mine_steps: 0, samples_per_s: 64 / (cpuMs / 1000), seconds_per_sample: cpuMs / 1000 / 64, gflops: stepFlops / (cpuMs / 1000) / 1e9 });
+      await switchBackend(info.name);
+    }
   }
 
   const one = runs.find((r) => r.name === 'conv-ae conv-sampler' && r.workers === 1)!;
@@ -234,10 +308,13 @@ async function main(): Promise<void> {
     workers_2_vs_1: two.samples_per_s / one.samples_per_s,
     attack_fraction_of_matmul_peak: one.gflops / gflopsPeak,
     train_step_default_vs_cpu: cpuMs ? cpuMs / defaultMs : undefined,
-    vs_reference_2_threads: REFERENCE_SECONDS_PER_SAMPLE_2_THREADS / (two.seconds_per_sample_at_paper ?? Infinity),
+    fused_vs_unfused_2_workers: two.samples_per_s / unfused.samples_per_s,
+    vs_reference_same_run: reference?.ratio,
+    vs_reference_same_run_1_thread: referenceSingle?.ratio,
+    vs_reference_stored_figure: REFERENCE_SECONDS_PER_SAMPLE_2_THREADS_STORED / (two.seconds_per_sample_at_paper ?? Infinity),
     small_shards_pool_vs_fresh_threads: freshSeconds / pooledSeconds,
   };
-  const result = { backend: info.name, provider: info.provider, matmul_gflops: gflopsPeak, date: new Date().toISOString(), data: dir, ratios, runs };
+  const result = { backend: info.name, provider: info.provider, matmul_gflops: gflopsPeak, date: new Date().toISOString(), data: dir, load_average: loadavg(), ratios, runs, breakdown, ...(reference ? { reference } : {}), ...(referenceSingle ? { reference_1_thread: referenceSingle } : {}) };
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
   await writeFile(opts.out, JSON.stringify(result, null, 2) + '\n');
 
@@ -258,13 +335,38 @@ async function main(): Promise<void> {
   console.log(`matMul peak ${gflopsPeak.toFixed(1)} GFLOPS`);
   console.log(`2 workers vs 1: ${ratios.workers_2_vs_1.toFixed(2)}×  (goal ≥ 1.8×)`);
   console.log(`attack GFLOPS / matMul GFLOPS: ${(ratios.attack_fraction_of_matmul_peak * 100).toFixed(1)}%  (goal ≥ 50%)`);
+  printBreakdown(breakdown);
+  console.log(`fused vs unfused MINE step, 2 workers, whole attack: ${ratios.fused_vs_unfused_2_workers.toFixed(2)}×`);
   if (ratios.train_step_default_vs_cpu) console.log(`conv-AE train step ${info.name} vs cpu: ${ratios.train_step_default_vs_cpu.toFixed(0)}×  (goal ≥ 50×)`);
-  console.log(`small shards, AttackPool vs fresh threads per call: ${ratios.small_shards_pool_vs_fresh_threads.toFixed(2)}×`);
-  console.log(`vs reference (55 s/sample, 2 threads) at T=40, 20 MINE steps, 2 workers: ${ratios.vs_reference_2_threads.toFixed(2)}×  (goal ≥ 2×)`);
+  if (!opts.onlyConv) console.log(`small shards, AttackPool vs fresh threads per call: ${ratios.small_shards_pool_vs_fresh_threads.toFixed(2)}×`);
+  if (reference) {
+    console.log(`vs reference, same run (T=${iterations}, ${mineSteps} MINE steps, ${samples} samples; 2 workers vs 2 threads; start-up excluded): ${reference.ratio.toFixed(2)}×  (goal ≥ 2×)`);
+    if (referenceSingle) console.log(`vs reference, same run, 1 worker vs 1 thread: ${referenceSingle.ratio.toFixed(2)}×`);
+  } else {
+    console.log(`vs reference, stored figure (55 s/sample, another day; run with --reference for a same-run ratio): ${ratios.vs_reference_stored_figure.toFixed(2)}×`);
+  }
+  console.log(`load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (on ${availableParallelism()} cores; absolute figures move with it, same-run ratios less)`);
   console.log(`wrote ${opts.out}`);
-  tf.dispose([x, batch]);
+  tf.dispose([x, ...(batch ? [batch] : [])]);
   conv.dispose();
   dense.dispose();
+}
+
+function printBreakdown(b: Record<'unfused' | 'fused', StepBreakdown>): void {
+  for (const [label, key, totalKey] of [['MINE step', 'mine_step', 'mine_step_ms'], ['attack step', 'attack_step', 'attack_step_ms']] as const) {
+    const passes = [...new Set([...b.unfused[key], ...b.fused[key]].map((p) => p.pass))];
+    const cell = (v: 'unfused' | 'fused', pass: string) => b[v][key].find((p) => p.pass === pass);
+    console.log(`\n${label}: unfused ${b.unfused[totalKey].toFixed(1)} ms, fused ${b.fused[totalKey].toFixed(1)} ms (one sample, main thread)`);
+    console.table(
+      passes.map((pass) => ({
+        pass,
+        'unfused ms': cell('unfused', pass)?.ms.toFixed(1) ?? '',
+        'unfused %': cell('unfused', pass) ? (cell('unfused', pass)!.share * 100).toFixed(1) : '',
+        'fused ms': cell('fused', pass)?.ms.toFixed(1) ?? '',
+        'fused %': cell('fused', pass) ? (cell('fused', pass)!.share * 100).toFixed(1) : '',
+      })),
+    );
+  }
 }
 
 await main();

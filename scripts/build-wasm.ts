@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 
-export const WASM_KERNELS = ['adam', 'transpose'];
+export const WASM_KERNELS = ['adam', 'transpose', 'mine_dense'];
 
 export async function assemble(name: string): Promise<Uint8Array> {
   const wabt = await wabtInit();

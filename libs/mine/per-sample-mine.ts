@@ -89,34 +89,47 @@ export class PerSampleMine {
     // their parameter-free preparation) are computed once for all of them.
     let fixedY: PreparedDraws | undefined;
     try {
+      // Conv draws on wasm: W₁ of each branch trained by one fused pass (see
+      // StatisticsNetwork.fusedTrainStep); equal to the autograd path up to
+      // float summation order.
+      const fused = this.net.canFuseTraining();
       for (let s = 0; s < steps; s++) {
-        const { value, grads } = tf.tidy(() => {
-          let px: PreparedDraws;
-          let py: PreparedDraws;
+        const draws = () => {
           if (this.sampler.deterministic) {
             if (!fixedY) {
               [, fixedY] = this.preparedPairs(x, xAdv);
               tf.keep(fixedY.t);
             }
-            px = this.preparedX!.draws;
-            py = fixedY;
-          } else {
-            [px, py] = this.preparedPairs(x, xAdv);
+            return [this.preparedX!.draws, fixedY] as const;
           }
+          return this.preparedPairs(x, xAdv);
+        };
+        let value: tf.Tensor1D;
+        if (fused && this.sampler.deterministic) {
+          // The draws are kept (cached); the tidy frees the sampler's temporaries.
+          const [px, py] = tf.tidy(() => draws() as unknown as tf.TensorContainer) as unknown as [PreparedDraws, PreparedDraws];
           const perm = this.nextPermutation();
-          const perSample: tf.Tensor1D[] = [];
-          // Sum over samples: each sample's gradient is its own network's.
-          const { value, grads } = tf.valueAndGrads((...p: tf.Tensor[]) => {
-            const dv = this.net.dvPrepared(px, py, perm, p);
-            perSample.push(tf.keep(dv)); // outlives the gradient scope; disposed below
-            return tf.sum(dv) as tf.Scalar;
-          })(this.net.params);
-          value.dispose();
-          return { value: perSample[0]!, grads };
-        });
+          value = this.net.fusedTrainStep(px, py, perm, this.adam);
+          perm.dispose();
+        } else {
+          const out = tf.tidy(() => {
+            const [px, py] = draws();
+            const perm = this.nextPermutation();
+            const perSample: tf.Tensor1D[] = [];
+            // Sum over samples: each sample's gradient is its own network's.
+            const { value, grads } = tf.valueAndGrads((...p: tf.Tensor[]) => {
+              const dv = this.net.dvPrepared(px, py, perm, p);
+              perSample.push(tf.keep(dv)); // outlives the gradient scope; disposed below
+              return tf.sum(dv) as tf.Scalar;
+            })(this.net.params);
+            value.dispose();
+            return { value: perSample[0]!, grads };
+          });
+          value = out.value;
+          this.net.setParams(this.adam.step(this.net.params, out.grads));
+        }
         if (s === steps - 1) last = value.dataSync() as Float32Array;
         value.dispose();
-        this.net.setParams(this.adam.step(this.net.params, grads));
       }
     } finally {
       fixedY?.t.dispose();

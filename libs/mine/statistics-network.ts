@@ -18,6 +18,8 @@
 import { tf } from '../tensor/index.js';
 import { Rng, STREAM } from '../tensor/rng.js';
 import type { MineConfig } from './config.js';
+import type { LeanAdam } from '../tensor/adam.js';
+import { fusedDenseStep, fusedDenseStepAvailable } from '../tensor/fused-dense.js';
 
 /** Identifies one sample's random streams: results depend on these alone. */
 export interface SampleKey {
@@ -170,24 +172,37 @@ export class StatisticsNetwork {
     return this.patchFilterT;
   }
 
+  /**
+   * The dense layer's input of a conv branch, z = conv(patches) as [B, n, features]
+   * (row j = draw j), with params from `p` at `offset`.
+   */
+  private convFeatures(input: PreparedDraws, p: tf.Tensor[], offset: number): tf.Tensor3D {
+    const [h, w] = this.drawShape as [number, number, number];
+    const k = this.cfg.convKernel;
+    const F = this.cfg.convFilters;
+    // 'valid' k×k conv with per-sample filters: patches @ filter, batched.
+    const conv = tf.add(tf.matMul(input.t as tf.Tensor3D, p[offset]! as tf.Tensor3D), p[offset + 1]!); // [B, n·oh·ow, F]
+    return tf.reshape(conv, [this.batch, input.n, (h - k + 1) * (w - k + 1) * F]);
+  }
+
   /** One branch on prepared draws → [B, n, O], with params taken from `p` starting at `offset`. */
   private branch(input: PreparedDraws, p: tf.Tensor[], offset: number): tf.Tensor3D {
-    const B = this.batch;
-    const { n } = input;
     let zT: tf.Tensor3D; // [B, features, n]
     let i = offset;
     if (this.drawShape.length === 3) {
-      const [h, w] = this.drawShape as [number, number, number];
-      const k = this.cfg.convKernel;
-      const F = this.cfg.convFilters;
-      // 'valid' k×k conv with per-sample filters: patches @ filter, batched.
-      const conv = tf.add(tf.matMul(input.t as tf.Tensor3D, p[i++]! as tf.Tensor3D), p[i++]!); // [B, n·oh·ow, F]
-      zT = tf.transpose(tf.reshape(conv, [B, n, (h - k + 1) * (w - k + 1) * F]), [0, 2, 1]);
+      zT = tf.transpose(this.convFeatures(input, p, i), [0, 2, 1]) as tf.Tensor3D;
+      i += 2;
     } else {
       zT = input.t as tf.Tensor3D;
     }
-    const h1 = tf.add(tf.matMul(p[i++]! as tf.Tensor3D, zT), p[i++]!); // [B, H, n]
-    const h2 = tf.add(tf.matMul(p[i++]! as tf.Tensor3D, h1), p[i++]!); // [B, O, n]
+    const h1 = tf.matMul(p[i++]! as tf.Tensor3D, zT) as tf.Tensor3D; // [B, H, n], before its bias
+    return this.head(h1, p, i);
+  }
+
+  /** The rest of a branch from the first dense layer's product (bias not added) → [B, n, O]. */
+  private head(h1: tf.Tensor3D, p: tf.Tensor[], i: number): tf.Tensor3D {
+    const h1b = tf.add(h1, p[i++]!); // [B, H, n]
+    const h2 = tf.add(tf.matMul(p[i++]! as tf.Tensor3D, h1b), p[i++]!); // [B, O, n]
     return tf.transpose(h2, [0, 2, 1]) as tf.Tensor3D;
   }
 
@@ -203,18 +218,87 @@ export class StatisticsNetwork {
 
   /** dv on prepared draws (see prepare). */
   dvPrepared(px: PreparedDraws, py: PreparedDraws, perm: tf.Tensor1D, p: tf.Tensor[] = this.params): tf.Tensor1D {
-    const B = this.batch;
-    const n = px.n;
     const perBranch = (p.length - 1) / 2;
-    const hx = this.branch(px, p, 0);
-    const hy = this.branch(py, p, perBranch);
+    return this.bound(this.branch(px, p, 0), this.branch(py, p, perBranch), perm, p[p.length - 1]! as tf.Tensor3D);
+  }
+
+  /** The DV bound [B] from both branches' outputs [B, n, O]. */
+  private bound(hx: tf.Tensor3D, hy: tf.Tensor3D, perm: tf.Tensor1D, wOut: tf.Tensor3D): tf.Tensor1D {
+    const B = this.batch;
+    const n = hx.shape[1];
     const O = hx.shape[2];
     const hyShuffled = tf.reshape(tf.gather(tf.reshape(hy, [B * n, O]), perm), [B, n, O]);
-    const wOut = p[p.length - 1]! as tf.Tensor3D; // [B, 1, O]
     const score = (h: tf.Tensor3D) => tf.reshape(tf.matMul(tf.relu(h), wOut, false, true), [B, n]);
     const joint = score(tf.add(hx, hy));
     const marginal = score(tf.add(hx, hyShuffled));
     return tf.sub(tf.mean(joint, 1), tf.sub(tf.logSumExp(marginal, 1), Math.log(n))) as tf.Tensor1D;
+  }
+
+  /**
+   * Whether `fusedTrainStep` applies: conv draws (the 11664→512 dense layers
+   * hold 99.9% of the parameters) on a backend with the fused kernel.
+   */
+  canFuseTraining(): boolean {
+    if (this.drawShape.length !== 3) return false;
+    const [h, w] = this.drawShape as [number, number, number];
+    const k = this.cfg.convKernel;
+    return fusedDenseStepAvailable(this.cfg.hidden, (h - k + 1) * (w - k + 1) * this.cfg.convFilters);
+  }
+
+  /**
+   * One Adam step maximising the DV bound, with each branch's first dense
+   * layer trained by the fused kernel (UaeMineDenseStep): one pass over W₁
+   * forms its rank-n gradient dh·z on the fly, applies Adam to W₁ and returns
+   * the input gradient dz = dhᵀ·W₁ (old W₁) for the conv filters below. The
+   * forward pass and every other parameter's gradient are the autograd path's
+   * own ops, so the result equals `valueAndGrads` + `LeanAdam.step` up to the
+   * summation order of dW₁ and dz. Returns the bound [B] before the update.
+   */
+  fusedTrainStep(px: PreparedDraws, py: PreparedDraws, perm: tf.Tensor1D, adam: LeanAdam): tf.Tensor1D {
+    const p = this.params;
+    const perBranch = (p.length - 1) / 2; // 6: convW, convB, w1, b1, w2, b2
+    const offsets = [0, perBranch];
+    const inputs = [px, py];
+    // Forward to the first dense layer's products (as `branch`).
+    const z = offsets.map((o, b) => tf.tidy(() => this.convFeatures(inputs[b]!, p, o)));
+    const h1 = offsets.map((o, b) => tf.tidy(() => tf.matMul(p[o + 2]! as tf.Tensor3D, tf.transpose(z[b]!, [0, 2, 1]) as tf.Tensor3D)));
+    // Gradients of everything above W₁·z: dh₁ for both branches and the small parameters.
+    const headIdx = offsets.flatMap((o) => [o + 3, o + 4, o + 5]).concat([p.length - 1]);
+    const perSample: tf.Tensor1D[] = [];
+    const { value, grads } = tf.valueAndGrads((h1x: tf.Tensor, h1y: tf.Tensor, ...q: tf.Tensor[]) => {
+      const hp = [...p];
+      headIdx.forEach((idx, i) => (hp[idx] = q[i]!));
+      const dv = this.bound(this.head(h1x as tf.Tensor3D, hp, offsets[0]! + 3), this.head(h1y as tf.Tensor3D, hp, offsets[1]! + 3), perm, hp[p.length - 1]! as tf.Tensor3D);
+      perSample.push(tf.keep(dv));
+      return tf.sum(dv) as tf.Scalar;
+    })([h1[0]!, h1[1]!, ...headIdx.map((i) => p[i]!)]);
+    value.dispose();
+    tf.dispose(h1);
+    const [dh1x, dh1y, ...headGrads] = grads;
+    const dh1 = [dh1x!, dh1y!];
+    const attrs = adam.beginStep();
+    const next = [...p];
+    offsets.forEach((o, b) => {
+      // W₁: the fused pass; the conv filters' gradients from its dz.
+      let dz: tf.Tensor | undefined;
+      next[o + 2] = adam.updateFused(o + 2, (m, v) => {
+        const out = fusedDenseStep(p[o + 2]!, m, v, z[b]!, dh1[b]!, attrs);
+        dz = out[3]!;
+        return out.slice(0, 3);
+      });
+      p[o + 2]!.dispose();
+      const F = this.cfg.convFilters;
+      const [dConvW, dConvB] = tf.tidy(() => {
+        const dConv = tf.reshape(dz!, [this.batch, -1, F]); // as conv: [B, n·oh·ow, F]
+        return [tf.matMul(inputs[b]!.t as tf.Tensor3D, dConv, true, false), tf.sum(dConv, 1, true)];
+      });
+      tf.dispose([dz!, dh1[b]!, z[b]!]);
+      next[o] = adam.update(o, p[o]!, dConvW!, attrs);
+      next[o + 1] = adam.update(o + 1, p[o + 1]!, dConvB!, attrs);
+    });
+    headIdx.forEach((idx, i) => (next[idx] = adam.update(idx, p[idx]!, headGrads[i]!, attrs)));
+    this.params = next;
+    return perSample[0]!;
   }
 
   /** Replace the parameters (after an optimiser step); the old ones must be disposed by the caller. */

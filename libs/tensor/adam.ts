@@ -20,6 +20,15 @@ export interface AdamConfig {
   goal?: 'min' | 'max';
 }
 
+/** One step's constants (UaeAdamUpdate's attributes). */
+export interface AdamStepAttrs {
+  lrT: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  direction: number;
+}
+
 export class LeanAdam {
   private m: tf.Tensor[];
   private v: tf.Tensor[];
@@ -53,36 +62,55 @@ export class LeanAdam {
     if (params.length !== this.m.length || grads.length !== this.m.length) {
       throw new Error(`LeanAdam: expected ${this.m.length} params and grads, got ${params.length} and ${grads.length}`);
     }
+    const attrs = this.beginStep();
+    return params.map((w, i) => this.update(i, w, grads[i]!, attrs));
+  }
+
+  /**
+   * Starts a step taken parameter by parameter (with `update` or `updateFused`,
+   * each parameter once): advances t and returns the step's attributes.
+   */
+  beginStep(): AdamStepAttrs {
     this.t += 1;
     const lrT = (this.lr * Math.sqrt(1 - this.beta2 ** this.t)) / (1 - this.beta1 ** this.t);
-    const attrs = { lrT, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, direction: this.direction };
-    const fused = tf.getKernel(UAE_ADAM_UPDATE, tf.getBackend()) !== undefined;
-    const out: tf.Tensor[] = [];
-    for (let i = 0; i < params.length; i++) {
-      const w = params[i]!;
-      const g = grads[i]!;
-      const m = this.m[i]!;
-      const v = this.v[i]!;
-      let next: tf.Tensor[];
-      if (fused) {
-        next = tf.engine().runKernel(UAE_ADAM_UPDATE, { w, g, m, v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
-      } else {
-        next = tf.tidy(() => {
-          const m2 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
-          const v2 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
-          const w2 = tf.sub(w, tf.div(tf.mul(m2, lrT * this.direction), tf.add(tf.sqrt(v2), this.epsilon)));
-          return [w2, m2, v2];
-        });
-      }
-      w.dispose();
-      g.dispose();
-      m.dispose();
-      v.dispose();
-      out.push(next[0]!);
-      this.m[i] = next[1]!;
-      this.v[i] = next[2]!;
+    return { lrT, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, direction: this.direction };
+  }
+
+  /** Updates parameter i with gradient g (both disposed); returns the new parameter. */
+  update(i: number, w: tf.Tensor, g: tf.Tensor, attrs: AdamStepAttrs): tf.Tensor {
+    const m = this.m[i]!;
+    const v = this.v[i]!;
+    let next: tf.Tensor[];
+    if (tf.getKernel(UAE_ADAM_UPDATE, tf.getBackend()) !== undefined) {
+      next = tf.engine().runKernel(UAE_ADAM_UPDATE, { w, g, m, v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    } else {
+      next = tf.tidy(() => {
+        const m2 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
+        const v2 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+        const w2 = tf.sub(w, tf.div(tf.mul(m2, attrs.lrT * this.direction), tf.add(tf.sqrt(v2), this.epsilon)));
+        return [w2, m2, v2];
+      });
     }
-    return out;
+    w.dispose();
+    g.dispose();
+    return this.replaceMoments(i, next);
+  }
+
+  /**
+   * Updates parameter i with a fused kernel that takes its moments and returns
+   * [w′, m′, v′] (the gradient never materialises; see libs/mine's fused
+   * dense step). The old moments are disposed; the caller disposes the old w.
+   */
+  updateFused(i: number, fused: (m: tf.Tensor, v: tf.Tensor) => tf.Tensor[]): tf.Tensor {
+    return this.replaceMoments(i, fused(this.m[i]!, this.v[i]!));
+  }
+
+  private replaceMoments(i: number, next: tf.Tensor[]): tf.Tensor {
+    this.m[i]!.dispose();
+    this.v[i]!.dispose();
+    this.m[i] = next[1]!;
+    this.v[i] = next[2]!;
+    return next[0]!;
   }
 
   dispose(): void {

@@ -17,3 +17,4 @@ export {
   type BackendName,
   type BackendChoice,
 } from './backend.js';
+export { fusedDenseStep, fusedDenseStepAvailable, setFusedDenseStep } from './fused-dense.js';

@@ -17,6 +17,7 @@ import { unsortedSegmentSumWasm } from './wasm/unsorted-segment-sum.js';
 import { adamUpdateWasmConfig } from './wasm/adam-update.js';
 import { identityWasm } from './wasm/identity.js';
 import { transposeWasmConfig } from './wasm/transpose.js';
+import { mineDenseStepWasmConfig } from './wasm/mine-dense-step.js';
 import { adamUpdateCpuConfig } from './cpu/adam-update.js';
 
 export { originalKernel } from './originals.js';
@@ -32,6 +33,7 @@ const KERNELS: Record<string, tf.KernelConfig[]> = {
     adamUpdateWasmConfig,
     transposeWasmConfig,
     identityWasm,
+    mineDenseStepWasmConfig,
   ],
   cpu: [resizeNearestNeighborGradCpu, adamUpdateCpuConfig],
   tensorflow: [],
