@@ -41,6 +41,7 @@ import { backendInfo } from '../../libs/tensor/index.js';
 import { statisticsNetworkSize } from '../../libs/mine/index.js';
 import { checkBudget, DEFAULT_BUDGET, type ResourceBudget } from '../../libs/limits/index.js';
 import type { CallContext, Logger, StreamingCallContext } from '../../libs/service-kit/index.js';
+import type { ServiceDeps } from '../common/service.js';
 import type { AttackMetrics } from './metrics.js';
 import type { DatasetCache, ModelCache } from './resources.js';
 
@@ -188,6 +189,10 @@ export interface HandlerDeps {
   logger: Logger;
   /** Resource budget (default libs/limits DEFAULT_BUDGET). */
   budget?: ResourceBudget;
+  /** A failed tfjs backend: NOT_SERVING, then a restart (services/common/backend-fault.ts). */
+  backendFault?: ServiceDeps['backendFault'];
+  /** UAE_FAULT_DRILL=attack-optimizer:wasm-trap (tests only). */
+  faultDrill?: ServiceDeps['faultDrill'];
 }
 
 interface ParsedGenerate {
@@ -293,6 +298,8 @@ export function createHandlers(deps: HandlerDeps) {
         workers: deps.threads(),
         pool: deps.pool?.(),
         signal: stop.signal,
+        // tests only: a real wasm trap where the attack runs (this thread or a worker thread)
+        faultDrill: deps.faultDrill?.take('a Generate call') ?? false,
         onProgress: (p, finished) => {
           for (const r of finished) {
             channel.push({ kind: { $case: 'result', value: sampleResultToProto(r, { index: indexOf.get(r.sampleId) ?? 0, sampleShape: ae.inputShape }) } });
