@@ -19,6 +19,8 @@ import { loadDataset } from '../../libs/data/index.js';
 import { createAutoencoder, trainAutoencoder, type Autoencoder } from '../../libs/models/index.js';
 import { toProtoTensor, v1 } from '../../libs/proto/index.js';
 import { saveModel } from '../../services/common/models.js';
+import { faultDrillEnv, faultDrillFor } from '../../services/common/backend-fault.js';
+import { BackendFaultError, isBackendFault } from '../../libs/tensor/index.js';
 import { natsServerAvailable, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { metricValue, startServiceProcess, stopAllServices, unary, unaryError, waitUntil, type ServiceProcess } from '../helpers/services.js';
 import { collectGenerate, getSampleResults, tinyAttackConfig, type StreamError } from './attack-helpers.js';
@@ -29,6 +31,21 @@ const ACK_WAIT_MS = 3000;
 const MODEL_ID = 'm-fault-test';
 const DATASET = v1.DatasetConfig.fromPartial({ source: { $case: 'name', value: 'mice-protein' }, trainSamples: N, testSamples: 8, seed: 5 });
 const TRAP = /tfjs backend failed \((attack worker \d: )?memory access out of bounds\); the [a-z-]+ restarts with a fresh backend/;
+
+describe('UAE_FAULT_DRILL (test-only switch)', () => {
+  it('arms only the service it names, once; anything else is refused', () => {
+    expect(faultDrillFor(undefined, 'evaluator')).toBeUndefined();
+    expect(faultDrillFor('trainer:wasm-trap', 'evaluator')).toBeUndefined();
+    const drill = faultDrillFor('trainer:wasm-trap, evaluator:wasm-trap', 'evaluator');
+    expect(drill?.kind).toBe('wasm-trap');
+    expect([drill!.take('a'), drill!.take('b')]).toEqual([true, false]);
+    const schema = faultDrillEnv.UAE_FAULT_DRILL;
+    expect(schema.safeParse('evaluator:wasm-trap,trainer:wasm-trap').success).toBe(true);
+    for (const bad of ['evaluator', 'evaluator:oom', 'wasm-trap', 'evaluator:wasm-trap;rm']) expect(schema.safeParse(bad).success, bad).toBe(false);
+    // what a worker thread reports is a backend fault too
+    expect(isBackendFault(new BackendFaultError('attack worker 0: memory access out of bounds'))).toBe(true);
+  });
+});
 
 describe.skipIf(!natsServerAvailable())('a poisoned tfjs backend in every service', () => {
   let nats: NatsServerHandle;
