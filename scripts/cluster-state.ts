@@ -21,6 +21,10 @@ export interface ClusterState {
   /** Bearer token the services require (absent with authDisabled). */
   token?: string;
   authDisabled: boolean;
+  /** `npm run up -- --tls`: the cluster's CA and the server certificate every service presents. */
+  tls?: { caFile: string; certFile: string; keyFile: string };
+  /** `npm run up -- --tls`: the role tokens file (UAE_AUTH_TOKENS_FILE). */
+  tokensFile?: string;
   nats: ProcessEntry & { url: string; monitor: string; storeDir: string };
   /** In start order. */
   services: Array<ProcessEntry & { name: string; grpc: string; metrics: string }>;

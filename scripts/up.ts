@@ -16,16 +16,27 @@
  *   npm run up -- --no-auth           # UAE_AUTH_DISABLED=true
  *   npm run up -- --random-ports      # every port chosen by the OS
  *   npm run up -- --host 0.0.0.0      # bind address (default 127.0.0.1)
+ *   npm run up -- --tls               # TLS and role tokens (or UAE_UP_TLS=true): see below
+ *
+ * With --tls, openssl makes a throw-away CA and a server certificate for
+ * localhost, 127.0.0.1 and --host under .uae/cluster/tls/ (ca.pem, server.pem,
+ * server.key), and .uae/cluster/tokens holds one fresh token per role
+ * ("read …", "submit …", "admin …"; docs/service-kit.md). Every service gets
+ * UAE_TLS_CERT / UAE_TLS_KEY (TLS on its server), UAE_TLS_CA (the
+ * orchestrator's calls to the trainer and evaluator verify it) and
+ * UAE_AUTH_TOKENS_FILE; .uae/cluster/token is the submit token. It prints
+ * how to use them (`uae submit --tls-ca … --token …`).
  *
  * Environment: NATS_SERVER_BIN (default: nats-server on PATH, else
  * /usr/sbin/nats-server); UAE_* variables (e.g. UAE_BACKEND, UAE_LOG_LEVEL,
  * UAE_DATA_DIR) are passed to every service; UAE_CLUSTER_DIR moves .uae/cluster.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
+import { isIP } from 'node:net';
 import { alive, CLUSTER_DIR, readState, sleep, STATE_FILE, stopProcess, type ClusterState, type ProcessEntry } from './cluster-state.js';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
@@ -41,21 +52,23 @@ const SERVICES = [
 
 interface Options {
   auth: boolean;
+  tls: boolean;
   randomPorts: boolean;
   host: string;
   readyTimeoutMs: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { auth: true, randomPorts: false, host: '127.0.0.1', readyTimeoutMs: 120_000 };
+  const o: Options = { auth: true, tls: process.env.UAE_UP_TLS === 'true', randomPorts: false, host: '127.0.0.1', readyTimeoutMs: 120_000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--no-auth') o.auth = false;
+    else if (a === '--tls') o.tls = true;
     else if (a === '--random-ports') o.randomPorts = true;
     else if (a === '--host') o.host = argv[++i] ?? fail('--host needs a value');
     else if (a === '--timeout') o.readyTimeoutMs = Number(argv[++i]) * 1000 || fail('--timeout needs seconds');
     else if (a === '-h' || a === '--help') {
-      console.log('usage: npm run up -- [--no-auth] [--random-ports] [--host HOST] [--timeout SECONDS]');
+      console.log('usage: npm run up -- [--tls] [--no-auth] [--random-ports] [--host HOST] [--timeout SECONDS]');
       process.exit(0);
     } else fail(`unknown option ${a} (try --help)`);
   }
@@ -101,6 +114,30 @@ async function freePort(host: string): Promise<number> {
 async function choosePort(preferred: number, o: Options): Promise<number> {
   if (!o.randomPorts && (await portFree(preferred, o.host))) return preferred;
   return 0;
+}
+
+/**
+ * A throw-away CA and a server certificate (EC P-256, 30 days) for the
+ * local cluster, made with openssl; every service presents the same one.
+ */
+function makeClusterPki(dir: string, host: string): { caFile: string; certFile: string; keyFile: string } {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const openssl = (args: string[]) => {
+    try {
+      execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (e) {
+      const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
+      fail(`openssl ${args[0]} failed (is openssl installed?): ${stderr || (e as Error).message}`);
+    }
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '30', '-subj', '/CN=uae local cluster CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
+  const names = new Set(['DNS:localhost', 'IP:127.0.0.1']);
+  if (host !== '0.0.0.0' && host !== '::') names.add(isIP(host) ? `IP:${host}` : `DNS:${host}`);
+  writeFileSync(join(dir, 'server.ext'), `subjectAltName=${[...names].join(',')}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n`);
+  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '30', '-extfile', 'server.ext']);
+  return { caFile: join(dir, 'ca.pem'), certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') };
 }
 
 const dialable = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
@@ -152,7 +189,14 @@ async function main(): Promise<void> {
   }
   console.log(`nats ${natsUrl} monitor ${monitorUrl}`);
 
-  const token = o.auth ? `uae-${randomBytes(24).toString('base64url')}` : undefined;
+  const newToken = () => `uae-${randomBytes(24).toString('base64url')}`;
+  // --tls: a local CA and server certificate, and one token per role (read < submit < admin).
+  const tls = o.tls ? makeClusterPki(join(CLUSTER_DIR, 'tls'), o.host) : undefined;
+  const roles = o.tls && o.auth ? { read: newToken(), submit: newToken(), admin: newToken() } : undefined;
+  const tokensFile = join(CLUSTER_DIR, 'tokens');
+  if (roles) writeFileSync(tokensFile, `# npm run up --tls: <role> <token>\n${Object.entries(roles).map(([r, t]) => `${r} ${t}`).join('\n')}\n`, { mode: 0o600 });
+  const token = roles ? roles.submit : o.auth ? newToken() : undefined;
+  const secure: Record<string, string> = tls ? { UAE_TLS_CERT: tls.certFile, UAE_TLS_KEY: tls.keyFile, UAE_TLS_CA: tls.caFile } : {};
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('UAE_') && k !== 'UAE_CLUSTER_DIR' && v !== undefined)) as Record<string, string>;
   const services: ClusterState['services'] = [];
 
@@ -171,11 +215,13 @@ async function main(): Promise<void> {
       UAE_GRPC_PORT: String(await choosePort(ports.grpc, o)),
       UAE_METRICS_HOST: o.host,
       UAE_METRICS_PORT: String(await choosePort(ports.metrics, o)),
-      ...(token ? { UAE_AUTH_TOKEN: token } : { UAE_AUTH_DISABLED: 'true' }),
+      ...(roles ? { UAE_AUTH_TOKENS_FILE: tokensFile } : token ? { UAE_AUTH_TOKEN: token } : { UAE_AUTH_DISABLED: 'true' }),
+      ...secure,
       ...extra,
     };
     if (token) delete env.UAE_AUTH_DISABLED;
-    else delete env.UAE_AUTH_TOKEN;
+    if (!token || roles) delete env.UAE_AUTH_TOKEN;
+    if (!roles) delete env.UAE_AUTH_TOKENS_FILE;
     const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: ROOT, env, detached: true, stdio: ['ignore', out, err] });
     closeSync(out);
     closeSync(err);
@@ -223,12 +269,21 @@ async function main(): Promise<void> {
     host: o.host,
     ...(token ? { token } : {}),
     authDisabled: !token,
+    ...(tls ? { tls } : {}),
+    ...(roles ? { tokensFile } : {}),
     nats: { ...natsEntry, url: natsUrl, monitor: monitorUrl, storeDir },
     services,
   };
   writeFileSync(STATE_FILE, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
   if (token) writeFileSync(join(CLUSTER_DIR, 'token'), token + '\n', { mode: 0o600 });
   console.log(`state ${STATE_FILE}${token ? ` (bearer token in ${join(CLUSTER_DIR, 'token')})` : ' (authentication disabled)'}; stop with npm run down`);
+  if (tls) {
+    const server = addr('orchestrator') ?? '127.0.0.1:50050';
+    console.log(`tls ca ${tls.caFile} (server certificate ${tls.certFile}, key ${tls.keyFile})`);
+    if (roles) console.log(`tokens ${tokensFile} (read, submit, admin; the submit token is also in ${join(CLUSTER_DIR, 'token')})`);
+    console.log(`use: npx uae submit --server ${server} --tls-ca ${tls.caFile}${token ? ` --token "$(cat ${join(CLUSTER_DIR, 'token')})"` : ''} --config examples/pipeline-mice.json --watch`);
+    console.log(`  or: export UAE_TLS_CA=${tls.caFile}${token ? ` UAE_AUTH_TOKEN=$(cat ${join(CLUSTER_DIR, 'token')})` : ''}; npx uae jobs --server ${server}`);
+  }
 }
 
 main().catch((e: unknown) => {

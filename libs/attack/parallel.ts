@@ -6,7 +6,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { spawnModuleWorker } from '../runtime/spawn-worker.js';
-import { backendInfo, type BackendChoice } from '../tensor/index.js';
+import { BackendFaultError, backendInfo, isBackendFault, type BackendChoice } from '../tensor/index.js';
 import type { AutoencoderArtifacts } from '../models/index.js';
 import type { AttackConfig } from './config.js';
 import { type AttackInput, type AttackProgress, progressOf, validateAttackInput } from './engine.js';
@@ -33,6 +33,12 @@ export interface ParallelAttackOptions {
    * backend start-up once, not per call. At most `pool.size` shards run.
    */
   pool?: AttackPool;
+  /**
+   * Fault drill (tests only; the services' UAE_FAULT_DRILL): the first
+   * thread hits a real wasm trap after start-up, so the call fails with a
+   * BackendFaultError as a poisoned thread would.
+   */
+  faultDrill?: boolean;
 }
 
 /**
@@ -139,12 +145,14 @@ export async function runAttackParallel(
           resolve();
         } else if (msg.type === 'error') {
           finished = true;
-          reject(msg.cancelled ? new AttackCancelledError(msg.message) : new Error(`attack worker ${index}: ${msg.message}`));
+          // A thread whose backend failed says so: the caller contains it (isBackendFault).
+          const text = `attack worker ${index}: ${msg.message}`;
+          reject(msg.cancelled ? new AttackCancelledError(msg.message) : msg.fault ? new BackendFaultError(text) : new Error(text));
         }
       });
       worker.on('error', (e) => {
         finished = true;
-        reject(e);
+        reject(isBackendFault(e) ? new BackendFaultError(`attack worker ${index}: ${e.message}`) : e);
       });
       worker.on('exit', (code) => {
         if (!finished) reject(new Error(`attack worker ${index} exited with code ${code} before finishing`));
@@ -159,6 +167,7 @@ export async function runAttackParallel(
         model,
         config,
         chunkSize: opts.chunkSize,
+        ...(opts.faultDrill && index === 0 ? { faultDrill: true } : {}),
         input: {
           data: input.data.slice(a * d, b * d),
           inputShape: input.inputShape,

@@ -6,7 +6,8 @@ import type { PortableModel } from './parallel.js';
 import type { SampleResult } from './result.js';
 
 export type WorkerRequest =
-  | { type: 'start'; backend: BackendChoice; model: PortableModel; config: AttackConfig; input: AttackInput; chunkSize?: number }
+  /** faultDrill (tests only): hit a real wasm trap once the backend and model are loaded (libs/tensor triggerBackendTrap). */
+  | { type: 'start'; backend: BackendChoice; model: PortableModel; config: AttackConfig; input: AttackInput; chunkSize?: number; faultDrill?: boolean }
   | { type: 'cancel' };
 
 export type WorkerReply =
@@ -15,4 +16,5 @@ export type WorkerReply =
   /** Share of this shard's sample-iterations finished. */
   | { type: 'progress'; fraction: number }
   | { type: 'done' }
-  | { type: 'error'; message: string; cancelled: boolean };
+  /** fault: the thread's backend failed (libs/tensor isBackendFault), not the input. */
+  | { type: 'error'; message: string; cancelled: boolean; fault: boolean };

@@ -4,7 +4,7 @@
  * backend is initialised once; the model is rebuilt per shard from artifacts.
  */
 import { parentPort } from 'node:worker_threads';
-import { initBackend } from '../tensor/index.js';
+import { initBackend, isBackendFault, triggerBackendTrap } from '../tensor/index.js';
 import { fromArtifacts } from '../models/index.js';
 import { runAttack } from './engine.js';
 import { AttackCancelledError } from './minmax.js';
@@ -27,6 +27,7 @@ port.on('message', (msg: WorkerRequest) => {
       const info = await initBackend(msg.backend);
       const model = await fromArtifacts(msg.model.artifacts);
       reply({ type: 'ready', backend: info.name });
+      if (msg.faultDrill) triggerBackendTrap();
       try {
         await runAttack(model, msg.input, msg.config, {
           signal: run.signal,
@@ -39,7 +40,7 @@ port.on('message', (msg: WorkerRequest) => {
       }
       reply({ type: 'done' });
     } catch (e) {
-      reply({ type: 'error', message: (e as Error).message, cancelled: e instanceof AttackCancelledError });
+      reply({ type: 'error', message: e instanceof Error ? e.message : String(e), cancelled: e instanceof AttackCancelledError, fault: isBackendFault(e) });
     } finally {
       if (controller === run) controller = undefined;
     }

@@ -3,7 +3,7 @@
  * one worker, else sharded across worker threads (the model travels as
  * artifacts). Shared by the pipeline, `uae attack` and the services.
  */
-import { backendInfo } from '../tensor/index.js';
+import { backendInfo, triggerBackendTrap } from '../tensor/index.js';
 import { toArtifacts, type Autoencoder } from '../models/index.js';
 import {
   runAttack,
@@ -25,6 +25,11 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Progress, with the samples finished since the last call (to stream them). */
   onProgress?: (p: AttackProgress, finished: SampleResult[]) => void;
+  /**
+   * Fault drill (tests only; the services' UAE_FAULT_DRILL): a real wasm trap
+   * where the attack runs — in this thread, or in the first worker thread.
+   */
+  faultDrill?: boolean;
 }
 
 export async function generateUaes(ae: Autoencoder, input: AttackInput, config: AttackConfig, opts: GenerateOptions = {}): Promise<SampleResult[]> {
@@ -32,8 +37,16 @@ export async function generateUaes(ae: Autoencoder, input: AttackInput, config: 
   const n = input.data.length / Math.max(1, input.inputShape.reduce((a, b) => a * b, 1));
   const workers = Math.min(opts.workers ?? backendInfo().preferredWorkers, n);
   const run = { signal: opts.signal, onProgress: opts.onProgress };
-  if (workers <= 1) return runAttack(ae, input, config, run);
-  return runAttackParallel({ kind: 'autoencoder', artifacts: await toArtifacts(ae) }, input, config, { ...run, workers, ...(opts.pool ? { pool: opts.pool } : {}) });
+  if (workers <= 1) {
+    if (opts.faultDrill) triggerBackendTrap();
+    return runAttack(ae, input, config, run);
+  }
+  return runAttackParallel({ kind: 'autoencoder', artifacts: await toArtifacts(ae) }, input, config, {
+    ...run,
+    workers,
+    ...(opts.pool ? { pool: opts.pool } : {}),
+    ...(opts.faultDrill ? { faultDrill: true } : {}),
+  });
 }
 
 /**

@@ -27,6 +27,7 @@ export {
 } from './csv.js';
 export {
   loadDataset,
+  knownDatasetShape,
   subsetDataset,
   datasetFromNpyArrays,
   DatasetNotFoundError,

@@ -54,6 +54,22 @@ export class DatasetNotFoundError extends Error {
 
 export const FASHION_MNIST_DIRS = ['/usr/share/datasets/fashion-mnist'];
 
+/**
+ * What a named dataset is without loading it: the sample shape and the size
+ * of its full training split (for planning, e.g. budgets at submit time).
+ * undefined for paths and uploads, whose shape is known once loaded.
+ */
+export function knownDatasetShape(spec: string): { inputShape: number[]; trainRows: number } | undefined {
+  switch (spec.trim()) {
+    case 'mice-protein':
+      return { inputShape: [77], trainRows: 864 }; // 1080 rows, 80/20
+    case 'fashion-mnist':
+      return { inputShape: [28, 28, 1], trainRows: 60_000 };
+    default:
+      return undefined;
+  }
+}
+
 function findIdx(dir: string, stem: string): string | undefined {
   for (const name of [`${stem}.gz`, stem]) if (existsSync(join(dir, name))) return join(dir, name);
   return undefined;

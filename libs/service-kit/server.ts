@@ -213,6 +213,12 @@ export interface CreateServiceOptions {
   protos?: ProtoSpec | LoadedProtos;
   /** Service-specific error rules, tried before the defaults. */
   mapError?: ErrorMapper | readonly ErrorMapper[];
+  /**
+   * Sees every error a kit handler failed with, before it is mapped to a
+   * status (e.g. to contain a failed backend: services/common/backend-fault.ts).
+   * Must not throw.
+   */
+  onCallError?: (err: unknown, ctx: CallContext) => void;
   /** The role each method needs ("pkg.Service/Method" or "pkg.Service"; unlisted: admin). See auth.ts. */
   methodRoles?: MethodRoles;
   logger?: Logger;
@@ -471,6 +477,7 @@ class HandlerWrapper {
   constructor(
     private readonly logger: Logger,
     private readonly mappers: readonly ErrorMapper[],
+    private readonly onError?: (err: unknown, ctx: CallContext) => void,
   ) {}
 
   private context(call: SurfaceCall, path: string): { ctx: CallContext; release: () => void } {
@@ -510,6 +517,11 @@ class HandlerWrapper {
   }
 
   private failure(err: unknown, ctx: CallContext): ReturnType<typeof toGrpcStatus> {
+    try {
+      this.onError?.(err, ctx);
+    } catch (hookErr) {
+      ctx.log.error({ err: errorText(hookErr) }, 'onCallError hook failed');
+    }
     const mapped: MappedStatus = statusFromError(err, { signal: ctx.signal, mappers: this.mappers });
     if (mapped.ref !== undefined) ctx.log.error({ err: mapped.cause, ref: mapped.ref }, 'handler failed unexpectedly');
     return toGrpcStatus(mapped);
@@ -693,7 +705,7 @@ export async function createService(opts: CreateServiceOptions): Promise<Running
     logger.info({ status, ...(reason && !serving ? { reason } : {}) }, 'health');
   };
 
-  const wrapper = new HandlerWrapper(logger, mappers);
+  const wrapper = new HandlerWrapper(logger, mappers, opts.onCallError);
   const noteService = (definition: grpc.ServiceDefinition) => {
     const first = Object.values(definition)[0] as grpc.MethodDefinition<unknown, unknown> | undefined;
     if (!first) throw new Error('service definition has no methods');

@@ -205,11 +205,22 @@ export async function switchBackend(choice: BackendChoice): Promise<BackendInfo>
  * service marks itself NOT_SERVING and restarts (services/common/service.ts).
  */
 export function isBackendFault(err: unknown): boolean {
+  if (err instanceof BackendFaultError) return true;
   const wasm = (globalThis as { WebAssembly?: { RuntimeError: new () => Error } }).WebAssembly;
   if (wasm && err instanceof wasm.RuntimeError) return true;
   const name = err instanceof Error ? err.name : '';
   const message = err instanceof Error ? err.message : String(err);
-  return name === 'RuntimeError' || /(^|\W)Aborted\(/.test(message);
+  return name === 'RuntimeError' || name === 'BackendFaultError' || /(^|\W)Aborted\(/.test(message);
+}
+
+/**
+ * A backend fault reported from elsewhere (an attack worker thread whose wasm
+ * instance trapped, libs/attack/parallel.ts): the RuntimeError itself cannot
+ * cross the thread boundary, so this carries its message; isBackendFault is
+ * true for it.
+ */
+export class BackendFaultError extends Error {
+  override name = 'BackendFaultError';
 }
 
 /**

@@ -12,6 +12,7 @@ export {
   BackendUnavailableError,
   BACKEND_NAMES,
   isBackendFault,
+  BackendFaultError,
   triggerBackendTrap,
   type BackendInfo,
   type BackendName,

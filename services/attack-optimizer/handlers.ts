@@ -38,10 +38,13 @@ import {
   type ConfigDefaults,
 } from '../../libs/proto/index.js';
 import { backendInfo } from '../../libs/tensor/index.js';
-import { statisticsNetworkSize } from '../../libs/mine/index.js';
-import { checkBudget, DEFAULT_BUDGET, type ResourceBudget } from '../../libs/limits/index.js';
+import type { ResourceBudget } from '../../libs/limits/index.js';
+import { checkAttackBudget } from '../common/budgets.js';
 import type { CallContext, Logger, StreamingCallContext } from '../../libs/service-kit/index.js';
+import type { ServiceDeps } from '../common/service.js';
 import type { AttackMetrics } from './metrics.js';
+
+export { checkAttackBudget };
 import type { DatasetCache, ModelCache } from './resources.js';
 
 /** Samples per shard when AttackJobSpec.shard_size is 0/unset (proto/uae/v1/job.proto). */
@@ -77,32 +80,6 @@ export function parseAttackConfig(proto: v1.AttackConfig | undefined, field: str
     }
     throw e;
   }
-}
-
-/**
- * Before an attack allocates: B per-sample MINE statistics networks are
- * trained at once (B = the samples of one chunk), each sized by the draws'
- * shape (random sampler: [projection_dim]; conv sampler: one first-conv map
- * per draw, at most [H, W, 1] for the zoo's 'same'-padded convs) and
- * `hidden`. Parameters B × per-sample and activations B × draws × hidden are
- * checked against the budget (libs/limits).
- */
-export function checkAttackBudget(config: AttackConfig, sampleShape: readonly number[], samples: number, budget: ResourceBudget = DEFAULT_BUDGET, field = 'config'): void {
-  if (config.similarity.kind !== 'mine') return;
-  const mine = config.similarity.mine;
-  const conv = mine.sampler === 'conv' && sampleShape.length === 3;
-  const drawShape = conv ? [sampleShape[0]!, sampleShape[1]!, 1] : [mine.projectionDim];
-  const draws = conv ? mine.convFilters : mine.draws;
-  let size;
-  try {
-    size = statisticsNetworkSize(drawShape, mine);
-  } catch (e) {
-    throw new ProtoFieldError(`${field}.similarity.mine`, (e as Error).message);
-  }
-  const B = Math.max(1, Math.min(samples, backendInfo().preferredChunk));
-  const f = `${field}.similarity.mine.hidden`;
-  checkBudget(budget, 'maxParameters', f, B * size.parameters, `${B} samples at once × ${size.parameters} statistics-network parameters each`);
-  checkBudget(budget, 'maxTensorElements', f, B * draws * size.activationPerDraw, `${B} samples × ${draws} draws × ${size.activationPerDraw} activations`);
 }
 
 /** The MINE sampler a model gets when the request leaves it unspecified. */
@@ -188,6 +165,10 @@ export interface HandlerDeps {
   logger: Logger;
   /** Resource budget (default libs/limits DEFAULT_BUDGET). */
   budget?: ResourceBudget;
+  /** A failed tfjs backend: NOT_SERVING, then a restart (services/common/backend-fault.ts). */
+  backendFault?: ServiceDeps['backendFault'];
+  /** UAE_FAULT_DRILL=attack-optimizer:wasm-trap (tests only). */
+  faultDrill?: ServiceDeps['faultDrill'];
 }
 
 interface ParsedGenerate {
@@ -293,6 +274,8 @@ export function createHandlers(deps: HandlerDeps) {
         workers: deps.threads(),
         pool: deps.pool?.(),
         signal: stop.signal,
+        // tests only: a real wasm trap where the attack runs (this thread or a worker thread)
+        faultDrill: deps.faultDrill?.take('a Generate call') ?? false,
         onProgress: (p, finished) => {
           for (const r of finished) {
             channel.push({ kind: { $case: 'result', value: sampleResultToProto(r, { index: indexOf.get(r.sampleId) ?? 0, sampleShape: ae.inputShape }) } });

@@ -103,6 +103,8 @@ runMain(async () => {
         threads: threadCount,
         pool: attackPool,
         budget: deps.config.budget,
+        backendFault: deps.backendFault,
+        ...(deps.faultDrill ? { faultDrill: deps.faultDrill } : {}),
         logger: deps.logger.child({ component: 'shard-worker' }),
         workerName: deps.config.extra.UAE_WORKER_NAME,
       });

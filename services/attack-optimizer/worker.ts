@@ -39,9 +39,10 @@ import { isTerminal, JobStore } from '../../libs/jobs/index.js';
 import { shardResultKey, validateArtifactKey, type DeadLetter, type WorkConsumer, type WorkMessage } from '../../libs/bus/index.js';
 import { sampleResultToProto, v1 } from '../../libs/proto/index.js';
 import { backendInfo } from '../../libs/tensor/index.js';
-import { statusFromError, type Logger } from '../../libs/service-kit/index.js';
+import { Status, statusFromError, type Logger } from '../../libs/service-kit/index.js';
 import type { SampleResult } from '../../libs/attack/index.js';
 import { serviceErrorMappers } from '../common/errors.js';
+import { backendFaultMessage, isBackendFault } from '../common/backend-fault.js';
 import { mapFieldNotFound } from './errors.js';
 import { assembleAttackResult, SHARD_RESULT_MEDIA_TYPE, ShardResultsInconsistentError } from '../common/attack-results.js';
 import { checkAttackBudget, checkCriterion, checkSplit, parseAttackConfig, sameShape, samplerDefaults, splitName, type HandlerDeps } from './handlers.js';
@@ -247,6 +248,8 @@ export function startShardWorker(deps: ShardWorkerDeps): ShardWorker {
         workers: deps.threads(),
         pool: deps.pool?.(),
         signal: ctl.signal,
+        // tests only: a real wasm trap where the attack runs (this thread or a worker thread)
+        faultDrill: deps.faultDrill?.take(`attack ${shardLabel(shard)}`) ?? false,
         onProgress: (p) => {
           const now = performance.now();
           if (now - lastBeat >= beatEvery) {
@@ -317,6 +320,10 @@ export function startShardWorker(deps: ShardWorkerDeps): ShardWorker {
     try {
       await processShard(msg, shard, log, ctl);
     } catch (err) {
+      if (isBackendFault(err) && !msg.settled) {
+        await backendFault(msg, shard, err, log);
+        return;
+      }
       if (stopping || msg.settled) return; // handed back by stop(); the next holder recomputes
       if (ctl.signal.aborted) {
         // the job was cancelled (or failed) while the shard ran
@@ -344,6 +351,25 @@ export function startShardWorker(deps: ShardWorkerDeps): ShardWorker {
     } finally {
       running.delete(ctl);
     }
+  };
+
+  /**
+   * This process's tfjs backend failed while it computed `shard`: the shard is
+   * not the cause, so it goes back to the queue for another worker (on its
+   * last attempt it is dead-lettered with UNAVAILABLE saying why); this worker
+   * stops pulling and the service restarts (services/common/backend-fault.ts).
+   */
+  const backendFault = async (msg: WorkMessage, shard: v1.AttackShard, err: unknown, log: Logger): Promise<void> => {
+    const message = backendFaultMessage('attack-optimizer', err, 'the shard is computed again by another worker');
+    log.error({ err: err instanceof Error ? err.message : String(err), delivery: msg.deliveryCount }, 'shard failed: tfjs backend fault; handed back');
+    metrics.shard('retried');
+    if (msg.lastAttempt) {
+      codes.set(msg.seq, Status.UNAVAILABLE);
+      await msg.term(`${message} (attempt ${msg.deliveryCount}/${msg.maxDeliver})`).catch(() => undefined);
+    }
+    // stop pulling (nothing more runs on the poisoned backend) and hand the shard back at once (nak 0)
+    await halt();
+    deps.backendFault?.(err, `attack ${shardLabel(shard)}`);
   };
 
   const onDeadLetter = async (dl: DeadLetter): Promise<void> => {
@@ -387,6 +413,14 @@ export function startShardWorker(deps: ShardWorkerDeps): ShardWorker {
     );
   };
 
+  /** Stops pulling; shards in flight are handed back first (nak 0: another worker takes them now), then their attacks stopped. */
+  async function halt(): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    await consumer.stop({ graceMs: 0 });
+    for (const c of running) c.abort(new Error('worker stopping'));
+  }
+
   const consumer: WorkConsumer = bus.work.consume(handle, {
     concurrency: 1,
     onDeadLetter,
@@ -398,13 +432,7 @@ export function startShardWorker(deps: ShardWorkerDeps): ShardWorker {
     get inFlight() {
       return consumer.inFlight;
     },
-    async stop() {
-      if (stopping) return;
-      stopping = true;
-      // hand in-flight shards back first (nak 0: another worker takes them now), then stop their attacks
-      await consumer.stop({ graceMs: 0 });
-      for (const c of running) c.abort(new Error('worker stopping'));
-    },
+    stop: halt,
   };
 }
 

@@ -72,7 +72,7 @@ export function parseEvalConfig(cfg: v1.EvalConfig | undefined, datasetSeed: num
   };
 }
 
-export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | 'logger'> & { access?: DatasetAccess; budget?: ResourceBudget }) {
+export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | 'logger' | 'faultDrill'> & { access?: DatasetAccess; budget?: ResourceBudget }) {
   const evaluations = deps.metrics.counter({ name: 'uae_evaluations_total', help: 'EvaluationService.Evaluate calls by outcome', labelNames: ['outcome'] });
   const seconds = deps.metrics.histogram({
     name: 'uae_evaluation_seconds',
@@ -121,6 +121,8 @@ export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | '
       }
       signal.throwIfAborted();
       const split = cfg.train ? ds.train : ds.test;
+      // UAE_FAULT_DRILL=evaluator:wasm-trap (tests only): a real wasm trap in the first evaluation.
+      deps.faultDrill?.trap('an Evaluate call');
       const err = reconstructionError(ae, split.x, ds.inputShape, cfg.batchSize);
       reconError.set({ model: ae.kind }, err);
       signal.throwIfAborted();

@@ -23,7 +23,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { fileURLToPath } from 'node:url';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { JobStore } from '../../libs/jobs/index.js';
 import type { Bus } from '../../libs/bus/index.js';
 import { MAX_REQUEST_BYTES } from '../../libs/proto/index.js';
@@ -42,6 +42,7 @@ import {
 } from '../../libs/service-kit/index.js';
 import { openServiceBus, type ServiceBus, type ServiceBusOptions } from './bus.js';
 import { serviceErrorMappers } from './errors.js';
+import { backendFaultHandler, faultDrillEnv, faultDrillFor, isBackendFault, mapBackendFault, type FaultDrill } from './backend-fault.js';
 
 /**
  * The role each uae.v1 method needs (libs/service-kit/auth.ts; read < submit <
@@ -68,10 +69,7 @@ export const METHOD_ROLES: MethodRoles = {
 /** The repository's proto/ directory (include root of every uae.v1 file). */
 export const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'proto');
 
-/** Exit code of a service that restarts because its tfjs backend failed (docs/service-kit.md). */
-export const BACKEND_FAULT_EXIT_CODE = 70;
-/** How long a faulted service stays up NOT_SERVING (probes and load balancers take it out) before it shuts down. */
-export const BACKEND_FAULT_GRACE_MS = 1000;
+export { BACKEND_FAULT_EXIT_CODE, BACKEND_FAULT_GRACE_MS } from './backend-fault.js';
 
 /** What a handler factory gets (handlers.ts): transport-free dependencies. */
 export interface ServiceDeps {
@@ -84,10 +82,14 @@ export interface ServiceDeps {
    * The tfjs backend failed (libs/tensor isBackendFault: a wasm trap or an
    * abort) while doing `what`: the service turns NOT_SERVING at once, shuts
    * down gracefully after BACKEND_FAULT_GRACE_MS and exits BACKEND_FAULT_EXIT_CODE so that its supervisor
-   * (Kubernetes, `npm run up`) starts it again with a fresh backend. Call it
-   * after recording the failure (e.g. the job's), as shutdown follows.
+   * (Kubernetes, `npm run up`) starts it again with a fresh backend
+   * (backend-fault.ts). gRPC handlers need not call it: startUaeService does
+   * for every call that fails with a backend fault. Background work (jobs,
+   * shards) calls it after recording the failure, as shutdown follows.
    */
   backendFault?(err: unknown, what: string): void;
+  /** The fault drill UAE_FAULT_DRILL arms for this service (tests only; backend-fault.ts). */
+  faultDrill?: FaultDrill;
 }
 
 export interface UaeServiceContext<Extra = Record<string, never>> extends ServiceDeps {
@@ -152,16 +154,22 @@ export function readyLine(name: string, running: Pick<RunningService, 'addresses
 }
 
 export async function startUaeService<E extends z.ZodObject = z.ZodObject<{}>>(opts: StartUaeServiceOptions<E>): Promise<RunningService> {
-  const config = loadServiceConfig(opts.envSource ?? process.env, { name: opts.name, grpcPort: opts.grpcPort, metricsPort: opts.metricsPort }, opts.env);
+  // Every service accepts the (test-only) fault drill; only the one it names acts.
+  const envSchema = (opts.env ?? z.object({})).extend(faultDrillEnv) as unknown as E;
+  const config = loadServiceConfig(opts.envSource ?? process.env, { name: opts.name, grpcPort: opts.grpcPort, metricsPort: opts.metricsPort }, envSchema);
   let deps: UaeServiceContext<z.output<E>> | undefined;
   let serviceBus: ServiceBus | undefined;
   // eslint-disable-next-line prefer-const -- assigned once createService returns; used only after
   let running: RunningService;
+  let backendFault: ((err: unknown, what: string) => void) | undefined;
   running = await createService({
     config,
     tensor: opts.tensor ?? true,
     protos: { files: opts.protoFiles, includeDirs: [PROTO_DIR] },
-    mapError: [...(opts.mapError ?? []), ...serviceErrorMappers],
+    mapError: [mapBackendFault(opts.name), ...(opts.mapError ?? []), ...serviceErrorMappers],
+    onCallError: (err, call) => {
+      if (isBackendFault(err)) backendFault?.(err, `a ${call.method} call`);
+    },
     methodRoles: METHOD_ROLES,
     serverOptions: { 'grpc.max_receive_message_length': MAX_REQUEST_BYTES },
     ready: [
@@ -183,16 +191,9 @@ export async function startUaeService<E extends z.ZodObject = z.ZodObject<{}>>(o
         },
       });
       const bus = serviceBus.bus;
-      let faulted = false;
-      const backendFault = (err: unknown, what: string) => {
-        if (faulted) return;
-        faulted = true;
-        const reason = `tfjs backend failed during ${what}: ${err instanceof Error ? err.message : String(err)}`;
-        ctx.setServing(false, `${reason}; restarting`);
-        ctx.logger.fatal({ err: reason, exitCode: BACKEND_FAULT_EXIT_CODE }, 'tfjs backend fault: restarting the process');
-        setTimeout(() => void running.shutdown('tfjs backend fault').finally(() => process.exit(BACKEND_FAULT_EXIT_CODE)), BACKEND_FAULT_GRACE_MS);
-      };
-      deps = { bus, jobs: new JobStore(bus), logger: ctx.logger, metrics: ctx.metrics, config, ctx, serviceBus, backendFault };
+      backendFault = backendFaultHandler({ setServing: ctx.setServing, logger: ctx.logger, shutdown: (reason) => running.shutdown(reason) });
+      const drill = faultDrillFor((config.extra as { UAE_FAULT_DRILL?: string }).UAE_FAULT_DRILL, opts.name, ctx.logger);
+      deps = { bus, jobs: new JobStore(bus), logger: ctx.logger, metrics: ctx.metrics, config, ctx, serviceBus, backendFault, ...(drill ? { faultDrill: drill } : {}) };
       ctx.onShutdown(() => serviceBus!.close());
       await opts.register(server, deps);
     },

@@ -107,9 +107,17 @@ export function parseTrainingSpec(spec: v1.TrainingJobSpec | undefined, field = 
  * What a run would allocate, checked before anything is: k ≤ features
  * (concrete-ae), the model's parameters and widest batch activation, and the
  * optimiser steps (epochs × batches), against `budget`; `rows` = training
- * samples when known (0 = not yet). Errors name the field to change.
+ * samples when known (0 = not yet). Errors name the field to change
+ * (`fields` renames the schedule's, e.g. a pipeline's config.train.epochs).
  */
-export function checkTrainingSize(parsed: ParsedTrainingSpec, inputShape: number[], rows: number, budget: ResourceBudget = DEFAULT_BUDGET, field = 'spec'): void {
+export function checkTrainingSize(
+  parsed: Pick<ParsedTrainingSpec, 'kind' | 'modelOptions' | 'epochs'> & { train: Pick<ParsedTrainingSpec['train'], 'batchSize'> },
+  inputShape: number[],
+  rows: number,
+  budget: ResourceBudget = DEFAULT_BUDGET,
+  field = 'spec',
+  fields: { batchSize?: string; epochs?: string } = {},
+): void {
   const features = inputShape.reduce((a, b) => a * b, 1);
   const k = parsed.modelOptions.k;
   if (parsed.kind === 'concrete-ae' && k !== undefined && k > features) {
@@ -121,9 +129,9 @@ export function checkTrainingSize(parsed: ParsedTrainingSpec, inputShape: number
   if (rows > 0) {
     checkBudget(budget, 'maxTensorElements', `${field}.dataset.train_samples`, rows * features, `${rows} rows × ${features} features`);
     const batch = Math.min(rows, parsed.train.batchSize ?? DEFAULT_BATCH_SIZE);
-    checkBudget(budget, 'maxTensorElements', `${field}.config.batch_size`, batch * size.widestActivation, `batch of ${batch} × widest layer of ${size.widestActivation}`);
+    checkBudget(budget, 'maxTensorElements', fields.batchSize ?? `${field}.config.batch_size`, batch * size.widestActivation, `batch of ${batch} × widest layer of ${size.widestActivation}`);
     const steps = parsed.epochs * Math.ceil(rows / batch);
-    checkBudget(budget, 'maxTrainSteps', `${field}.config.epochs`, steps, `${parsed.epochs} epochs × ${Math.ceil(rows / batch)} batches`);
+    checkBudget(budget, 'maxTrainSteps', fields.epochs ?? `${field}.config.epochs`, steps, `${parsed.epochs} epochs × ${Math.ceil(rows / batch)} batches`);
   }
 }
 

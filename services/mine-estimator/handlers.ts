@@ -58,7 +58,7 @@ export function parseEstimateRequest(req: v1.EstimateRequest, budget: ResourceBu
   return { x, y, n, steps, evaluations, seed: req.seed, mine: parsed.data, includeTrace: req.includeTrace };
 }
 
-export function mineHandlers(deps: Pick<ServiceDeps, 'metrics' | 'logger'> & { budget?: ResourceBudget }) {
+export function mineHandlers(deps: Pick<ServiceDeps, 'metrics' | 'logger' | 'faultDrill'> & { budget?: ResourceBudget }) {
   const estimates = deps.metrics.counter({
     name: 'uae_mine_estimates_total',
     help: 'MineService.Estimate calls by outcome (ok, invalid, cancelled, error)',
@@ -89,6 +89,8 @@ export function mineHandlers(deps: Pick<ServiceDeps, 'metrics' | 'logger'> & { b
       const x = tf.tensor(parsed.x.data, parsed.x.shape);
       const y = tf.tensor(parsed.y.data, parsed.y.shape);
       try {
+        // UAE_FAULT_DRILL=mine-estimator:wasm-trap (tests only): a real wasm trap in the first estimate.
+        deps.faultDrill?.trap('an Estimate call');
         const est = await estimateMutualInformationAsync(x, y, {
           steps: parsed.steps,
           evaluations: parsed.evaluations,

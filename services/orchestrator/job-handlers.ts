@@ -18,6 +18,7 @@ import { checkDatasetPath, NO_DATASET_PATHS, type DatasetAccess } from '../commo
 import type { PipelineDriver } from './driver.js';
 import type { OrchestratorMetrics } from './metrics.js';
 import { resolvePipelineConfig } from './pipeline-config.js';
+import type { ResourceBudget } from '../../libs/limits/index.js';
 
 const { JobKind, JobState } = v1;
 
@@ -39,6 +40,8 @@ export interface JobHandlerDeps {
   watchIdleMs?: number;
   /** Server-side dataset paths allowed (default none; services/common/dataset-access.ts). */
   access?: DatasetAccess;
+  /** The resource budget a submitted pipeline is checked against (resolvePipelineConfig; libs/limits). */
+  budget?: ResourceBudget;
 }
 
 export function checkJobId(jobId: string, field = 'job_id'): string {
@@ -136,7 +139,7 @@ export function jobServiceHandlers(deps: JobHandlerDeps): HandlersFor<typeof v1.
     async submitPipeline(req: v1.SubmitPipelineRequest): Promise<v1.SubmitPipelineResponse> {
       checkRequestId(req.requestId);
       checkLabels(req.labels);
-      resolvePipelineConfig(req.config);
+      resolvePipelineConfig(req.config, deps.budget ? { budget: deps.budget } : {});
       await checkDatasetExists(bus, req.config!.dataset!, deps.access ?? NO_DATASET_PATHS);
       const { job, deduplicated } = await jobs.create({
         kind: JobKind.JOB_KIND_PIPELINE,

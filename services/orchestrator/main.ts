@@ -83,7 +83,7 @@ runMain(async () => {
         dataDir: config.dataDir,
         access,
       });
-      server.add(v1.JobServiceService, jobServiceHandlers({ bus, jobs, driver, metrics, access }));
+      server.add(v1.JobServiceService, jobServiceHandlers({ bus, jobs, driver, metrics, access, budget: deps.config.budget }));
       server.add(v1.ArtifactServiceService, artifactServiceHandlers({ bus, metrics, bufferLimit: extra.UAE_UPLOAD_BUFFER_BYTES }));
       ctx.onShutdown(async () => {
         await driver?.stop();

@@ -15,13 +15,23 @@
  *   protocol.retrain_schedule → retrainSchedule; protocol.convergence → convergence
  *     (concrete-ae only; threshold 0.998, max_epochs 16 × train.epochs unless set)
  *   protocol.probe / probe_train_samples → probe / probeTrainSamples
+ *
+ * With a budget (SubmitPipeline passes the service's, libs/limits), the sizes
+ * the study will allocate are checked before any stage runs, by the same rules
+ * the trainer and the attack workers apply later (checkPipelineBudget):
+ * RESOURCE_EXHAUSTED naming the `config.…` field to change.
  */
 import { ZodError } from 'zod';
 import { attackConfig, type AttackConfigInput } from '../../libs/attack/index.js';
 import { armSpec, isAttackMethod, pipelineAttackConfig, validationCount, type AugmentationConfig, type AugmentationMethod, type ProbeKind, type RetrainSchedule } from '../../libs/augment/index.js';
 import type { DownstreamOptions } from '../../libs/eval/index.js';
 import { attackConfigFromProto, augmentationMethodName, ProtoFieldError, v1 } from '../../libs/proto/index.js';
+import { knownDatasetShape } from '../../libs/data/index.js';
+import type { ResourceBudget } from '../../libs/limits/index.js';
+import { retrainPlan } from '../../libs/augment/index.js';
 import { autoencoderKind } from '../common/models.js';
+import { checkAttackBudget } from '../common/budgets.js';
+import { checkTrainingSize } from '../common/training.js';
 
 export const DEFAULT_EPOCHS = 20;
 export const DEFAULT_BATCH_SIZE = 100;
@@ -93,8 +103,12 @@ function classifierOf(c: v1.PipelineConfig): DownstreamOptions | false {
   return out;
 }
 
-/** Validates a submitted PipelineConfig; ProtoFieldError naming the field (`config.…`) when it is not acceptable. */
-export function resolvePipelineConfig(c: v1.PipelineConfig | undefined): ResolvedPipeline {
+/**
+ * Validates a submitted PipelineConfig; ProtoFieldError naming the field
+ * (`config.…`) when it is not acceptable; with `opts.budget`, also
+ * checkPipelineBudget (ResourceLimitError naming the field).
+ */
+export function resolvePipelineConfig(c: v1.PipelineConfig | undefined, opts: { budget?: ResourceBudget } = {}): ResolvedPipeline {
   if (!c) throw new ProtoFieldError('config', 'required');
   checkDataset(c.dataset, 'config.dataset');
   if (!c.model) throw new ProtoFieldError('config.model', 'required');
@@ -146,7 +160,57 @@ export function resolvePipelineConfig(c: v1.PipelineConfig | undefined): Resolve
     classifier: classifierOf(c),
     ...protocolOf(c, { model, epochs, seed, trainSamples: c.dataset!.trainSamples }),
   };
-  return { augmentation, seeds, shardSize };
+  const resolved = { augmentation, seeds, shardSize };
+  if (opts.budget) checkPipelineBudget(c.dataset!, resolved, opts.budget);
+  return resolved;
+}
+
+/**
+ * What the study will allocate, against `budget`, before any stage runs — the
+ * trainer's and the attack workers' own checks (checkTrainingSize,
+ * checkAttackBudget), applied to the plan:
+ *   - the model's parameters and widest batch activation, the training rows ×
+ *     features, epochs × batches (config.model.*, config.dataset.train_samples,
+ *     config.train.batch_size, config.train.epochs), the convergence loop's
+ *     max_epochs and the retraining on the augmented set (originals + one new
+ *     sample each: 2 × rows; config.retrain_epochs);
+ *   - every attack arm's B × statistics-network parameters and B × draws ×
+ *     hidden activations (config.attack.similarity.mine.hidden), with B = 1:
+ *     the workers' backends are not known here, and every backend batches at
+ *     least one sample (a GPU worker batching more still checks its B per shard).
+ * Sizes that need the data (sample shape, rows) are checked where the dataset
+ * is named (mice-protein, fashion-mnist: libs/data knownDatasetShape); for
+ * paths and uploads the trainer and workers check them once loaded. A
+ * random-sampler attack needs no shape and is always checked.
+ */
+export function checkPipelineBudget(dataset: v1.DatasetConfig, r: ResolvedPipeline, budget: ResourceBudget): void {
+  const a = r.augmentation;
+  const known = dataset.source?.$case === 'name' ? knownDatasetShape(dataset.source.value) : undefined;
+  const rows = known ? (dataset.trainSamples > 0 ? Math.min(dataset.trainSamples, known.trainRows) : known.trainRows) : dataset.trainSamples;
+  if (known) {
+    const features = known.inputShape.reduce((x, y) => x * y, 1);
+    const shape = a.model === 'conv-ae' ? known.inputShape : [features];
+    const plan = { kind: a.model, modelOptions: a.modelOptions ?? {}, epochs: a.epochs, train: { batchSize: a.batchSize } };
+    const fields = { batchSize: 'config.train.batch_size', epochs: 'config.train.epochs' };
+    checkTrainingSize(plan, shape, rows, budget, 'config', fields);
+    if (a.convergence) checkTrainingSize({ ...plan, epochs: a.convergence.maxEpochs }, shape, rows, budget, 'config', { ...fields, epochs: 'config.protocol.convergence.max_epochs' });
+    const schedule = a.retrainSchedule ?? 'longer';
+    if (schedule !== 'same-steps') {
+      const retrain = retrainPlan(a, schedule, { epochs: a.epochs, steps: 0 }, 2 * rows);
+      checkTrainingSize({ ...plan, epochs: retrain.epochs }, shape, 2 * rows, budget, 'config', {
+        ...fields,
+        epochs: schedule === 'same-epochs' ? 'config.train.epochs' : 'config.retrain_epochs',
+      });
+    }
+  }
+  const samples = Math.max(1, Math.min(r.shardSize, rows || r.shardSize));
+  for (const m of a.methods) {
+    if (!isAttackMethod(m)) continue;
+    const config = pipelineAttackConfig(m, a.model, a.attack, a.seed);
+    const conv = config.similarity.kind === 'mine' && config.similarity.mine.sampler === 'conv';
+    if (conv && known?.inputShape.length !== 3) continue; // the draws' shape is the images'
+    checkAttackBudget(config, known?.inputShape ?? [], samples, budget, 'config.attack', 1);
+  }
 }
 
 /** `seeds` (empty → [seed]): integers, no repeats; `seed` must then be unset or the first. */

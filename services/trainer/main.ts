@@ -9,8 +9,9 @@
  *   UAE_TRAINER_SCAN_MS       period of the scan for QUEUED/RUNNING jobs (default: the lease TTL)
  *   UAE_ALLOW_DATASET_PATHS   allow idx:/csv:/npy:DIR datasets on this machine (default false)
  *   UAE_DATASET_ROOTS         …under these directories only (default UAE_DATA_DIR)
- *   UAE_TRAINER_FAULT_DRILL   wasm-trap: the first job hits a real wasm trap (drill of the
- *                             backend-fault containment: job FAILED, NOT_SERVING, exit 70)
+ *   UAE_FAULT_DRILL           trainer:wasm-trap (tests only): the first job hits a real wasm
+ *                             trap (drill of the backend-fault containment: job FAILED, NOT_SERVING,
+ *                             exit 70; services/common/backend-fault.ts)
  *
  * On start-up (once SERVING) it resumes the training jobs that are QUEUED or
  * RUNNING (from scratch: training is deterministic), one replica per job via
@@ -31,7 +32,6 @@ const env = z.object({
   UAE_TRAINER_LEASE_MS: z.coerce.number().int().min(500).max(3_600_000).default(30_000),
   UAE_TRAINER_SCAN_MS: z.coerce.number().int().min(100).max(3_600_000).optional(),
   ...datasetAccessEnv,
-  UAE_TRAINER_FAULT_DRILL: z.enum(['wasm-trap']).optional(),
 });
 
 let runner: TrainingRunner | undefined;
@@ -52,7 +52,6 @@ runMain(() =>
         ...(x.UAE_TRAINER_SCAN_MS !== undefined ? { scanMs: x.UAE_TRAINER_SCAN_MS } : {}),
         access,
         budget: deps.config.budget,
-        ...(x.UAE_TRAINER_FAULT_DRILL ? { faultDrill: x.UAE_TRAINER_FAULT_DRILL } : {}),
       });
       server.add(v1.TrainingServiceService, trainingHandlers({ ...deps, runner, access, budget: deps.config.budget }));
       // Registered after the bus's close hook, so it runs before it (hooks run in reverse).

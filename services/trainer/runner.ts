@@ -27,10 +27,10 @@ import { isTerminal } from '../../libs/jobs/index.js';
 import { epochReportToProto, v1 } from '../../libs/proto/index.js';
 import { statusFromError, Status } from '../../libs/service-kit/index.js';
 import type { EpochReport } from '../../libs/models/index.js';
-import { isBackendFault, triggerBackendTrap } from '../../libs/tensor/index.js';
 import type { ResourceBudget } from '../../libs/limits/index.js';
 import { resolveDataset } from '../common/datasets.js';
 import { serviceErrorMappers } from '../common/errors.js';
+import { backendFaultMessage, isBackendFault } from '../common/backend-fault.js';
 import type { DatasetAccess } from '../common/dataset-access.js';
 import { modelIdForJob, modelRecordKey, saveModel } from '../common/models.js';
 import type { ServiceDeps } from '../common/service.js';
@@ -51,12 +51,6 @@ export interface TrainingRunnerOptions {
   access?: DatasetAccess;
   /** Resource budget a job is checked against before it allocates (default libs/limits DEFAULT_BUDGET). */
   budget?: ResourceBudget;
-  /**
-   * Fault drill (UAE_TRAINER_FAULT_DRILL=wasm-trap): the first job this
-   * process trains hits a real WebAssembly trap in the wasm backend
-   * (libs/tensor triggerBackendTrap), to exercise the containment. Off by default.
-   */
-  faultDrill?: 'wasm-trap';
 }
 
 interface Lease {
@@ -98,7 +92,6 @@ export class TrainingRunner {
   private scanTimer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private rescan = false;
-  private drilled = false;
   private stopped = false;
   private readonly m;
 
@@ -270,7 +263,7 @@ export class TrainingRunner {
       if (isBackendFault(e)) {
         // Not the request's fault and the backend may be corrupt for every later job:
         // fail this one saying so, then let the process restart (ServiceDeps.backendFault).
-        const message = `the trainer's tfjs backend failed (${errText(e)}); the trainer restarts with a fresh backend: submit the job again`;
+        const message = backendFaultMessage('trainer', e, 'submit the job again');
         log.error({ err: errText(e) }, 'training failed: tfjs backend fault');
         const failed = await jobs.fail(jobId, { code: Status.UNAVAILABLE, message, stage: TRAIN_STAGE.name }).catch(() => undefined);
         if (failed?.state === v1.JobState.JOB_STATE_FAILED) this.noteState('FAILED');
@@ -296,11 +289,8 @@ export class TrainingRunner {
     const parsed = parseTrainingSpec(spec);
     const ds = await resolveDataset(bus.artifacts, spec!.dataset, { kind: parsed.kind, field: 'spec.dataset', ...(this.opts.access ? { access: this.opts.access } : {}), ...(this.opts.budget ? { budget: this.opts.budget } : {}) });
     signal.throwIfAborted();
-    if (this.opts.faultDrill === 'wasm-trap' && !this.drilled) {
-      this.drilled = true;
-      log.warn('fault drill: a real wasm trap now (UAE_TRAINER_FAULT_DRILL=wasm-trap)');
-      triggerBackendTrap();
-    }
+    // UAE_FAULT_DRILL=trainer:wasm-trap (tests only): the first job hits a real wasm trap.
+    this.deps.faultDrill?.trap(`training job ${jobId}`);
     const modelId = modelIdForJob(jobId);
     const started = performance.now();
     let lastSent = 0;

@@ -11,8 +11,10 @@
  * 3. starts all five services from the compiled code with each Deployment's
  *    command and environment (ConfigMap + env from the cpu-only overlay; only
  *    addresses, the token, the data directory and the tfjs backend are
- *    replaced for loopback), so the configuration the manifests give each
- *    service is the one it accepts;
+ *    replaced for loopback; the Secrets mounted as files — TLS from a CA made
+ *    by openssl here, the role tokens — are written where each mount's
+ *    directory maps to), so the configuration the manifests give each
+ *    service is the one it accepts, TLS and token file included;
  * 4. runs a real Prometheus (Debian's) scraping them with the shipped rules,
  *    sees every target up and the uae_ metrics, every rule evaluating without
  *    error, every dashboard query and the trainer's KEDA query executing;
@@ -32,6 +34,7 @@ import { service as healthServiceDefinition } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { freePort, natsServerAvailable, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
+import { makeTestPki, type TestPki } from '../helpers/tls.js';
 import {
   DEPLOY,
   KUBECTL,
@@ -114,6 +117,30 @@ function manifestEnv(objs: K8sObject[], container: any, secrets: Record<string, 
   return env;
 }
 
+/**
+ * The Secret volumes of a pod as local directories: each mount of a Secret
+ * becomes <root>/<volume> holding the Secret's keys (`secrets`, "name/key")
+ * under their item paths; env values under a mount path are rewritten to it.
+ */
+function mountSecrets(pod: any, container: any, env: Record<string, string>, secrets: Record<string, string>, root: string): Record<string, string> {
+  const out = { ...env };
+  for (const m of container.volumeMounts ?? []) {
+    const volume = (pod.volumes ?? []).find((v: any) => v.name === m.name);
+    if (!volume?.secret) continue;
+    const dir = join(root, m.name);
+    mkdirSync(dir, { recursive: true });
+    const items: Array<{ key: string; path: string }> =
+      volume.secret.items ?? Object.keys(secrets).filter((k) => k.startsWith(`${volume.secret.secretName}/`)).map((k) => ({ key: k.split('/')[1]!, path: k.split('/')[1]! }));
+    for (const item of items) {
+      const value = secrets[`${volume.secret.secretName}/${item.key}`];
+      if (value === undefined) throw new Error(`no test value for secret ${volume.secret.secretName}/${item.key}`);
+      writeFileSync(join(dir, item.path), value, { mode: 0o600 });
+    }
+    for (const [k, v] of Object.entries(out)) if (v.startsWith(`${m.mountPath}/`)) out[k] = join(dir, v.slice(m.mountPath.length + 1));
+  }
+  return out;
+}
+
 const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('UAE_'))) as Record<string, string>;
 
 describe.skipIf(!ready)('live: compiled services, NATS, bus-init, Prometheus, dashboard', () => {
@@ -126,6 +153,7 @@ describe.skipIf(!ready)('live: compiled services, NATS, bus-init, Prometheus, da
   let promUrl = '';
   const families = new Map<ServiceName, Map<string, string>>();
   let busInitOut = '';
+  let pki: TestPki;
 
   beforeAll(async () => {
     // 1. the image layout
@@ -162,11 +190,19 @@ describe.skipIf(!ready)('live: compiled services, NATS, bus-init, Prometheus, da
     // 3. the services, as the Deployments run them
     const dataDir = join(tmp, 'data');
     mkdirSync(dataDir);
+    pki = makeTestPki();
+    const secrets = {
+      'uae-auth/tokens': `admin ${TOKEN}\n`,
+      'uae-tls/tls.crt': readFileSync(pki.serverCertFile, 'utf8'),
+      'uae-tls/tls.key': readFileSync(pki.serverKeyFile, 'utf8'),
+      'uae-tls/ca.crt': readFileSync(pki.caFile, 'utf8'),
+    };
     const start = (name: ServiceName, extra: Record<string, string> = {}): Promise<Running> => {
-      const c = find(objs, 'Deployment', name).spec.template.spec.containers[0];
+      const pod = find(objs, 'Deployment', name).spec.template.spec;
+      const c = pod.containers[0];
       const env: Record<string, string> = {
         ...cleanEnv(),
-        ...manifestEnv(objs, c, { 'uae-auth/token': TOKEN }),
+        ...mountSecrets(pod, c, manifestEnv(objs, c, {}), secrets, join(tmp, 'secrets', name)),
         // loopback and ephemeral ports instead of the pod's network
         UAE_GRPC_HOST: '127.0.0.1',
         UAE_GRPC_PORT: '0',
@@ -216,7 +252,7 @@ describe.skipIf(!ready)('live: compiled services, NATS, bus-init, Prometheus, da
       [...running.values()].map(
         (r) =>
           new Promise<void>((resolve, reject) => {
-            const client = new Health(r.grpc, grpc.credentials.createInsecure());
+            const client = new Health(r.grpc, grpc.credentials.createSsl(readFileSync(pki.caFile)));
             (client as any).check({ service: '' }, (err: Error | null, res: { status: string | number }) => {
               client.close();
               if (err) reject(err);
@@ -266,6 +302,7 @@ describe.skipIf(!ready)('live: compiled services, NATS, bus-init, Prometheus, da
     await Promise.all([...running.values()].map((r) => stopProcess(r.proc)));
     await nats?.dispose();
     rmSync(tmp, { recursive: true, force: true });
+    pki?.remove();
   });
 
   async function query(q: string): Promise<{ status: string; data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> }; error?: string }> {

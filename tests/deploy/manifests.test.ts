@@ -5,8 +5,8 @@
  * Kubernetes OpenAPI schema (kubernetes-models; KEDA and prometheus-operator
  * CRDs from their model packages) with unknown fields reported, and the
  * invariants hold: the objects each service needs, GPU limits only on GPU
- * services and only in the gpu overlay, gRPC health probes, non-root and
- * locked-down containers, pinned images, the auth token from a Secret, the
+ * services and only in the gpu overlay, /healthz probes, non-root and
+ * locked-down containers, pinned images, role tokens and TLS from Secrets mounted as files, the
  * network policies' reachability matrix, and KEDA pointed at the stream and
  * consumer libs/bus actually creates.
  */
@@ -109,25 +109,46 @@ describe.skipIf(!haveKubectl)('deploy/k8s', () => {
       else expect(pdb.spec.maxUnavailable).toBeGreaterThanOrEqual(1);
     });
 
-    it('every service container has gRPC health probes on its gRPC port, resources, and the token from the Secret', () => {
+    it('every service container has health probes, resources, TLS and role tokens from Secrets mounted as files', () => {
       for (const s of SERVICES) {
-        const c = find(objs(overlay), 'Deployment', s.name).spec.template.spec.containers[0];
+        const dep = find(objs(overlay), 'Deployment', s.name);
+        const c = dep.spec.template.spec.containers[0];
         for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
-          expect(c[probe]?.grpc?.port, `${s.name} ${probe}`).toBe(s.grpc);
-          expect(c[probe].grpc.service ?? '').toBe(''); // the whole server's health
+          // the metrics port's /healthz mirrors the server's grpc.health.v1 status; the kubelet's
+          // gRPC probe cannot speak TLS, which the gRPC port does
+          expect(c[probe]?.httpGet, `${s.name} ${probe}`).toEqual({ path: '/healthz', port: 'metrics' });
+          expect(c[probe].grpc, `${s.name} ${probe}`).toBeUndefined();
         }
+        expect(c.ports.find((p: any) => p.name === 'metrics')?.containerPort).toBe(s.metrics);
         // liveness is more patient than readiness (a NATS blip should not restart pods)
         expect(c.livenessProbe.periodSeconds * c.livenessProbe.failureThreshold).toBeGreaterThanOrEqual(60);
         expect(c.resources.requests.cpu).toBeDefined();
         expect(c.resources.requests.memory).toBeDefined();
         expect(c.resources.limits.memory).toBeDefined();
-        const env = c.env as Array<{ name: string; value?: string; valueFrom?: any }>;
-        const token = env.find((e) => e.name === 'UAE_AUTH_TOKEN');
-        expect(token?.valueFrom?.secretKeyRef).toEqual({ name: 'uae-auth', key: 'token' });
-        expect(env.find((e) => e.name === 'UAE_AUTH_DISABLED')).toBeUndefined();
+        const env = Object.fromEntries((c.env as Array<{ name: string; value?: string; valueFrom?: any }>).map((e) => [e.name, e]));
+        expect(env['UAE_AUTH_TOKEN'], s.name).toBeUndefined();
+        expect(env['UAE_AUTH_DISABLED'], s.name).toBeUndefined();
         expect(c.envFrom).toEqual([{ configMapRef: { name: 'uae-config' } }]);
+        // every file an env var names lies in a read-only mount of the right Secret (whole directory:
+        // no subPath, so a rotated Secret reaches the pod and the token file is re-read)
+        const volumes = Object.fromEntries((dep.spec.template.spec.volumes as any[]).map((v) => [v.name, v]));
+        const secretOf = (file: string) => {
+          const m = (c.volumeMounts as any[]).find((vm) => file.startsWith(`${vm.mountPath}/`));
+          expect(m, `${s.name}: no mount for ${file}`).toBeDefined();
+          expect(m.readOnly, `${s.name} ${m.mountPath}`).toBe(true);
+          expect(m.subPath, `${s.name} ${m.mountPath}`).toBeUndefined();
+          const secret = volumes[m.name]?.secret;
+          expect(secret?.defaultMode, `${s.name} ${m.name}`).toBe(0o440);
+          const key = file.slice(m.mountPath.length + 1);
+          const item = secret.items?.find((i: any) => i.path === key);
+          return `${secret.secretName}/${item ? item.key : key}`;
+        };
+        expect(secretOf(env['UAE_AUTH_TOKENS_FILE']!.value!)).toBe('uae-auth/tokens');
+        expect(secretOf(env['UAE_TLS_CERT']!.value!)).toBe('uae-tls/tls.crt');
+        expect(secretOf(env['UAE_TLS_KEY']!.value!)).toBe('uae-tls/tls.key');
+        expect(secretOf(env['UAE_TLS_CA']!.value!)).toBe('uae-tls/ca.crt');
       }
-      // no secret is shipped: the token Secret is created at install time
+      // no secret is shipped: the token and TLS Secrets are created at install time
       expect(objs(overlay).filter((o) => o.kind === 'Secret')).toEqual([]);
     });
 

@@ -5,6 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { v1 } from '../../libs/proto/index.js';
 import { resolvePipelineConfig } from '../../services/orchestrator/pipeline-config.js';
+import { BUDGET_VARIABLES, DEFAULT_BUDGET, ResourceLimitError, type ResourceBudget } from '../../libs/limits/index.js';
+import { knownDatasetShape, loadDataset } from '../../libs/data/index.js';
 import { tinyPipeline, type PipelineOverrides } from './orchestrator-helpers.js';
 
 const K = v1.AugmentationMethodKind;
@@ -92,5 +94,62 @@ describe('orchestrator: pipeline config (study fields)', () => {
     const img = { dataset: { source: { $case: 'name' as const, value: 'fashion-mnist' } }, methods: [M(K.AUGMENTATION_METHOD_KIND_FLIP), M(K.AUGMENTATION_METHOD_KIND_ROTATE, { degrees: 10 })] };
     expect(fieldOf(img)).toBe('accepted');
     expect(resolvePipelineConfig(tinyPipeline(img)).augmentation.methods).toEqual(['flip', 'rotate-10']);
+  });
+});
+
+describe('orchestrator: budgets at submit (libs/limits, before any stage runs)', () => {
+  const small: ResourceBudget = { maxParameters: 100_000, maxTensorElements: 1_000_000, maxTrainSteps: 100 };
+  const refused = (o: PipelineOverrides, budget: ResourceBudget = small): ResourceLimitError | string => {
+    try {
+      resolvePipelineConfig(tinyPipeline(o), { budget });
+    } catch (e) {
+      return e instanceof ResourceLimitError ? e : `not a ResourceLimitError: ${(e as Error).message}`;
+    }
+    return 'accepted';
+  };
+  const mine = (hidden: number, projectionDim = 64) => ({
+    iterations: 2,
+    mineSteps: 1,
+    similarity: { kind: { $case: 'mine' as const, value: v1.MineConfig.fromPartial({ sampler: v1.MineSampler.MINE_SAMPLER_RANDOM, draws: 8, projectionDim, hidden }) } },
+  });
+
+  it('accepts the tiny study within the budget and checks nothing without one (a driver restarting a stored job)', () => {
+    expect(refused({})).toBe('accepted');
+    expect(resolvePipelineConfig(tinyPipeline({ attack: mine(4096) })).augmentation.methods).toContain('mine');
+  });
+
+  it('refuses what the study would allocate, naming the config field and the variable that raises the limit', () => {
+    const cases: Array<[PipelineOverrides, string, keyof ResourceBudget, ResourceBudget?]> = [
+      // B × statistics-network parameters (B = 1: every backend batches at least one sample)
+      [{ attack: mine(1024) }, 'config.attack.similarity.mine.hidden', 'maxParameters'],
+      // the model on the named dataset's 77 features
+      [{ model: { kind: v1.ModelKind.MODEL_KIND_DENSE_AE, hidden: 1024 } }, 'config.model.hidden', 'maxParameters'],
+      // epochs × batches: 50 × ⌈24 / 8⌉ = 150 steps
+      [{ train: { epochs: 50, batchSize: 8 } }, 'config.train.epochs', 'maxTrainSteps'],
+      // retraining on originals + one new sample each: 20 × ⌈48 / 8⌉ = 120 steps
+      [{ retrainEpochs: 20 }, 'config.retrain_epochs', 'maxTrainSteps'],
+      // the concrete AE's convergence loop: up to 40 × 3 steps
+      [{ model: { kind: v1.ModelKind.MODEL_KIND_CONCRETE_AE, selectedFeatures: 5 }, protocol: { convergence: { enabled: true, maxEpochs: 40 } } }, 'config.protocol.convergence.max_epochs', 'maxTrainSteps', { ...small, maxParameters: 10_000_000 }],
+    ];
+    for (const [o, field, limit, budget] of cases) {
+      const e = refused(o, budget);
+      expect(e, JSON.stringify(o)).toBeInstanceOf(ResourceLimitError);
+      expect([(e as ResourceLimitError).field, (e as ResourceLimitError).limit]).toEqual([field, limit]);
+      expect((e as ResourceLimitError).message).toContain(BUDGET_VARIABLES[limit]);
+    }
+    // rows × features of the named dataset: 600 × 77 (all of mice-protein's 864 training rows when train_samples is 0)
+    const rows = refused({ dataset: { source: { $case: 'name', value: 'mice-protein' }, trainSamples: 0, testSamples: 16, seed: 1 } }, { ...small, maxTensorElements: 50_000, maxTrainSteps: 10_000 });
+    expect((rows as ResourceLimitError).field).toBe('config.dataset.train_samples');
+    // the default budget: 2 × 4096 × 65536 ≈ 5.4e8 parameters for one sample
+    expect((refused({ attack: mine(65_536, 4096) }, DEFAULT_BUDGET) as ResourceLimitError).field).toBe('config.attack.similarity.mine.hidden');
+    // k > features is INVALID_ARGUMENT (ProtoFieldError), as in the trainer
+    expect(refused({ model: { kind: v1.ModelKind.MODEL_KIND_CONCRETE_AE, selectedFeatures: 1_000_000 } })).toMatch(/^not a ResourceLimitError: config\.model\.selected_features: 1000000 selected features, but the samples have only 77/);
+  });
+
+  it("knows the named datasets' shapes without loading them (as loadDataset reads them)", async () => {
+    const ds = await loadDataset('mice-protein', { seed: 1 });
+    expect(knownDatasetShape('mice-protein')).toEqual({ inputShape: ds.inputShape, trainRows: ds.train.n });
+    expect(knownDatasetShape('fashion-mnist')?.inputShape).toEqual([28, 28, 1]);
+    expect(knownDatasetShape('csv:/data/x.csv')).toBeUndefined();
   });
 });

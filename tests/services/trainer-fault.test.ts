@@ -1,6 +1,6 @@
 /**
  * A poisoned backend is contained (issue 10): a trainer whose wasm backend
- * traps (UAE_TRAINER_FAULT_DRILL=wasm-trap: a real WebAssembly
+ * traps (UAE_FAULT_DRILL=trainer:wasm-trap: a real WebAssembly
  * RuntimeError inside the backend's module) fails that job with UNAVAILABLE
  * and a reason, reports NOT_SERVING, and exits 70; the trainer started in its
  * place (what Kubernetes does) trains the next job.
@@ -48,7 +48,7 @@ async function terminal(jobId: string): Promise<v1.Job> {
 
 describe('trainer with a poisoned backend', () => {
   it('fails the job saying why, turns NOT_SERVING, exits 70; a fresh trainer trains the next job', async () => {
-    trainer = await startServiceProcess('trainer', { natsUrl: nats.url, env: { UAE_BACKEND: 'wasm', UAE_TRAINER_FAULT_DRILL: 'wasm-trap', UAE_TRAINER_LEASE_MS: '1500' } });
+    trainer = await startServiceProcess('trainer', { natsUrl: nats.url, env: { UAE_BACKEND: 'wasm', UAE_FAULT_DRILL: 'trainer:wasm-trap', UAE_TRAINER_LEASE_MS: '1500' } });
     const poisoned = trainer;
     const client = poisoned.client(v1.TrainingServiceClient);
     const res = await unary<v1.TrainResponse>(client, 'train', { requestId: '', spec: spec(), labels: {} }, poisoned.metadata());
