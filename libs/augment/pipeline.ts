@@ -21,7 +21,7 @@ import type { Autoencoder, AutoencoderKind, CreateAutoencoderOptions, EpochRepor
 import { initialPerturbation, type AttackConfigInput, type AttackProgress, type SampleResult } from '../attack/index.js';
 import { generateUaes } from './generate.js';
 import { downstreamAccuracy, encodeAll, extraTreesAccuracy, reconstructionError, type DownstreamOptions } from '../eval/index.js';
-import type { Dataset, DatasetSplit } from '../data/index.js';
+import { subsetSplit, type Dataset, type DatasetSplit } from '../data/index.js';
 import {
   armSpec,
   attackSummary,
@@ -199,13 +199,7 @@ export function resolveProtocol(cfg: AugmentationConfig, validationSamples: numb
 
 /** The ExtraTrees probe's training rows: the full training split, or a seeded subset of it. */
 export function probeTrainSplit(ds: Pick<Dataset, 'train' | 'fullTrain' | 'inputShape'>, cap: number | undefined, seed: number): DatasetSplit {
-  const full = ds.fullTrain ?? ds.train;
-  if (cap === undefined || cap >= full.n) return full;
-  const d = sampleSize(ds.inputShape);
-  const idx = Array.from(new Rng(seed, STREAM.shuffle, 3).permutation(full.n).subarray(0, cap)).sort((a, b) => a - b);
-  const x = new Float32Array(cap * d);
-  idx.forEach((i, k) => x.set(full.x.subarray(i * d, (i + 1) * d), k * d));
-  return { x, n: cap, ...(full.labels ? { labels: Int32Array.from(idx, (i) => full.labels![i]!) } : {}) };
+  return subsetSplit(ds.fullTrain ?? ds.train, sampleSize(ds.inputShape), cap, seed, 3);
 }
 
 /**

@@ -29,6 +29,7 @@ export {
   loadDataset,
   knownDatasetShape,
   subsetDataset,
+  subsetSplit,
   datasetFromNpyArrays,
   DatasetNotFoundError,
   FASHION_MNIST_DIRS,

@@ -153,8 +153,11 @@ async function npyDir(dir: string): Promise<Dataset> {
   return datasetFromNpyArrays(`npy:${dir}`, dir, arrays, paths);
 }
 
-/** A seeded subset of `count` samples, kept in their original order. */
-function subset(split: DatasetSplit, sampleSize: number, count: number | undefined, seed: number, stream: number): DatasetSplit {
+/**
+ * A seeded subset of `count` samples, kept in their original order; `stream`
+ * keeps independent subsets apart (1 train, 2 test, 3 the ExtraTrees probe's rows).
+ */
+export function subsetSplit(split: DatasetSplit, sampleSize: number, count: number | undefined, seed: number, stream: number): DatasetSplit {
   if (count === undefined || count >= split.n) return split;
   if (!Number.isInteger(count) || count < 1) throw new Error(`sample count must be a positive integer; got ${count}`);
   const idx = Array.from(new Rng(seed, STREAM.shuffle, stream).permutation(split.n).subarray(0, count)).sort((a, b) => a - b);
@@ -202,6 +205,6 @@ export async function loadDataset(spec: string, opts: LoadDatasetOptions = {}): 
 export function subsetDataset(ds: Dataset, opts: Pick<LoadDatasetOptions, 'trainSamples' | 'testSamples' | 'seed'> = {}): Dataset {
   const seed = opts.seed ?? 0;
   const size = ds.inputShape.reduce((a, b) => a * b, 1);
-  const train = subset(ds.train, size, opts.trainSamples, seed, 1);
-  return { ...ds, train, test: subset(ds.test, size, opts.testSamples, seed, 2), ...(train !== ds.train ? { fullTrain: ds.fullTrain ?? ds.train } : {}) };
+  const train = subsetSplit(ds.train, size, opts.trainSamples, seed, 1);
+  return { ...ds, train, test: subsetSplit(ds.test, size, opts.testSamples, seed, 2), ...(train !== ds.train ? { fullTrain: ds.fullTrain ?? ds.train } : {}) };
 }
