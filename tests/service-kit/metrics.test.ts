@@ -17,9 +17,14 @@ describe('the Prometheus text checker', () => {
         'uae_h_sum 0.3',
         'uae_h_count 2',
         'uae_g NaN',
+        // prom-client's spelling of NaN (Go's ParseFloat, which Prometheus uses, ignores case)
+        'uae_lag Nan',
+        'uae_inf -inf',
         '',
       ].join('\n'),
     );
+    expect(sampleValue(f, 'uae_lag')).toBeNaN();
+    expect(sampleValue(f, 'uae_inf')).toBe(-Infinity);
     expect(sampleValue(f, 'uae_x_total', { b: 'q"\n\\' })).toBe(3);
     expect(f.get('uae_h')?.type).toBe('histogram');
     expect(f.get('uae_g')?.type).toBe('untyped');
@@ -31,6 +36,8 @@ describe('the Prometheus text checker', () => {
     ['an unquoted label', 'uae_x{a=1} 1\n'],
     ['a bad escape', 'uae_x{a="\\t"} 1\n'],
     ['a non-number', 'uae_x one\n'],
+    ['a misspelt NaN', 'uae_x nann\n'],
+    ['a signed NaN', 'uae_x -NaN\n'],
     ['a duplicate series', 'uae_x{a="1"} 1\nuae_x{a="1"} 2\n'],
     ['TYPE after samples', 'uae_x 1\n# TYPE uae_x gauge\n'],
     ['an unknown type', '# TYPE uae_x thing\n'],

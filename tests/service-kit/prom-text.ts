@@ -28,12 +28,16 @@ export interface Family {
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const FLOAT = /^[+-]?(?:Inf|NaN|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)$/;
+// Go's strconv.ParseFloat (what Prometheus uses) takes inf, infinity and nan
+// in any case: prom-client writes NaN as "Nan" (e.g. the event-loop lag gauges
+// before their first sample), which Prometheus reads.
+const FLOAT = /^(?:[+-]?(?:inf|infinity)|nan|[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)$/i;
 const TYPES = new Set<MetricType>(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
 
 function parseFloatStrict(s: string, where: string): number {
   if (!FLOAT.test(s)) throw new Error(`${where}: "${s}" is not a number`);
-  if (/Inf$/.test(s)) return s.startsWith('-') ? -Infinity : Infinity;
+  if (/inf/i.test(s)) return s.startsWith('-') ? -Infinity : Infinity;
+  if (/nan/i.test(s)) return Number.NaN;
   return Number(s);
 }
 
