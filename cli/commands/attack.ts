@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { initBackend } from '../../libs/tensor/index.js';
-import { readNpy, writeNpy } from '../../libs/data/index.js';
+import { npyFloat32, readNpy, writeNpy } from '../../libs/data/index.js';
 import { loadAutoencoder } from '../../libs/models/index.js';
 import { attackConfig } from '../../libs/attack/index.js';
 import { generateUaes, similarityFor } from '../../libs/augment/index.js';
@@ -42,7 +42,7 @@ export function attackCommand(): Command {
         if (arr.shape.length < 2 || rowSize !== d) {
           throw new InvalidArgumentError(`--x ${o.x}: shape [${arr.shape.join(', ')}] is not [N, ${ae.inputShape.join(', ')}] (or [N, ${d}]) as the model expects`);
         }
-        data = Float32Array.from(arr.data);
+        data = npyFloat32(arr);
       } else {
         const ds = await loadDatasetFor(o, ae.kind);
         data = ds[o.split as 'train' | 'test'].x;

@@ -1,7 +1,7 @@
 /** `uae mine estimate`: MINE on two .npy arrays of paired rows. */
 import { Command } from 'commander';
 import { initBackend, tf } from '../../libs/tensor/index.js';
-import { readNpy } from '../../libs/data/index.js';
+import { npyFloat32, readNpy } from '../../libs/data/index.js';
 import { estimateMutualInformation } from '../../libs/mine/index.js';
 import { int } from '../options.js';
 
@@ -19,8 +19,8 @@ export function mineCommand(): Command {
       await initBackend();
       const [a, b] = await Promise.all([readNpy(o.x), readNpy(o.y)]);
       if (a.shape[0] !== b.shape[0]) throw new Error(`--x has ${a.shape[0]} rows but --y has ${b.shape[0]}`);
-      const x = tf.tensor(Float32Array.from(a.data), a.shape);
-      const y = tf.tensor(Float32Array.from(b.data), b.shape);
+      const x = tf.tensor(npyFloat32(a), a.shape);
+      const y = tf.tensor(npyFloat32(b), b.shape);
       const est = estimateMutualInformation(x, y, { steps: o.steps, seed: o.seed });
       tf.dispose([x, y]);
       console.log(o.json ? JSON.stringify({ mi: est.mi, steps: o.steps, pairs: a.shape[0] }) : `MI ≈ ${est.mi.toFixed(4)} nats (${a.shape[0]} pairs, ${o.steps} steps)`);

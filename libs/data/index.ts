@@ -14,7 +14,7 @@ export {
   type IdxImages,
   type IdxLabels,
 } from './idx.js';
-export { parseNpy, encodeNpy, readNpy, writeNpy, NpyFormatError, type NpyArray, type NpyData, type NpyDtype } from './npy.js';
+export { parseNpy, encodeNpy, readNpy, writeNpy, npyFloat32, npyInt32, NpyFormatError, type NpyArray, type NpyData, type NpyDtype } from './npy.js';
 export {
   parseCsv,
   tabularFromCsv,

@@ -1,16 +1,32 @@
 /**
  * NumPy .npy files (format versions 1.0–3.0), so a Python user can load what we
- * write (x′ of an attack, datasets) and hand us arrays: little-endian float32,
- * float64, int32 and uint8, C order.
+ * write (x′ of an attack, datasets) and hand us arrays. Reads the dtypes numpy
+ * writes for numeric arrays — float32/64, int8/16/32/64, uint8/16/32/64, bool —
+ * in either byte order and in C or Fortran order; the result is always native
+ * (little-endian) and C order. int64/uint64 come back as BigInt64Array /
+ * BigUint64Array (exact); `npyFloat32` and `npyInt32` convert for the callers
+ * that need numbers, the latter with a range and integrality check.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 
-export type NpyDtype = 'float32' | 'float64' | 'int32' | 'uint8';
-export type NpyData = Float32Array | Float64Array | Int32Array | Uint8Array;
+export type NpyDtype = 'float32' | 'float64' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'bool';
+export type NpyData =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array;
 
 export interface NpyArray {
   dtype: NpyDtype;
+  /** C order (a Fortran-order file is transposed on reading). */
   shape: number[];
+  /** Native byte order; `bool` is a Uint8Array of 0 and 1. */
   data: NpyData;
 }
 
@@ -22,15 +38,75 @@ export class NpyFormatError extends Error {
 }
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
-const DESCR: Record<string, NpyDtype> = { '<f4': 'float32', '<f8': 'float64', '<i4': 'int32', '|u1': 'uint8', '<u1': 'uint8', '|i1': 'uint8' };
-const DESCR_OF: Record<NpyDtype, string> = { float32: '<f4', float64: '<f8', int32: '<i4', uint8: '|u1' };
-const BYTES: Record<NpyDtype, number> = { float32: 4, float64: 8, int32: 4, uint8: 1 };
+
+/** numpy's type character and item size per dtype ('b1' is bool, 'i1' int8, …). */
+const CODE: Record<NpyDtype, string> = {
+  float32: 'f4',
+  float64: 'f8',
+  int8: 'i1',
+  int16: 'i2',
+  int32: 'i4',
+  int64: 'i8',
+  uint8: 'u1',
+  uint16: 'u2',
+  uint32: 'u4',
+  uint64: 'u8',
+  bool: 'b1',
+};
+const DTYPE_OF_CODE = new Map(Object.entries(CODE).map(([dtype, code]) => [code, dtype as NpyDtype]));
+const SUPPORTED = 'float32, float64, int8, int16, int32, int64, uint8, uint16, uint32, uint64 or bool';
+
+function bytesOf(dtype: NpyDtype): number {
+  return Number(CODE[dtype].slice(1));
+}
+
+/** A typed array of `dtype` over `buffer` (which must be a fresh, aligned copy). */
+function typedArray(dtype: NpyDtype, buffer: ArrayBuffer): NpyData {
+  switch (dtype) {
+    case 'float32':
+      return new Float32Array(buffer);
+    case 'float64':
+      return new Float64Array(buffer);
+    case 'int8':
+      return new Int8Array(buffer);
+    case 'int16':
+      return new Int16Array(buffer);
+    case 'int32':
+      return new Int32Array(buffer);
+    case 'int64':
+      return new BigInt64Array(buffer);
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(buffer);
+    case 'uint16':
+      return new Uint16Array(buffer);
+    case 'uint32':
+      return new Uint32Array(buffer);
+    case 'uint64':
+      return new BigUint64Array(buffer);
+  }
+}
 
 function dtypeOf(data: NpyData): NpyDtype {
   if (data instanceof Float32Array) return 'float32';
   if (data instanceof Float64Array) return 'float64';
+  if (data instanceof Int8Array) return 'int8';
+  if (data instanceof Int16Array) return 'int16';
   if (data instanceof Int32Array) return 'int32';
+  if (data instanceof BigInt64Array) return 'int64';
+  if (data instanceof Uint16Array) return 'uint16';
+  if (data instanceof Uint32Array) return 'uint32';
+  if (data instanceof BigUint64Array) return 'uint64';
   return 'uint8';
+}
+
+/** '<f4', '>i8', '|u1', '|b1', '=f8' → dtype and whether the data are big-endian. */
+function parseDescr(descr: string, source: string): { dtype: NpyDtype; bigEndian: boolean } {
+  const m = /^([<>|=])([a-zA-Z]\d+)$/.exec(descr);
+  const dtype = m ? DTYPE_OF_CODE.get(m[2]!) : undefined;
+  if (!m || !dtype) throw new NpyFormatError(source, `dtype '${descr}' is not supported (${SUPPORTED})`);
+  if (m[1] === '|' && bytesOf(dtype) > 1) throw new NpyFormatError(source, `dtype '${descr}' has no byte order for a ${bytesOf(dtype)}-byte type`);
+  return { dtype, bigEndian: m[1] === '>' };
 }
 
 /** Parses the header dict, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }. */
@@ -53,6 +129,42 @@ function parseHeader(text: string, source: string): { descr: string; fortran: bo
   return { descr, fortran: fortran === 'True', shape };
 }
 
+/** Reverses the bytes of each `size`-byte item in place (big-endian → little-endian). */
+function swapBytes(bytes: Uint8Array, size: number): void {
+  for (let i = 0; i < bytes.length; i += size) {
+    for (let a = i, b = i + size - 1; a < b; a++, b--) {
+      const t = bytes[a]!;
+      bytes[a] = bytes[b]!;
+      bytes[b] = t;
+    }
+  }
+}
+
+/** The items of a Fortran-order (first axis fastest) buffer rearranged into C order. */
+function fortranToC(bytes: Uint8Array<ArrayBuffer>, shape: readonly number[], size: number): Uint8Array<ArrayBuffer> {
+  const rank = shape.length;
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (rank < 2 || count === 0) return bytes;
+  const stride = new Array<number>(rank);
+  stride[0] = 1;
+  for (let j = 1; j < rank; j++) stride[j] = stride[j - 1]! * shape[j - 1]!;
+  const out = new Uint8Array(bytes.length);
+  const index = new Array<number>(rank).fill(0);
+  let from = 0;
+  for (let c = 0; c < count; c++) {
+    out.set(bytes.subarray(from * size, (from + 1) * size), c * size);
+    // Advance the C-order multi-index (last axis fastest), keeping the Fortran offset.
+    for (let j = rank - 1; j >= 0; j--) {
+      index[j]!++;
+      from += stride[j]!;
+      if (index[j]! < shape[j]!) break;
+      from -= index[j]! * stride[j]!;
+      index[j] = 0;
+    }
+  }
+  return out;
+}
+
 export function parseNpy(bytes: Uint8Array, source = 'npy'): NpyArray {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new NpyFormatError(source, 'not a .npy file (bad magic)');
   const major = bytes[6]!;
@@ -64,28 +176,69 @@ export function parseNpy(bytes: Uint8Array, source = 'npy'): NpyArray {
   const dataStart = headerStart + headerLen;
   if (dataStart > bytes.length) throw new NpyFormatError(source, `truncated header (${bytes.length} bytes, header ends at ${dataStart})`);
   const header = parseHeader(new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, dataStart)), source);
-  const dtype = DESCR[header.descr];
-  if (!dtype) {
-    throw new NpyFormatError(source, `dtype '${header.descr}' is not supported (little-endian float32, float64, int32 or uint8)`);
-  }
-  if (header.fortran) throw new NpyFormatError(source, 'Fortran-order arrays are not supported; save with C order (np.ascontiguousarray)');
+  const { dtype, bigEndian } = parseDescr(header.descr, source);
+  const size = bytesOf(dtype);
   const count = header.shape.reduce((a, b) => a * b, 1);
-  const byteLength = count * BYTES[dtype];
+  const byteLength = count * size;
   if (bytes.length - dataStart < byteLength) {
     throw new NpyFormatError(source, `truncated data: shape (${header.shape.join(', ')}) needs ${byteLength} bytes, file has ${bytes.length - dataStart}`);
   }
   // Copy into an aligned buffer of exactly the data (the header length need not keep alignment).
-  const raw = bytes.slice(dataStart, dataStart + byteLength).buffer;
-  const data = dtype === 'float32' ? new Float32Array(raw) : dtype === 'float64' ? new Float64Array(raw) : dtype === 'int32' ? new Int32Array(raw) : new Uint8Array(raw);
+  let raw = bytes.slice(dataStart, dataStart + byteLength);
+  if (bigEndian && size > 1) swapBytes(raw, size);
+  if (header.fortran) raw = fortranToC(raw, header.shape, size);
+  const data = typedArray(dtype, raw.buffer);
+  if (dtype === 'bool') {
+    const bad = (data as Uint8Array).findIndex((v) => v > 1);
+    if (bad >= 0) throw new NpyFormatError(source, `bool element ${bad} is ${data[bad]}; numpy writes bools as 0 or 1`);
+  }
   return { dtype, shape: header.shape, data };
 }
 
-export function encodeNpy(shape: readonly number[], data: NpyData): Uint8Array {
+/** The values as float32 (int64/uint64 through Number; bool as 0/1). */
+export function npyFloat32(arr: Pick<NpyArray, 'data'>): Float32Array {
+  const d = arr.data;
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) return Float32Array.from(d, (v) => Number(v));
+  return Float32Array.from(d);
+}
+
+/**
+ * The values as int32 for uses that need integers (labels, row indices):
+ * any numeric dtype, but every value must be an integer within int32, else an
+ * NpyFormatError naming `source` and what the values are (`what`).
+ */
+export function npyInt32(arr: Pick<NpyArray, 'data'>, source: string, what = 'values'): Int32Array {
+  const d = arr.data;
+  if (d instanceof Int32Array) return d.slice();
+  const out = new Int32Array(d.length);
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i]!;
+    const n = typeof v === 'bigint' ? (v >= -(2n ** 31n) && v < 2n ** 31n ? Number(v) : NaN) : v;
+    if (!Number.isInteger(n) || n < -(2 ** 31) || n >= 2 ** 31) {
+      throw new NpyFormatError(source, `${what} must be integers in the int32 range; element ${i} is ${String(v)}`);
+    }
+    out[i] = n;
+  }
+  return out;
+}
+
+/**
+ * The .npy bytes of `data` in C order, little-endian, format 1.0 as numpy
+ * writes it. `dtype: 'bool'` writes a Uint8Array of 0/1 as numpy's bool ('|b1').
+ */
+export function encodeNpy(shape: readonly number[], data: NpyData, opts: { dtype?: 'bool' } = {}): Uint8Array {
   const count = shape.reduce((a, b) => a * b, 1);
   if (count !== data.length) throw new Error(`shape (${shape.join(', ')}) has ${count} elements, data has ${data.length}`);
-  const dtype = dtypeOf(data);
+  let dtype = dtypeOf(data);
+  if (opts.dtype === 'bool') {
+    if (dtype !== 'uint8') throw new Error(`a bool .npy takes a Uint8Array of 0 and 1, not ${data.constructor.name}`);
+    const bad = (data as Uint8Array).findIndex((v) => v > 1);
+    if (bad >= 0) throw new Error(`a bool .npy takes 0 and 1; element ${bad} is ${data[bad]}`);
+    dtype = 'bool';
+  }
+  const order = bytesOf(dtype) === 1 ? '|' : '<';
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  let header = `{'descr': '${DESCR_OF[dtype]}', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  let header = `{'descr': '${order}${CODE[dtype]}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   // numpy pads the header with spaces and a newline so the data starts on a 64-byte boundary.
   const unpadded = 10 + header.length + 1;
   header += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
@@ -104,6 +257,6 @@ export async function readNpy(path: string): Promise<NpyArray> {
   return parseNpy(new Uint8Array(await readFile(path)), path);
 }
 
-export async function writeNpy(path: string, shape: readonly number[], data: NpyData): Promise<void> {
-  await writeFile(path, encodeNpy(shape, data));
+export async function writeNpy(path: string, shape: readonly number[], data: NpyData, opts: { dtype?: 'bool' } = {}): Promise<void> {
+  await writeFile(path, encodeNpy(shape, data, opts));
 }

@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng, STREAM } from '../tensor/rng.js';
 import { checkCounts, loadIdxImages, loadIdxLabels } from './idx.js';
-import { readNpy, type NpyArray } from './npy.js';
+import { npyFloat32, npyInt32, readNpy, type NpyArray } from './npy.js';
 import { loadMiceProtein, parseCsv, tabularFromCsv } from './csv.js';
 
 export interface DatasetSplit {
@@ -112,7 +112,8 @@ export function datasetFromNpyArrays(
 ): Dataset {
   const asFloat = (arr: NpyArray, path: string) => {
     if (arr.shape.length < 2) throw new Error(`${path}: shape [${arr.shape}] must be [N, ...sample_shape]`);
-    const x = arr.dtype === 'uint8' ? Float32Array.from(arr.data, (v) => v / 255) : Float32Array.from(arr.data);
+    const x = npyFloat32(arr);
+    if (arr.dtype === 'uint8') for (let i = 0; i < x.length; i++) x[i] = x[i]! / 255;
     for (let i = 0; i < x.length; i++) {
       if (!(x[i]! >= 0 && x[i]! <= 1)) throw new Error(`${path}: element ${i} is ${x[i]}; features must be in [0, 1] (uint8 is scaled by 1/255)`);
     }
@@ -121,7 +122,7 @@ export function datasetFromNpyArrays(
   const labels = (arr: NpyArray | undefined, path: string | undefined, n: number) => {
     if (!arr) return undefined;
     if (arr.shape[0] !== n) throw new Error(`${path}: ${arr.shape[0]} labels for ${n} samples`);
-    return Int32Array.from(arr.data);
+    return npyInt32(arr, path ?? 'labels', 'labels');
   };
   const tr = asFloat(a.xTrain, sources.xTrain);
   const te = asFloat(a.xTest, sources.xTest);

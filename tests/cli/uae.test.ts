@@ -95,7 +95,7 @@ describe('uae CLI', () => {
     expect(summary.samples_per_s).toBeCloseTo(5 / summary.seconds, 6);
     expect((await readNpy(join(out, 'x-adv.npy'))).shape).toEqual([5, 77]);
     const success = await readNpy(join(out, 'success.npy'));
-    expect(Array.from(success.data).filter(Boolean).length / 5).toBeCloseTo(summary.asr, 10);
+    expect(Array.from(success.data as Uint8Array).filter(Boolean).length / 5).toBeCloseTo(summary.asr, 10);
     expect((await readNpy(join(out, 'similarity.npy'))).shape).toEqual([5]);
 
     // --x attacks the rows of an .npy; a shape the model can't take is refused.

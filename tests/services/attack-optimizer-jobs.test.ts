@@ -96,7 +96,7 @@ describe.skipIf(!natsServerAvailable())('attack-optimizer: jobs and shard worker
     const xAdv = await getNpy(bus.artifacts, result.xAdv);
     expect(xAdv.shape).toEqual([N, D]);
     const success = await getNpy(bus.artifacts, result.success);
-    expect(Array.from(success.data).reduce((a, b) => a + b, 0)).toBe(result.succeeded);
+    expect(Array.from(success.data as Uint8Array).reduce((a, b) => a + b, 0)).toBe(result.succeeded);
     expect(records.filter((r) => r.success).length).toBe(result.succeeded);
     return { records, xAdv };
   };
