@@ -1,4 +1,4 @@
-/** libs/data: dataset file formats — IDX (MNIST family), NumPy .npy, CSV tables. */
+/** libs/data: dataset file formats — IDX (MNIST family), NumPy .npy and .npz, CSV tables. */
 export {
   parseIdx,
   encodeIdx,
@@ -15,6 +15,7 @@ export {
   type IdxLabels,
 } from './idx.js';
 export { parseNpy, encodeNpy, readNpy, writeNpy, npyFloat32, npyInt32, NpyFormatError, type NpyArray, type NpyData, type NpyDtype } from './npy.js';
+export { parseNpz, encodeNpz, readNpz, writeNpz, type NpzEntry } from './npz.js';
 export {
   parseCsv,
   tabularFromCsv,
@@ -30,6 +31,7 @@ export {
   knownDatasetShape,
   subsetDataset,
   subsetSplit,
+  sourceRows,
   datasetFromNpyArrays,
   DatasetNotFoundError,
   FASHION_MNIST_DIRS,
