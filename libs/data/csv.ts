@@ -82,6 +82,8 @@ export interface TabularSplit {
   /** Index into `classes` per row. */
   labels: Int32Array;
   n: number;
+  /** Each sample's data row in the file (0-based, header excluded). */
+  rows: Int32Array;
 }
 
 export interface TabularDataset {
@@ -166,7 +168,7 @@ export function tabularFromCsv(text: string, opts: CsvDatasetOptions, source = '
         x[k * d + j] = range > 0 ? Math.min(1, Math.max(0, (v - min[j]!) / range)) : 0;
       }
     });
-    return { x, labels, n: idx.length };
+    return { x, labels, n: idx.length, rows: Int32Array.from(idx) };
   };
   return { featureNames: featureIdx.map((c) => header[c]!), classes, d, train: split(false), test: split(true), scaling: { fill, min, max }, testRows };
 }

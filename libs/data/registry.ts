@@ -21,6 +21,17 @@ export interface DatasetSplit {
   x: Float32Array;
   labels?: Int32Array;
   n: number;
+  /**
+   * Each sample's row in its source: the data row (0-based, header excluded)
+   * of a CSV file, the row of the split's own file (IDX, .npy) otherwise.
+   * Absent: sample i is row i. Subsets keep it (see `sourceRows`).
+   */
+  rows?: Int32Array;
+}
+
+/** The samples' rows in the split's source (`DatasetSplit.rows`, or 0…n−1). */
+export function sourceRows(split: Pick<DatasetSplit, 'rows' | 'n'>): Int32Array {
+  return split.rows ? split.rows.slice() : Int32Array.from({ length: split.n }, (_, i) => i);
 }
 
 export interface Dataset {
@@ -164,7 +175,7 @@ export function subsetSplit(split: DatasetSplit, sampleSize: number, count: numb
   const idx = Array.from(new Rng(seed, STREAM.shuffle, stream).permutation(split.n).subarray(0, count)).sort((a, b) => a - b);
   const x = new Float32Array(count * sampleSize);
   idx.forEach((i, k) => x.set(split.x.subarray(i * sampleSize, (i + 1) * sampleSize), k * sampleSize));
-  return { x, labels: split.labels ? Int32Array.from(idx, (i) => split.labels![i]!) : undefined, n: count };
+  return { x, labels: split.labels ? Int32Array.from(idx, (i) => split.labels![i]!) : undefined, n: count, rows: Int32Array.from(idx, (i) => split.rows?.[i] ?? i) };
 }
 
 export async function loadDataset(spec: string, opts: LoadDatasetOptions = {}): Promise<Dataset> {

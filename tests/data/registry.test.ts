@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatasetNotFoundError, loadDataset, writeNpy } from '../../libs/data/index.js';
+import { DatasetNotFoundError, loadDataset, sourceRows, subsetSplit, writeNpy } from '../../libs/data/index.js';
 
 const SLICE = new URL('../fixtures/fashion-mnist-slice', import.meta.url).pathname;
 
@@ -66,5 +66,23 @@ describe('loadDataset', () => {
     const ds = await loadDataset('mice-protein', { trainSamples: 100 });
     expect(ds.inputShape).toEqual([77]);
     expect([ds.train.n, ds.test.n]).toEqual([100, 216]);
+  });
+
+  it("keeps each sample's row in its source through subsets (sourceRows)", async () => {
+    const full = await loadDataset(`idx:${SLICE}`);
+    const sub = await loadDataset(`idx:${SLICE}`, { trainSamples: 30, seed: 4 });
+    const rows = sourceRows(sub.train);
+    expect(rows).toHaveLength(30);
+    rows.forEach((r, k) => expect(Array.from(sub.train.x.subarray(k * 784, (k + 1) * 784))).toEqual(Array.from(full.train.x.subarray(r * 784, (r + 1) * 784))));
+    expect(Array.from(rows, (r) => full.train.labels![r])).toEqual(Array.from(sub.train.labels!));
+    // A subset of a subset maps to the first source; without rows, sample i is row i.
+    const again = subsetSplit(sub.train, 784, 5, 1, 1);
+    expect(Array.from(sourceRows(again)).every((r) => rows.includes(r))).toBe(true);
+    expect(Array.from(sourceRows(again))).not.toEqual([0, 1, 2, 3, 4]);
+    expect(Array.from(sourceRows({ n: 3 }))).toEqual([0, 1, 2]);
+    // CSV: the data rows of the file; train and test rows partition them.
+    const mice = await loadDataset('mice-protein');
+    const all = [...sourceRows(mice.train), ...sourceRows(mice.test)].sort((a, b) => a - b);
+    expect(all).toEqual(Array.from({ length: 1080 }, (_, i) => i));
   });
 });
