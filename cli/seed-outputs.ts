@@ -7,8 +7,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readNpy, writeNpy, type Dataset } from '../libs/data/index.js';
-import { diagnosticsCsv, type AugmentationReport, type SampleDiagnostics } from '../libs/augment/index.js';
+import { readNpy, writeNpy, writeNpz, type Dataset } from '../libs/data/index.js';
+import { diagnosticsCsv, methodBundle, type AugmentationReport, type SampleDiagnostics } from '../libs/augment/index.js';
 import type { SampleResult } from '../libs/attack/index.js';
 
 /** Writes `data` to `path` through a temporary file and a rename, so a reader never sees half a file. */
@@ -18,8 +18,12 @@ export async function writeAtomic(path: string, data: string | Uint8Array): Prom
   await rename(tmp, path);
 }
 
-/** One seed's files; `metrics.json` is written last, so its presence marks the seed complete. */
-export async function writeSeedOutputs(dir: string, report: AugmentationReport, inputShape: number[], withMetrics: boolean): Promise<void> {
+/**
+ * One seed's files (docs/file-formats.md); `metrics.json` is written last, so
+ * its presence marks the seed complete. `ds` is the dataset the seed ran on.
+ */
+export async function writeSeedOutputs(dir: string, report: AugmentationReport, ds: Dataset, withMetrics: boolean): Promise<void> {
+  const inputShape = ds.inputShape;
   await mkdir(dir, { recursive: true });
   const { generated, history, trainX: _x, trainIndex, ...metrics } = report;
   const n = report.train_samples;
@@ -29,10 +33,11 @@ export async function writeSeedOutputs(dir: string, report: AugmentationReport, 
     if (!g) continue;
     await writeNpy(join(dir, `${method}-x.npy`), [n, ...inputShape], g.x);
     if (g.results) {
-      await writeNpy(join(dir, `${method}-success.npy`), [n], Uint8Array.from(g.results, (r) => (r.success ? 1 : 0)));
+      await writeNpy(join(dir, `${method}-success.npy`), [n], Uint8Array.from(g.results, (r) => (r.success ? 1 : 0)), { dtype: 'bool' });
       await writeNpy(join(dir, `${method}-similarity.npy`), [n], Float32Array.from(g.results, (r) => r.similarity));
     }
     if (g.diagnostics) await writeAtomic(join(dir, `${method}-diagnostics.csv`), diagnosticsCsv(g.diagnostics));
+    await writeNpz(join(dir, `${method}.npz`), methodBundle(report, method, ds.train, inputShape)!);
   }
   await writeAtomic(join(dir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
   if (withMetrics) await writeAtomic(join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');

@@ -1,17 +1,18 @@
 /**
  * `uae attack`: UAEs for every sample of a dataset split (or an .npy array)
  * against a saved autoencoder. Writes x′, per-sample success and similarity
- * (MI for MINE) as .npy, per-sample details as results.json; with --json
+ * (MI for MINE) as .npy, all of them with the clean x, labels and source rows
+ * as <similarity>.npz (docs/file-formats.md), per-sample details as results.json; with --json
  * prints { samples, seconds, samples_per_s, asr }.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { initBackend } from '../../libs/tensor/index.js';
-import { npyFloat32, readNpy, writeNpy } from '../../libs/data/index.js';
+import { npyFloat32, readNpy, sourceRows, writeNpy, writeNpz, type DatasetSplit } from '../../libs/data/index.js';
 import { loadAutoencoder } from '../../libs/models/index.js';
 import { attackConfig } from '../../libs/attack/index.js';
-import { generateUaes, similarityFor } from '../../libs/augment/index.js';
+import { generateUaes, sampleBundle, similarityFor } from '../../libs/augment/index.js';
 import { attackSuccessRate, summarize } from '../../libs/eval/index.js';
 import { progressSink } from '../progress.js';
 import { addAttackOptions, addDataOptions, addOutputOptions, attackInputFrom, int, loadDatasetFor } from '../options.js';
@@ -36,6 +37,7 @@ export function attackCommand(): Command {
     try {
       const d = ae.inputShape.reduce((a, b) => a * b, 1);
       let data: Float32Array;
+      let split: DatasetSplit | undefined;
       if (o.x) {
         const arr = await readNpy(o.x);
         const rowSize = arr.shape.slice(1).reduce((a, b) => a * b, 1);
@@ -44,8 +46,8 @@ export function attackCommand(): Command {
         }
         data = npyFloat32(arr);
       } else {
-        const ds = await loadDatasetFor(o, ae.kind);
-        data = ds[o.split as 'train' | 'test'].x;
+        split = (await loadDatasetFor(o, ae.kind))[o.split as 'train' | 'test'];
+        data = split.x;
       }
       const n = data.length / d;
       const config = attackConfig({ ...attackInputFrom(o), similarity: similarityFor(o.similarity, ae, attackInputFrom(o).similarity), seed: o.seed });
@@ -62,8 +64,18 @@ export function attackCommand(): Command {
       const xAdv = new Float32Array(n * d);
       results.forEach((r, i) => xAdv.set(r.xAdv, i * d));
       await writeNpy(join(o.out, 'x-adv.npy'), [n, ...ae.inputShape], xAdv);
-      await writeNpy(join(o.out, 'success.npy'), [n], Uint8Array.from(results, (r) => (r.success ? 1 : 0)));
+      await writeNpy(join(o.out, 'success.npy'), [n], Uint8Array.from(results, (r) => (r.success ? 1 : 0)), { dtype: 'bool' });
       await writeNpy(join(o.out, 'similarity.npy'), [n], Float32Array.from(results, (r) => r.similarity));
+      const bundle = `${config.similarity.kind}.npz`;
+      // Rows of --x, or of the dataset split (its source rows through any --train-samples subset).
+      await writeNpz(join(o.out, bundle), sampleBundle({
+        x: data,
+        xAdv,
+        sampleShape: ae.inputShape,
+        index: sourceRows(split ?? { n }),
+        ...(split?.labels ? { labels: split.labels } : {}),
+        attack: { results, similarity: config.similarity.kind },
+      }));
       const perSample = results.map(({ xAdv: _x, trace: _t, ...rest }) => rest);
       const summary = {
         samples: n,
@@ -79,7 +91,7 @@ export function attackCommand(): Command {
       if (o.json) {
         process.stdout.write(JSON.stringify({ samples: n, seconds, samples_per_s: summary.samples_per_s, asr: summary.asr }) + '\n');
       } else {
-        console.log(`${n} samples in ${seconds.toFixed(1)} s (${summary.samples_per_s.toFixed(3)} samples/s), ASR ${(summary.asr * 100).toFixed(1)}%; wrote ${o.out}/x-adv.npy, success.npy, similarity.npy, results.json`);
+        console.log(`${n} samples in ${seconds.toFixed(1)} s (${summary.samples_per_s.toFixed(3)} samples/s), ASR ${(summary.asr * 100).toFixed(1)}%; wrote ${o.out}/x-adv.npy, success.npy, similarity.npy, ${bundle}, results.json`);
       }
     } finally {
       ae.dispose();

@@ -146,7 +146,7 @@ export function pipelineCommand(): Command {
       },
       onModel: (name, ae) => saveAutoencoder(ae, join(dirOf(current), 'models', name)),
       onSeedReport: async (seed, report) => {
-        await writeSeedOutputs(dirOf(seed), report, ds.inputShape, seeds.length > 1);
+        await writeSeedOutputs(dirOf(seed), report, ds, seeds.length > 1);
       },
       loadSeed: async (seed) => {
         if (!o.resume || seeds.length === 1) return undefined;
@@ -165,7 +165,7 @@ export function pipelineCommand(): Command {
     printTable(metrics);
     printVerdicts(metrics);
     console.log(
-      `wrote ${join(o.out, 'report.html')} (open it in a browser), metrics.json, config.json, ${seeds.length > 1 ? 'seed-<s>/ (per seed: ' : ''}history.json, models/, the generated samples (.npy) and per-sample diagnostics (.csv)${seeds.length > 1 ? ')' : ''}`,
+      `wrote ${join(o.out, 'report.html')} (open it in a browser), metrics.json, config.json, ${seeds.length > 1 ? 'seed-<s>/ (per seed: ' : ''}history.json, models/, the generated samples (.npy, and per arm an .npz bundle with x, x_adv, y, index, …) and per-sample diagnostics (.csv)${seeds.length > 1 ? ')' : ''}`,
     );
   });
 }
