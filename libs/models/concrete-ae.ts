@@ -28,6 +28,7 @@ import { tf } from '../tensor/index.js';
 import { Rng, STREAM } from '../tensor/rng.js';
 import { ADAM_LEARNING_RATE, LayersAutoencoder, ModelInputError, checkShape, compileAutoencoder, kernelInitializer, minimizeParts, trainableVariables } from './autoencoders.js';
 import type { CreateAutoencoderOptions, TrainStepContext, TrainStepResult } from './types.js';
+import { concreteSelectLayer } from './layers.js';
 
 export const CONCRETE_AE_DEFAULTS = { k: 50, widths: [320, 320], temperature: { start: 10, end: 0.1 }, dropout: 0.1, leakyAlpha: 0.2 } as const;
 
@@ -72,59 +73,12 @@ export function concreteTemperature(step: number, totalSteps: number, start: num
   return start * (end / start) ** t;
 }
 
-interface ConcreteSelectArgs {
-  units: number;
-  /** Seed of the logits' Glorot-normal initialiser (Balın's choice); omitted: unseeded. */
-  seed?: number;
-  name?: string;
-  inputShape?: number[];
-  batchInputShape?: (number | null)[];
-  trainable?: boolean;
-  dtype?: tf.DataType;
-}
-
 /**
- * The concrete selector layer: logits [units, d]; inference output
- * x[:, argmax(logits, 1)] ([B, units]). Registered for (de)serialisation.
+ * The concrete selector layer (layers.ts: logits [units, d]; inference output
+ * x[:, argmax(logits, 1)], [B, units]) with the training relaxation.
+ * Registered for (de)serialisation.
  */
-export class ConcreteSelect extends tfl.layers.Layer {
-  static readonly className = 'ConcreteSelect';
-  readonly units: number;
-  private readonly seed: number | undefined;
-  private logits: tfl.LayerVariable | undefined;
-
-  constructor(args: ConcreteSelectArgs) {
-    super(args);
-    if (!Number.isInteger(args.units) || args.units <= 0) throw new Error(`ConcreteSelect: units must be a positive integer, got ${args.units}`);
-    this.units = args.units;
-    this.seed = args.seed;
-  }
-
-  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
-    if (shape.length !== 2 || shape[1] == null) throw new Error(`ConcreteSelect needs [B, d] inputs, got [${shape.join(', ')}]`);
-    this.logits = this.addWeight(
-      'logits',
-      [this.units, shape[1]],
-      'float32',
-      tfl.initializers.glorotNormal(this.seed === undefined ? {} : { seed: this.seed }),
-      undefined,
-      true,
-    );
-    this.built = true;
-  }
-
-  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
-    return [shape[0]!, this.units];
-  }
-
-  /** Inference: the hard selection, x[:, argmax(logits)]. */
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-    return tf.tidy(() => tf.gather(x, tf.argMax(this.logitsTensor(), 1), 1));
-  }
-
+export class ConcreteSelect extends concreteSelectLayer({ layers: tfl.layers, initializers: tfl.initializers, serialization: tf.serialization, tidy: tf.tidy, gather: tf.gather, argMax: tf.argMax }) {
   /** Training: x · softmax((logits + gumbel) / temperature)ᵀ, [B, units]. */
   soft(x: tf.Tensor, gumbel: tf.Tensor2D, temperature: number): tf.Tensor2D {
     return tf.tidy(() => {
@@ -136,15 +90,6 @@ export class ConcreteSelect extends tfl.layers.Layer {
   /** Argmax of each node's logits. */
   selected(): number[] {
     return tf.tidy(() => Array.from(tf.argMax(this.logitsTensor(), 1).dataSync()));
-  }
-
-  logitsTensor(): tf.Tensor2D {
-    if (!this.logits) throw new Error('ConcreteSelect has not been built');
-    return this.logits.read() as tf.Tensor2D;
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), units: this.units };
   }
 }
 tf.serialization.registerClass(ConcreteSelect);

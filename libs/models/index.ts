@@ -29,6 +29,8 @@ export { AdversarialAutoencoder, AAE_DEFAULTS, buildAdversarialAE, buildDiscrimi
 export { ConcreteAutoencoder, ConcreteSelect, CONCRETE_AE_DEFAULTS, buildConcreteAE, checkConcreteK, concreteTemperature } from './concrete-ae.js';
 export { autoencoderSize, type AutoencoderSize } from './size.js';
 export { trainAutoencoder, evaluateLoss, DEFAULT_EPOCHS, DEFAULT_BATCH_SIZE } from './train.js';
+export { registerUaeLayers, concreteSelectLayer, CONCRETE_SELECT, type TfjsLayersApi, type ConcreteSelectArgs } from './layers.js';
+export { modelFiles, readModelFiles, writeModelFiles, registerFileScheme, fileSchemeRouter } from './file-handler.js';
 export {
   toArtifacts,
   fromArtifacts,

@@ -1,8 +1,9 @@
 /**
  * Autoencoder serialisation: in-memory artifacts (worker threads, gRPC) and
  * files in the tfjs layers format (model.json + weights.bin). tfjs-core's
- * file:// handler ships with tfjs-node, which is not a dependency, so the file
- * IOHandler here uses node:fs directly. The optimizer state is not saved; a
+ * file:// handler ships with tfjs-node, which is not a dependency, so the files
+ * go through our node:fs IOHandler (file-handler.ts, which users can pass to
+ * stock tfjs too; docs/models.md). The optimizer state is not saved; a
  * loaded autoencoder is compiled afresh with its kind's loss and optimizer.
  *
  * Kinds beyond dense-ae / conv-ae also store their creation options (under
@@ -10,9 +11,9 @@
  * adversarial-ae's discriminator is a second layers model (`discriminator` in
  * the artifacts, the `discriminator/` folder on disk). concrete-ae's custom
  * ConcreteSelect layer is registered with tf.serialization when
- * libs/models is imported (worker threads import it too).
+ * libs/models is imported (worker threads import it too); stock tfjs
+ * registers it with registerUaeLayers(tf) (layers.ts).
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf } from '../tensor/index.js';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -20,9 +21,9 @@ import { AdversarialAutoencoder } from './adversarial-ae.js';
 import { wrapAutoencoder } from './zoo.js';
 import type { Autoencoder, AutoencoderArtifacts, AutoencoderKind, CreateAutoencoderOptions, LayersModelArtifacts } from './types.js';
 import { AUTOENCODER_KINDS } from './types.js';
+import { readModelFiles, writeModelFiles } from './file-handler.js';
 
-export const MODEL_JSON = 'model.json';
-export const WEIGHTS_BIN = 'weights.bin';
+export { MODEL_JSON, WEIGHTS_BIN } from './file-handler.js';
 
 /** The adversarial-ae's discriminator, a folder beside model.json. */
 export const DISCRIMINATOR_DIR = 'discriminator';
@@ -109,49 +110,15 @@ export async function fromArtifacts(a: AutoencoderArtifacts): Promise<Autoencode
   return loadWrapped(kind, a.inputShape, a, a.options, a.discriminator);
 }
 
-/** Writes `dir`/model.json and `dir`/weights.bin, each written beside and renamed into place. */
+/** Writes `model` to `dir` (file-handler.ts), with our metadata under userDefinedMetadata.uae. */
 async function writeLayersModel(dir: string, model: tfl.LayersModel, uae?: UaeMetadata): Promise<void> {
-  const a = await captureArtifacts(model);
-  const weightData = joinWeightData(a.weightData);
-  const modelJson: tf.io.ModelJSON = {
-    modelTopology: a.modelTopology as object,
-    format: a.format,
-    generatedBy: a.generatedBy,
-    convertedBy: a.convertedBy ?? null,
-    weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: a.weightSpecs ?? [] }],
-    ...(uae || a.userDefinedMetadata ? { userDefinedMetadata: { ...(a.userDefinedMetadata ?? {}), ...(uae ? { uae } : {}) } } : {}),
-  };
-  await mkdir(dir, { recursive: true });
-  // Write beside the targets, then rename: a reader never sees half a model.
-  const suffix = `.tmp-${process.pid}-${Date.now()}`;
-  await writeFile(join(dir, WEIGHTS_BIN + suffix), new Uint8Array(weightData));
-  await writeFile(join(dir, MODEL_JSON + suffix), JSON.stringify(modelJson));
-  await rename(join(dir, WEIGHTS_BIN + suffix), join(dir, WEIGHTS_BIN));
-  await rename(join(dir, MODEL_JSON + suffix), join(dir, MODEL_JSON));
+  await writeModelFiles(dir, await captureArtifacts(model), uae ? { uae } : {});
 }
 
 /** Reads `dir`/model.json and its weight files. */
-async function readLayersModel(dir: string): Promise<{ json: tf.io.ModelJSON; artifacts: LayersModelArtifacts }> {
-  const jsonPath = join(dir, MODEL_JSON);
-  let json: tf.io.ModelJSON;
-  try {
-    json = JSON.parse(await readFile(jsonPath, 'utf8')) as tf.io.ModelJSON;
-  } catch (e) {
-    throw new Error(`cannot read ${jsonPath}: ${(e as Error).message}`);
-  }
-  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
-    throw new Error(`${jsonPath}: not a tfjs layers model (no modelTopology / weightsManifest)`);
-  }
-  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
-  const buffers: ArrayBuffer[] = [];
-  for (const group of json.weightsManifest) {
-    weightSpecs.push(...group.weights);
-    for (const p of group.paths) {
-      const bytes = await readFile(join(dir, p));
-      buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-    }
-  }
-  return { json, artifacts: { modelTopology: json.modelTopology, weightSpecs, weightData: tf.io.CompositeArrayBuffer.join(buffers) } };
+async function readLayersModel(dir: string): Promise<{ metadata: unknown; topology: object; artifacts: LayersModelArtifacts }> {
+  const a = await readModelFiles(dir);
+  return { metadata: a.userDefinedMetadata, topology: a.modelTopology, artifacts: { modelTopology: a.modelTopology, weightSpecs: a.weightSpecs, weightData: a.weightData } };
 }
 
 /**
@@ -184,9 +151,9 @@ function inferKind(topology: unknown): AutoencoderKind {
  * presence of a Conv2D layer; the other kinds need their metadata).
  */
 export async function loadAutoencoder(dir: string): Promise<Autoencoder> {
-  const { json, artifacts } = await readLayersModel(dir);
-  const meta = (json.userDefinedMetadata as { uae?: Partial<UaeMetadata> } | undefined)?.uae;
-  const kind = checkKind(meta?.kind ?? inferKind(json.modelTopology));
+  const { metadata, topology, artifacts } = await readLayersModel(dir);
+  const meta = (metadata as { uae?: Partial<UaeMetadata> } | undefined)?.uae;
+  const kind = checkKind(meta?.kind ?? inferKind(topology));
   const discriminator =
     kind === 'adversarial-ae' && typeof meta?.discriminator === 'string'
       ? (await readLayersModel(join(dir, meta.discriminator))).artifacts
