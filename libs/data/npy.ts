@@ -140,6 +140,11 @@ function swapBytes(bytes: Uint8Array, size: number): void {
   }
 }
 
+/** Same-size unsigned views for moving items of 1, 2, 4 or 8 bytes (bit patterns kept, NaN payloads too). */
+function itemView(buffer: ArrayBuffer, size: number): Uint8Array | Uint16Array | Uint32Array | BigUint64Array {
+  return size === 1 ? new Uint8Array(buffer) : size === 2 ? new Uint16Array(buffer) : size === 4 ? new Uint32Array(buffer) : new BigUint64Array(buffer);
+}
+
 /** The items of a Fortran-order (first axis fastest) buffer rearranged into C order. */
 function fortranToC(bytes: Uint8Array<ArrayBuffer>, shape: readonly number[], size: number): Uint8Array<ArrayBuffer> {
   const rank = shape.length;
@@ -149,10 +154,12 @@ function fortranToC(bytes: Uint8Array<ArrayBuffer>, shape: readonly number[], si
   stride[0] = 1;
   for (let j = 1; j < rank; j++) stride[j] = stride[j - 1]! * shape[j - 1]!;
   const out = new Uint8Array(bytes.length);
+  const src = itemView(bytes.buffer, size);
+  const dst = itemView(out.buffer, size);
   const index = new Array<number>(rank).fill(0);
   let from = 0;
   for (let c = 0; c < count; c++) {
-    out.set(bytes.subarray(from * size, (from + 1) * size), c * size);
+    dst[c] = src[from]!;
     // Advance the C-order multi-index (last axis fastest), keeping the Fortran offset.
     for (let j = rank - 1; j >= 0; j--) {
       index[j]!++;

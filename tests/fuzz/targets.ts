@@ -158,13 +158,31 @@ const tensorCodec: FuzzTarget<{ dtype: number; shape: number[]; raw: Uint8Array;
 // ---------------------------------------------------------------------------
 // NPY, IDX, CSV readers
 
+const NPY_KINDS = {
+  f32: (n: number) => Float32Array.from({ length: n }, (_, i) => i),
+  f64: (n: number) => Float64Array.from({ length: n }, (_, i) => i),
+  i8: (n: number) => Int8Array.from({ length: n }, (_, i) => -i),
+  i16: (n: number) => Int16Array.from({ length: n }, (_, i) => -i),
+  i32: (n: number) => Int32Array.from({ length: n }, (_, i) => i),
+  i64: (n: number) => BigInt64Array.from({ length: n }, (_, i) => BigInt(-i)),
+  u8: (n: number) => Uint8Array.from({ length: n }, (_, i) => i),
+  u16: (n: number) => Uint16Array.from({ length: n }, (_, i) => i),
+  u32: (n: number) => Uint32Array.from({ length: n }, (_, i) => i),
+  bool: (n: number) => Uint8Array.from({ length: n }, (_, i) => i % 2),
+} as const;
+
+// Every dtype, and (same-length header edits) big-endian and Fortran-order variants.
 const validNpy = fc
-  .tuple(fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }), fc.constantFrom('f32', 'f64', 'i32', 'u8'))
-  .map(([shape, kind]) => {
+  .tuple(fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }), fc.constantFrom(...(Object.keys(NPY_KINDS) as Array<keyof typeof NPY_KINDS>)), fc.boolean(), fc.boolean())
+  .map(([shape, kind, bigEndian, fortran]) => {
     const n = shape.reduce((a, b) => a * b, 1);
-    const data = kind === 'f32' ? new Float32Array(n) : kind === 'f64' ? new Float64Array(n) : kind === 'i32' ? new Int32Array(n) : new Uint8Array(n);
-    for (let i = 0; i < n; i++) data[i] = i;
-    return encodeNpy(shape, data);
+    const bytes = encodeNpy(shape, NPY_KINDS[kind](n), kind === 'bool' ? { dtype: 'bool' } : {});
+    const end = 10 + (bytes[8]! | (bytes[9]! << 8));
+    let header = Buffer.from(bytes.subarray(0, end)).toString('latin1');
+    if (bigEndian) header = header.replace("'<", "'>");
+    if (fortran) header = header.replace("'fortran_order': False", "'fortran_order': True ");
+    bytes.set(Buffer.from(header, 'latin1'), 0);
+    return bytes;
   });
 
 const npyReader: FuzzTarget<Uint8Array> = {
