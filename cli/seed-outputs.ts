@@ -5,18 +5,15 @@
  * aggregates every seed (pooled MI and diagnostics need the per-sample files).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readNpy, writeNpy, type Dataset } from '../libs/data/index.js';
 import { diagnosticsCsv, type AugmentationReport, type SampleDiagnostics } from '../libs/augment/index.js';
-import type { SampleResult } from '../libs/attack/index.js';
+import type { AttackConfig, SampleResult } from '../libs/attack/index.js';
+import { readSampleResults, writeSampleResults } from './sample-results.js';
+import { writeAtomic } from './atomic.js';
 
-/** Writes `data` to `path` through a temporary file and a rename, so a reader never sees half a file. */
-export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
-}
+export { writeAtomic };
 
 /** One seed's files; `metrics.json` is written last, so its presence marks the seed complete. */
 export async function writeSeedOutputs(dir: string, report: AugmentationReport, inputShape: number[], withMetrics: boolean): Promise<void> {
@@ -92,4 +89,32 @@ export async function readSeedOutputs(dir: string, ds: Dataset): Promise<Augment
   const historyPath = join(dir, 'history.json');
   const history = existsSync(historyPath) ? (JSON.parse(await readFile(historyPath, 'utf8')) as AugmentationReport['history']) : {};
   return { ...metrics, generated, history, trainX, trainIndex };
+}
+
+/**
+ * An interrupted seed's attack samples, per arm, in <seed dir>/partial/<arm>/
+ * (cli/sample-results.ts layout, with the traces the report plots): what
+ * `--resume` keeps instead of attacking again. Removed once the seed finishes.
+ */
+export const PARTIAL_DIR = 'partial';
+
+export async function writePartialAttack(seedDir: string, method: string, results: readonly SampleResult[], sampleShape: readonly number[], config: AttackConfig, samples: number): Promise<void> {
+  const dir = join(seedDir, PARTIAL_DIR, method);
+  await mkdir(dir, { recursive: true });
+  await writeSampleResults(dir, results, sampleShape, { partial: results.length < samples, samples, done: results.length, config }, { traces: true });
+}
+
+/** The arm's kept samples, or undefined when none were kept; another attack's samples are refused. */
+export async function readPartialAttack(seedDir: string, method: string, config: AttackConfig, samples: number, sampleSize: number): Promise<SampleResult[] | undefined> {
+  const dir = join(seedDir, PARTIAL_DIR, method);
+  if (!existsSync(join(dir, 'results.json'))) return undefined;
+  const kept = await readSampleResults(dir, sampleSize);
+  if (kept.header.samples !== samples || JSON.stringify(kept.header['config']) !== JSON.stringify(config)) {
+    throw new Error(`--resume: ${dir} holds samples of another attack (other settings or sample count); remove it or use another --out`);
+  }
+  return kept.results;
+}
+
+export async function clearPartials(seedDir: string): Promise<void> {
+  await rm(join(seedDir, PARTIAL_DIR), { recursive: true, force: true });
 }
