@@ -55,10 +55,11 @@ export function progressSink(mode: { quiet: boolean }): ProgressSink {
       activeBar = bar;
     },
     update(done, extra) {
-      bar?.update(done, { extra: extra ?? '' });
+      // Not after restoreTerminal(): a stopped bar would draw itself again.
+      if (bar && bar === activeBar) bar.update(done, { extra: extra ?? '' });
     },
     stop() {
-      bar?.stop();
+      if (bar === activeBar) bar?.stop();
       if (activeBar === bar) activeBar = undefined;
       bar = undefined;
     },

@@ -119,3 +119,31 @@ describe('interrupting and resuming', () => {
     }
   }, 240_000);
 });
+
+const script = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
+
+describe('the terminal after Ctrl-C', () => {
+  // util-linux `script` gives the command a terminal, so cli-progress draws its bar (and hides the cursor).
+  it.skipIf(!script)('shows the cursor again after a progress bar was interrupted', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'uae-int-tty-'));
+    const data = ['--dataset', 'mice-protein', '--train-samples', '12', '--test-samples', '10'];
+    const model = join(dir, 'model');
+    await uae('train', ...data, '--model', 'dense-ae', '--hidden', '8', '--epochs', '1', '--out', model, '--json');
+    const command = [
+      'timeout', '-s', 'INT', '6', process.execPath, bin, 'attack', ...data, '--model-dir', model, '--iterations', '200', '--mine-steps', '1', '--mine-draws', '20',
+      '--workers', '1', '--out', join(dir, 'out'),
+    ].join(' ');
+    // timeout(1) exits 124 once it has sent the signal; `script -e` passes that on.
+    const { stdout } = await promisify(execFile)(script!, ['-qfec', command, '/dev/null'], { cwd: root, timeout: 120_000, encoding: 'latin1' }).catch(
+      (e: { code: number; stdout: string }) => {
+        expect(e.code).toBe(124);
+        return e;
+      },
+    );
+    const hidden = stdout.lastIndexOf('\x1b[?25l');
+    expect(hidden).toBeGreaterThanOrEqual(0);
+    expect(stdout.lastIndexOf('\x1b[?25h')).toBeGreaterThan(hidden);
+    expect(stdout).toMatch(/uae: interrupted \(SIGINT\) during the attack: kept \d+ of 12 samples/);
+    expect(await json(join(dir, 'out', 'status.json'))).toMatchObject({ status: 'interrupted' });
+  }, 120_000);
+});

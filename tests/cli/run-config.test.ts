@@ -104,6 +104,9 @@ describe('the run document', () => {
     expect(printed).toMatchObject({ kind: 'uae.pipeline', epochs: 7, seeds: [1, 2], dataSeed: 1, backend: 'wasm', tool: { name: 'uae', version: expect.any(String) } });
     expect(printed.attack).toMatchObject({ iterations: 9, mineSteps: 20, similarity: { mine: { sampler: 'random', learningRate: 1.5e-5 } } });
     expect(await readdir(dir)).toEqual(['run.json']);
+    // The example document (docs/study.md) parses as it is.
+    const example = JSON.parse((await uae('pipeline', '--config', join(root, 'examples/run-mice.json'), '--dry-run')).stdout);
+    expect(example).toMatchObject({ dataset: 'mice-protein', methods: ['mine', 'ga-0.05', 'repeat'], attack: { iterations: 2, similarity: { mine: { draws: 20 } } } });
     const empty = join(dir, 'empty.json');
     await writeFile(empty, '{}');
     const e = await fails('pipeline', '--config', empty, '--dry-run');
