@@ -122,7 +122,7 @@ export function pipelineCommand(): Command {
   const D = PIPELINE_DEFAULTS;
   const cmd = new Command('pipeline')
     .description('train → UAEs for every training sample → retrain on original ∪ UAEs → evaluate, per seed, with controls and verdicts (§5; docs/study.md)')
-    .option('--config <file>', "a run document (a run's config.json, or written by hand: docs/cli.md); flags given as well override it")
+    .option('--config <file>', "a run document (a run's config.json, or written by hand: docs/study.md); flags given as well override it")
     .option('--model <kind>', `one of ${AUTOENCODER_KINDS.join(', ')} (required without --config)`)
     .option(
       '--methods <list>',
