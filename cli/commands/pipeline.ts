@@ -85,9 +85,9 @@ function documentFromFlags(cmd: Command): Record<string, unknown> {
   for (const k of DOCUMENT_FLAGS) if (given(k)) doc[k] = o[k];
   if (given('model')) checkModelKind(String(o['model']));
   if (given('methods')) doc['methods'] = String(o['methods']).split(',').map((m) => m.trim());
-  if (given('seed') && given('seeds')) throw new InvalidArgumentError('give one of --seed and --seeds');
-  if (given('seed')) doc['seeds'] = [o['seed']];
+  // --seeds wins over --seed (as it always has: the demo passes --seed 0 and takes --seeds after it).
   if (given('seeds')) doc['seeds'] = o['seeds'];
+  else if (given('seed')) doc['seeds'] = [o['seed']];
   const attack: Record<string, unknown> = { ...attackInputFrom(Object.fromEntries(Object.entries(o).filter(([k]) => given(k)))) };
   if (given('deltaUpdate')) attack['update'] = o['deltaUpdate'];
   if (Object.keys(attack).length > 0) doc['attack'] = attack;
