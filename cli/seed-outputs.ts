@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readNpy, writeNpy, type Dataset } from '../libs/data/index.js';
+import { encodeNpy, readNpy, type Dataset, type NpyData } from '../libs/data/index.js';
 import { diagnosticsCsv, type AugmentationReport, type SampleDiagnostics } from '../libs/augment/index.js';
 import type { AttackConfig, SampleResult } from '../libs/attack/index.js';
 import { readSampleResults, writeSampleResults } from './sample-results.js';
@@ -15,19 +15,21 @@ import { writeAtomic } from './atomic.js';
 
 export { writeAtomic };
 
+const writeNpyAtomic = (path: string, shape: readonly number[], data: NpyData) => writeAtomic(path, encodeNpy(shape, data));
+
 /** One seed's files; `metrics.json` is written last, so its presence marks the seed complete. */
 export async function writeSeedOutputs(dir: string, report: AugmentationReport, inputShape: number[], withMetrics: boolean): Promise<void> {
   await mkdir(dir, { recursive: true });
   const { generated, history, trainX: _x, trainIndex, ...metrics } = report;
   const n = report.train_samples;
   // Rows of the generated sets in the dataset's (subset) training split.
-  await writeNpy(join(dir, 'train-index.npy'), [n], trainIndex);
+  await writeNpyAtomic(join(dir, 'train-index.npy'), [n], trainIndex);
   for (const [method, g] of Object.entries(generated)) {
     if (!g) continue;
-    await writeNpy(join(dir, `${method}-x.npy`), [n, ...inputShape], g.x);
+    await writeNpyAtomic(join(dir, `${method}-x.npy`), [n, ...inputShape], g.x);
     if (g.results) {
-      await writeNpy(join(dir, `${method}-success.npy`), [n], Uint8Array.from(g.results, (r) => (r.success ? 1 : 0)));
-      await writeNpy(join(dir, `${method}-similarity.npy`), [n], Float32Array.from(g.results, (r) => r.similarity));
+      await writeNpyAtomic(join(dir, `${method}-success.npy`), [n], Uint8Array.from(g.results, (r) => (r.success ? 1 : 0)));
+      await writeNpyAtomic(join(dir, `${method}-similarity.npy`), [n], Float32Array.from(g.results, (r) => r.similarity));
     }
     if (g.diagnostics) await writeAtomic(join(dir, `${method}-diagnostics.csv`), diagnosticsCsv(g.diagnostics));
   }
