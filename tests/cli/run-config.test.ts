@@ -28,14 +28,14 @@ const TINY = [
   '--epochs', '2', '--retrain-epochs', '2', '--probe', 'mlp', '--classifier-epochs', '2', '--iterations', '2', '--mine-steps', '1', '--mine-draws', '20', '--workers', '1',
 ];
 
-/** metrics.json without what measures time. */
+/** metrics.json without what measures time: seconds per sample, and any timestamp (`*_at`, `*time*`). */
 function untimed(m: { methods: Record<string, Record<string, unknown>> }): unknown {
   const strip = (o: unknown) => {
     const { seconds_per_sample: _s, ...rest } = (o ?? {}) as Record<string, unknown>;
     return rest;
   };
   return {
-    ...m,
+    ...Object.fromEntries(Object.entries(m).filter(([k]) => !/_at$|time/i.test(k))),
     methods: Object.fromEntries(
       Object.entries(m.methods).map(([k, v]) => [k, { ...strip(v), per_seed: strip(v['per_seed']), std: strip(v['std']), ci95: strip(v['ci95']) }]),
     ),
