@@ -30,8 +30,11 @@ export const DEMO_ARGS = [
 ];
 
 const program = new Command().name('demo').addCommand(pipelineCommand(), { isDefault: true });
+const extra = process.argv.slice(2);
+// Each demo replaces its own .uae/demo/ (unless continued with --resume, or written elsewhere with --out).
+const replace = extra.includes('--resume') || extra.includes('--out') ? [] : ['--force'];
 try {
-  await program.parseAsync([...DEMO_ARGS, ...process.argv.slice(2)], { from: 'user' });
+  await program.parseAsync([...DEMO_ARGS, ...replace, ...extra], { from: 'user' });
 } catch (e) {
   process.stderr.write(`demo: ${(e as Error).message}\n`);
   process.exitCode = 2;

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadDataset } from '../libs/data/index.js';
 import { flattenFor, type ModelDataset } from '../libs/augment/index.js';
 import { AUTOENCODER_KINDS, type AutoencoderKind, type CreateAutoencoderOptions } from '../libs/models/index.js';
-import type { AttackConfigInput } from '../libs/attack/index.js';
+import { attackConfig, mineStepsOf, type AttackConfigInput } from '../libs/attack/index.js';
 
 export const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -89,11 +89,19 @@ export function modelOptionsFrom(o: { hidden?: number; k?: number; latent?: numb
   };
 }
 
-/** The attack knobs shared by `uae attack` and `uae pipeline`. */
+/** The attack's defaults, from its schema (libs/attack/config.ts): the help texts quote them, the schema applies them. */
+const ATTACK_DEFAULTS = attackConfig();
+
+/**
+ * The attack knobs shared by `uae attack` and `uae pipeline`. They have no
+ * commander defaults: a flag not given stays undefined, so the attack schema
+ * (or a --config document) supplies the value.
+ */
 export function addAttackOptions(cmd: Command): Command {
+  const d = ATTACK_DEFAULTS;
   return cmd
-    .option('--iterations <T>', 'MinMax iterations (paper: 40)', int('--iterations'), 40)
-    .option('--mine-steps <n>', 'MINE Adam steps per iteration (paper: 20)', int('--mine-steps'), 20)
+    .option('--iterations <T>', `MinMax iterations (default ${d.iterations}, the paper's)`, int('--iterations'))
+    .option('--mine-steps <n>', `MINE Adam steps per iteration (default ${mineStepsOf(d)}, the paper's)`, int('--mine-steps'))
     .option('--mine-draws <K>', 'MINE with the random-projection sampler and K draws')
     .addOption(
       new Option('--mine-projection <mode>', 'random sampler: redraw the projections at every evaluation (the reference) or fix them per sample (much cheaper)').choices([
@@ -101,39 +109,47 @@ export function addAttackOptions(cmd: Command): Command {
         'fixed',
       ]),
     )
-    .addOption(new Option('--attack-method <m>', 'MinMax (Algorithm 1) or the penalty baseline').choices(['minmax', 'penalty']).default('minmax'))
-    .option('--kappa <κ>', 'attack confidence margin κ ≥ 0', nonNegative('--kappa'), 0)
-    .option('--alpha <α>', 'step size on δ', positive('--alpha'), 0.01)
-    .option('--epsilon <ε>', 'L∞ bound on δ (1 = none)', positive('--epsilon'), 1)
+    .addOption(new Option('--attack-method <m>', `MinMax (Algorithm 1) or the penalty baseline (default ${d.method})`).choices(['minmax', 'penalty']))
+    .option('--kappa <κ>', `attack confidence margin κ ≥ 0 (default ${d.criterion.kappa})`, nonNegative('--kappa'))
+    .option('--alpha <α>', `step size on δ (default ${d.alpha})`, positive('--alpha'))
+    .option('--epsilon <ε>', `L∞ bound on δ (default ${d.epsilon} = none)`, positive('--epsilon'))
     .option('--workers <n>', 'worker threads (default: one per core on CPU backends)', int('--workers'));
 }
 
 export interface AttackOptions {
-  iterations: number;
-  mineSteps: number;
+  iterations?: number;
+  mineSteps?: number;
   mineDraws?: string;
   mineProjection?: 'redraw' | 'fixed';
-  attackMethod: 'minmax' | 'penalty';
-  kappa: number;
-  alpha: number;
-  epsilon: number;
+  attackMethod?: 'minmax' | 'penalty';
+  kappa?: number;
+  alpha?: number;
+  epsilon?: number;
   workers?: number;
 }
 
+/** The attack flags given, as attack-config input (flags not given are left out). */
 export function attackInputFrom(o: AttackOptions): AttackConfigInput {
   const draws = o.mineDraws === undefined ? undefined : int('--mine-draws')(o.mineDraws);
   const random = draws !== undefined || o.mineProjection !== undefined;
-  return {
-    method: o.attackMethod,
-    iterations: o.iterations,
-    mineSteps: o.mineSteps,
-    alpha: o.alpha,
-    epsilon: o.epsilon,
-    criterion: { kind: 'reconstruction', kappa: o.kappa },
-    ...(random
-      ? { similarity: { kind: 'mine' as const, mine: { sampler: 'random' as const, ...(draws ? { draws } : {}), ...(o.mineProjection ? { projection: o.mineProjection } : {}) } } }
-      : {}),
-  };
+  return Object.fromEntries(
+    Object.entries({
+      method: o.attackMethod,
+      iterations: o.iterations,
+      mineSteps: o.mineSteps,
+      alpha: o.alpha,
+      epsilon: o.epsilon,
+      criterion: o.kappa === undefined ? undefined : { kind: 'reconstruction' as const, kappa: o.kappa },
+      similarity: random
+        ? { kind: 'mine' as const, mine: { sampler: 'random' as const, ...(draws ? { draws } : {}), ...(o.mineProjection ? { projection: o.mineProjection } : {}) } }
+        : undefined,
+    }).filter(([, v]) => v !== undefined),
+  ) as AttackConfigInput;
+}
+
+/** --resume / --force: what to do with an --out that holds a run (cli/out-dir.ts). */
+export function addRunOptions(cmd: Command, resume: string): Command {
+  return cmd.option('--resume', resume).option('--force', 'clear an --out that holds another run first');
 }
 
 /** --quiet / --json. */

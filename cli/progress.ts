@@ -1,6 +1,19 @@
 /** Terminal progress for long stages: a bar on a TTY, a line every few seconds otherwise, nothing with --quiet/--json. */
 import cliProgress from 'cli-progress';
 
+/** The bar on screen (it hides the cursor while it runs). */
+let activeBar: cliProgress.SingleBar | undefined;
+
+/** Stops a bar on screen and shows the cursor again (interruption, exit). */
+export function restoreTerminal(): void {
+  if (!activeBar) return;
+  const bar = activeBar;
+  activeBar = undefined;
+  bar.stop();
+  if (process.stderr.isTTY) process.stderr.write('\x1b[?25h');
+}
+process.on('exit', restoreTerminal);
+
 export interface ProgressSink {
   start(stage: string, total: number): void;
   update(done: number, extra?: string): void;
@@ -39,12 +52,15 @@ export function progressSink(mode: { quiet: boolean }): ProgressSink {
         cliProgress.Presets.shades_classic,
       );
       bar.start(total, 0, { extra: '' });
+      activeBar = bar;
     },
     update(done, extra) {
-      bar?.update(done, { extra: extra ?? '' });
+      // Not after restoreTerminal(): a stopped bar would draw itself again.
+      if (bar && bar === activeBar) bar.update(done, { extra: extra ?? '' });
     },
     stop() {
-      bar?.stop();
+      if (bar === activeBar) bar?.stop();
+      if (activeBar === bar) activeBar = undefined;
       bar = undefined;
     },
     log: (line) => process.stderr.write(`${line}\n`),

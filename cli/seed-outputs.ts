@@ -5,18 +5,17 @@
  * aggregates every seed (pooled MI and diagnostics need the per-sample files).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readNpy, writeNpy, writeNpz, type Dataset } from '../libs/data/index.js';
+import { encodeNpy, encodeNpz, readNpy, type Dataset, type NpyData } from '../libs/data/index.js';
 import { diagnosticsCsv, methodBundle, type AugmentationReport, type SampleDiagnostics } from '../libs/augment/index.js';
-import type { SampleResult } from '../libs/attack/index.js';
+import type { AttackConfig, SampleResult } from '../libs/attack/index.js';
+import { readSampleResults, writeSampleResults } from './sample-results.js';
+import { writeAtomic } from './atomic.js';
 
-/** Writes `data` to `path` through a temporary file and a rename, so a reader never sees half a file. */
-export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
-}
+export { writeAtomic };
+
+const writeNpyAtomic = (path: string, shape: readonly number[], data: NpyData, opts: { dtype?: 'bool' } = {}) => writeAtomic(path, encodeNpy(shape, data, opts));
 
 /**
  * One seed's files (docs/file-formats.md); `metrics.json` is written last, so
@@ -28,16 +27,16 @@ export async function writeSeedOutputs(dir: string, report: AugmentationReport, 
   const { generated, history, trainX: _x, trainIndex, ...metrics } = report;
   const n = report.train_samples;
   // Rows of the generated sets in the dataset's (subset) training split.
-  await writeNpy(join(dir, 'train-index.npy'), [n], trainIndex);
+  await writeNpyAtomic(join(dir, 'train-index.npy'), [n], trainIndex);
   for (const [method, g] of Object.entries(generated)) {
     if (!g) continue;
-    await writeNpy(join(dir, `${method}-x.npy`), [n, ...inputShape], g.x);
+    await writeNpyAtomic(join(dir, `${method}-x.npy`), [n, ...inputShape], g.x);
     if (g.results) {
-      await writeNpy(join(dir, `${method}-success.npy`), [n], Uint8Array.from(g.results, (r) => (r.success ? 1 : 0)), { dtype: 'bool' });
-      await writeNpy(join(dir, `${method}-similarity.npy`), [n], Float32Array.from(g.results, (r) => r.similarity));
+      await writeNpyAtomic(join(dir, `${method}-success.npy`), [n], Uint8Array.from(g.results, (r) => (r.success ? 1 : 0)), { dtype: 'bool' });
+      await writeNpyAtomic(join(dir, `${method}-similarity.npy`), [n], Float32Array.from(g.results, (r) => r.similarity));
     }
     if (g.diagnostics) await writeAtomic(join(dir, `${method}-diagnostics.csv`), diagnosticsCsv(g.diagnostics));
-    await writeNpz(join(dir, `${method}.npz`), methodBundle(report, method, ds.train, inputShape)!);
+    await writeAtomic(join(dir, `${method}.npz`), encodeNpz(methodBundle(report, method, ds.train, inputShape)!));
   }
   await writeAtomic(join(dir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
   if (withMetrics) await writeAtomic(join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
@@ -97,4 +96,32 @@ export async function readSeedOutputs(dir: string, ds: Dataset): Promise<Augment
   const historyPath = join(dir, 'history.json');
   const history = existsSync(historyPath) ? (JSON.parse(await readFile(historyPath, 'utf8')) as AugmentationReport['history']) : {};
   return { ...metrics, generated, history, trainX, trainIndex };
+}
+
+/**
+ * An interrupted seed's attack samples, per arm, in <seed dir>/partial/<arm>/
+ * (cli/sample-results.ts layout, with the traces the report plots): what
+ * `--resume` keeps instead of attacking again. Removed once the seed finishes.
+ */
+export const PARTIAL_DIR = 'partial';
+
+export async function writePartialAttack(seedDir: string, method: string, results: readonly SampleResult[], sampleShape: readonly number[], config: AttackConfig, samples: number): Promise<void> {
+  const dir = join(seedDir, PARTIAL_DIR, method);
+  await mkdir(dir, { recursive: true });
+  await writeSampleResults(dir, results, sampleShape, { partial: results.length < samples, samples, done: results.length, config }, { traces: true });
+}
+
+/** The arm's kept samples, or undefined when none were kept; another attack's samples are refused. */
+export async function readPartialAttack(seedDir: string, method: string, config: AttackConfig, samples: number, sampleSize: number): Promise<SampleResult[] | undefined> {
+  const dir = join(seedDir, PARTIAL_DIR, method);
+  if (!existsSync(join(dir, 'results.json'))) return undefined;
+  const kept = await readSampleResults(dir, sampleSize);
+  if (kept.header.samples !== samples || JSON.stringify(kept.header['config']) !== JSON.stringify(config)) {
+    throw new Error(`--resume: ${dir} holds samples of another attack (other settings or sample count); remove it or use another --out`);
+  }
+  return kept.results;
+}
+
+export async function clearPartials(seedDir: string): Promise<void> {
+  await rm(join(seedDir, PARTIAL_DIR), { recursive: true, force: true });
 }

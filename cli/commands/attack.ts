@@ -1,33 +1,45 @@
 /**
  * `uae attack`: UAEs for every sample of a dataset split (or an .npy array)
- * against a saved autoencoder. Writes x′, per-sample success and similarity
- * (MI for MINE) as .npy, all of them with the clean x, labels and source rows
- * as <similarity>.npz (docs/file-formats.md), per-sample details as results.json; with --json
- * prints { samples, seconds, samples_per_s, asr }.
+ * against a saved autoencoder (Algorithm 1). Writes x′, per-sample success and
+ * similarity (MI for MINE) as .npy, all of them with the clean x, labels and
+ * source rows as <similarity>.npz (docs/file-formats.md), per-sample details as
+ * results.json; with --json prints { samples, seconds, samples_per_s, asr }.
+ *
+ * Ctrl-C (or SIGTERM) keeps the samples finished so far, marked
+ * `"partial": true` in results.json, leaves status.json `interrupted` and
+ * exits 130; `--resume` attacks only the rest. A sample's result depends only
+ * on (seed, sample id), so the resumed output equals an uninterrupted run's.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { initBackend } from '../../libs/tensor/index.js';
-import { npyFloat32, readNpy, sourceRows, writeNpy, writeNpz, type DatasetSplit } from '../../libs/data/index.js';
+import { encodeNpz, npyFloat32, readNpy, sourceRows, type DatasetSplit } from '../../libs/data/index.js';
 import { loadAutoencoder } from '../../libs/models/index.js';
-import { attackConfig } from '../../libs/attack/index.js';
+import { attackConfig, type SampleResult } from '../../libs/attack/index.js';
 import { generateUaes, sampleBundle, similarityFor } from '../../libs/augment/index.js';
 import { attackSuccessRate, summarize } from '../../libs/eval/index.js';
 import { progressSink } from '../progress.js';
-import { addAttackOptions, addDataOptions, addOutputOptions, attackInputFrom, int, loadDatasetFor } from '../options.js';
+import { addAttackOptions, addDataOptions, addOutputOptions, addRunOptions, attackInputFrom, int, loadDatasetFor } from '../options.js';
+import { INTERRUPTED_EXIT_CODE, interruptScope } from '../interrupt.js';
+import { prepareOutDir } from '../out-dir.js';
+import { RunStatus } from '../run-status.js';
+import { readSampleResults, writeSampleResults } from '../sample-results.js';
+import { writeAtomic } from '../atomic.js';
 
 export function attackCommand(): Command {
   const cmd = new Command('attack')
     .description('generate UAEs (MinMax, Algorithm 1) for every sample against a saved autoencoder')
     .requiredOption('--model-dir <dir>', 'a model written by `uae train` or `uae pipeline` (models/<name>)')
-    .requiredOption('--out <dir>', 'output directory')
+    .requiredOption('--out <dir>', 'output directory (new or empty; see --resume, --force)')
     .option('--x <file>', 'attack the rows of this .npy instead of a dataset split')
     .addOption(new Option('--split <split>', 'dataset split to attack').choices(['train', 'test']).default('train'))
     .addOption(new Option('--similarity <kind>', 'MINE (the paper), L2 (L2-UAE) or cosine').choices(['mine', 'l2', 'cosine']).default('mine'));
   addDataOptions(cmd, false);
   addAttackOptions(cmd);
   cmd.option('--seed <n>', 'seed', int('--seed'), 0);
+  addRunOptions(cmd, 'an interrupted attack in --out: attack only the samples it did not finish');
   addOutputOptions(cmd);
   return cmd.action(async (o) => {
     if (!o.x === !o.dataset) throw new InvalidArgumentError('give exactly one of --dataset and --x');
@@ -51,43 +63,82 @@ export function attackCommand(): Command {
       }
       const n = data.length / d;
       const config = attackConfig({ ...attackInputFrom(o), similarity: similarityFor(o.similarity, ae, attackInputFrom(o).similarity), seed: o.seed });
-      progress.log(`backend ${info.name}; attacking ${n} samples of [${ae.inputShape.join('×')}] with ${config.similarity.kind}, T=${config.iterations}`);
-      progress.start('attack', n);
+      // What the samples are: a resumed attack must be the same one.
+      const identity = { input_sha256: createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex'), config };
+
+      await prepareOutDir(o.out, { command: 'attack', resume: o.resume, force: o.force });
+      let earlier: SampleResult[] = [];
+      if (o.resume && existsSync(join(o.out, 'results.json'))) {
+        const kept = await readSampleResults(o.out, d);
+        if (kept.header['input_sha256'] !== identity.input_sha256 || JSON.stringify(kept.header['config']) !== JSON.stringify(config) || kept.header.samples !== n) {
+          throw new InvalidArgumentError(`--resume: ${o.out}/results.json is another attack (other samples, model input or attack settings); use another --out`);
+        }
+        earlier = kept.results;
+      }
+      const status = await RunStatus.start(o.out, 'attack');
+      status.enter('attack');
+      const doneIds = new Set(earlier.map((r) => r.sampleId));
+      const rest = Array.from({ length: n }, (_, i) => i).filter((i) => !doneIds.has(i));
+      progress.log(
+        `backend ${info.name}; attacking ${rest.length} samples of [${ae.inputShape.join('×')}] with ${config.similarity.kind}, T=${config.iterations}${earlier.length > 0 ? ` (${earlier.length} of ${n} kept from the interrupted run)` : ''}`,
+      );
+      const finished: SampleResult[] = [...earlier];
+      const header = (done: number) => ({ partial: done < n, samples: n, done, similarity: config.similarity.kind, backend: info.name, ...identity });
+      const interrupt = interruptScope();
       const started = performance.now();
-      const results = await generateUaes(ae, { data, inputShape: ae.inputShape }, config, {
-        workers: o.workers,
-        onProgress: (p) => progress.update(Math.floor(p.fraction * p.total), `${p.succeeded} succeeded, ${p.samplesPerSecond.toFixed(3)} samples/s`),
-      });
-      progress.stop();
+      try {
+        if (rest.length > 0) {
+          const rows = new Float32Array(rest.length * d);
+          rest.forEach((row, k) => rows.set(data.subarray(row * d, (row + 1) * d), k * d));
+          progress.start('attack', n);
+          await generateUaes(ae, { data: rows, inputShape: ae.inputShape, sampleIds: rest }, config, {
+            workers: o.workers,
+            signal: interrupt.signal,
+            onProgress: (p, chunk) => {
+              finished.push(...chunk);
+              progress.update(earlier.length + Math.floor(p.fraction * p.total), `${p.succeeded} succeeded, ${p.samplesPerSecond.toFixed(3)} samples/s`);
+            },
+          });
+          progress.stop();
+        }
+      } catch (e) {
+        progress.stop();
+        if (!interrupt.interrupted) {
+          await status.finish('failed', { message: (e as Error).message });
+          throw e;
+        }
+        await writeSampleResults(o.out, finished, ae.inputShape, header(finished.length));
+        const kept = `${finished.length} of ${n} samples`;
+        await status.finish('interrupted', { message: `${kept} kept (partial)`, kept: ['x-adv.npy', 'success.npy', 'similarity.npy', 'results.json'] });
+        process.stderr.write(`uae: interrupted (${interrupt.interrupted}) during the attack: kept ${kept} in ${o.out} (results.json "partial": true); rerun with --resume to attack the rest\n`);
+        process.exitCode = INTERRUPTED_EXIT_CODE;
+        return;
+      } finally {
+        interrupt.dispose();
+      }
       const seconds = (performance.now() - started) / 1000;
-      await mkdir(o.out, { recursive: true });
+      const results = finished.sort((a, b) => a.sampleId - b.sampleId);
+      const bundle = `${config.similarity.kind}.npz`;
       const xAdv = new Float32Array(n * d);
       results.forEach((r, i) => xAdv.set(r.xAdv, i * d));
-      await writeNpy(join(o.out, 'x-adv.npy'), [n, ...ae.inputShape], xAdv);
-      await writeNpy(join(o.out, 'success.npy'), [n], Uint8Array.from(results, (r) => (r.success ? 1 : 0)), { dtype: 'bool' });
-      await writeNpy(join(o.out, 'similarity.npy'), [n], Float32Array.from(results, (r) => r.similarity));
-      const bundle = `${config.similarity.kind}.npz`;
       // Rows of --x, or of the dataset split (its source rows through any --train-samples subset).
-      await writeNpz(join(o.out, bundle), sampleBundle({
+      await writeAtomic(join(o.out, bundle), encodeNpz(sampleBundle({
         x: data,
         xAdv,
         sampleShape: ae.inputShape,
         index: sourceRows(split ?? { n }),
         ...(split?.labels ? { labels: split.labels } : {}),
         attack: { results, similarity: config.similarity.kind },
-      }));
-      const perSample = results.map(({ xAdv: _x, trace: _t, ...rest }) => rest);
+      })));
       const summary = {
         samples: n,
         seconds,
-        samples_per_s: n / seconds,
+        samples_per_s: rest.length > 0 ? rest.length / seconds : 0,
         asr: attackSuccessRate(results),
-        similarity: config.similarity.kind,
         similarity_of_successes: summarize(results.filter((r) => r.success).map((r) => r.similarity)) ?? null,
-        backend: info.name,
-        config,
       };
-      await writeFile(join(o.out, 'results.json'), JSON.stringify({ ...summary, results: perSample }, null, 2) + '\n');
+      await writeSampleResults(o.out, results, ae.inputShape, { ...header(n), ...summary });
+      await status.finish('complete');
       if (o.json) {
         process.stdout.write(JSON.stringify({ samples: n, seconds, samples_per_s: summary.samples_per_s, asr: summary.asr }) + '\n');
       } else {

@@ -1,40 +1,44 @@
 /**
  * `uae pipeline`: the augmentation study of §5 in this process, over one or
  * several seeds, with progress, outputs and a report (docs/study.md).
+ *
+ * Flags, `--config FILE` and the `config.json` a run writes are one document
+ * (libs/augment run-config.ts, which owns every default): flags given with
+ * --config override it, and config.json records it resolved, with the tool
+ * version, git commit and backend, so `--config DIR/config.json` reruns the
+ * study. Ctrl-C/SIGTERM stop it cleanly (status.json, the attack samples
+ * finished, exit 130); `--resume` continues from what it kept.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { initBackend } from '../../libs/tensor/index.js';
 import { AUTOENCODER_KINDS, saveAutoencoder } from '../../libs/models/index.js';
+import type { AttackConfig, SampleResult } from '../../libs/attack/index.js';
 import {
-  parseMethods,
+  augmentationConfigOf,
+  mergeRunConfig,
+  parseRunConfig,
+  PIPELINE_DEFAULTS,
   RETRAIN_SCHEDULES,
+  runConfigDifferences,
   runStudy,
-  type AugmentationConfig,
-  type ProbeKind,
-  type RetrainSchedule,
-  type StudyMetrics,
   validationCount,
+  type PipelineRun,
+  type RecordedRun,
+  type StudyMetrics,
 } from '../../libs/augment/index.js';
 import { progressSink } from '../progress.js';
-import {
-  addAttackOptions,
-  addDataOptions,
-  addModelOptions,
-  addOutputOptions,
-  attackInputFrom,
-  checkModelKind,
-  int,
-  loadDatasetFor,
-  modelOptionsFrom,
-} from '../options.js';
+import { addAttackOptions, addDataOptions, addModelOptions, addOutputOptions, addRunOptions, attackInputFrom, checkModelKind, int, loadDatasetFor } from '../options.js';
 import { writePipelineReport } from '../report.js';
-import { readSeedOutputs, writeAtomic, writeSeedOutputs } from '../seed-outputs.js';
+import { clearPartials, readPartialAttack, readSeedOutputs, writeAtomic, writePartialAttack, writeSeedOutputs } from '../seed-outputs.js';
+import { INTERRUPTED_EXIT_CODE, interruptScope } from '../interrupt.js';
+import { prepareOutDir } from '../out-dir.js';
+import { RunStatus } from '../run-status.js';
+import { toolInfo } from '../tool-info.js';
 
-/** Balın's convergence threshold for the concrete AE's selection. */
-export const CONVERGENCE_THRESHOLD = 0.998;
+export { CONVERGENCE_THRESHOLD } from '../../libs/augment/index.js';
 
 function seedList(v: string): number[] {
   const seeds = v.split(',').map((s) => Number(s.trim()));
@@ -51,113 +55,209 @@ function fraction(name: string) {
   };
 }
 
+/** Run-document keys that are `uae pipeline` flags of the same name (camelCase). */
+const DOCUMENT_FLAGS = [
+  'dataset', 'dataDir', 'labelColumn', 'trainSamples', 'testSamples', 'dataSeed', 'model', 'hidden', 'k', 'latent', 'widths',
+  'epochs', 'retrainEpochs', 'retrainSchedule', 'validation', 'patience', 'batch', 'converge', 'maxEpochs', 'probe', 'probeTrainSamples',
+  'classifierEpochs', 'workers',
+] as const;
+
+/** The flags behind the document's attack fields, for messages. */
+const ATTACK_FLAGS: Record<string, string> = {
+  'attack.iterations': '--iterations',
+  'attack.mineSteps': '--mine-steps',
+  'attack.method': '--attack-method',
+  'attack.criterion.kappa': '--kappa',
+  'attack.alpha': '--alpha',
+  'attack.epsilon': '--epsilon',
+  'attack.update': '--delta-update',
+  'attack.similarity.mine.draws': '--mine-draws',
+  'attack.similarity.mine.projection': '--mine-projection',
+};
+
+const flagOf = (field: string) => ATTACK_FLAGS[field] ?? (field.includes('.') ? field : `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+
+/** The part of the run document given as flags on this command line (flags not given stay out, so --config or the schema decide). */
+function documentFromFlags(cmd: Command): Record<string, unknown> {
+  const o = cmd.opts();
+  const given = (k: string) => cmd.getOptionValueSource(k) === 'cli';
+  const doc: Record<string, unknown> = {};
+  for (const k of DOCUMENT_FLAGS) if (given(k)) doc[k] = o[k];
+  if (given('model')) checkModelKind(String(o['model']));
+  if (given('methods')) doc['methods'] = String(o['methods']).split(',').map((m) => m.trim());
+  // --seeds wins over --seed (as it always has: the demo passes --seed 0 and takes --seeds after it).
+  if (given('seeds')) doc['seeds'] = o['seeds'];
+  else if (given('seed')) doc['seeds'] = [o['seed']];
+  const attack: Record<string, unknown> = { ...attackInputFrom(Object.fromEntries(Object.entries(o).filter(([k]) => given(k)))) };
+  if (given('deltaUpdate')) attack['update'] = o['deltaUpdate'];
+  if (Object.keys(attack).length > 0) doc['attack'] = attack;
+  return doc;
+}
+
+async function readDocument(path: string): Promise<Record<string, unknown>> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    throw new InvalidArgumentError(`--config ${path}: ${(e as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InvalidArgumentError(`--config ${path}: expected a JSON object (a run document, e.g. a run's config.json)`);
+  return raw as Record<string, unknown>;
+}
+
+/** The resolved run: --config FILE, then the flags given over it, through the schema. */
+export async function resolvePipelineRun(cmd: Command): Promise<PipelineRun> {
+  const o = cmd.opts();
+  const flags = documentFromFlags(cmd);
+  if (!o['config']) {
+    if (flags['dataset'] === undefined) throw new InvalidArgumentError('--dataset is required (or --config FILE)');
+    if (flags['model'] === undefined) throw new InvalidArgumentError('--model is required (or --config FILE)');
+    return parseRunConfig(flags, { fieldName: flagOf });
+  }
+  const base = await readDocument(String(o['config']));
+  return parseRunConfig(mergeRunConfig(base, flags), { source: `--config ${o['config']}` });
+}
+
 export function pipelineCommand(): Command {
+  const D = PIPELINE_DEFAULTS;
   const cmd = new Command('pipeline')
-    .description('train → UAEs for every training sample → retrain on original ∪ UAEs → evaluate, per seed, with controls and verdicts (ALGORITHMS.md §5, docs/study.md)')
-    .requiredOption('--model <kind>', `one of ${AUTOENCODER_KINDS.join(', ')}`)
+    .description('train → UAEs for every training sample → retrain on original ∪ UAEs → evaluate, per seed, with controls and verdicts (§5; docs/study.md)')
+    .option('--config <file>', "a run document (a run's config.json, or written by hand: docs/study.md); flags given as well override it")
+    .option('--model <kind>', `one of ${AUTOENCODER_KINDS.join(', ')} (required without --config)`)
     .option(
       '--methods <list>',
-      'comma-separated arms: mine, l2, cosine (optionally -sign/-adam and @<step>, e.g. mine-adam@0.05), init-noise, ga-<σ> (or noise-<σ>), flip, rotate-<deg>, repeat, none',
-      'mine,init-noise,l2,ga-0.05,ga-0.1,repeat',
+      `comma-separated arms: mine, l2, cosine (optionally -sign/-adam and @<step>, e.g. mine-adam@0.05), init-noise, ga-<σ> (or noise-<σ>), flip, rotate-<deg>, repeat, none (default ${D.methods.join(',')})`,
     )
-    .requiredOption('--out <dir>', 'output directory');
-  addDataOptions(cmd);
+    .option('--out <dir>', 'output directory: new or empty (see --resume, --force); required unless --dry-run')
+    .option('--dry-run', 'print the resolved run document (every default filled in) and exit');
+  addDataOptions(cmd, false);
   addModelOptions(cmd);
   cmd
-    .option('--epochs <n>', 'training epochs of the original (with a validation split: the cap)', int('--epochs'), 100)
-    .option('--retrain-epochs <n>', 'retraining epochs (schedule "longer"; the cap of "plateau")', int('--retrain-epochs'), 100)
+    .option('--epochs <n>', `training epochs of the original (with a validation split: the cap; default ${D.epochs})`, int('--epochs'))
+    .option('--retrain-epochs <n>', `retraining epochs (schedule "longer"; the cap of "plateau"; default ${D.retrainEpochs})`, int('--retrain-epochs'))
     .addOption(
-      new Option('--retrain-schedule <s>', 'longer: --retrain-epochs; same-epochs / same-steps: as the original; plateau: early stopping on the validation split')
-        .choices([...RETRAIN_SCHEDULES])
-        .default('plateau'),
+      new Option('--retrain-schedule <s>', `longer: --retrain-epochs; same-epochs / same-steps: as the original; plateau: early stopping on the validation split (default ${D.retrainSchedule})`).choices([
+        ...RETRAIN_SCHEDULES,
+      ]),
     )
-    .option('--validation <fraction>', 'seeded validation split carved from training for early stopping (0 = none: fixed epochs)', fraction('--validation'), 0.1)
-    .option('--patience <n>', 'early stopping: epochs without a validation improvement', int('--patience'), 10)
-    .option('--batch <n>', 'training batch size', int('--batch'), 100)
+    .option('--validation <fraction>', `seeded validation split carved from training for early stopping (0 = none: fixed epochs; default ${D.validation})`, fraction('--validation'))
+    .option('--patience <n>', `early stopping: epochs without a validation improvement (default ${D.patience})`, int('--patience'))
+    .option('--batch <n>', `training batch size (default ${D.batch})`, int('--batch'))
     .option('--no-converge', 'concrete AE: do not double the epochs until the selection converges (Balın)')
-    .option('--max-epochs <n>', 'concrete AE: cap of the convergence loop (default 16 × --epochs)', int('--max-epochs'))
-    .addOption(new Option('--probe <p>', 'downstream probes (labelled data): mlp, extratrees (the paper\'s, on the full training split) or both').choices(['mlp', 'extratrees', 'both']).default('both'))
+    .option('--max-epochs <n>', `concrete AE: cap of the convergence loop (default ${D.maxEpochsFactor} × --epochs)`, int('--max-epochs'))
+    .addOption(new Option('--probe <p>', `downstream probes (labelled data): mlp, extratrees (the paper's, on the full training split) or both (default ${D.probe})`).choices(['mlp', 'extratrees', 'both']))
     .option('--probe-train-samples <n>', 'ExtraTrees probe: a seeded subset of the full training split (default: all of it)', int('--probe-train-samples'))
-    .option('--classifier-epochs <n>', 'MLP probe epochs (0 = no probes at all)', int('--classifier-epochs'), 50);
+    .option('--classifier-epochs <n>', `MLP probe epochs (0 = no probes at all; default ${D.classifierEpochs})`, int('--classifier-epochs'));
   addAttackOptions(cmd);
   cmd
-    .addOption(new Option('--delta-update <rule>', 'δ update of every attack arm without its own: gradient (the paper), sign or adam').choices(['gradient', 'sign', 'adam']).default('gradient'))
-    .option('--seed <n>', 'seed for everything (one seed)', int('--seed'), 0)
+    .addOption(new Option('--delta-update <rule>', 'δ update of every attack arm without its own: gradient (the paper; default), sign or adam').choices(['gradient', 'sign', 'adam']))
+    .option('--seed <n>', `seed for everything (one seed; default ${D.seeds.join(',')})`, int('--seed'))
     .option('--seeds <list>', 'several seeds, e.g. 0,1,2: every arm per seed, with intervals and paired verdicts', seedList)
-    .option('--data-seed <n>', 'seed of the data subsets and of the validation split (default: the first seed)', int('--data-seed'))
-    .option('--resume', 'several seeds: keep the seeds already finished in --out (same study), run the rest');
+    .option('--data-seed <n>', 'seed of the data subsets and of the validation split (default: the first seed)', int('--data-seed'));
+  addRunOptions(cmd, 'continue the interrupted run in --out (same study): keep its finished seeds and attack samples, run the rest');
   addOutputOptions(cmd);
   return cmd.action(async (o) => {
     const quiet = Boolean(o.quiet || o.json);
     const progress = progressSink({ quiet });
-    const model = checkModelKind(o.model);
-    const methods = parseMethods(String(o.methods).split(','));
-    const seeds: number[] = o.seeds ?? [o.seed];
-    const dataSeed: number = o.dataSeed ?? seeds[0]!;
-    if (o.retrainSchedule === 'plateau' && !(o.validation > 0)) throw new InvalidArgumentError('--retrain-schedule plateau needs a validation split (--validation > 0)');
+    const run = await resolvePipelineRun(cmd);
     const info = await initBackend();
-    const ds = await loadDatasetFor({ ...o, seed: dataSeed }, model);
+    const recorded: RecordedRun = { ...run, tool: toolInfo(), backend: info.name };
+    if (o.dryRun) {
+      process.stdout.write(JSON.stringify(recorded, null, 2) + '\n');
+      return;
+    }
+    if (!o.out) throw new InvalidArgumentError('--out is required (or --dry-run)');
+    const out: string = o.out;
+    const { earlierRun } = await prepareOutDir(out, { command: 'pipeline', resume: o.resume, force: o.force });
+    if (earlierRun) await checkResumable(join(out, 'config.json'), recorded);
+    const { seeds } = run;
+    const ds = await loadDatasetFor({ ...run, seed: run.dataSeed }, run.model);
     const imageShape = ds.nativeShape ?? ds.inputShape;
-    const config: AugmentationConfig = {
-      model,
-      methods,
-      epochs: o.epochs,
-      retrainEpochs: o.retrainEpochs,
-      batchSize: o.batch,
-      seed: seeds[0]!,
-      workers: o.workers,
-      modelOptions: modelOptionsFrom(o),
-      classifier: o.classifierEpochs > 0 ? { epochs: o.classifierEpochs } : false,
-      probe: o.probe as ProbeKind,
-      ...(o.probeTrainSamples !== undefined ? { probeTrainSamples: o.probeTrainSamples } : {}),
-      ...(o.validation > 0 ? { validation: { fraction: o.validation, patience: o.patience, seed: dataSeed } } : {}),
-      retrainSchedule: o.retrainSchedule as RetrainSchedule,
-      ...(model === 'concrete-ae' && o.converge ? { convergence: { threshold: CONVERGENCE_THRESHOLD, maxEpochs: o.maxEpochs ?? 16 * o.epochs } } : {}),
-      imageShape,
-      attack: { ...attackInputFrom(o), update: o.deltaUpdate },
-    };
-    await mkdir(o.out, { recursive: true });
-    const rerun = { command: 'pipeline', dataset: o.dataset, dataDir: o.dataDir, trainSamples: o.trainSamples, testSamples: o.testSamples, seeds, dataSeed };
-    const configJson = { ...rerun, backend: info.name, ...config };
-    if (o.resume) await checkResumable(join(o.out, 'config.json'), configJson);
-    await writeAtomic(join(o.out, 'config.json'), JSON.stringify(configJson, null, 2) + '\n');
+    const config = augmentationConfigOf(run, imageShape);
+    await writeAtomic(join(out, 'config.json'), JSON.stringify(recorded, null, 2) + '\n');
+    const status = await RunStatus.start(out, 'pipeline');
     progress.log(`backend ${info.name} (${info.provider}); ${ds.name}: ${ds.train.n} train / ${ds.test.n} test samples of [${ds.inputShape.join('×')}]; seeds ${seeds.join(', ')}`);
     // One seed writes its outputs at the top level (as before); several, one folder per seed.
-    const dirOf = (seed: number) => (seeds.length === 1 ? o.out : join(o.out, `seed-${seed}`));
-    const attacked = o.validation > 0 ? ds.train.n - validationCount(ds.train.n, o.validation) : ds.train.n;
+    const dirOf = (seed: number) => (seeds.length === 1 ? out : join(out, `seed-${seed}`));
+    const attacked = run.validation > 0 ? ds.train.n - validationCount(ds.train.n, run.validation) : ds.train.n;
     let current = seeds[0]!;
-    const { metrics, reports } = await runStudy(ds, config, seeds, {
-      onSeed: (seed, i, count) => {
-        current = seed;
-        if (count > 1) progress.log(`seed ${seed} (${i + 1} of ${count})`);
-      },
-      onStage: (stage) => {
-        progress.stop();
-        progress.log(stage);
-        // The concrete AE's convergence loop starts over with more epochs.
-        const again = /^(.*): selection at .*, retraining with (\d+) epochs$/.exec(stage);
-        if (again) progress.start(again[1]!, Number(again[2]));
-        if (stage === 'train original' || stage.startsWith('retrain ')) progress.start(stage, stage === 'train original' ? config.epochs : config.retrainEpochs);
-        if (stage.startsWith('generate ') && methods.includes(stage.slice(9)) && /^(mine|l2|cosine)/.test(stage.slice(9))) progress.start(stage.replace('generate', 'attack'), attacked);
-      },
-      onEpoch: (_stage, e) => progress.update(e.epoch + 1, `loss ${e.loss.toFixed(5)}${e.valLoss !== undefined ? `, val ${e.valLoss.toFixed(5)}` : ''}, ${e.samplesPerSec.toFixed(0)} samples/s`),
-      onAttackProgress: (_method, p) => {
-        progress.update(Math.floor(p.fraction * p.total), `${p.succeeded} succeeded, ${p.samplesPerSecond.toFixed(3)} samples/s`);
-      },
-      onModel: (name, ae) => saveAutoencoder(ae, join(dirOf(current), 'models', name)),
-      onSeedReport: async (seed, report) => {
-        await writeSeedOutputs(dirOf(seed), report, ds, seeds.length > 1);
-      },
-      loadSeed: async (seed) => {
-        if (!o.resume || seeds.length === 1) return undefined;
-        const earlier = await readSeedOutputs(dirOf(seed), ds);
-        if (earlier) progress.log(`seed ${seed}: finished earlier, kept (${dirOf(seed)})`);
-        return earlier;
-      },
-    });
+    // What this run has to show if it is interrupted: models saved, seeds finished, the attack samples of the current seed.
+    const kept = { models: [] as string[], seeds: [] as number[], attacks: new Map<string, { config: AttackConfig; results: SampleResult[] }>() };
+    const interrupt = interruptScope();
+    let outcome: { metrics: StudyMetrics; reports: Awaited<ReturnType<typeof runStudy>>['reports'] };
+    try {
+      outcome = await runStudy(ds, config, seeds, {
+        signal: interrupt.signal,
+        onSeed: (seed, i, count) => {
+          current = seed;
+          kept.attacks.clear();
+          if (count > 1) progress.log(`seed ${seed} (${i + 1} of ${count})`);
+        },
+        onStage: (stage) => {
+          status.enter(seeds.length > 1 ? `seed ${current}: ${stage}` : stage);
+          progress.stop();
+          progress.log(stage);
+          // The concrete AE's convergence loop starts over with more epochs.
+          const again = /^(.*): selection at .*, retraining with (\d+) epochs$/.exec(stage);
+          if (again) progress.start(again[1]!, Number(again[2]));
+          if (stage === 'train original' || stage.startsWith('retrain ')) progress.start(stage, stage === 'train original' ? config.epochs : config.retrainEpochs);
+          if (stage.startsWith('generate ') && run.methods.includes(stage.slice(9)) && /^(mine|l2|cosine)/.test(stage.slice(9))) progress.start(stage.replace('generate', 'attack'), attacked);
+        },
+        onEpoch: (_stage, e) => progress.update(e.epoch + 1, `loss ${e.loss.toFixed(5)}${e.valLoss !== undefined ? `, val ${e.valLoss.toFixed(5)}` : ''}, ${e.samplesPerSec.toFixed(0)} samples/s`),
+        onAttackProgress: (_method, p) => {
+          progress.update(Math.floor(p.fraction * p.total), `${p.succeeded} succeeded, ${p.samplesPerSecond.toFixed(3)} samples/s`);
+        },
+        finishedSamples: async (method, attackConfig) => {
+          const earlier = earlierRun ? await readPartialAttack(dirOf(current), method, attackConfig, attacked, ds.inputShape.reduce((a, b) => a * b, 1)) : undefined;
+          if (earlier) progress.log(`${method}: ${earlier.length} of ${attacked} samples finished earlier, kept`);
+          kept.attacks.set(method, { config: attackConfig, results: [...(earlier ?? [])] });
+          return earlier;
+        },
+        onAttackSamples: (method, finished) => kept.attacks.get(method)?.results.push(...finished),
+        onModel: async (name, ae) => {
+          await saveAutoencoder(ae, join(dirOf(current), 'models', name));
+          kept.models.push(`${seeds.length > 1 ? `seed-${current}/` : ''}models/${name}`);
+        },
+        onSeedReport: async (seed, report) => {
+          await writeSeedOutputs(dirOf(seed), report, ds, seeds.length > 1);
+          await clearPartials(dirOf(seed));
+          kept.seeds.push(seed);
+          kept.attacks.clear();
+        },
+        loadSeed: async (seed) => {
+          if (!earlierRun || seeds.length === 1) return undefined;
+          const earlier = await readSeedOutputs(dirOf(seed), ds);
+          if (earlier) progress.log(`seed ${seed}: finished earlier, kept (${dirOf(seed)})`);
+          return earlier;
+        },
+      });
+    } catch (e) {
+      progress.stop();
+      if (!interrupt.interrupted) {
+        await status.finish('failed', { message: (e as Error).message });
+        throw e;
+      }
+      const what: string[] = [];
+      if (kept.seeds.length > 0) what.push(`seed${kept.seeds.length > 1 ? 's' : ''} ${kept.seeds.join(', ')} (finished)`);
+      what.push(...kept.models);
+      for (const [method, a] of kept.attacks) {
+        if (a.results.length === 0) continue;
+        await writePartialAttack(dirOf(current), method, a.results, ds.inputShape, a.config, attacked);
+        what.push(`${a.results.length} of ${attacked} "${method}" samples${a.results.length < attacked ? ' (partial)' : ''}`);
+      }
+      const summary = what.length > 0 ? what.join(', ') : 'nothing but config.json';
+      await status.finish('interrupted', { message: `kept ${summary}`, kept: what });
+      process.stderr.write(`uae: interrupted (${interrupt.interrupted}) at "${status.stage}": kept ${summary} in ${out}; rerun with --resume to continue\n`);
+      process.exitCode = INTERRUPTED_EXIT_CODE;
+      return;
+    } finally {
+      interrupt.dispose();
+    }
     progress.stop();
-    await writeAtomic(join(o.out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
-    await writePipelineReport(o.out, imageShape, reports[0]!, metrics, { ...rerun, backend: info.name, ...config });
+    const { metrics, reports } = outcome;
+    await writeAtomic(join(out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+    await writePipelineReport(out, imageShape, reports[0]!, metrics, recorded);
+    await status.finish('complete');
     if (o.json) {
       process.stdout.write(JSON.stringify(metrics, null, 2) + '\n');
       return;
@@ -165,26 +265,27 @@ export function pipelineCommand(): Command {
     printTable(metrics);
     printVerdicts(metrics);
     console.log(
-      `wrote ${join(o.out, 'report.html')} (open it in a browser), metrics.json, config.json, ${seeds.length > 1 ? 'seed-<s>/ (per seed: ' : ''}history.json, models/, the generated samples (.npy, and per arm an .npz bundle with x, x_adv, y, index, …) and per-sample diagnostics (.csv)${seeds.length > 1 ? ')' : ''}`,
+      `wrote ${join(out, 'report.html')} (open it in a browser), metrics.json, config.json, status.json, ${seeds.length > 1 ? 'seed-<s>/ (per seed: ' : ''}history.json, models/, the generated samples (.npy, and per arm an .npz bundle with x, x_adv, y, index, …) and per-sample diagnostics (.csv)${seeds.length > 1 ? ')' : ''}`,
     );
   });
 }
 
 /**
- * --resume keeps earlier seeds only for the same study: every setting but the
- * seed list and the worker count must match the earlier run's config.json.
+ * --resume keeps earlier results only for the same study: every setting but
+ * the seed list, the worker count and the tool version must match the
+ * earlier run's config.json.
  */
-async function checkResumable(path: string, next: Record<string, unknown>): Promise<void> {
+async function checkResumable(path: string, next: RecordedRun): Promise<void> {
   if (!existsSync(path)) return;
-  const earlier = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-  const strip = ({ seeds: _s, seed: _f, workers: _w, dataSeed: _d, ...rest }: Record<string, unknown>) => rest;
-  const a = strip(earlier);
-  const b = strip(next);
-  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
-  const differs = keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
-  if (differs.length > 0 || earlier.dataSeed !== next.dataSeed) {
-    throw new InvalidArgumentError(`--resume: ${path} is another study (it differs in ${[...differs, ...(earlier.dataSeed !== next.dataSeed ? ['dataSeed'] : [])].join(', ')}); use another --out`);
+  let earlier: RecordedRun;
+  try {
+    const raw = JSON.parse(await readFile(path, 'utf8')) as RecordedRun;
+    earlier = { ...parseRunConfig(raw), ...(raw.backend !== undefined ? { backend: raw.backend } : {}) };
+  } catch (e) {
+    throw new InvalidArgumentError(`--resume: ${path} is not a run document this version reads (${(e as Error).message}); use another --out`);
   }
+  const differs = runConfigDifferences(earlier, next);
+  if (differs.length > 0) throw new InvalidArgumentError(`--resume: ${path} is another study (it differs in ${differs.join(', ')}); use another --out`);
 }
 
 /** The results table: means over seeds, with the 95% interval of the test error when there are several. */

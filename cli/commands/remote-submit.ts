@@ -6,12 +6,15 @@
  *   uae submit --dataset mice-protein --model dense-ae --methods mine,ga-0.05 --epochs 5 --watch
  *   uae submit --config pipeline.json --request-id run-42 --label team=ml
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createFileRegistry, fromBinary, fromJson, type DescMessage, type FileRegistry, type JsonValue } from '@bufbuild/protobuf';
+import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { UaeClient } from '../../libs/client/index.js';
-import { augmentationMethodFromName, modelKindFromName, v1, type ModelKindName } from '../../libs/proto/index.js';
+import { augmentationMethodFromName, DESCRIPTOR_SET_PATH, modelKindFromName, v1, type ModelKindName } from '../../libs/proto/index.js';
+import { pipelineRunToProto } from '../../libs/proto/run-config.js';
 import { addRemoteOptions, collectLabel, followJob, processIO, withClient, type RemoteIO } from './remote-common.js';
 
 const MODEL_KINDS: ModelKindName[] = ['dense-ae', 'conv-ae', 'sparse-ae', 'adversarial-ae', 'concrete-ae', 'mlp-classifier'];
@@ -183,10 +186,35 @@ export function pipelineConfigFromFlags(o: SubmitFlags, npy?: v1.NpyDataset): v1
   });
 }
 
+/** The messages of uae.v1, for a strict reading of proto3 JSON (unknown fields are errors, not dropped). */
+let registry: FileRegistry | undefined;
+function protoMessage(name: string): DescMessage {
+  registry ??= createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(DESCRIPTOR_SET_PATH)));
+  const desc = registry.getMessage(name);
+  if (!desc) throw new Error(`${name} is not in ${DESCRIPTOR_SET_PATH}`);
+  return desc;
+}
+
+/** Proto3 JSON of `type` that names no field the contract lacks (ts-proto's fromJSON would drop it silently). */
+function checkProtoJson(obj: unknown, type: string, path: string): void {
+  try {
+    fromJson(protoMessage(type), obj as JsonValue);
+  } catch (e) {
+    throw new Error(`--config ${path}: ${(e as Error).message.replace(/^cannot decode message \S+ from JSON: /, '')}`);
+  }
+}
+
+/** A run document (what `uae pipeline` writes as config.json and reads with --config), told from a PipelineConfig by its kind or its plain dataset/model names. */
+function isRunDocument(obj: Record<string, unknown>): boolean {
+  return obj['kind'] !== undefined || typeof obj['dataset'] === 'string' || typeof obj['model'] === 'string';
+}
+
 /**
- * A --config file: a PipelineConfig in proto3 JSON (camelCase or snake_case
- * field names, enum names as strings), or a whole SubmitPipelineRequest
- * ({ "config": …, "requestId": …, "labels": … }).
+ * A --config file: a `uae pipeline` run document (a run's config.json), a
+ * PipelineConfig in proto3 JSON (camelCase or snake_case field names, enum
+ * names as strings), or a whole SubmitPipelineRequest ({ "config": …,
+ * "requestId": …, "labels": … }). An empty document, an unknown field or a
+ * missing dataset is an error that names the field.
  */
 export async function readConfigFile(path: string): Promise<{ config: v1.PipelineConfig; requestId?: string; labels?: Record<string, string> }> {
   let raw: unknown;
@@ -195,13 +223,27 @@ export async function readConfigFile(path: string): Promise<{ config: v1.Pipelin
   } catch (e) {
     throw new Error(`--config ${path}: ${(e as Error).message}`);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`--config ${path}: expected a JSON object (a PipelineConfig)`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`--config ${path}: expected a JSON object (a run document or a PipelineConfig)`);
   const obj = raw as Record<string, unknown>;
-  if ('config' in obj && !('dataset' in obj)) {
-    const req = v1.SubmitPipelineRequest.fromJSON(obj);
-    return { config: req.config ?? v1.PipelineConfig.fromPartial({}), requestId: req.requestId || undefined, labels: req.labels };
+  if (Object.keys(obj).length === 0) throw new Error(`--config ${path}: empty document: dataset and model are required`);
+  if (isRunDocument(obj)) {
+    // Loaded here only: the schema's module brings the attack and model libraries.
+    const { parseRunConfig } = await import('../../libs/augment/run-config.js');
+    const run = parseRunConfig(obj, { source: `--config ${path}` });
+    try {
+      return { config: pipelineRunToProto(run) };
+    } catch (e) {
+      throw new Error(`--config ${path}: ${(e as Error).message}`);
+    }
   }
-  return { config: v1.PipelineConfig.fromJSON(obj) };
+  const request = 'config' in obj && !('dataset' in obj);
+  checkProtoJson(obj, request ? 'uae.v1.SubmitPipelineRequest' : 'uae.v1.PipelineConfig', path);
+  const req = request ? v1.SubmitPipelineRequest.fromJSON(obj) : undefined;
+  const config = req ? req.config : v1.PipelineConfig.fromJSON(obj);
+  const prefix = request ? 'config.' : '';
+  if (!config?.dataset?.source) throw new Error(`--config ${path}: ${prefix}dataset: required (a dataset name or npy arrays)`);
+  if (!config.model || config.model.kind === 0) throw new Error(`--config ${path}: ${prefix}model.kind: required`);
+  return req ? { config, requestId: req.requestId || undefined, labels: req.labels } : { config };
 }
 
 /** Uploads DIR's x_train.npy, x_test.npy and (when present) y_train.npy, y_test.npy. */
@@ -228,7 +270,7 @@ export async function uploadNpyDataset(client: UaeClient, dir: string, io: Remot
 export function remoteSubmitCommand(io: RemoteIO = processIO()): Command {
   const cmd = new Command('submit')
     .description('submit the augmentation study to a running system (JobService.SubmitPipeline); prints the job id')
-    .option('--config <file>', 'a PipelineConfig as proto3 JSON (instead of the pipeline flags)')
+    .option('--config <file>', "a run document (a `uae pipeline` run's config.json) or a PipelineConfig as proto3 JSON (instead of the pipeline flags)")
     .option('--dataset <spec>', 'server-side dataset: fashion-mnist, mice-protein (or idx:DIR, csv:FILE, npy:DIR where the server allows paths)')
     .option('--upload', 'with --dataset npy:DIR: upload DIR/{x,y}_{train,test}.npy from here and submit them by reference')
     .option('--label-column <name>', 'csv: the label column (default: the last)')

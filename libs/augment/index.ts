@@ -16,3 +16,18 @@ export { sampleBundle, methodBundle, type BundleInput } from './bundle.js';
 export { sampleDiagnostics, summarizeDiagnostics, diagnosticsCsv, type SampleDiagnostics, type DiagnosticsSummary } from './diagnostics.js';
 export { horizontalFlip, randomRotation, rotationAngle } from './conventional.js';
 export { studyMarkdown } from './markdown.js';
+export {
+  parseRunConfig,
+  mergeRunConfig,
+  runConfigDifferences,
+  augmentationConfigOf,
+  PipelineRunSchema,
+  PIPELINE_DEFAULTS,
+  CONVERGENCE_THRESHOLD,
+  RUN_CONFIG_KIND,
+  RunConfigError,
+  type PipelineRun,
+  type PipelineRunInput,
+  type RecordedRun,
+  type StudyAttack,
+} from './run-config.js';

@@ -18,7 +18,7 @@
 import { backendInfo } from '../tensor/index.js';
 import { Rng, STREAM } from '../tensor/rng.js';
 import type { Autoencoder, AutoencoderKind, CreateAutoencoderOptions, EpochReport } from '../models/index.js';
-import { initialPerturbation, type AttackConfigInput, type AttackProgress, type SampleResult } from '../attack/index.js';
+import { initialPerturbation, type AttackConfig, type AttackConfigInput, type AttackProgress, type SampleResult } from '../attack/index.js';
 import { generateUaes } from './generate.js';
 import { downstreamAccuracy, encodeAll, extraTreesAccuracy, reconstructionError, type DownstreamOptions } from '../eval/index.js';
 import { subsetSplit, type Dataset, type DatasetSplit } from '../data/index.js';
@@ -152,6 +152,45 @@ export interface AugmentationHooks {
   onAttackProgress?: (method: AugmentationMethod, p: AttackProgress) => void;
   /** Every trained model ('original' or the method it was retrained for), before it is disposed (e.g. to save it). */
   onModel?: (name: 'original' | AugmentationMethod, ae: Autoencoder) => Promise<void> | void;
+  /** Attack arms: the samples as they finish (e.g. to keep them when the run is interrupted). */
+  onAttackSamples?: (method: AugmentationMethod, finished: SampleResult[]) => void;
+  /**
+   * Resume: an attack arm's samples that an interrupted run finished, under
+   * the arm's resolved config. They are kept and only the others attacked;
+   * a sample's result depends only on (seed, sample id), so the arm's results
+   * are those of an uninterrupted run.
+   */
+  finishedSamples?: (method: AugmentationMethod, config: AttackConfig) => Promise<SampleResult[] | undefined> | SampleResult[] | undefined;
+}
+
+/** Training yields to the event loop this often when a signal can stop it, so an abort is noticed between batches. */
+const ABORTABLE_YIELD_MS = 100;
+
+/**
+ * An arm's results: the `earlier` ones (resume) and a fresh attack of the
+ * other rows of `x` (sample ids = rows), in row order.
+ */
+async function attackRemaining(
+  earlier: readonly SampleResult[],
+  attack: (rows: Float32Array, sampleIds: number[]) => Promise<SampleResult[]>,
+  x: Float32Array,
+  d: number,
+): Promise<SampleResult[]> {
+  const n = x.length / d;
+  const byId = new Map<number, SampleResult>();
+  for (const r of earlier) {
+    if (!Number.isInteger(r.sampleId) || r.sampleId < 0 || r.sampleId >= n) throw new Error(`resume: kept sample id ${r.sampleId} is not a row of the ${n} attacked samples`);
+    if (byId.has(r.sampleId)) throw new Error(`resume: kept sample id ${r.sampleId} appears twice`);
+    if (r.xAdv.length !== d) throw new Error(`resume: kept sample ${r.sampleId} has ${r.xAdv.length} values, not ${d}`);
+    byId.set(r.sampleId, r);
+  }
+  const rest = Array.from({ length: n }, (_, i) => i).filter((i) => !byId.has(i));
+  if (rest.length > 0) {
+    const rows = new Float32Array(rest.length * d);
+    rest.forEach((row, k) => rows.set(x.subarray(row * d, (row + 1) * d), k * d));
+    for (const r of await attack(rows, rest)) byId.set(r.sampleId, r);
+  }
+  return Array.from({ length: n }, (_, i) => byId.get(i)!);
 }
 
 /** How many of n training samples a validation fraction holds out (at least one). */
@@ -260,6 +299,7 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
       ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),
       ...(cfg.convergence ? { convergence: cfg.convergence } : {}),
       signal: hooks.signal,
+      ...(hooks.signal ? { yieldMs: ABORTABLE_YIELD_MS } : {}),
       onEpoch: (e) => hooks.onEpoch?.(stage, e),
       onRestart: (epochs, reached) => hooks.onStage?.(`${stage}: selection at ${reached.toFixed(3)}, retraining with ${epochs} epochs`),
     });
@@ -325,11 +365,21 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
       let diagnostics: SampleDiagnostics[] | undefined;
       if (isAttackMethod(method)) {
         const config = pipelineAttackConfig(method, cfg.model, cfg.attack, cfg.seed);
-        results = await generateUaes(original.ae, { data: fit.x, inputShape: ds.inputShape }, config, {
-          workers: cfg.workers,
-          signal: hooks.signal,
-          onProgress: (p) => hooks.onAttackProgress?.(method, p),
-        });
+        const earlier = (await hooks.finishedSamples?.(method, config)) ?? [];
+        results = await attackRemaining(
+          earlier,
+          (rows, sampleIds) =>
+            generateUaes(original.ae, { data: rows, inputShape: ds.inputShape, sampleIds }, config, {
+              workers: cfg.workers,
+              signal: hooks.signal,
+              onProgress: (p, finished) => {
+                if (finished.length > 0) hooks.onAttackSamples?.(method, finished);
+                hooks.onAttackProgress?.(method, p);
+              },
+            }),
+          fit.x,
+          d,
+        );
         const delta0 = initialPerturbation(config, ds.inputShape, fit.x, results.map((r) => r.sampleId));
         diagnostics = sampleDiagnostics(fit.x, delta0, results);
         if (method === 'mine') mineStart = { delta0, success: Uint8Array.from(results, (r) => (r.success ? 1 : 0)) };

@@ -23,7 +23,7 @@
  */
 import { ZodError } from 'zod';
 import { attackConfig, type AttackConfigInput } from '../../libs/attack/index.js';
-import { armSpec, isAttackMethod, pipelineAttackConfig, validationCount, type AugmentationConfig, type AugmentationMethod, type ProbeKind, type RetrainSchedule } from '../../libs/augment/index.js';
+import { armSpec, CONVERGENCE_THRESHOLD, isAttackMethod, pipelineAttackConfig, validationCount, type AugmentationConfig, type AugmentationMethod, type ProbeKind, type RetrainSchedule } from '../../libs/augment/index.js';
 import type { DownstreamOptions } from '../../libs/eval/index.js';
 import { attackConfigFromProto, augmentationMethodName, ProtoFieldError, v1 } from '../../libs/proto/index.js';
 import { knownDatasetShape } from '../../libs/data/index.js';
@@ -40,8 +40,8 @@ export const MAX_SHARD_SIZE = 100_000;
 const MAX_EPOCHS = 100_000;
 const MAX_BATCH = 65_536;
 
-/** Balın's convergence threshold (cli/commands/pipeline.ts CONVERGENCE_THRESHOLD). */
-export const CONVERGENCE_THRESHOLD = 0.998;
+/** Balın's convergence threshold: the run document's (libs/augment run-config.ts), the same locally and here. */
+export { CONVERGENCE_THRESHOLD };
 
 export interface ResolvedPipeline {
   /** What runStudy would be given (workers aside); its seed is the first of `seeds`. */

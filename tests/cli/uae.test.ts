@@ -24,8 +24,9 @@ describe('uae CLI', () => {
     expect(Object.keys(metrics.methods).sort()).toEqual(['ga-0.05', 'mine', 'original', 'repeat']);
     expect(JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8'))).toEqual(metrics);
     const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'));
-    expect(config.seed).toBe(0);
+    expect(config.seeds).toEqual([0]);
     expect(config.backend).toBe('wasm');
+    expect(JSON.parse(await readFile(join(out, 'status.json'), 'utf8'))).toMatchObject({ status: 'complete', command: 'pipeline' });
     const files = await readdir(out);
     expect(files).toEqual(expect.arrayContaining(['mine-x.npy', 'mine-success.npy', 'ga-0.05-x.npy', 'history.json', 'report.html', 'models']));
     expect((await readdir(join(out, 'models'))).sort()).toEqual(['ga-0.05', 'mine', 'original', 'repeat']);

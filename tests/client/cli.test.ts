@@ -177,6 +177,46 @@ describe('uae submit', () => {
     expect(fake.sys.submits.length).toBe(n);
   });
 
+  it("submits a `uae pipeline` run document (a run's config.json) with every setting explicit; refuses an empty or unknown one naming the field", async () => {
+    const file = join(dir, 'run-config.json');
+    // What `uae pipeline` records: the resolved document plus the tool and backend.
+    const { parseRunConfig } = await import('../../libs/augment/run-config.js');
+    const run = parseRunConfig({ dataset: 'mice-protein', model: 'dense-ae', hidden: 8, methods: ['mine', 'ga-0.05'], trainSamples: 24, epochs: 2, retrainEpochs: 3, seeds: [4, 5], attack: { iterations: 2 } });
+    await writeFile(file, JSON.stringify({ ...run, tool: { name: 'uae', version: '0.1.0' }, backend: 'wasm' }));
+    const r = await cli(['submit', '--config', file]);
+    expect(r).toMatchObject({ code: 0, err: '' });
+    const cfg = fake.sys.submits.at(-1)!.request.config!;
+    const K = v1.AugmentationMethodKind;
+    expect(cfg).toMatchObject({
+      dataset: { source: { $case: 'name', value: 'mice-protein' }, trainSamples: 24, seed: 4 },
+      model: { kind: v1.ModelKind.MODEL_KIND_DENSE_AE, hidden: 8 },
+      methods: [{ kind: K.AUGMENTATION_METHOD_KIND_MINE }, { kind: K.AUGMENTATION_METHOD_KIND_GAUSSIAN, sigma: 0.05 }],
+      train: { epochs: 2, batchSize: 100 },
+      retrainEpochs: 3,
+      downstream: { epochs: 50 },
+      seed: 4,
+      seeds: [4, 5],
+      protocol: { validation: { fraction: 0.1, patience: 10, seed: 4 }, retrainSchedule: v1.RetrainSchedule.RETRAIN_SCHEDULE_PLATEAU, probe: v1.ProbeKind.PROBE_KIND_BOTH },
+    });
+    // The local defaults travel explicitly (the server's differ): MINE's learning rate, β, c0, traces.
+    expect(cfg.attack).toMatchObject({ iterations: 2, mineSteps: 20, beta: 0.1, c0: 1e-3, trace: true, update: v1.DeltaUpdate.DELTA_UPDATE_GRADIENT });
+    expect(cfg.attack?.similarity?.kind).toEqual({ $case: 'mine', value: expect.objectContaining({ sampler: v1.MineSampler.MINE_SAMPLER_RANDOM, draws: 500, learningRate: 1.5e-5 }) });
+
+    const n = fake.sys.submits.length;
+    const write = async (name: string, doc: unknown) => {
+      const path = join(dir, name);
+      await writeFile(path, JSON.stringify(doc));
+      return path;
+    };
+    expect((await cli(['submit', '--config', await write('empty.json', {})])).err).toMatch(/^uae: --config .*empty\.json: empty document: dataset and model are required\n$/);
+    expect((await cli(['submit', '--config', await write('typo.json', { dataset: 'mice-protein', model: 'dense-ae', epoch: 2 })])).err).toMatch(/^uae: --config .*typo\.json: epoch: unknown field\n$/);
+    expect((await cli(['submit', '--config', await write('local.json', { dataset: 'mice-protein', model: 'dense-ae', dataDir: '/data' })])).err).toMatch(/dataDir: a directory on this machine/);
+    // A PipelineConfig with a field the contract lacks, or without a dataset, is refused too (it used to be read as empty).
+    expect((await cli(['submit', '--config', await write('proto-typo.json', { dataset: { name: 'mice-protein' }, modell: {} })])).err).toMatch(/^uae: --config .*proto-typo\.json: key "modell" is unknown/);
+    expect((await cli(['submit', '--config', await write('no-data.json', { model: { kind: 'MODEL_KIND_DENSE_AE' } })])).err).toMatch(/^uae: --config .*no-data\.json: dataset: required/);
+    expect(fake.sys.submits.length).toBe(n);
+  });
+
   it('submits a --config file and --watch prints the metrics table', async () => {
     const r = await cli(['submit', '--config', MICE, '--watch', '--interval', '0']);
     expect(r.code).toBe(0);

@@ -1,0 +1,149 @@
+/**
+ * Ctrl-C in a real `uae` process: SIGINT during `uae attack` and during the
+ * MINE arm of `uae pipeline` → exit 130, status.json "interrupted" with the
+ * stage, the finished samples kept (marked partial), and `--resume` completes
+ * with the results of an uninterrupted run.
+ */
+import { describe, expect, it } from 'vitest';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { readNpy } from '../../libs/data/index.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+const bin = join(root, 'bin/uae.mjs');
+const uae = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args], { cwd: root, timeout: 300_000 });
+
+/** Runs `uae args`, sends SIGINT once stderr matches `when`, and resolves with the exit code and stderr. */
+function interruptWhen(args: string[], when: RegExp): Promise<{ code: number | null; stderr: string; sent: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (!sent && when.test(stderr)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stderr, sent }));
+  });
+}
+
+const json = async (path: string) => JSON.parse(await readFile(path, 'utf8'));
+const bytes = (path: string) => readFile(path);
+
+describe('interrupting and resuming', () => {
+  it('uae attack: SIGINT keeps the finished samples (partial), --resume attacks the rest and equals an uninterrupted run', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'uae-int-attack-'));
+    const data = ['--dataset', 'mice-protein', '--train-samples', '12', '--test-samples', '10'];
+    const model = join(dir, 'model');
+    await uae('train', ...data, '--model', 'dense-ae', '--hidden', '8', '--epochs', '1', '--out', model, '--json');
+    const attack = [...data, '--model-dir', model, '--iterations', '60', '--mine-steps', '1', '--mine-draws', '20', '--workers', '1'];
+
+    const whole = join(dir, 'whole');
+    await uae('attack', ...attack, '--out', whole, '--quiet');
+
+    const cut = join(dir, 'cut');
+    const r = await interruptWhen(['attack', ...attack, '--out', cut], /attack: ([1-9]|1[01])\/12/);
+    expect(r.sent).toBe(true);
+    expect(r.code).toBe(130);
+    const last = r.stderr.trimEnd().split('\n').at(-1)!;
+    const m = /^uae: interrupted \(SIGINT\) during the attack: kept (\d+) of 12 samples in .*cut \(results\.json "partial": true\); rerun with --resume to attack the rest$/.exec(last);
+    expect(m, last).not.toBeNull();
+    const k = Number(m![1]);
+    expect(k).toBeGreaterThan(0);
+    expect(k).toBeLessThan(12);
+    expect(await json(join(cut, 'status.json'))).toMatchObject({ status: 'interrupted', command: 'attack', stage: 'attack' });
+    const partial = await json(join(cut, 'results.json'));
+    expect(partial).toMatchObject({ partial: true, samples: 12, done: k });
+    expect((await readNpy(join(cut, 'x-adv.npy'))).shape).toEqual([k, 77]);
+    // The kept samples are exactly the uninterrupted run's.
+    const full = await json(join(whole, 'results.json'));
+    const byId = new Map(full.results.map((s: { sampleId: number }) => [s.sampleId, s]));
+    for (const s of partial.results) expect(s).toEqual(byId.get(s.sampleId));
+
+    // Without --resume (or --force) the folder is not reused.
+    const refused = await uae('attack', ...attack, '--out', cut, '--quiet').catch((e) => e);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/holds another run \(interrupted at "attack"\)/);
+
+    const resumed = await uae('attack', ...attack, '--out', cut, '--resume');
+    expect(resumed.stderr).toContain(`(${k} of 12 kept from the interrupted run)`);
+    expect(await json(join(cut, 'status.json'))).toMatchObject({ status: 'complete' });
+    const done = await json(join(cut, 'results.json'));
+    const untimed = ({ seconds: _s, samples_per_s: _r, ...rest }: Record<string, unknown>) => rest;
+    expect(untimed(done)).toEqual(untimed(full));
+    expect(done.partial).toBe(false);
+    for (const f of ['x-adv.npy', 'success.npy', 'similarity.npy']) expect((await bytes(join(cut, f))).equals(await bytes(join(whole, f))), f).toBe(true);
+  }, 240_000);
+
+  it('uae pipeline: SIGINT in the MINE arm keeps the original model and the finished samples, --resume completes the same study', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'uae-int-pipeline-'));
+    const args = [
+      'pipeline', '--dataset', 'mice-protein', '--model', 'dense-ae', '--hidden', '8', '--methods', 'mine,init-noise,repeat',
+      '--train-samples', '24', '--test-samples', '24', '--epochs', '2', '--retrain-epochs', '2', '--probe', 'mlp', '--classifier-epochs', '2',
+      '--iterations', '40', '--mine-steps', '1', '--mine-draws', '20', '--workers', '1',
+    ];
+    const whole = join(dir, 'whole');
+    await uae(...args, '--out', whole, '--quiet');
+
+    const cut = join(dir, 'cut');
+    const r = await interruptWhen([...args, '--out', cut], /attack mine: ([1-9]|1\d|2[01])\/22/);
+    expect(r.sent).toBe(true);
+    expect(r.code).toBe(130);
+    const last = r.stderr.trimEnd().split('\n').at(-1)!;
+    const m = /^uae: interrupted \(SIGINT\) at "generate mine": kept models\/original, (\d+) of 22 "mine" samples \(partial\) in .*cut; rerun with --resume to continue$/.exec(last);
+    expect(m, last).not.toBeNull();
+    const k = Number(m![1]);
+    expect(k).toBeGreaterThan(0);
+    expect(await json(join(cut, 'status.json'))).toMatchObject({ status: 'interrupted', command: 'pipeline', stage: 'generate mine' });
+    expect(await json(join(cut, 'partial', 'mine', 'results.json'))).toMatchObject({ partial: true, samples: 22, done: k });
+    expect(existsSync(join(cut, 'models', 'original', 'model.json'))).toBe(true);
+    expect(existsSync(join(cut, 'metrics.json'))).toBe(false);
+
+    const resumed = await uae(...args, '--out', cut, '--resume', '--quiet');
+    expect(resumed.stderr).toBe('');
+    expect(await json(join(cut, 'status.json'))).toMatchObject({ status: 'complete' });
+    expect(existsSync(join(cut, 'partial'))).toBe(false);
+    const untimed = (m: { methods: Record<string, Record<string, unknown>> }) =>
+      JSON.stringify(Object.fromEntries(Object.entries(m.methods).map(([arm, v]) => [arm, { ...v, seconds_per_sample: 0, per_seed: { ...(v['per_seed'] as object), seconds_per_sample: 0 } }])));
+    expect(untimed(await json(join(cut, 'metrics.json')))).toBe(untimed(await json(join(whole, 'metrics.json'))));
+    for (const f of ['mine-x.npy', 'mine-success.npy', 'mine-similarity.npy', 'mine-diagnostics.csv', 'init-noise-x.npy']) {
+      expect((await bytes(join(cut, f))).equals(await bytes(join(whole, f))), f).toBe(true);
+    }
+  }, 240_000);
+});
+
+const script = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
+
+describe('the terminal after Ctrl-C', () => {
+  // util-linux `script` gives the command a terminal, so cli-progress draws its bar (and hides the cursor).
+  it.skipIf(!script)('shows the cursor again after a progress bar was interrupted', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'uae-int-tty-'));
+    const data = ['--dataset', 'mice-protein', '--train-samples', '12', '--test-samples', '10'];
+    const model = join(dir, 'model');
+    await uae('train', ...data, '--model', 'dense-ae', '--hidden', '8', '--epochs', '1', '--out', model, '--json');
+    const command = [
+      'timeout', '-s', 'INT', '6', process.execPath, bin, 'attack', ...data, '--model-dir', model, '--iterations', '200', '--mine-steps', '1', '--mine-draws', '20',
+      '--workers', '1', '--out', join(dir, 'out'),
+    ].join(' ');
+    // timeout(1) exits 124 once it has sent the signal; `script -e` passes that on.
+    const { stdout } = await promisify(execFile)(script!, ['-qfec', command, '/dev/null'], { cwd: root, timeout: 120_000, encoding: 'latin1' }).catch(
+      (e: { code: number; stdout: string }) => {
+        expect(e.code).toBe(124);
+        return e;
+      },
+    );
+    const hidden = stdout.lastIndexOf('\x1b[?25l');
+    expect(hidden).toBeGreaterThanOrEqual(0);
+    expect(stdout.lastIndexOf('\x1b[?25h')).toBeGreaterThan(hidden);
+    expect(stdout).toMatch(/uae: interrupted \(SIGINT\) during the attack: kept \d+ of 12 samples/);
+    expect(await json(join(dir, 'out', 'status.json'))).toMatchObject({ status: 'interrupted' });
+  }, 120_000);
+});
