@@ -101,7 +101,8 @@ export interface AugmentationConfig {
 
 /** The resolved protocol, recorded with the metrics. */
 export interface ProtocolRecord {
-  validation: (ValidationConfig & { seed: number; samples: number }) | null;
+  /** The validation split as run (metrics.json is snake_case throughout: min_delta is ValidationConfig.minDelta). */
+  validation: { fraction: number; patience: number; min_delta?: number; seed: number; samples: number } | null;
   retrain_schedule: RetrainSchedule;
   convergence: { threshold: number; max_epochs: number } | null;
   probes: Array<'mlp' | 'extratrees'>;
@@ -189,7 +190,15 @@ export function resolveProtocol(cfg: AugmentationConfig, validationSamples: numb
   if (!RETRAIN_SCHEDULES.includes(schedule)) throw new Error(`retrain schedule must be one of ${RETRAIN_SCHEDULES.join(', ')}; got "${schedule}"`);
   if (schedule === 'plateau' && !cfg.validation) throw new Error('the plateau retraining schedule needs a validation split');
   return {
-    validation: cfg.validation ? { ...cfg.validation, seed: cfg.validation.seed ?? cfg.seed, samples: validationSamples } : null,
+    validation: cfg.validation
+      ? {
+          fraction: cfg.validation.fraction,
+          patience: cfg.validation.patience,
+          ...(cfg.validation.minDelta !== undefined ? { min_delta: cfg.validation.minDelta } : {}),
+          seed: cfg.validation.seed ?? cfg.seed,
+          samples: validationSamples,
+        }
+      : null,
     retrain_schedule: schedule,
     convergence: cfg.convergence && cfg.model === 'concrete-ae' ? { threshold: cfg.convergence.threshold, max_epochs: cfg.convergence.maxEpochs } : null,
     probes: cfg.classifier === false ? [] : probe === 'both' ? ['mlp', 'extratrees'] : [probe],
