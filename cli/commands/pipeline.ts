@@ -15,7 +15,6 @@ import {
   type AugmentationConfig,
   type ProbeKind,
   type RetrainSchedule,
-  type StudyMetrics,
   validationCount,
 } from '../../libs/augment/index.js';
 import { progressSink } from '../progress.js';
@@ -31,6 +30,9 @@ import {
   modelOptionsFrom,
 } from '../options.js';
 import { writePipelineReport } from '../report.js';
+import { resultDocument } from '../../libs/results/index.js';
+import { studyTables } from '../result-tables.js';
+import { formatOption } from '../tables.js';
 import { readSeedOutputs, writeAtomic, writeSeedOutputs } from '../seed-outputs.js';
 
 /** Balın's convergence threshold for the concrete AE's selection. */
@@ -53,7 +55,7 @@ function fraction(name: string) {
 
 export function pipelineCommand(): Command {
   const cmd = new Command('pipeline')
-    .description('train → UAEs for every training sample → retrain on original ∪ UAEs → evaluate, per seed, with controls and verdicts (ALGORITHMS.md §5, docs/study.md)')
+    .description("train → UAEs for every training sample → retrain on original ∪ UAEs → evaluate, per seed, with controls and verdicts (the paper's Sections 3.5 and 4.1, docs/study.md)")
     .requiredOption('--model <kind>', `one of ${AUTOENCODER_KINDS.join(', ')}`)
     .option(
       '--methods <list>',
@@ -87,8 +89,10 @@ export function pipelineCommand(): Command {
     .option('--data-seed <n>', 'seed of the data subsets and of the validation split (default: the first seed)', int('--data-seed'))
     .option('--resume', 'several seeds: keep the seeds already finished in --out (same study), run the rest');
   addOutputOptions(cmd);
+  cmd.addOption(formatOption());
   return cmd.action(async (o) => {
-    const quiet = Boolean(o.quiet || o.json);
+    const json = Boolean(o.json || o.format === 'json');
+    const quiet = Boolean(o.quiet || json);
     const progress = progressSink({ quiet });
     const model = checkModelKind(o.model);
     const methods = parseMethods(String(o.methods).split(','));
@@ -126,6 +130,7 @@ export function pipelineCommand(): Command {
     const dirOf = (seed: number) => (seeds.length === 1 ? o.out : join(o.out, `seed-${seed}`));
     const attacked = o.validation > 0 ? ds.train.n - validationCount(ds.train.n, o.validation) : ds.train.n;
     let current = seeds[0]!;
+    const startedAt = new Date();
     const { metrics, reports } = await runStudy(ds, config, seeds, {
       onSeed: (seed, i, count) => {
         current = seed;
@@ -156,15 +161,17 @@ export function pipelineCommand(): Command {
       },
     });
     progress.stop();
-    await writeAtomic(join(o.out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+    // metrics.json is the result document (libs/results, docs/results-schema.md).
+    const document = resultDocument(metrics, { startedAt, finishedAt: new Date() });
+    await writeAtomic(join(o.out, 'metrics.json'), JSON.stringify(document, null, 2) + '\n');
     await writePipelineReport(o.out, imageShape, reports[0]!, metrics, { ...rerun, backend: info.name, ...config });
-    if (o.json) {
-      process.stdout.write(JSON.stringify(metrics, null, 2) + '\n');
+    if (json) {
+      process.stdout.write(JSON.stringify(document, null, 2) + '\n');
       return;
     }
-    printTable(metrics);
-    printVerdicts(metrics);
-    console.log(
+    process.stdout.write(studyTables(metrics, o.format));
+    // Only the table on stdout for md and csv (so it can be redirected to a file).
+    (o.format === 'table' ? console.log : progress.log)(
       `wrote ${join(o.out, 'report.html')} (open it in a browser), metrics.json, config.json, ${seeds.length > 1 ? 'seed-<s>/ (per seed: ' : ''}history.json, models/, the generated samples (.npy) and per-sample diagnostics (.csv)${seeds.length > 1 ? ')' : ''}`,
     );
   });
@@ -185,41 +192,4 @@ async function checkResumable(path: string, next: Record<string, unknown>): Prom
   if (differs.length > 0 || earlier.dataSeed !== next.dataSeed) {
     throw new InvalidArgumentError(`--resume: ${path} is another study (it differs in ${[...differs, ...(earlier.dataSeed !== next.dataSeed ? ['dataSeed'] : [])].join(', ')}); use another --out`);
   }
-}
-
-/** The results table: means over seeds, with the 95% interval of the test error when there are several. */
-export function printTable(metrics: StudyMetrics): void {
-  const pct = (v: number | undefined) => (v === undefined ? '' : `${(v * 100).toFixed(2)}%`);
-  const several = metrics.seeds.length > 1;
-  console.table(
-    Object.entries(metrics.methods).map(([method, m]) => ({
-      method,
-      'test recon error': m.test_recon_error?.toFixed(5) ?? '',
-      ...(several ? { '95% CI': m.ci95.test_recon_error ? `[${m.ci95.test_recon_error[0].toFixed(5)}, ${m.ci95.test_recon_error[1].toFixed(5)}]` : '' } : {}),
-      improvement: pct(m.improvement),
-      ASR: pct(m.asr),
-      'acc (MLP)': pct(m.accuracy),
-      'acc (ExtraTrees)': pct(m.accuracy_extratrees),
-      steps: m.train_steps === undefined ? '' : Math.round(m.train_steps),
-      's/sample': m.seconds_per_sample === undefined || method === 'original' ? '' : m.seconds_per_sample.toFixed(3),
-    })),
-  );
-}
-
-export function printVerdicts(metrics: StudyMetrics): void {
-  const rows = metrics.comparisons.filter((c) => c.metric === 'test_recon_error' || metrics.seeds.length > 1);
-  if (rows.length === 0) return;
-  if (metrics.seeds.length < 2) {
-    console.log('one seed: no intervals, every verdict is "indistinguishable" — run with --seeds 0,1,2 for verdicts');
-    return;
-  }
-  console.table(
-    rows.map((c) => ({
-      comparison: `${c.arm} vs ${c.control}`,
-      metric: c.metric,
-      'mean diff': c.diff.toPrecision(3),
-      '95% CI': c.ci95 ? `[${c.ci95[0].toPrecision(3)}, ${c.ci95[1].toPrecision(3)}]` : '',
-      verdict: c.verdict,
-    })),
-  );
 }
