@@ -1,5 +1,5 @@
 /**
- * UAE data augmentation (ALGORITHMS.md §5), one seed: train → generate an
+ * UAE data augmentation (the paper's Sections 3.5 and 4.1), one seed: train → generate an
  * adversarial example for every training sample → replicate failures (keeps
  * the data balanced) → retrain from scratch, same architecture, on
  * original ∪ UAEs → evaluate on the untouched test set. Baselines and
@@ -342,7 +342,7 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
         const delta0 = initialPerturbation(config, ds.inputShape, fit.x, results.map((r) => r.sampleId));
         diagnostics = sampleDiagnostics(fit.x, delta0, results);
         if (method === 'mine') mineStart = { delta0, success: Uint8Array.from(results, (r) => (r.success ? 1 : 0)) };
-        // Failures are replaced by their originals (ALGORITHMS.md §5).
+        // Failures are replaced by their originals (the paper's Section 4.1).
         generated = mergeAttackResults(fit.x, d, results);
       } else if (method === 'init-noise') {
         if (!mineStart) throw new Error('"init-noise" needs the "mine" arm before it');
@@ -379,7 +379,7 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
 }
 
 /**
- * The paper's post-hoc probe (Balın et al.; ALGORITHMS.md §6): ExtraTrees with
+ * The paper's post-hoc probe (Balın et al.; the paper's Section 4.5): ExtraTrees with
  * 50 trees fitted on the features of the (full) training split — the latent
  * code, which for the concrete AE is its k selected features — scored on the test split.
  */

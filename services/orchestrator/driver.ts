@@ -686,7 +686,7 @@ export class PipelineDriver {
     let attack: v1.AttackResult | undefined;
     if (isAttackMethod(m)) {
       attack = await this.attack(ctx, run, m, v1.ModelArtifacts.fromJSON(original.artifacts));
-      // Failures are replaced by their originals (ALGORITHMS.md §5).
+      // Failures are replaced by their originals (the paper's Section 4.1).
       generated = mergeAttackResults(fit, d, await this.attackResults(attack));
     } else if (m === 'init-noise') {
       // Exactly the δ0 the MINE arm of this seed started from, under its success mask.

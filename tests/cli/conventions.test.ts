@@ -72,6 +72,12 @@ describe('uae conventions', () => {
     expect(r.stdout).not.toMatch(/ALGORITHMS\.md/);
   });
 
+  it('no tracked file points at the paper notes outside the repository (docs/algorithms.md has what they need)', async () => {
+    const name = ['ALGORITHMS', 'md'].join('.');
+    const found = await exec('git', ['-C', root, 'grep', '-l', '-F', name]).then((r) => r.stdout, (e: { code: number; stdout: string }) => (e.code === 1 ? '' : Promise.reject(e)));
+    expect(found).toBe('');
+  });
+
   it('file errors name their flag; evaluate and mine take --quiet', async () => {
     const missing = join(dir, 'nonexist');
     const evaluate = await uae('evaluate', '--model-dir', missing, '--dataset', 'mice-protein', '--quiet');
