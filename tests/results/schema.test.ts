@@ -6,7 +6,7 @@
  * docs/results.schema.json and share their field names.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -70,6 +70,15 @@ describe('the result document', () => {
     expect(Object.keys(local.methods)).toEqual(['original', 'mine', 'repeat']);
   });
 
+  it('uae summarize reads it, and refuses a schema_version it does not know', async () => {
+    expect((await uae(['summarize', out])).stdout).toMatch(/^\| mine \|/m);
+    const newer = await mkdtemp(join(tmpdir(), 'uae-schema-v2-'));
+    await writeFile(join(newer, 'metrics.json'), JSON.stringify({ ...local, schema_version: 2 }));
+    const failure = await uae(['summarize', newer]).catch((e: { code: number; stderr: string }) => e);
+    await rm(newer, { recursive: true, force: true });
+    expect(failure).toMatchObject({ code: 2, stderr: `uae: ${join(newer, 'metrics.json')}: schema_version 2 is not 1, the result schema this uae reads\n` });
+  });
+
   it('rejects the other JSON mapping and a broken envelope, naming the field', () => {
     const camel = { ...local, methods: { ...local.methods, mine: { ...local.methods.mine, testReconError: 0.1 } } };
     expect(errorsOf(camel).join('\n')).toMatch(/\/methods\/mine must NOT have additional properties/);
@@ -125,6 +134,14 @@ describe('the result document', () => {
       };
       expect(only(local, remote)).toEqual([]);
       expect(only(remote, local)).toEqual([]);
+
+      // Saved as metrics.json, a cluster result reads like a local one.
+      const saved = await mkdtemp(join(tmpdir(), 'uae-schema-remote-'));
+      await writeFile(join(saved, 'metrics.json'), stdout);
+      const md = (await uae(['summarize', saved])).stdout;
+      await rm(saved, { recursive: true, force: true });
+      expect(md).toMatch(/^mice-protein, dense-ae, wasm; seeds 5; 24 samples trained on and attacked, 0 validation, 16 test\. /);
+      expect(md).toMatch(/^\| repeat \|/m);
     });
   });
 });
