@@ -185,15 +185,15 @@ function armsOf(job: v1.Job): string[] {
  * metrics.json); the summary for attacks and training.
  */
 export function printResult(job: v1.Job, io: RemoteIO, format: TableFormat = 'table'): void {
+  if (format === 'json') {
+    io.out.write(JSON.stringify(resultDocumentFromJob(job), null, 2) + '\n');
+    return;
+  }
   const r = job.result?.kind;
   switch (r?.$case) {
     case 'pipeline': {
       const m = r.value.metrics;
       if (!m) break;
-      if (format === 'json') {
-        io.out.write(JSON.stringify(resultDocumentFromJob(job), null, 2) + '\n');
-        return;
-      }
       const metrics = studyMetricsFromProto(m, 'result.pipeline.metrics');
       if (format === 'table') io.out.write(`${metrics.dataset}, ${metrics.model}, backend ${metrics.backend || '?'}, seed ${metrics.seed}: ${metrics.train_samples} train / ${metrics.test_samples} test samples\n`);
       io.out.write(studyTables(metrics, format, armsOf(job)));

@@ -37,10 +37,8 @@ export function remoteJobsCommand(io: RemoteIO = processIO()): Command {
         if (limit > 0 && found.length >= limit) break;
       }
       if (o.json) io.out.write(JSON.stringify(found.map((j) => v1.Job.toJSON(j)), null, 2) + '\n');
-      else if (found.length === 0) {
-        if (!o.quiet) io.err.write('no jobs\n');
-      }
-      else io.out.write(textTable(found.map(jobRow)));
+      else if (found.length > 0) io.out.write(textTable(found.map(jobRow)));
+      else if (!o.quiet) io.err.write('no jobs\n');
     });
   });
 

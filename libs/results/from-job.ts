@@ -13,7 +13,7 @@ export function resultDocumentFromJob(job: Job): ResultDocument {
   const where = `job ${job.jobId}`;
   if (job.state !== JobState.JOB_STATE_SUCCEEDED) throw new Error(`${where}: state: ${jobStateToJSON(job.state)}, not JOB_STATE_SUCCEEDED (no result yet)`);
   const r = job.result?.kind;
-  if (r?.$case !== 'pipeline') throw new Error(`${where}: result.pipeline: unset (a ${r?.$case ?? 'missing'} result; only pipeline jobs have a result document)`);
+  if (r?.$case !== 'pipeline') throw new Error(`${where}: result.pipeline: unset (its result is ${r ? `result.${r.$case}` : 'unset'}; only pipeline jobs have a result document)`);
   const m = r.value.metrics;
   if (!m) throw new Error(`${where}: result.pipeline.metrics: unset`);
   if (!m.toolVersion) throw new Error(`${where}: result.pipeline.metrics.tool_version: unset (an orchestrator older than the result schema)`);
