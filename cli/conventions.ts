@@ -74,7 +74,6 @@ export async function forFlag<T>(flag: string, value: string, read: () => Promis
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     if (message.startsWith(flag)) throw e;
-    const named = new Error(`${flag} ${value}: ${message}`, { cause: e });
-    throw named;
+    throw new Error(`${flag} ${value}: ${message}`, { cause: e });
   }
 }
