@@ -32,6 +32,7 @@ import { attackRunFlops, attackStepFlops, convAeForwardFlops, denseAeForwardFlop
 import { stepBreakdown, type StepBreakdown } from './breakdown.js';
 import { runReference, type ReferenceRun } from './reference.js';
 import { setFusedDenseStep } from '../libs/tensor/index.js';
+import { boxTable } from '../cli/tables.js';
 
 const program = new Command()
   .option('--data-dir <dir>', 'Fashion-MNIST IDX directory (default: UAE_DATA_DIR or the bundled test slice)')
@@ -319,19 +320,19 @@ async function main(): Promise<void> {
   await writeFile(opts.out, JSON.stringify(result, null, 2) + '\n');
 
   console.log();
-  console.table(
+  process.stdout.write(boxTable(
     runs.map((r) => ({
       run: r.name,
-      workers: r.workers,
-      samples: r.samples,
-      T: r.iterations,
-      'MINE steps': r.mine_steps,
+      workers: String(r.workers),
+      samples: String(r.samples),
+      T: String(r.iterations),
+      'MINE steps': String(r.mine_steps),
       'samples/s': r.samples_per_s.toFixed(3),
       's/sample': r.seconds_per_sample < 0.1 ? r.seconds_per_sample.toExponential(2) : r.seconds_per_sample.toFixed(2),
       's/sample @paper': r.seconds_per_sample_at_paper?.toFixed(1) ?? '',
       GFLOPS: r.gflops.toFixed(1),
     })),
-  );
+  ));
   console.log(`matMul peak ${gflopsPeak.toFixed(1)} GFLOPS`);
   console.log(`2 workers vs 1: ${ratios.workers_2_vs_1.toFixed(2)}×  (goal ≥ 1.8×)`);
   console.log(`attack GFLOPS / matMul GFLOPS: ${(ratios.attack_fraction_of_matmul_peak * 100).toFixed(1)}%  (goal ≥ 50%)`);
@@ -357,7 +358,7 @@ function printBreakdown(b: Record<'unfused' | 'fused', StepBreakdown>): void {
     const passes = [...new Set([...b.unfused[key], ...b.fused[key]].map((p) => p.pass))];
     const cell = (v: 'unfused' | 'fused', pass: string) => b[v][key].find((p) => p.pass === pass);
     console.log(`\n${label}: unfused ${b.unfused[totalKey].toFixed(1)} ms, fused ${b.fused[totalKey].toFixed(1)} ms (one sample, main thread)`);
-    console.table(
+    process.stdout.write(boxTable(
       passes.map((pass) => ({
         pass,
         'unfused ms': cell('unfused', pass)?.ms.toFixed(1) ?? '',
@@ -365,7 +366,7 @@ function printBreakdown(b: Record<'unfused' | 'fused', StepBreakdown>): void {
         'fused ms': cell('fused', pass)?.ms.toFixed(1) ?? '',
         'fused %': cell('fused', pass) ? (cell('fused', pass)!.share * 100).toFixed(1) : '',
       })),
-    );
+    ));
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * `npm run demo`: the embedded default — the whole augmentation pipeline
- * (ALGORITHMS.md §5) on the Fashion-MNIST slice bundled with the tests,
+ * (the paper's Sections 3.5 and 4.1) on the Fashion-MNIST slice bundled with the tests,
  * sized to finish in a few minutes on 2 CPU cores: train the reference conv
  * AE, generate MINE-UAEs (conv sampler) and L2-UAEs for every training
  * sample, retrain from scratch per method next to GA and the `repeat`

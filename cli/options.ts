@@ -4,6 +4,7 @@ import { loadDataset } from '../libs/data/index.js';
 import { flattenFor, type ModelDataset } from '../libs/augment/index.js';
 import { AUTOENCODER_KINDS, type AutoencoderKind, type CreateAutoencoderOptions } from '../libs/models/index.js';
 import { attackConfig, mineStepsOf, type AttackConfigInput } from '../libs/attack/index.js';
+import { forFlag } from './conventions.js';
 
 export const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -53,13 +54,13 @@ export interface DataOptions {
 
 /** Loads the dataset as a model of `kind` sees it (flattenFor). */
 export async function loadDatasetFor(o: DataOptions, kind: AutoencoderKind | undefined): Promise<ModelDataset> {
-  const ds = await loadDataset(o.dataset, {
+  const ds = await forFlag('--dataset', o.dataset, () => loadDataset(o.dataset, {
     dataDir: o.dataDir,
     labelColumn: o.labelColumn,
     trainSamples: o.trainSamples,
     testSamples: o.testSamples,
     seed: o.seed,
-  });
+  }));
   return flattenFor(ds, kind);
 }
 

@@ -7,10 +7,14 @@
  *   uae evaluate --model-dir MODEL_DIR --dataset SPEC [--json]
  *   uae mine estimate --x A.npy --y B.npy [--steps N]
  *   uae summarize DIR            (a study's metrics.json as Markdown)
+ *   uae --version
  *
- * Errors print one line `uae: <message>` and exit with code 2.
+ * Errors, usage errors included, print one line `uae: <message>` and exit
+ * with code 2 (cli/conventions.ts).
  */
 import { Command } from 'commander';
+import { toolInfo } from '../libs/runtime/package-info.js';
+import { applyConventions, errorLine } from './conventions.js';
 import { pipelineCommand } from './commands/pipeline.js';
 import { trainCommand } from './commands/train.js';
 import { attackCommand } from './commands/attack.js';
@@ -25,6 +29,7 @@ import { remoteArtifactsCommand } from './commands/remote-artifacts.js';
 const program = new Command()
   .name('uae')
   .description('MINE-based unsupervised adversarial examples as data augmentation')
+  .version(toolInfo().version, '-V, --version', 'print the version and exit')
   .addCommand(pipelineCommand())
   .addCommand(trainCommand())
   .addCommand(attackCommand())
@@ -35,10 +40,12 @@ const program = new Command()
   .addCommand(remoteWatchCommand())
   .addCommand(remoteJobsCommand())
   .addCommand(remoteArtifactsCommand());
+applyConventions(program);
 
 try {
   await program.parseAsync();
 } catch (e) {
-  process.stderr.write(`uae: ${(e as Error).message}\n`);
-  process.exitCode = 2;
+  const { line, exitCode } = errorLine(e);
+  if (line) process.stderr.write(`${line}\n`);
+  process.exitCode = exitCode;
 }

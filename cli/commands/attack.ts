@@ -27,6 +27,7 @@ import { prepareOutDir } from '../out-dir.js';
 import { RunStatus } from '../run-status.js';
 import { readSampleResults, writeSampleResults } from '../sample-results.js';
 import { writeAtomic } from '../atomic.js';
+import { forFlag } from '../conventions.js';
 
 export function attackCommand(): Command {
   const cmd = new Command('attack')
@@ -45,13 +46,13 @@ export function attackCommand(): Command {
     if (!o.x === !o.dataset) throw new InvalidArgumentError('give exactly one of --dataset and --x');
     const progress = progressSink({ quiet: Boolean(o.quiet || o.json) });
     const info = await initBackend();
-    const ae = await loadAutoencoder(o.modelDir);
+    const ae = await forFlag('--model-dir', o.modelDir, () => loadAutoencoder(o.modelDir));
     try {
       const d = ae.inputShape.reduce((a, b) => a * b, 1);
       let data: Float32Array;
       let split: DatasetSplit | undefined;
       if (o.x) {
-        const arr = await readNpy(o.x);
+        const arr = await forFlag('--x', o.x, () => readNpy(o.x));
         const rowSize = arr.shape.slice(1).reduce((a, b) => a * b, 1);
         if (arr.shape.length < 2 || rowSize !== d) {
           throw new InvalidArgumentError(`--x ${o.x}: shape [${arr.shape.join(', ')}] is not [N, ${ae.inputShape.join(', ')}] (or [N, ${d}]) as the model expects`);

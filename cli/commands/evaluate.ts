@@ -4,6 +4,8 @@ import { initBackend } from '../../libs/tensor/index.js';
 import { loadAutoencoder } from '../../libs/models/index.js';
 import { downstreamAccuracy, reconstructionError } from '../../libs/eval/index.js';
 import { addDataOptions, int, loadDatasetFor } from '../options.js';
+import { forFlag } from '../conventions.js';
+import { progressSink } from '../progress.js';
 
 export function evaluateCommand(): Command {
   const cmd = new Command('evaluate')
@@ -13,12 +15,15 @@ export function evaluateCommand(): Command {
   cmd
     .option('--classifier-epochs <n>', 'downstream classifier epochs (0 = skip)', int('--classifier-epochs'), 50)
     .option('--seed <n>', 'seed (subsets and the classifier)', int('--seed'), 0)
-    .option('--json', 'machine-readable output');
+    .option('--quiet', 'no progress output')
+    .option('--json', 'machine-readable output (implies --quiet)');
   return cmd.action(async (o) => {
+    const progress = progressSink({ quiet: Boolean(o.quiet || o.json) });
     const info = await initBackend();
-    const ae = await loadAutoencoder(o.modelDir);
+    const ae = await forFlag('--model-dir', o.modelDir, () => loadAutoencoder(o.modelDir));
     try {
       const ds = await loadDatasetFor(o, ae.kind);
+      progress.log(`backend ${info.name}; ${ae.kind} on ${ds.name}: ${ds.test.n} test samples${o.classifierEpochs > 0 && ds.train.labels ? `, downstream classifier ${o.classifierEpochs} epochs on ${ds.train.n} training samples` : ''}`);
       const result: Record<string, unknown> = {
         dataset: ds.name,
         model: ae.kind,

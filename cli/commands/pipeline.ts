@@ -37,6 +37,9 @@ import { INTERRUPTED_EXIT_CODE, interruptScope } from '../interrupt.js';
 import { prepareOutDir } from '../out-dir.js';
 import { RunStatus } from '../run-status.js';
 import { toolInfo } from '../tool-info.js';
+import { resultDocument } from '../../libs/results/index.js';
+import { studyTables } from '../result-tables.js';
+import { formatOption } from '../tables.js';
 
 export { CONVERGENCE_THRESHOLD } from '../../libs/augment/index.js';
 
@@ -121,7 +124,7 @@ export async function resolvePipelineRun(cmd: Command): Promise<PipelineRun> {
 export function pipelineCommand(): Command {
   const D = PIPELINE_DEFAULTS;
   const cmd = new Command('pipeline')
-    .description('train → UAEs for every training sample → retrain on original ∪ UAEs → evaluate, per seed, with controls and verdicts (§5; docs/study.md)')
+    .description("train → UAEs for every training sample → retrain on original ∪ UAEs → evaluate, per seed, with controls and verdicts (the paper's Sections 3.5 and 4.1, docs/study.md)")
     .option('--config <file>', "a run document (a run's config.json, or written by hand: docs/study.md); flags given as well override it")
     .option('--model <kind>', `one of ${AUTOENCODER_KINDS.join(', ')} (required without --config)`)
     .option(
@@ -156,8 +159,10 @@ export function pipelineCommand(): Command {
     .option('--data-seed <n>', 'seed of the data subsets and of the validation split (default: the first seed)', int('--data-seed'));
   addRunOptions(cmd, 'continue the interrupted run in --out (same study): keep its finished seeds and attack samples, run the rest');
   addOutputOptions(cmd);
+  cmd.addOption(formatOption());
   return cmd.action(async (o) => {
-    const quiet = Boolean(o.quiet || o.json);
+    const json = Boolean(o.json || o.format === 'json');
+    const quiet = Boolean(o.quiet || json);
     const progress = progressSink({ quiet });
     const run = await resolvePipelineRun(cmd);
     const info = await initBackend();
@@ -184,6 +189,7 @@ export function pipelineCommand(): Command {
     // What this run has to show if it is interrupted: models saved, seeds finished, the attack samples of the current seed.
     const kept = { models: [] as string[], seeds: [] as number[], attacks: new Map<string, { config: AttackConfig; results: SampleResult[] }>() };
     const interrupt = interruptScope();
+    const startedAt = new Date();
     let outcome: { metrics: StudyMetrics; reports: Awaited<ReturnType<typeof runStudy>>['reports'] };
     try {
       outcome = await runStudy(ds, config, seeds, {
@@ -255,16 +261,18 @@ export function pipelineCommand(): Command {
     }
     progress.stop();
     const { metrics, reports } = outcome;
-    await writeAtomic(join(out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+    // metrics.json is the result document (libs/results, docs/results-schema.md).
+    const document = resultDocument(metrics, { startedAt, finishedAt: new Date() });
+    await writeAtomic(join(out, 'metrics.json'), JSON.stringify(document, null, 2) + '\n');
     await writePipelineReport(out, imageShape, reports[0]!, metrics, recorded);
     await status.finish('complete');
-    if (o.json) {
-      process.stdout.write(JSON.stringify(metrics, null, 2) + '\n');
+    if (json) {
+      process.stdout.write(JSON.stringify(document, null, 2) + '\n');
       return;
     }
-    printTable(metrics);
-    printVerdicts(metrics);
-    console.log(
+    process.stdout.write(studyTables(metrics, o.format));
+    // Only the table on stdout for md and csv (so it can be redirected to a file).
+    (o.format === 'table' ? console.log : progress.log)(
       `wrote ${join(out, 'report.html')} (open it in a browser), metrics.json, config.json, status.json, ${seeds.length > 1 ? 'seed-<s>/ (per seed: ' : ''}history.json, models/, the generated samples (.npy, and per arm an .npz bundle with x, x_adv, y, index, …) and per-sample diagnostics (.csv)${seeds.length > 1 ? ')' : ''}`,
     );
   });
@@ -286,41 +294,4 @@ async function checkResumable(path: string, next: RecordedRun): Promise<void> {
   }
   const differs = runConfigDifferences(earlier, next);
   if (differs.length > 0) throw new InvalidArgumentError(`--resume: ${path} is another study (it differs in ${differs.join(', ')}); use another --out`);
-}
-
-/** The results table: means over seeds, with the 95% interval of the test error when there are several. */
-export function printTable(metrics: StudyMetrics): void {
-  const pct = (v: number | undefined) => (v === undefined ? '' : `${(v * 100).toFixed(2)}%`);
-  const several = metrics.seeds.length > 1;
-  console.table(
-    Object.entries(metrics.methods).map(([method, m]) => ({
-      method,
-      'test recon error': m.test_recon_error?.toFixed(5) ?? '',
-      ...(several ? { '95% CI': m.ci95.test_recon_error ? `[${m.ci95.test_recon_error[0].toFixed(5)}, ${m.ci95.test_recon_error[1].toFixed(5)}]` : '' } : {}),
-      improvement: pct(m.improvement),
-      ASR: pct(m.asr),
-      'acc (MLP)': pct(m.accuracy),
-      'acc (ExtraTrees)': pct(m.accuracy_extratrees),
-      steps: m.train_steps === undefined ? '' : Math.round(m.train_steps),
-      's/sample': m.seconds_per_sample === undefined || method === 'original' ? '' : m.seconds_per_sample.toFixed(3),
-    })),
-  );
-}
-
-export function printVerdicts(metrics: StudyMetrics): void {
-  const rows = metrics.comparisons.filter((c) => c.metric === 'test_recon_error' || metrics.seeds.length > 1);
-  if (rows.length === 0) return;
-  if (metrics.seeds.length < 2) {
-    console.log('one seed: no intervals, every verdict is "indistinguishable" — run with --seeds 0,1,2 for verdicts');
-    return;
-  }
-  console.table(
-    rows.map((c) => ({
-      comparison: `${c.arm} vs ${c.control}`,
-      metric: c.metric,
-      'mean diff': c.diff.toPrecision(3),
-      '95% CI': c.ci95 ? `[${c.ci95[0].toPrecision(3)}, ${c.ci95[1].toPrecision(3)}]` : '',
-      verdict: c.verdict,
-    })),
-  );
 }

@@ -29,9 +29,10 @@ export function remoteArtifactsCommand(io: RemoteIO = processIO()): Command {
     .argument('<key>', 'the name to record (e.g. x_train.npy)')
     .argument('<file>', 'the file to upload')
     .option('--media-type <type>', 'media type (default from the extension: .npy application/x-npy, .json application/json, else application/octet-stream)')
-    .option('--json', 'print the UploadResponse as JSON');
+    .option('--json', 'print the UploadResponse as JSON')
+    .option('--quiet', 'no note on stderr, only the sha256 on stdout');
   addRemoteOptions(put);
-  put.action(async (key: string, file: string, o: { mediaType?: string; json?: boolean }) => {
+  put.action(async (key: string, file: string, o: { mediaType?: string; json?: boolean; quiet?: boolean }) => {
     await withClient(put, io, async (client) => {
       const started = Date.now();
       const res = await client.artifacts.putFile(file, { name: key, mediaType: o.mediaType ?? mediaTypeFor(file), deadlineMs: 0 });
@@ -40,7 +41,7 @@ export function remoteArtifactsCommand(io: RemoteIO = processIO()): Command {
         io.out.write(JSON.stringify(v1.UploadResponse.toJSON(res), null, 2) + '\n');
         return;
       }
-      io.err.write(`${res.alreadyExisted ? 'already stored' : 'uploaded'} ${key}: ${mib(ref.sizeBytes)} ${ref.mediaType} in ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
+      if (!o.quiet) io.err.write(`${res.alreadyExisted ? 'already stored' : 'uploaded'} ${key}: ${mib(ref.sizeBytes)} ${ref.mediaType} in ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
       io.out.write(`${ref.sha256}\n`);
     });
   });
@@ -48,9 +49,10 @@ export function remoteArtifactsCommand(io: RemoteIO = processIO()): Command {
   const get = new Command('get')
     .description("download an artifact to FILE ('-' for stdout), checked against its SHA-256")
     .argument('<key>', 'the sha256')
-    .argument('<file>', "where to write it ('-': stdout)");
+    .argument('<file>', "where to write it ('-': stdout)")
+    .option('--quiet', 'no note on stderr');
   addRemoteOptions(get);
-  get.action(async (key: string, file: string) => {
+  get.action(async (key: string, file: string, o: { quiet?: boolean }) => {
     const sha256 = artifactKey(key);
     await withClient(get, io, async (client) => {
       if (file === '-') {
@@ -58,7 +60,7 @@ export function remoteArtifactsCommand(io: RemoteIO = processIO()): Command {
         return;
       }
       const ref = await client.artifacts.getToFile(sha256, file, { deadlineMs: 0 });
-      io.err.write(`wrote ${file}: ${mib(ref.sizeBytes)} ${ref.mediaType}${ref.name ? ` (${ref.name})` : ''}\n`);
+      if (!o.quiet) io.err.write(`wrote ${file}: ${mib(ref.sizeBytes)} ${ref.mediaType}${ref.name ? ` (${ref.name})` : ''}\n`);
     });
   });
 

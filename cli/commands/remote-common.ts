@@ -10,7 +10,10 @@ import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { readFileSync } from 'node:fs';
 import { connect, isTerminal, jobKindName, jobStateName, statusName, type ConnectOptions, type UaeClient } from '../../libs/client/index.js';
-import { augmentationMethodName, v1 } from '../../libs/proto/index.js';
+import { augmentationMethodName, studyMetricsFromProto, v1 } from '../../libs/proto/index.js';
+import { resultDocumentFromJob } from '../../libs/results/index.js';
+import { studyTables } from '../result-tables.js';
+import type { TableFormat } from '../tables.js';
 
 export const DEFAULT_SERVER = '127.0.0.1:50050';
 
@@ -164,24 +167,6 @@ export function textTable(rows: Record<string, string>[]): string {
   return [line(cols.map((c) => c.toUpperCase())), ...rows.map((r) => line(cols.map((c) => r[c] ?? '')))].join('\n') + '\n';
 }
 
-/**
- * The metrics table of a pipeline (the columns of `uae pipeline`): "original"
- * first, then the arms in the order the job's config lists them.
- */
-export function metricsRows(metrics: v1.PipelineMetrics, armOrder: readonly string[] = []): Record<string, string>[] {
-  const rank = (k: string) => (k === 'original' ? -1 : armOrder.includes(k) ? armOrder.indexOf(k) : armOrder.length);
-  return Object.entries(metrics.methods)
-    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
-    .map(([method, m]) => ({
-      method,
-      'test recon error': m.testReconError.toFixed(5),
-      improvement: pct(m.improvement),
-      ASR: pct(m.asr),
-      accuracy: pct(m.accuracy),
-      's/sample': m.secondsPerSample === undefined ? '' : m.secondsPerSample.toFixed(3),
-    }));
-}
-
 /** The arms of a pipeline job by their metrics key, in config order. */
 function armsOf(job: v1.Job): string[] {
   if (job.spec?.kind?.$case !== 'pipeline') return [];
@@ -194,16 +179,24 @@ function armsOf(job: v1.Job): string[] {
   });
 }
 
-/** Prints a succeeded job's result: the metrics table for pipelines, the summary for attacks and training. */
-export function printResult(job: v1.Job, io: RemoteIO): void {
+/**
+ * Prints a succeeded job's result: for pipelines the result tables of `uae
+ * pipeline` in `format` (json: the result document, the schema of
+ * metrics.json); the summary for attacks and training.
+ */
+export function printResult(job: v1.Job, io: RemoteIO, format: TableFormat = 'table'): void {
+  if (format === 'json') {
+    io.out.write(JSON.stringify(resultDocumentFromJob(job), null, 2) + '\n');
+    return;
+  }
   const r = job.result?.kind;
   switch (r?.$case) {
     case 'pipeline': {
       const m = r.value.metrics;
       if (!m) break;
-      const model = (v1.ModelKind as unknown as Record<number, string>)[m.model] ?? String(m.model);
-      io.out.write(`${m.dataset}, ${model.replace(/^MODEL_KIND_/, '').toLowerCase().replace(/_/g, '-')}, backend ${m.backend || '?'}, seed ${m.seed}: ${m.trainSamples} train / ${m.testSamples} test samples\n`);
-      io.out.write(textTable(metricsRows(m, armsOf(job))));
+      const metrics = studyMetricsFromProto(m, 'result.pipeline.metrics');
+      if (format === 'table') io.out.write(`${metrics.dataset}, ${metrics.model}, backend ${metrics.backend || '?'}, seed ${metrics.seed}: ${metrics.train_samples} train / ${metrics.test_samples} test samples\n`);
+      io.out.write(studyTables(metrics, format, armsOf(job)));
       return;
     }
     case 'attack': {
@@ -238,6 +231,8 @@ export interface FollowOptions {
   /** Non-TTY: at most one progress line per stage every this many ms (the first is printed at once). */
   intervalMs?: number;
   skipProgress?: boolean;
+  /** How printResult prints a succeeded job's result (default table). */
+  format?: TableFormat;
 }
 
 /** Progress display: a bar per stage on a terminal, throttled lines otherwise. */
@@ -347,7 +342,7 @@ export async function followJob(client: UaeClient, jobId: string, io: RemoteIO, 
   if (opts.json) io.out.write(JSON.stringify(v1.Job.toJSON(job), null, 2) + '\n');
   if (job.state === v1.JobState.JOB_STATE_SUCCEEDED) {
     say(`job ${job.jobId} SUCCEEDED${elapsed}`);
-    if (!opts.json) printResult(job, io);
+    if (!opts.json) printResult(job, io, opts.format);
     io.exit(0);
   } else {
     const e = job.error;

@@ -8,6 +8,7 @@
 import { Command } from 'commander';
 import { jobStateName, parseJobKind, parseJobState, type ListJobsFilter } from '../../libs/client/index.js';
 import { v1 } from '../../libs/proto/index.js';
+import { formatOption, type TableFormat } from '../tables.js';
 import { addRemoteOptions, collectLabel, jobRow, printResult, processIO, stageLabel, textTable, withClient, type RemoteIO } from './remote-common.js';
 
 const collectStates = (v: string, prev: v1.JobState[] = []) => [...prev, ...v.split(',').filter(Boolean).map(parseJobState)];
@@ -23,9 +24,10 @@ export function remoteJobsCommand(io: RemoteIO = processIO()): Command {
       if (!Number.isInteger(n) || n < 0) throw new Error('--limit must be a non-negative integer');
       return n;
     })
-    .option('--json', 'the jobs as a JSON array of Job records');
+    .option('--json', 'the jobs as a JSON array of Job records')
+    .option('--quiet', 'no note on stderr when no job matches');
   addRemoteOptions(jobs);
-  jobs.action(async (o: { state?: v1.JobState[]; kind?: v1.JobKind; label?: Record<string, string>; limit?: number; json?: boolean }) => {
+  jobs.action(async (o: { state?: v1.JobState[]; kind?: v1.JobKind; label?: Record<string, string>; limit?: number; json?: boolean; quiet?: boolean }) => {
     const limit = o.limit ?? 100;
     const filter: ListJobsFilter = { states: o.state, kind: o.kind, labels: o.label, pageSize: limit > 0 ? Math.min(limit, 1000) : 1000 };
     await withClient(jobs, io, async (client) => {
@@ -35,28 +37,33 @@ export function remoteJobsCommand(io: RemoteIO = processIO()): Command {
         if (limit > 0 && found.length >= limit) break;
       }
       if (o.json) io.out.write(JSON.stringify(found.map((j) => v1.Job.toJSON(j)), null, 2) + '\n');
-      else if (found.length === 0) io.err.write('no jobs\n');
-      else io.out.write(textTable(found.map(jobRow)));
+      else if (found.length > 0) io.out.write(textTable(found.map(jobRow)));
+      else if (!o.quiet) io.err.write('no jobs\n');
     });
   });
 
   const get = new Command('get')
     .description("a job's record: state, stage, progress, error or result")
     .argument('<job-id>')
-    .option('--json', 'the Job record as JSON');
+    .option('--json', 'the Job record as JSON')
+    .addOption(formatOption());
   addRemoteOptions(get);
   get.action(async (jobId: string) => {
     // --json may have been taken by `jobs` itself (its options are recognised after the subcommand too).
-    const o = get.optsWithGlobals<{ json?: boolean }>();
+    const o = get.optsWithGlobals<{ json?: boolean; format: TableFormat }>();
     await withClient(get, io, async (client) => {
       const job = await client.jobs.get(jobId);
       if (o.json) {
         io.out.write(JSON.stringify(v1.Job.toJSON(job), null, 2) + '\n');
         return;
       }
-      io.out.write(textTable([jobRow(job)]));
+      // --format json: the result document alone (a succeeded pipeline), like metrics.json.
+      if (o.format === 'json' && job.state !== v1.JobState.JOB_STATE_SUCCEEDED) {
+        throw new Error(`--format json: job ${job.jobId} is ${jobStateName(job.state)}, and only a SUCCEEDED pipeline has a result document`);
+      }
+      if (o.format === 'table') io.out.write(textTable([jobRow(job)]));
       if (job.error) io.out.write(`error${job.error.stage ? ` in stage "${job.error.stage}"` : ''}: ${job.error.message}\n`);
-      if (job.state === v1.JobState.JOB_STATE_SUCCEEDED) printResult(job, io);
+      if (job.state === v1.JobState.JOB_STATE_SUCCEEDED) printResult(job, io, o.format);
     });
   });
 

@@ -16,6 +16,7 @@ import type { UaeClient } from '../../libs/client/index.js';
 import { augmentationMethodFromName, DESCRIPTOR_SET_PATH, modelKindFromName, v1, type ModelKindName } from '../../libs/proto/index.js';
 import { pipelineRunToProto } from '../../libs/proto/run-config.js';
 import { addRemoteOptions, collectLabel, followJob, processIO, withClient, type RemoteIO } from './remote-common.js';
+import { formatOption, type TableFormat } from '../tables.js';
 
 const MODEL_KINDS: ModelKindName[] = ['dense-ae', 'conv-ae', 'sparse-ae', 'adversarial-ae', 'concrete-ae', 'mlp-classifier'];
 
@@ -309,9 +310,10 @@ export function remoteSubmitCommand(io: RemoteIO = processIO()): Command {
     .option('--watch', 'follow the job to its end (exit 0 SUCCEEDED, 1 FAILED/CANCELLED)')
     .option('--quiet', 'with --watch: no progress output')
     .option('--interval <ms>', 'with --watch and no terminal: at most one progress line per this many ms (default 5000)', count('--interval'))
-    .option('--json', 'print the SubmitPipelineResponse (with --watch: the final job) as JSON');
+    .option('--json', 'print the SubmitPipelineResponse (with --watch: the final job) as JSON')
+    .addOption(formatOption());
   addRemoteOptions(cmd);
-  return cmd.action(async (o: SubmitFlags & { config?: string; requestId?: string; label?: Record<string, string>; watch?: boolean; quiet?: boolean; interval?: number; json?: boolean }) => {
+  return cmd.action(async (o: SubmitFlags & { config?: string; requestId?: string; label?: Record<string, string>; watch?: boolean; quiet?: boolean; interval?: number; json?: boolean; format: TableFormat }) => {
     let file: Awaited<ReturnType<typeof readConfigFile>> | undefined;
     if (o.config) {
       const clash = PIPELINE_FLAGS.filter((f) => cmd.getOptionValueSource(f) === 'cli');
@@ -333,7 +335,7 @@ export function remoteSubmitCommand(io: RemoteIO = processIO()): Command {
         return;
       }
       if (!o.json) io.err.write(`submitted job ${job.jobId}${res.deduplicated ? ' (an earlier submission with this request id)' : ''}\n`);
-      await followJob(client, job.jobId, io, { quiet: o.quiet, json: o.json, intervalMs: o.interval });
+      await followJob(client, job.jobId, io, { quiet: o.quiet, json: o.json, intervalMs: o.interval, format: o.format });
     });
   });
 }

@@ -6,20 +6,22 @@
  */
 import { Command } from 'commander';
 import { addRemoteOptions, followJob, processIO, withClient, type RemoteIO } from './remote-common.js';
+import { formatOption, type TableFormat } from '../tables.js';
 
 export function remoteWatchCommand(io: RemoteIO = processIO()): Command {
   const cmd = new Command('watch')
     .description('follow a job to its end: progress, stage changes, then the metrics (exit 0) or the reason it failed (exit 1)')
     .argument('<job-id>', 'the job (uae submit prints it)')
     .option('--quiet', 'no progress output')
-    .option('--json', 'print the final job record as JSON instead of the table (no progress)')
+    .option('--json', 'print the final job record (proto3 JSON) instead of the table (no progress)')
+    .addOption(formatOption())
     .option('--interval <ms>', 'without a terminal: at most one progress line per this many ms (default 5000)', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0) throw new Error('--interval must be a non-negative integer (ms)');
       return n;
     });
   addRemoteOptions(cmd);
-  return cmd.action(async (jobId: string, o: { quiet?: boolean; json?: boolean; interval?: number }) => {
-    await withClient(cmd, io, (client) => followJob(client, jobId, io, { quiet: o.quiet, json: o.json, intervalMs: o.interval }));
+  return cmd.action(async (jobId: string, o: { quiet?: boolean; json?: boolean; interval?: number; format: TableFormat }) => {
+    await withClient(cmd, io, (client) => followJob(client, jobId, io, { quiet: o.quiet, json: o.json, intervalMs: o.interval, format: o.format }));
   });
 }

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { studyMarkdown, type StudyMetrics } from '../../libs/augment/index.js';
+import { RESULT_SCHEMA_VERSION } from '../../libs/results/index.js';
 
 export function summarizeCommand(): Command {
   return new Command('summarize')
@@ -12,7 +13,11 @@ export function summarizeCommand(): Command {
     .action(async (dir: string) => {
       const path = join(dir, 'metrics.json');
       if (!existsSync(path)) throw new InvalidArgumentError(`${path}: no such file (is ${dir} a finished uae pipeline --out folder?)`);
-      const metrics = JSON.parse(await readFile(path, 'utf8')) as StudyMetrics;
+      const metrics = JSON.parse(await readFile(path, 'utf8')) as StudyMetrics & { schema_version?: unknown };
+      // Result documents carry schema_version (docs/results-schema.md); metrics.json of earlier releases does not.
+      if (metrics.schema_version !== undefined && metrics.schema_version !== RESULT_SCHEMA_VERSION) {
+        throw new InvalidArgumentError(`${path}: schema_version ${JSON.stringify(metrics.schema_version)} is not ${RESULT_SCHEMA_VERSION}, the result schema this uae reads`);
+      }
       if (!metrics.methods || !Array.isArray(metrics.seeds) || !Array.isArray(metrics.comparisons)) {
         throw new InvalidArgumentError(`${path}: not a study's metrics.json (no seeds, methods or comparisons)`);
       }

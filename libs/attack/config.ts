@@ -1,5 +1,5 @@
 /**
- * Typed attack configuration (ALGORITHMS.md §3–4) with the reference
+ * Typed attack configuration (the paper's Section 3.3, Algorithm 1, and the penalty baseline of SuppMat 6.5) with the reference
  * implementation's values as defaults.
  */
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 /**
- * Attack criteria f (ALGORITHMS.md §2): f(x′) ≤ 0 means the attack succeeded.
+ * Attack criteria f (the paper's Section 3.2): f(x′) ≤ 0 means the attack succeeded.
  * A criterion is bound to one batch of native samples, so constants such as
  * ‖x − AE(x)‖² are computed once.
  */

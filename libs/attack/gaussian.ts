@@ -1,4 +1,4 @@
-/** Gaussian augmentation (GA, ALGORITHMS.md §4): x′ = clip(x + N(0, σ²I), 0, 1). */
+/** Gaussian augmentation (GA, the paper's Table 4): x′ = clip(x + N(0, σ²I), 0, 1). */
 import { Rng, STREAM } from '../tensor/rng.js';
 
 export function gaussianAugment(data: Float32Array, sampleSize: number, sigma: number, seed: number, sampleIds?: readonly number[]): Float32Array {

@@ -1,6 +1,6 @@
 /**
  * The attack loop for one chunk of B samples, stacked: MinMax (Algorithm 1)
- * and the penalty baseline with binary search over c (ALGORITHMS.md §4) share
+ * and the penalty baseline with binary search over c (the paper's Algorithm 3, SuppMat 6.5) share
  * it and differ only in how c evolves.
  *
  *   min_δ max_{c≥0}  c·relu(f(x′)) + s·sim(x, x′),   x′ = clip(x + δ, 0, 1), ‖δ‖∞ ≤ ε

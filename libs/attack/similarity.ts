@@ -16,7 +16,7 @@ export interface Similarity {
   update(xAdv: tf.Tensor, steps: number): void;
   /**
    * Whether a value may be recorded as a best-so-far: MINE requires a positive
-   * bound (ALGORITHMS.md §3, step 4); the distances accept any value.
+   * bound (Algorithm 1's best-so-far rule); the distances accept any value.
    */
   eligible(value: number): boolean;
   dispose(): void;

@@ -1,5 +1,5 @@
 /**
- * Conventional augmentations of Table 5 (ALGORITHMS.md §4), as study arms next
+ * Conventional augmentations of Table 5 (the paper's SuppMat 6.12), as study arms next
  * to the UAEs: a horizontal flip of every image, and a rotation of every image
  * by an angle drawn uniformly from [−deg, deg] per sample (seeded per sample
  * id), bilinear, zero (black) outside the source. Both need image data

@@ -4,7 +4,7 @@
  * attack's initial perturbation (after Proj):
  *   linf = ‖δ‖∞, l2 = ‖δ‖₂, rel_move = ‖δ − δ0‖₂ / ‖δ0‖₂, cos_delta0 = cos(δ, δ0),
  * plus the arm's similarity (MI for MINE) and f. rel_move ≈ 0 and cos_delta0 ≈ 1
- * mean the UAE is, to first order, its initial noise (ALGORITHMS.md §8).
+ * mean the UAE is, to first order, its initial noise (docs/algorithms.md, what we measured about the mechanism).
  */
 import { summarize, type Summary } from '../eval/index.js';
 import type { SampleResult } from '../attack/index.js';

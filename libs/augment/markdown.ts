@@ -16,7 +16,8 @@ function cell(m: ArmAggregate, metric: StudyMetric, fmt: (v: number) => string):
 }
 
 /** Results, diagnostics and verdicts (verdicts for the compared metrics present in the study). */
-export function studyMarkdown(s: StudyMetrics): string {
+/** `s` may lack the protocol record: a cluster job's result document (libs/results) keeps it in the job's config. */
+export function studyMarkdown(s: Omit<StudyMetrics, 'protocol'> & { protocol?: StudyMetrics['protocol'] }): string {
   const arms = Object.entries(s.methods);
   const has = (metric: StudyMetric) => arms.some(([, m]) => m[metric] !== undefined);
   const cols: Array<{ title: string; metric: StudyMetric; fmt: (v: number) => string }> = [
@@ -30,7 +31,7 @@ export function studyMarkdown(s: StudyMetrics): string {
   ].filter((c) => has(c.metric as StudyMetric)) as typeof cols;
   const out: string[] = [];
   out.push(
-    `${s.dataset}, ${s.model}, ${s.backend}; seeds ${s.seeds.join(', ')}; ${s.train_samples} samples trained on and attacked, ${s.validation_samples} validation, ${s.test_samples} test; retraining ${s.protocol.retrain_schedule}. Mean over seeds [95% t-interval].`,
+    `${s.dataset}, ${s.model}, ${s.backend}; seeds ${s.seeds.join(', ')}; ${s.train_samples} samples trained on and attacked, ${s.validation_samples} validation, ${s.test_samples} test${s.protocol ? `; retraining ${s.protocol.retrain_schedule}` : ''}. Mean over seeds [95% t-interval].`,
     '',
     `| arm | ${cols.map((c) => c.title).join(' | ')} |`,
     `| --- | ${cols.map(() => '---:').join(' | ')} |`,

@@ -1,5 +1,5 @@
 /**
- * UAE data augmentation (ALGORITHMS.md §5), one seed: train → generate an
+ * UAE data augmentation (the paper's Sections 3.5 and 4.1), one seed: train → generate an
  * adversarial example for every training sample → replicate failures (keeps
  * the data balanced) → retrain from scratch, same architecture, on
  * original ∪ UAEs → evaluate on the untouched test set. Baselines and
@@ -101,7 +101,8 @@ export interface AugmentationConfig {
 
 /** The resolved protocol, recorded with the metrics. */
 export interface ProtocolRecord {
-  validation: (ValidationConfig & { seed: number; samples: number }) | null;
+  /** The validation split as run (metrics.json is snake_case throughout: min_delta is ValidationConfig.minDelta). */
+  validation: { fraction: number; patience: number; min_delta?: number; seed: number; samples: number } | null;
   retrain_schedule: RetrainSchedule;
   convergence: { threshold: number; max_epochs: number } | null;
   probes: Array<'mlp' | 'extratrees'>;
@@ -228,7 +229,15 @@ export function resolveProtocol(cfg: AugmentationConfig, validationSamples: numb
   if (!RETRAIN_SCHEDULES.includes(schedule)) throw new Error(`retrain schedule must be one of ${RETRAIN_SCHEDULES.join(', ')}; got "${schedule}"`);
   if (schedule === 'plateau' && !cfg.validation) throw new Error('the plateau retraining schedule needs a validation split');
   return {
-    validation: cfg.validation ? { ...cfg.validation, seed: cfg.validation.seed ?? cfg.seed, samples: validationSamples } : null,
+    validation: cfg.validation
+      ? {
+          fraction: cfg.validation.fraction,
+          patience: cfg.validation.patience,
+          ...(cfg.validation.minDelta !== undefined ? { min_delta: cfg.validation.minDelta } : {}),
+          seed: cfg.validation.seed ?? cfg.seed,
+          samples: validationSamples,
+        }
+      : null,
     retrain_schedule: schedule,
     convergence: cfg.convergence && cfg.model === 'concrete-ae' ? { threshold: cfg.convergence.threshold, max_epochs: cfg.convergence.maxEpochs } : null,
     probes: cfg.classifier === false ? [] : probe === 'both' ? ['mlp', 'extratrees'] : [probe],
@@ -383,7 +392,7 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
         const delta0 = initialPerturbation(config, ds.inputShape, fit.x, results.map((r) => r.sampleId));
         diagnostics = sampleDiagnostics(fit.x, delta0, results);
         if (method === 'mine') mineStart = { delta0, success: Uint8Array.from(results, (r) => (r.success ? 1 : 0)) };
-        // Failures are replaced by their originals (ALGORITHMS.md §5).
+        // Failures are replaced by their originals (the paper's Section 4.1).
         generated = mergeAttackResults(fit.x, d, results);
       } else if (method === 'init-noise') {
         if (!mineStart) throw new Error('"init-noise" needs the "mine" arm before it');
@@ -420,7 +429,7 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
 }
 
 /**
- * The paper's post-hoc probe (Balın et al.; ALGORITHMS.md §6): ExtraTrees with
+ * The paper's post-hoc probe (Balın et al.; the paper's Section 4.5): ExtraTrees with
  * 50 trees fitted on the features of the (full) training split — the latent
  * code, which for the concrete AE is its k selected features — scored on the test split.
  */

@@ -1,5 +1,5 @@
 /**
- * The augmentation study (ALGORITHMS.md §5) as separate, transport-free
+ * The augmentation study (the paper's Sections 3.5 and 4.1) as separate, transport-free
  * stages, so the in-process pipeline (`runAugmentation`) and the distributed
  * one (services/orchestrator: training and evaluation over gRPC, attacks as
  * shards on the work queue) compute exactly the same things:

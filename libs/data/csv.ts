@@ -3,10 +3,9 @@
  * missing values filled with the training column mean, min-max scaling to
  * [0, 1] fitted on the training split only, and a seeded train/test split.
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../runtime/package-info.js';
 import { Rng, STREAM } from '../tensor/rng.js';
 
 export class CsvFormatError extends Error {
@@ -189,11 +188,5 @@ export async function loadMiceProtein(seed = 0): Promise<TabularDataset> {
  * not copy data files).
  */
 export function bundledFile(relative: string): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`cannot find the package root above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-  return join(dir, 'libs', 'data', 'bundled', relative);
+  return join(packageRoot(), 'libs', 'data', 'bundled', relative);
 }

@@ -1,5 +1,5 @@
 /**
- * Downstream accuracy (ALGORITHMS.md §5–6): a small classifier trained on the
+ * Downstream accuracy (the paper's Sections 4.4–4.5): a small classifier trained on the
  * autoencoder's latent code (the concrete AE's code is its k selected
  * features) of the training split, scored on the test split's codes. The same
  * classifier seed and schedule are used for every model of a run, so accuracy

@@ -1,5 +1,5 @@
 /**
- * Evaluation metrics of the augmentation study (ALGORITHMS.md §5): test
+ * Evaluation metrics of the augmentation study (the paper's Section 4.4): test
  * reconstruction error (mean squared error per element), attack success rate,
  * relative improvement, MI statistics.
  */

@@ -1,5 +1,5 @@
 /**
- * Typed configuration of per-sample MINE (ALGORITHMS.md §1), with the
+ * Typed configuration of per-sample MINE (the paper's Section 3.1, SuppMat 6.2), with the
  * reference implementation's values as defaults.
  */
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 /**
- * Per-sample MINE for B samples at once (ALGORITHMS.md §1): one statistics
+ * Per-sample MINE for B samples at once (the paper's Section 3.1, SuppMat 6.2): one statistics
  * network per sample (stacked), one pair sampler, a lean Adam maximising the
  * DV bound, and per-sample permutation streams.
  */

@@ -1,5 +1,5 @@
 /**
- * Turning one pair (x, x′) into a batch of paired draws (ALGORITHMS.md §1),
+ * Turning one pair (x, x′) into a batch of paired draws (the paper's Section 3.1, SuppMat 6.2),
  * for B samples at once. Draws come out as [B, n, ...drawShape].
  */
 import { tf } from '../tensor/index.js';

@@ -1,5 +1,5 @@
 /**
- * The MINE statistics network T_θ(X_i, Y_j) of ALGORITHMS.md §1, for B samples
+ * The MINE statistics network T_θ(X_i, Y_j) of the paper's Section 3.1 (SuppMat 6.2), for B samples
  * at once, each with its own parameters stacked on a leading axis.
  *
  *   branch (conv draws):   conv k×k, F filters, stride 1, 'valid' → flatten → dense H → dense O

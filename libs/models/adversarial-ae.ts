@@ -1,5 +1,5 @@
 /**
- * adversarial-ae (Makhzani et al. 2016; ALGORITHMS.md §6): encoder
+ * adversarial-ae (Makhzani et al. 2016; the paper's Section 4.4): encoder
  * d → 1000 → 1000 → latent (sigmoid), decoder latent → 1000 → 1000 → d
  * (sigmoid), discriminator latent → 1000 → 1000 → 1; Adam(1e-4) for each of
  * the three steps. Hidden layers use ReLU (Makhzani's MNIST networks). The

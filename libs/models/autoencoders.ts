@@ -1,5 +1,5 @@
 /**
- * The reference autoencoders of ALGORITHMS.md §6 as tfjs-layers models.
+ * The reference autoencoders of the paper's Sections 4.4–4.5 as tfjs-layers models.
  *
  * - dense-ae: d → hidden (128) sigmoid → d sigmoid; MSE; RMSprop(lr 0.0025).
  *   An inputShape of rank > 1 (e.g. [28, 28, 1]) adds a Flatten in front and a

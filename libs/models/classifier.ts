@@ -1,6 +1,6 @@
 /**
  * A small MLP classifier: the downstream-accuracy probe of the augmentation
- * pipeline (on latent codes or selected features, ALGORITHMS.md §5–6) and a
+ * pipeline (on latent codes or selected features, the paper's Sections 4.4–4.5) and a
  * target for supervised (Carlini–Wagner) attacks. Its layers model outputs
  * logits; training minimises softmax cross-entropy with Adam.
  */

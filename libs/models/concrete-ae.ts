@@ -1,6 +1,6 @@
 /**
- * concrete-ae (Balın, Abid & Zou 2019, "Concrete Autoencoders"; ALGORITHMS.md
- * §6): a concrete-select layer of k nodes, each a Gumbel-softmax (concrete)
+ * concrete-ae (Balın, Abid & Zou 2019, "Concrete Autoencoders"; the
+ * paper's Section 4.5): a concrete-select layer of k nodes, each a Gumbel-softmax (concrete)
  * distribution over the d input features with learnable logits [k, d], and
  * the decoder dense 320 → LeakyReLU(0.2) → dropout 0.1 → dense 320 →
  * LeakyReLU(0.2) → dropout 0.1 → dense d. The output is a sigmoid (the data

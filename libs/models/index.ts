@@ -1,4 +1,4 @@
-/** libs/models: the reference autoencoders (ALGORITHMS.md §6), their training and serialisation. */
+/** libs/models: the reference autoencoders (the paper's Sections 4.4–4.5), their training and serialisation. */
 export type {
   Autoencoder,
   AutoencoderKind,

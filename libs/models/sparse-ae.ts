@@ -1,5 +1,5 @@
 /**
- * sparse-ae (ALGORITHMS.md §6): the dense AE (d → hidden sigmoid → d sigmoid)
+ * sparse-ae (the paper's Section 4.4): the dense AE (d → hidden sigmoid → d sigmoid)
  * trained with Adam on
  *   MSE + l1 · (‖h‖₁ + ‖x̂‖₁) / B + β · Σⱼ KL(ρ ‖ ρ̂ⱼ),  ρ̂ⱼ = mean over the batch of hⱼ,
  * with l1 = 1e-7 (an L1 activity penalty on both layers), ρ = 0.1 and β = 3

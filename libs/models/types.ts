@@ -1,5 +1,5 @@
 /**
- * The one interface every reference autoencoder (ALGORITHMS.md §6) offers to the
+ * The one interface every reference autoencoder (the paper's Sections 4.4–4.5) offers to the
  * attack, the trainer and the services.
  */
 import type { tf } from '../tensor/index.js';

@@ -1,5 +1,5 @@
 /**
- * Creation and re-wrapping of every autoencoder kind (ALGORITHMS.md §6). Kept
+ * Creation and re-wrapping of every autoencoder kind (the paper's Sections 4.4–4.5). Kept
  * apart from autoencoders.ts, which the kind modules build on, so that the
  * modules have no import cycle.
  */

@@ -403,5 +403,63 @@ export function studyMetricsToProto(m: StudyMetrics): pb.PipelineMetrics {
     seeds: [...m.seeds],
     validationSamples: m.validation_samples,
     comparisons: m.comparisons.map(comparisonToProto),
+    // Set by the orchestrator, which knows its own version.
+    toolVersion: '',
+  };
+}
+
+function diagnosticsFromProto(d: pb.DiagnosticsSummary): DiagnosticsSummary {
+  const out: DiagnosticsSummary = { samples: d.samples };
+  for (const [k, s] of [['linf', d.linf], ['l2', d.l2], ['rel_move', d.relMove], ['cos_delta0', d.cosDelta0]] as const) if (s) out[k] = summaryFromProto(s);
+  return out;
+}
+
+/** The inverse of armAggregateToProto: unset optional fields and empty maps stay absent. */
+export function armAggregateFromProto(m: pb.MethodMetrics): ArmAggregate {
+  const a: ArmAggregate = { per_seed: {}, std: {}, ci95: {} };
+  const scalars = {
+    test_recon_error: m.testReconError,
+    improvement: m.improvement,
+    asr: m.asr,
+    accuracy: m.accuracy,
+    accuracy_extratrees: m.accuracyExtratrees,
+    seconds_per_sample: m.secondsPerSample,
+    train_steps: m.trainSteps,
+    train_epochs: m.trainEpochs,
+    selection_convergence: m.selectionConvergence,
+  } as const;
+  for (const [k, v] of Object.entries(scalars)) if (v !== undefined) a[k as keyof typeof scalars] = v;
+  a.per_seed = Object.fromEntries(Object.entries(m.perSeed).map(([k, v]) => [k, [...v.values]]));
+  a.std = { ...m.std };
+  a.ci95 = Object.fromEntries(Object.entries(m.ci95).map(([k, v]) => [k, [v.low, v.high] as [number, number]]));
+  if (m.mi) a.mi = summaryFromProto(m.mi);
+  if (m.diagnostics) a.diagnostics = diagnosticsFromProto(m.diagnostics);
+  if (m.selectedFeatures.length > 0) a.selected_features = m.selectedFeatures.map((s) => [...s.indices]);
+  return a;
+}
+
+export function comparisonFromProto(c: pb.Comparison, field = 'comparison'): Comparison {
+  const verdict = verdictFromProto(c.verdict, `${field}.verdict`);
+  if (!verdict) throw new ProtoFieldError(`${field}.verdict`, 'is unset');
+  return { arm: c.arm, control: c.control, metric: c.metric as Comparison['metric'], diff: c.diff, ...(c.ci95 ? { ci95: [c.ci95.low, c.ci95.high] as [number, number] } : {}), verdict, seeds: c.seeds };
+}
+
+/**
+ * PipelineMetrics → metrics.json's study form (the inverse of
+ * studyMetricsToProto). The protocol record is not part of the message: the
+ * job's PipelineConfig holds it.
+ */
+export function studyMetricsFromProto(m: pb.PipelineMetrics, field = 'metrics'): Omit<StudyMetrics, 'protocol'> {
+  return {
+    dataset: m.dataset,
+    model: modelKindName(m.model, `${field}.model`),
+    backend: m.backend,
+    seeds: [...m.seeds],
+    seed: m.seed,
+    train_samples: m.trainSamples,
+    validation_samples: m.validationSamples,
+    test_samples: m.testSamples,
+    methods: Object.fromEntries(Object.entries(m.methods).map(([k, a]) => [k, armAggregateFromProto(a)])),
+    comparisons: m.comparisons.map((c, i) => comparisonFromProto(c, `${field}.comparisons[${i}]`)),
   };
 }

@@ -8,6 +8,7 @@
  * explicit choice that cannot be honoured is a start-up error, never a silent
  * fallback.
  */
+import util from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 // The umbrella's node bundle is the only CommonJS build that registers the
 // gradient functions (tfjs-core's node bundle ships none); it also loads layers.
@@ -62,6 +63,11 @@ async function importOptional(specifier: string): Promise<unknown> {
 }
 
 async function tryTensorflow(): Promise<{ provider: string } | { error: string }> {
+  // @tensorflow/tfjs-node(-gpu) 4.22.0, the peer version, calls util.isNullOrUndefined,
+  // which Node 23 removed: it loads, then every op throws. Refuse it up front.
+  if (typeof (util as { isNullOrUndefined?: unknown }).isNullOrUndefined !== 'function') {
+    return { error: `@tensorflow/tfjs-node 4.22 needs util.isNullOrUndefined, which Node ${process.versions.node} no longer has (removed in Node 23); run the tensorflow backend on Node 22` };
+  }
   const errors: string[] = [];
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     try {

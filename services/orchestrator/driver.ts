@@ -60,6 +60,7 @@ import { encodeNpy, parseNpy, type Dataset } from '../../libs/data/index.js';
 import { isTerminal, type JobStore } from '../../libs/jobs/index.js';
 import { attackConfigToProto, epochReportFromProto, epochReportToProto, modelKindFromName, ProtoFieldError, sampleResultFromProto, studyMetricsToProto, v1 } from '../../libs/proto/index.js';
 import type { Logger } from '../../libs/service-kit/index.js';
+import { toolInfo } from '../../libs/runtime/package-info.js';
 import { MEDIA_TYPES, getByRef, putContent } from '../common/artifacts.js';
 import { resolveDataset } from '../common/datasets.js';
 import type { DatasetAccess } from '../common/dataset-access.js';
@@ -685,7 +686,7 @@ export class PipelineDriver {
     let attack: v1.AttackResult | undefined;
     if (isAttackMethod(m)) {
       attack = await this.attack(ctx, run, m, v1.ModelArtifacts.fromJSON(original.artifacts));
-      // Failures are replaced by their originals (ALGORITHMS.md §5).
+      // Failures are replaced by their originals (the paper's Section 4.1).
       generated = mergeAttackResults(fit, d, await this.attackResults(attack));
     } else if (m === 'init-noise') {
       // Exactly the δ0 the MINE arm of this seed started from, under its success mask.
@@ -914,7 +915,9 @@ export class PipelineDriver {
       return { seed, generated, models, history };
     });
     const first = outputs[0]!;
-    return { metrics: studyMetricsToProto(aggregateStudy(reports)), generated: first.generated, models: first.models, history: first.history, seedOutputs: outputs };
+    // tool_version: the result document's tool.version (libs/results).
+    const metrics = { ...studyMetricsToProto(aggregateStudy(reports)), toolVersion: toolInfo().version };
+    return { metrics, generated: first.generated, models: first.models, history: first.history, seedOutputs: outputs };
   }
 }
 

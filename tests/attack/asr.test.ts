@@ -1,7 +1,7 @@
 /**
  * Acceptance: on a conv AE trained briefly on a Fashion-MNIST slice, MinMax
  * reaches ≥ 90% ASR and beats the penalty baseline at the same small budget
- * (ALGORITHMS.md §4, SuppMat 6.6).
+ * (the paper's SuppMat 6.6).
  *
  * Budget reduced for the test suite (say so): T = 10 iterations, 5 MINE steps
  * each, 10 samples. With the paper's κ = 0 the small initial δ already

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import { applyConventions, errorLine } from '../../cli/conventions.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { remoteArtifactsCommand } from '../../cli/commands/remote-artifacts.js';
 import type { RemoteIO } from '../../cli/commands/remote-common.js';
@@ -39,7 +40,7 @@ function sink(onData: (s: string) => void): Writable {
   });
 }
 
-/** Runs `uae <args>` in-process with the remote commands only; errors become `uae: …` and code 2 as in cli/uae.ts. */
+/** Runs `uae <args>` in-process with the remote commands only, with cli/uae.ts's conventions (errors: one line `uae: …`, code 2). */
 async function cli(args: string[], env: Record<string, string | undefined> = {}, tty = false): Promise<Run> {
   const r: Run = { out: '', err: '', code: 0 };
   const io: RemoteIO = {
@@ -54,19 +55,18 @@ async function cli(args: string[], env: Record<string, string | undefined> = {},
     .addCommand(remoteWatchCommand(io))
     .addCommand(remoteJobsCommand(io))
     .addCommand(remoteArtifactsCommand(io));
-  const quiet = (c: Command) => {
-    c.exitOverride().configureOutput({ writeOut: (s) => (r.out += s), writeErr: (s) => (r.err += s) });
-    c.commands.forEach(quiet);
+  applyConventions(program);
+  const capture = (c: Command) => {
+    c.configureOutput({ writeOut: (s) => (r.out += s) });
+    c.commands.forEach(capture);
   };
-  quiet(program);
+  capture(program);
   try {
     await program.parseAsync(['node', 'uae', ...args]);
   } catch (e) {
-    if (e instanceof CommanderError) r.code = e.exitCode;
-    else {
-      r.err += `uae: ${(e as Error).message}\n`;
-      r.code = 2;
-    }
+    const { line, exitCode } = errorLine(e);
+    if (line) r.err += `${line}\n`;
+    r.code = exitCode;
   }
   return r;
 }
@@ -296,6 +296,26 @@ describe('uae watch', () => {
     const tty = await cli(['submit', '--config', MICE, '--watch'], {}, true);
     expect(tty.code).toBe(0);
     expect(tty.out).toMatch(/mine/);
+  });
+
+  it('--format: the results as CSV or Markdown on stdout alone, json the result document (the schema of metrics.json)', async () => {
+    const id = (await cli(['submit', '--config', MICE])).out.trim();
+    const csv = await cli(['watch', id, '--format', 'csv']);
+    expect(csv.code).toBe(0);
+    expect(csv.out).toBe(
+      'method,test recon error,improvement,ASR,acc (MLP),acc (ExtraTrees),steps,s/sample\noriginal,0.01230,,,50.00%,,,\nmine,0.01100,10.57%,80.00%,62.50%,,,0.020\n',
+    );
+    expect(csv.err).toMatch(/SUCCEEDED/);
+    expect((await cli(['jobs', 'get', id, '--format', 'md'])).out).toMatch(/^### Results\n\n\| method \| test recon error \|.*\n\|---\|/);
+    const doc = JSON.parse((await cli(['jobs', 'get', id, '--format', 'json'])).out);
+    expect(doc).toMatchObject({ schema_version: 1, tool: { name: 'uae', version: '0.1.0' }, job_id: id, model: 'dense-ae', train_samples: 10 });
+    expect(doc.methods.mine).toMatchObject({ test_recon_error: 0.011, improvement: 0.1057, mi: { mean: 1, count: 8 } });
+    expect(Date.parse(doc.finished_at)).toBeGreaterThanOrEqual(Date.parse(doc.started_at));
+    const failedId = (await cli(['submit', '--dataset', 'fail', '--model', 'dense-ae'])).out.trim();
+    expect((await cli(['watch', failedId])).code).toBe(1);
+    const noDoc = await cli(['jobs', 'get', failedId, '--format', 'json']);
+    expect(noDoc).toMatchObject({ code: 2, out: '' });
+    expect(noDoc.err).toMatch(/^uae: --format json: job \S+ is FAILED, and only a SUCCEEDED pipeline has a result document\n$/);
   });
 
   it('reports unknown jobs, missing tokens and unreachable servers as errors (exit 2)', async () => {

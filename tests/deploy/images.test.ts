@@ -71,12 +71,12 @@ describe.each(['cpu', 'gpu'] as const)('Dockerfile.%s', (flavour) => {
   const text = dockerfile(flavour);
   const ins = instructions(text);
 
-  it('builds FROM pinned base images: Node 20 slim, and for the GPU image CUDA 11.2 + cuDNN 8', () => {
+  it('builds FROM pinned base images: Node 22 slim (the LTS line tfjs-node 4.22 runs on), and for the GPU image CUDA 11.2 + cuDNN 8', () => {
     const images = fromImages(text);
     expect(images.length).toBeGreaterThan(0);
     for (const image of images) expect(pinned(image), `${image} is not pinned to a version`).toBe(true);
     const node = argDefaults(text).get('NODE_IMAGE');
-    expect(node).toMatch(/^node:20\.\d+\.\d+-[a-z]+-slim$/);
+    expect(node).toMatch(/^node:22\.\d+\.\d+-[a-z]+-slim$/);
     if (flavour === 'gpu') {
       const cuda = argDefaults(text).get('CUDA_IMAGE');
       // libtensorflow 2.9.1 (tfjs-node-gpu 4.22) needs the CUDA 11.2 runtime (libcudart.so.11.0) and cuDNN 8

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import util, { promisify } from 'node:util';
 import { parseBackendChoice } from '../../libs/tensor/index.js';
 
 const run = promisify(execFile);
@@ -33,8 +33,10 @@ describe('backend switch', () => {
   });
 
   it('an explicit choice that is unavailable is a clear start-up error', async () => {
-    await expect(probe({ UAE_BACKEND: 'tensorflow' })).rejects.toMatchObject({
-      stderr: expect.stringMatching(/UAE_BACKEND=tensorflow is not available: @tensorflow\/tfjs-node-gpu/),
-    });
+    // Node ≥ 23 removed util.isNullOrUndefined, which tfjs-node 4.22 calls: refused before any import.
+    const reason = typeof (util as { isNullOrUndefined?: unknown }).isNullOrUndefined === 'function'
+      ? /UAE_BACKEND=tensorflow is not available: @tensorflow\/tfjs-node-gpu/
+      : /UAE_BACKEND=tensorflow is not available: @tensorflow\/tfjs-node 4\.22 needs util\.isNullOrUndefined, which Node \d+\.\d+\.\d+ no longer has \(removed in Node 23\); run the tensorflow backend on Node 22/;
+    await expect(probe({ UAE_BACKEND: 'tensorflow' })).rejects.toMatchObject({ stderr: expect.stringMatching(reason) });
   });
 });

@@ -69,7 +69,7 @@ export function datasetSplitToJSON(object: DatasetSplit): string {
   }
 }
 
-/** Model architectures (libs/models; ALGORITHMS.md §6). */
+/** Model architectures (libs/models; the paper's Sections 4.4–4.5). */
 export enum ModelKind {
   /** MODEL_KIND_UNSPECIFIED - Not set: rejected with INVALID_ARGUMENT. */
   MODEL_KIND_UNSPECIFIED = 0,
@@ -236,7 +236,7 @@ export function mineProjectionToJSON(object: MineProjection): string {
   }
 }
 
-/** Attack algorithm (ALGORITHMS.md §3–4). */
+/** Attack algorithm (the paper's Section 3.3 and SuppMat 6.5). */
 export enum AttackMethod {
   /** ATTACK_METHOD_UNSPECIFIED - Not set: MINMAX. */
   ATTACK_METHOD_UNSPECIFIED = 0,
@@ -740,7 +740,7 @@ export interface ConvergenceProtocol {
   threshold?: number | undefined;
 }
 
-/** Per-sample MINE (MineConfigSchema; ALGORITHMS.md §1). */
+/** Per-sample MINE (MineConfigSchema; the paper's Section 3.1). */
 export interface MineConfig {
   /** Sampler. Unset: see MineSampler. */
   sampler: MineSampler;

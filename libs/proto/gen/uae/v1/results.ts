@@ -357,6 +357,11 @@ export interface PipelineMetrics {
   validationSamples: number;
   /** Every MINE arm against every control, per compared metric, paired by seed. */
   comparisons: Comparison[];
+  /**
+   * Version of the uae release that computed these metrics (its package.json
+   * version, e.g. "0.1.0"); the result document's tool.version.
+   */
+  toolVersion: string;
 }
 
 export interface PipelineMetrics_MethodsEntry {
@@ -2733,6 +2738,7 @@ function createBasePipelineMetrics(): PipelineMetrics {
     seeds: [],
     validationSamples: 0,
     comparisons: [],
+    toolVersion: "",
   };
 }
 
@@ -2771,6 +2777,9 @@ export const PipelineMetrics: MessageFns<PipelineMetrics> = {
     }
     for (const v of message.comparisons) {
       Comparison.encode(v!, writer.uint32(82).fork()).join();
+    }
+    if (message.toolVersion !== "") {
+      writer.uint32(90).string(message.toolVersion);
     }
     return writer;
   },
@@ -2881,6 +2890,14 @@ export const PipelineMetrics: MessageFns<PipelineMetrics> = {
             message.comparisons.push(Comparison.decode(reader, reader.uint32()));
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.toolVersion = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2934,6 +2951,11 @@ export const PipelineMetrics: MessageFns<PipelineMetrics> = {
       comparisons: globalThis.Array.isArray(object?.comparisons)
         ? object.comparisons.map((e: any) => Comparison.fromJSON(e))
         : [],
+      toolVersion: isSet(object.toolVersion)
+        ? globalThis.String(object.toolVersion)
+        : isSet(object.tool_version)
+        ? globalThis.String(object.tool_version)
+        : "",
     };
   },
 
@@ -2975,6 +2997,9 @@ export const PipelineMetrics: MessageFns<PipelineMetrics> = {
     if (message.comparisons?.length) {
       obj.comparisons = message.comparisons.map((e) => Comparison.toJSON(e));
     }
+    if (message.toolVersion !== "") {
+      obj.toolVersion = message.toolVersion;
+    }
     return obj;
   },
 
@@ -3001,6 +3026,7 @@ export const PipelineMetrics: MessageFns<PipelineMetrics> = {
     message.seeds = object.seeds?.map((e) => e) || [];
     message.validationSamples = object.validationSamples ?? 0;
     message.comparisons = object.comparisons?.map((e) => Comparison.fromPartial(e)) || [];
+    message.toolVersion = object.toolVersion ?? "";
     return message;
   },
 };
