@@ -65,13 +65,15 @@ export class RunStatus {
   private constructor(
     private readonly path: string,
     command: string,
+    stage: string,
   ) {
     const now = new Date().toISOString();
-    this.record = { status: 'running', command, stage: 'start', started_at: now, updated_at: now, pid: process.pid, host: hostname() };
+    this.record = { status: 'running', command, stage, started_at: now, updated_at: now, pid: process.pid, host: hostname() };
   }
 
-  static async start(dir: string, command: string): Promise<RunStatus> {
-    const s = new RunStatus(join(dir, STATUS_FILE), command);
+  /** Writes the `running` record (at `stage`, 'start' unless given) and returns the run's status. */
+  static async start(dir: string, command: string, stage = 'start'): Promise<RunStatus> {
+    const s = new RunStatus(join(dir, STATUS_FILE), command, stage);
     await s.write();
     return s;
   }

@@ -1,13 +1,15 @@
 /**
- * Ctrl-C in a real `uae` process: SIGINT during `uae attack` and during the
- * MINE arm of `uae pipeline` → exit 130, status.json "interrupted" with the
- * stage, the finished samples kept (marked partial), and `--resume` completes
- * with the results of an uninterrupted run.
+ * Ctrl-C in a real `uae` process: SIGINT during `uae attack`, during the
+ * MINE arm of `uae pipeline` (of its only seed, and of the second of two
+ * seeds) → exit 130, status.json "interrupted" with the stage, the finished
+ * seeds and samples kept (samples marked partial), and `--resume` completes
+ * with the results of an uninterrupted run. SIGINT during `uae train` writes
+ * no model; while a run works, another one into its --out is refused.
  */
 import { describe, expect, it } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,21 +19,25 @@ const root = new URL('../../', import.meta.url).pathname;
 const bin = join(root, 'bin/uae.mjs');
 const uae = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args], { cwd: root, timeout: 300_000 });
 
-/** Runs `uae args`, sends SIGINT once stderr matches `when`, and resolves with the exit code and stderr. */
-function interruptWhen(args: string[], when: RegExp): Promise<{ code: number | null; stderr: string; sent: boolean }> {
+/**
+ * Runs `uae args`, sends SIGINT once stderr matches `when` (after `before`,
+ * given the child's pid, has run), and resolves with the exit code and stderr.
+ */
+function interruptWhen(args: string[], when: RegExp, before?: (pid: number) => Promise<void>): Promise<{ code: number | null; stderr: string; sent: boolean }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     let sent = false;
+    let failed: unknown;
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       if (!sent && when.test(stderr)) {
         sent = true;
-        child.kill('SIGINT');
+        (before ? before(child.pid!) : Promise.resolve()).catch((e) => (failed = e)).finally(() => child.kill('SIGINT'));
       }
     });
     child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stderr, sent }));
+    child.on('exit', (code) => (failed ? reject(failed) : resolve({ code, stderr, sent })));
   });
 }
 
@@ -117,6 +123,44 @@ describe('interrupting and resuming', () => {
     for (const f of ['mine-x.npy', 'mine-success.npy', 'mine-similarity.npy', 'mine-diagnostics.csv', 'init-noise-x.npy']) {
       expect((await bytes(join(cut, f))).equals(await bytes(join(whole, f))), f).toBe(true);
     }
+  }, 240_000);
+});
+
+describe('uae train', () => {
+  it('uae train: while it trains another run into its --out is refused even with --force; SIGINT writes no model, exits 130 with one line; then --force', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'uae-int-train-'));
+    const data = ['--dataset', 'mice-protein', '--train-samples', '40', '--test-samples', '10'];
+    const out = join(dir, 'model');
+    const r = await interruptWhen(
+      ['train', ...data, '--model', 'dense-ae', '--hidden', '8', '--epochs', '100000', '--batch', '10', '--out', out],
+      /train dense-ae: [1-9]\d*\/100000/,
+      async (pid) => {
+        expect(await json(join(out, 'status.json'))).toMatchObject({ status: 'running', command: 'train', stage: 'train', pid });
+        const other = await uae('train', ...data, '--model', 'dense-ae', '--epochs', '1', '--out', out, '--force').catch((e) => e);
+        expect(other.code).toBe(2);
+        expect(other.stderr).toMatch(new RegExp(`^uae: --out \\S+ is in use: a \`uae train\` run \\(pid ${pid}\\) is writing it \\(status\\.json "running" at "train"\\)`));
+        expect(other.stderr.split('\n')).toHaveLength(2);
+      },
+    );
+    expect(r.sent).toBe(true);
+    expect(r.code).toBe(130);
+    const lines = r.stderr.trimEnd().split('\n').filter((l) => l.startsWith('uae:'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^uae: interrupted \(SIGINT\) during training, after \d+ of 100000 epochs: no model written to .*model \(status\.json "interrupted"\); rerun with --force to train again$/);
+    expect(await readdir(out)).toEqual(['status.json']);
+    expect(await json(join(out, 'status.json'))).toMatchObject({ status: 'interrupted', command: 'train', stage: 'train', kept: [] });
+
+    const refused = await uae('train', ...data, '--model', 'dense-ae', '--epochs', '1', '--out', out, '--quiet').catch((e) => e);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/holds another run \(interrupted at "train"\); use --force to replace it, or another --out\n$/);
+    const trained = JSON.parse((await uae('train', ...data, '--model', 'dense-ae', '--hidden', '8', '--epochs', '1', '--out', out, '--force', '--json')).stdout);
+    expect(trained).toMatchObject({ epochs_run: 1, train_samples: 40 });
+    expect((await readdir(out)).sort()).toEqual(['model.json', 'status.json', 'train.json', 'weights.bin']);
+    expect(await json(join(out, 'status.json'))).toMatchObject({ status: 'complete', command: 'train', stage: 'save' });
+    // A finished model is a run too: not replaced without --force.
+    const again = await uae('train', ...data, '--model', 'dense-ae', '--epochs', '1', '--out', out).catch((e) => e);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/holds another run \(complete at "save"\); use --force/);
   }, 240_000);
 });
 
