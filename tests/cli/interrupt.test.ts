@@ -126,7 +126,62 @@ describe('interrupting and resuming', () => {
   }, 240_000);
 });
 
-describe('uae train', () => {
+/** A result document without what differs between two runs of the same study: timings and timestamps. */
+function untimedDocument(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(untimedDocument);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([k]) => !['seconds_per_sample', 'seconds', 'started_at', 'finished_at'].includes(k))
+      .map(([k, x]) => [k, untimedDocument(x)]),
+  );
+}
+
+describe('interrupting a later seed, and uae train', () => {
+  it('uae pipeline --seeds 0,1: SIGINT during seed 1 keeps seed 0, --resume runs only seed 1 and ends with the uninterrupted metrics', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'uae-int-seeds-'));
+    const args = [
+      'pipeline', '--dataset', 'mice-protein', '--model', 'dense-ae', '--hidden', '8', '--methods', 'mine,repeat', '--seeds', '0,1',
+      '--train-samples', '24', '--test-samples', '24', '--epochs', '2', '--retrain-epochs', '2', '--probe', 'mlp', '--classifier-epochs', '2',
+      '--iterations', '40', '--mine-steps', '1', '--mine-draws', '20', '--workers', '1',
+    ];
+    const whole = join(dir, 'whole');
+    await uae(...args, '--out', whole, '--quiet');
+
+    const cut = join(dir, 'cut');
+    const r = await interruptWhen([...args, '--out', cut], /seed 1 \(2 of 2\)\n[\s\S]*attack mine: ([1-9]|1\d|2[01])\/22/);
+    expect(r.sent).toBe(true);
+    expect(r.code).toBe(130);
+    const last = r.stderr.trimEnd().split('\n').at(-1)!;
+    const m = /^uae: interrupted \(SIGINT\) at "seed 1: generate mine": kept seed 0 \(finished\), seed-1\/models\/original, (\d+) of 22 "mine" samples \(partial\) in .*cut; rerun with --resume to continue$/.exec(last);
+    expect(m, last).not.toBeNull();
+    const k = Number(m![1]);
+    expect(await json(join(cut, 'status.json'))).toMatchObject({ status: 'interrupted', command: 'pipeline', stage: 'seed 1: generate mine' });
+    expect(existsSync(join(cut, 'seed-0', 'metrics.json'))).toBe(true);
+    expect(existsSync(join(cut, 'seed-1', 'metrics.json'))).toBe(false);
+    expect(existsSync(join(cut, 'metrics.json'))).toBe(false);
+    expect(await json(join(cut, 'seed-1', 'partial', 'mine', 'results.json'))).toMatchObject({ partial: true, samples: 22, done: k });
+
+    // Seed 0's files as the interruption left them: --resume must not write them again.
+    const seed0 = (await readdir(join(cut, 'seed-0'))).filter((f) => f !== 'models');
+    const written = new Map(await Promise.all(seed0.map(async (f) => [f, (await stat(join(cut, 'seed-0', f))).mtimeMs] as const)));
+
+    const resumed = await uae(...args, '--out', cut, '--resume');
+    expect(resumed.stderr).toContain('seed 0: finished earlier, kept');
+    expect(resumed.stderr).toContain(`mine: ${k} of 22 samples finished earlier, kept`);
+    expect(resumed.stderr).not.toMatch(/seed 0 \(1 of 2\)/);
+    expect(await json(join(cut, 'status.json'))).toMatchObject({ status: 'complete' });
+    for (const [f, mtime] of written) expect((await stat(join(cut, 'seed-0', f))).mtimeMs, `seed-0/${f}`).toBe(mtime);
+    expect(existsSync(join(cut, 'seed-1', 'partial'))).toBe(false);
+    expect(untimedDocument(await json(join(cut, 'metrics.json')))).toEqual(untimedDocument(await json(join(whole, 'metrics.json'))));
+    for (const seed of ['seed-0', 'seed-1']) {
+      for (const f of ['mine-x.npy', 'mine-success.npy', 'mine-similarity.npy', 'mine-diagnostics.csv', 'mine.npz', 'train-index.npy']) {
+        expect((await bytes(join(cut, seed, f))).equals(await bytes(join(whole, seed, f))), `${seed}/${f}`).toBe(true);
+      }
+      expect(untimedDocument(await json(join(cut, seed, 'metrics.json')))).toEqual(untimedDocument(await json(join(whole, seed, 'metrics.json'))));
+    }
+  }, 480_000);
+
   it('uae train: while it trains another run into its --out is refused even with --force; SIGINT writes no model, exits 130 with one line; then --force', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'uae-int-train-'));
     const data = ['--dataset', 'mice-protein', '--train-samples', '40', '--test-samples', '10'];
