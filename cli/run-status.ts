@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { writeAtomic } from './atomic.js';
 
@@ -19,7 +20,9 @@ export interface RunStatusRecord {
   stage: string;
   started_at: string;
   updated_at: string;
+  /** The process writing the run, and the machine it runs on (--out refuses a folder a live run is writing). */
   pid: number;
+  host?: string;
   /** interrupted: what was kept; failed: the error. */
   message?: string;
   kept?: string[];
@@ -37,6 +40,23 @@ export async function readRunStatus(dir: string): Promise<RunStatusRecord | unde
   }
 }
 
+/**
+ * Whether the process a `running` status.json names still runs: true or
+ * false for a pid on this machine, undefined when that cannot be told (no
+ * pid, or written on another host, e.g. on a shared file system).
+ */
+export function runIsAlive(record: RunStatusRecord): boolean | undefined {
+  if (record.status !== 'running' || !Number.isSafeInteger(record.pid) || record.pid <= 0) return undefined;
+  if (record.host !== undefined && record.host !== hostname()) return undefined;
+  try {
+    process.kill(record.pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export class RunStatus {
   private record: RunStatusRecord;
   /** Writes run one after another, so the file ends with the last state. */
@@ -45,13 +65,15 @@ export class RunStatus {
   private constructor(
     private readonly path: string,
     command: string,
+    stage: string,
   ) {
     const now = new Date().toISOString();
-    this.record = { status: 'running', command, stage: 'start', started_at: now, updated_at: now, pid: process.pid };
+    this.record = { status: 'running', command, stage, started_at: now, updated_at: now, pid: process.pid, host: hostname() };
   }
 
-  static async start(dir: string, command: string): Promise<RunStatus> {
-    const s = new RunStatus(join(dir, STATUS_FILE), command);
+  /** Writes the `running` record (at `stage`, 'start' unless given) and returns the run's status. */
+  static async start(dir: string, command: string, stage = 'start'): Promise<RunStatus> {
+    const s = new RunStatus(join(dir, STATUS_FILE), command, stage);
     await s.write();
     return s;
   }

@@ -228,6 +228,8 @@ export function pipelineCommand(): Command {
           await writeSeedOutputs(dirOf(seed), report, ds, seeds.length > 1);
           await clearPartials(dirOf(seed));
           kept.seeds.push(seed);
+          // A finished seed is kept as a whole: its models need no mention of their own.
+          if (seeds.length > 1) kept.models = kept.models.filter((m) => !m.startsWith(`seed-${seed}/`));
           kept.attacks.clear();
         },
         loadSeed: async (seed) => {

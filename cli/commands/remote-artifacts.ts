@@ -67,7 +67,8 @@ export function remoteArtifactsCommand(io: RemoteIO = processIO()): Command {
   const stat = new Command('stat')
     .description("an artifact's size, media type, name and creation time")
     .argument('<key>', 'the sha256')
-    .option('--json', 'print the StatResponse as JSON');
+    .option('--json', 'print the StatResponse as JSON')
+    .option('--quiet', 'accepted as on every command; stat writes no notes on stderr (only errors), so it changes nothing');
   addRemoteOptions(stat);
   stat.action(async (key: string, o: { json?: boolean }) => {
     const sha256 = artifactKey(key);

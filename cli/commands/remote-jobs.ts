@@ -6,7 +6,7 @@
  *   uae jobs cancel 01HX… --reason "wrong config"
  */
 import { Command } from 'commander';
-import { jobStateName, parseJobKind, parseJobState, type ListJobsFilter } from '../../libs/client/index.js';
+import { isTerminal, jobStateName, parseJobKind, parseJobState, type ListJobsFilter } from '../../libs/client/index.js';
 import { v1 } from '../../libs/proto/index.js';
 import { formatOption, type TableFormat } from '../tables.js';
 import { addRemoteOptions, collectLabel, jobRow, printResult, processIO, stageLabel, textTable, withClient, type RemoteIO } from './remote-common.js';
@@ -46,11 +46,12 @@ export function remoteJobsCommand(io: RemoteIO = processIO()): Command {
     .description("a job's record: state, stage, progress, error or result")
     .argument('<job-id>')
     .option('--json', 'the Job record as JSON')
+    .option('--quiet', 'no note on stderr (that a job not finished has no result yet)')
     .addOption(formatOption());
   addRemoteOptions(get);
   get.action(async (jobId: string) => {
-    // --json may have been taken by `jobs` itself (its options are recognised after the subcommand too).
-    const o = get.optsWithGlobals<{ json?: boolean; format: TableFormat }>();
+    // --json and --quiet may have been taken by `jobs` itself (its options are recognised after the subcommand too).
+    const o = get.optsWithGlobals<{ json?: boolean; quiet?: boolean; format: TableFormat }>();
     await withClient(get, io, async (client) => {
       const job = await client.jobs.get(jobId);
       if (o.json) {
@@ -64,6 +65,7 @@ export function remoteJobsCommand(io: RemoteIO = processIO()): Command {
       if (o.format === 'table') io.out.write(textTable([jobRow(job)]));
       if (job.error) io.out.write(`error${job.error.stage ? ` in stage "${job.error.stage}"` : ''}: ${job.error.message}\n`);
       if (job.state === v1.JobState.JOB_STATE_SUCCEEDED) printResult(job, io, o.format);
+      else if (!isTerminal(job.state) && !o.quiet) io.err.write(`job ${job.jobId} is ${jobStateName(job.state)}: no result yet (uae watch ${job.jobId} follows it)\n`);
     });
   });
 
@@ -71,12 +73,16 @@ export function remoteJobsCommand(io: RemoteIO = processIO()): Command {
     .description('cancel a job (idempotent; a finished job is left as it is)')
     .argument('<job-id>')
     .option('--reason <text>', 'why (stored with the job)', 'cancelled from the uae CLI')
-    .option('--json', 'the job after the request as JSON');
+    .option('--json', 'the job after the request as JSON')
+    .option('--quiet', 'no note on stderr (that the job had already ended)');
   addRemoteOptions(cancel);
   cancel.action(async (jobId: string) => {
-    const o = cancel.optsWithGlobals<{ reason: string; json?: boolean }>();
+    const o = cancel.optsWithGlobals<{ reason: string; json?: boolean; quiet?: boolean }>();
     await withClient(cancel, io, async (client) => {
       const job = await client.jobs.cancel(jobId, o.reason);
+      if (isTerminal(job.state) && job.state !== v1.JobState.JOB_STATE_CANCELLED && !o.quiet) {
+        io.err.write(`job ${job.jobId} had already ended ${jobStateName(job.state)}; left as it is\n`);
+      }
       if (o.json) io.out.write(JSON.stringify(v1.Job.toJSON(job), null, 2) + '\n');
       else io.out.write(`${job.jobId} ${jobStateName(job.state)}${job.stage ? ` (${stageLabel(job.stage)})` : ''}\n`);
     });

@@ -247,8 +247,8 @@ export async function readConfigFile(path: string): Promise<{ config: v1.Pipelin
   return req ? { config, requestId: req.requestId || undefined, labels: req.labels } : { config };
 }
 
-/** Uploads DIR's x_train.npy, x_test.npy and (when present) y_train.npy, y_test.npy. */
-export async function uploadNpyDataset(client: UaeClient, dir: string, io: RemoteIO): Promise<v1.NpyDataset> {
+/** Uploads DIR's x_train.npy, x_test.npy and (when present) y_train.npy, y_test.npy; a note on stderr per file unless quiet. */
+export async function uploadNpyDataset(client: UaeClient, dir: string, io: RemoteIO, opts: { quiet?: boolean } = {}): Promise<v1.NpyDataset> {
   const refs: Partial<Record<'xTrain' | 'xTest' | 'yTrain' | 'yTest', v1.ArtifactRef>> = {};
   for (const [key, file, required] of [
     ['xTrain', 'x_train.npy', true],
@@ -263,7 +263,7 @@ export async function uploadNpyDataset(client: UaeClient, dir: string, io: Remot
     }
     const res = await client.artifacts.putFile(path, { mediaType: 'application/x-npy' });
     refs[key] = res.ref;
-    io.err.write(`uploaded ${file}: ${res.ref!.sha256} (${res.ref!.sizeBytes} bytes${res.alreadyExisted ? ', already stored' : ''})\n`);
+    if (!opts.quiet) io.err.write(`uploaded ${file}: ${res.ref!.sha256} (${res.ref!.sizeBytes} bytes${res.alreadyExisted ? ', already stored' : ''})\n`);
   }
   return v1.NpyDataset.fromPartial(refs);
 }
@@ -308,7 +308,7 @@ export function remoteSubmitCommand(io: RemoteIO = processIO()): Command {
     .option('--request-id <id>', 'idempotency key: resubmitting with the same id returns the same job')
     .option('--label <k=v>', 'label for the job (repeatable)', collectLabel)
     .option('--watch', 'follow the job to its end (exit 0 SUCCEEDED, 1 FAILED/CANCELLED)')
-    .option('--quiet', 'with --watch: no progress output')
+    .option('--quiet', 'no notes on stderr (the uploads of --upload, "submitted job"); with --watch no progress either')
     .option('--interval <ms>', 'with --watch and no terminal: at most one progress line per this many ms (default 5000)', count('--interval'))
     .option('--json', 'print the SubmitPipelineResponse (with --watch: the final job) as JSON')
     .addOption(formatOption());
@@ -324,7 +324,7 @@ export function remoteSubmitCommand(io: RemoteIO = processIO()): Command {
       if (o.upload && !o.dataset?.startsWith('npy:')) throw new Error('--upload needs --dataset npy:DIR');
     }
     await withClient(cmd, io, async (client) => {
-      const config = file ? file.config : pipelineConfigFromFlags(o, o.upload ? await uploadNpyDataset(client, o.dataset!.slice(4), io) : undefined);
+      const config = file ? file.config : pipelineConfigFromFlags(o, o.upload ? await uploadNpyDataset(client, o.dataset!.slice(4), io, { quiet: o.quiet || o.json }) : undefined);
       const res = await client.jobs.submitPipeline(config, {
         requestId: o.requestId ?? file?.requestId,
         labels: { ...file?.labels, ...o.label },
@@ -334,7 +334,7 @@ export function remoteSubmitCommand(io: RemoteIO = processIO()): Command {
         io.out.write(o.json ? JSON.stringify(v1.SubmitPipelineResponse.toJSON(res), null, 2) + '\n' : `${job.jobId}\n`);
         return;
       }
-      if (!o.json) io.err.write(`submitted job ${job.jobId}${res.deduplicated ? ' (an earlier submission with this request id)' : ''}\n`);
+      if (!o.json && !o.quiet) io.err.write(`submitted job ${job.jobId}${res.deduplicated ? ' (an earlier submission with this request id)' : ''}\n`);
       await followJob(client, job.jobId, io, { quiet: o.quiet, json: o.json, intervalMs: o.interval, format: o.format });
     });
   });

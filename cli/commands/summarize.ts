@@ -10,7 +10,8 @@ export function summarizeCommand(): Command {
   return new Command('summarize')
     .description('print a study folder (uae pipeline --out) as Markdown tables: means with 95% intervals, diagnostics, paired verdicts')
     .argument('<dir>', 'the --out folder of a finished uae pipeline')
-    .action(async (dir: string) => {
+    .option('--quiet', 'no note on stderr (that metrics.json predates the result schema)')
+    .action(async (dir: string, o: { quiet?: boolean }) => {
       const path = join(dir, 'metrics.json');
       if (!existsSync(path)) throw new InvalidArgumentError(`${path}: no such file (is ${dir} a finished uae pipeline --out folder?)`);
       const metrics = JSON.parse(await readFile(path, 'utf8')) as StudyMetrics & { schema_version?: unknown };
@@ -20,6 +21,9 @@ export function summarizeCommand(): Command {
       }
       if (!metrics.methods || !Array.isArray(metrics.seeds) || !Array.isArray(metrics.comparisons)) {
         throw new InvalidArgumentError(`${path}: not a study's metrics.json (no seeds, methods or comparisons)`);
+      }
+      if (metrics.schema_version === undefined && !o.quiet) {
+        process.stderr.write(`${path}: no schema_version (written by a uae before the result schema); read as this version's fields\n`);
       }
       process.stdout.write(studyMarkdown(metrics));
     });

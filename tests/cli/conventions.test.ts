@@ -6,7 +6,7 @@
  * texts citing the paper rather than a file outside the repository.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -98,6 +98,24 @@ describe('uae conventions', () => {
     const dataset = await uae('train', '--model', 'dense-ae', '--dataset', `npy:${missing}`, '--out', join(dir, 'm'), '--quiet');
     expect(dataset.code).toBe(2);
     expect(dataset.stderr).toMatch(new RegExp(`^uae: --dataset npy:${missing}: `));
+  });
+});
+
+describe('--quiet on summarize', () => {
+  it('silences the note that metrics.json predates the result schema; stdout is the same', async () => {
+    const study = join(dir, 'old-study');
+    await mkdir(study);
+    const arm = (e: number) => ({ test_recon_error: e, per_seed: { test_recon_error: [e] }, std: {}, ci95: {} });
+    // metrics.json as a uae before the result schema wrote it: no schema_version, tool or timestamps.
+    await writeFile(join(study, 'metrics.json'), JSON.stringify({
+      dataset: 'mice-protein', model: 'dense-ae', backend: 'wasm', seeds: [0], seed: 0, train_samples: 10, validation_samples: 0, test_samples: 8,
+      methods: { original: arm(0.0123), mine: arm(0.0105) }, comparisons: [],
+    }));
+    const loud = await uae('summarize', study);
+    expect(loud.code).toBe(0);
+    expect(loud.stdout).toMatch(/^\| mine \| 0\.01050/m);
+    expect(loud.stderr).toBe(`${join(study, 'metrics.json')}: no schema_version (written by a uae before the result schema); read as this version's fields\n`);
+    expect(await uae('summarize', study, '--quiet')).toEqual({ code: 0, stdout: loud.stdout, stderr: '' });
   });
 });
 

@@ -1,11 +1,12 @@
 /** The pieces behind --out, status.json, Ctrl-C and partial attack results (cli/out-dir.ts, run-status.ts, interrupt.ts, sample-results.ts). */
 import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareOutDir } from '../../cli/out-dir.js';
-import { readRunStatus, RunStatus } from '../../cli/run-status.js';
+import { readRunStatus, RunStatus, runIsAlive } from '../../cli/run-status.js';
 import { Interrupted, interruptScope } from '../../cli/interrupt.js';
 import { readSampleResults, writeSampleResults } from '../../cli/sample-results.js';
 import type { SampleResult } from '../../libs/attack/index.js';
@@ -24,7 +25,13 @@ describe('--out policy', () => {
     const status = await RunStatus.start(run, 'pipeline');
     await writeFile(join(run, 'mine-x.npy'), 'old');
     await mkdir(join(run, 'models'));
-    await expect(prepareOutDir(run, { command: 'pipeline' })).rejects.toThrow(/holds another run \(running\); use --resume to continue it, --force to replace it/);
+    // This process is the live run writing it: refused even with --resume or --force, naming the pid.
+    for (const p of [{}, { resume: true }, { force: true }]) {
+      await expect(prepareOutDir(run, { command: 'pipeline', ...p })).rejects.toThrow(
+        new RegExp(`is in use: a \`uae pipeline\` run \\(pid ${process.pid}\\) is writing it \\(status\\.json "running" at "start"\\); wait for it or stop it`),
+      );
+    }
+    expect((await readdir(run)).sort()).toEqual(['mine-x.npy', 'models', 'status.json']);
     await status.finish('interrupted', { message: 'kept nothing' });
     await expect(prepareOutDir(run, { command: 'pipeline' })).rejects.toThrow(/holds another run \(interrupted at "start"\)/);
     await expect(prepareOutDir(run, { command: 'attack', resume: true })).rejects.toThrow(/holds a `uae pipeline` run, not a `uae attack` one/);
@@ -45,6 +52,54 @@ describe('--out policy', () => {
     await writeFile(join(foreign, 'thesis.tex'), 'x');
     await expect(prepareOutDir(foreign, { command: 'pipeline', force: true })).rejects.toThrow(/is not empty and holds no uae run/);
     expect(await readdir(foreign)).toEqual(['thesis.tex']);
+  });
+});
+
+describe('--out and a status.json that says running', () => {
+  const exited = () =>
+    new Promise<number>((resolve, reject) => {
+      const child = spawn(process.execPath, ['-e', '']);
+      child.on('error', reject);
+      child.on('exit', () => resolve(child.pid!));
+    });
+  const record = (pid: number, extra: object = {}) =>
+    JSON.stringify({ status: 'running', command: 'attack', stage: 'attack', started_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z', pid, host: hostname(), ...extra });
+
+  it('a live pid is refused even with --resume or --force; a dead one is an interrupted run; another host cannot be checked', async () => {
+    const dir = await fresh();
+    // A live process other than this one.
+    const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      await writeFile(join(dir, 'status.json'), record(sleeper.pid!));
+      expect(runIsAlive((await readRunStatus(dir))!)).toBe(true);
+      for (const p of [{}, { resume: true }, { force: true }]) {
+        await expect(prepareOutDir(dir, { command: 'attack', ...p })).rejects.toThrow(`(pid ${sleeper.pid}) is writing it`);
+      }
+    } finally {
+      sleeper.kill();
+    }
+    const dead = await exited();
+    await writeFile(join(dir, 'status.json'), record(dead));
+    await writeFile(join(dir, 'results.json'), '{}');
+    expect(runIsAlive((await readRunStatus(dir))!)).toBe(false);
+    await expect(prepareOutDir(dir, { command: 'attack' })).rejects.toThrow(
+      `holds another run (interrupted at "attack": status.json says running, but its process ${dead} is gone); use --resume to continue it, --force to replace it, or another --out`,
+    );
+    await expect(prepareOutDir(dir, { command: 'train', resumable: false })).rejects.toThrow(/holds a `uae attack` run, not a `uae train` one/);
+    expect(await prepareOutDir(dir, { command: 'attack', resume: true })).toEqual({ earlierRun: true });
+    // Written on another machine: nothing to check, so it is shown as running and --resume/--force decide.
+    await writeFile(join(dir, 'status.json'), record(process.pid, { host: `not-${hostname()}` }));
+    expect(runIsAlive((await readRunStatus(dir))!)).toBeUndefined();
+    await expect(prepareOutDir(dir, { command: 'attack' })).rejects.toThrow(/holds another run \(running\); use --resume/);
+    expect(await prepareOutDir(dir, { command: 'attack', force: true })).toEqual({ earlierRun: false });
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('a uae train model folder (train.json) is a run; train offers only --force', async () => {
+    const dir = await fresh();
+    await writeFile(join(dir, 'model.json'), '{}');
+    await writeFile(join(dir, 'train.json'), '{}');
+    await expect(prepareOutDir(dir, { command: 'train', resumable: false })).rejects.toThrow(/holds another run; use --force to replace it, or another --out$/);
   });
 });
 

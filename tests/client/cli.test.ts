@@ -253,6 +253,10 @@ describe('uae submit', () => {
     const r = await cli(['submit', '--dataset', `npy:${data}`, '--upload', '--model', 'dense-ae', '--methods', 'repeat']);
     expect(r.code).toBe(0);
     expect(r.err.match(/^uploaded /gm)).toHaveLength(3);
+    // --quiet: the job id on stdout, no notes.
+    const quiet = await cli(['submit', '--dataset', `npy:${data}`, '--upload', '--model', 'dense-ae', '--methods', 'repeat', '--quiet']);
+    expect(quiet).toMatchObject({ code: 0, err: '' });
+    expect(quiet.out).toMatch(/^\S+\n$/);
     const src = fake.sys.submits.at(-1)!.request.config!.dataset!.source!;
     expect(src.$case).toBe('npy');
     const npy = src.value as v1.NpyDataset;
@@ -350,6 +354,19 @@ describe('uae jobs', () => {
     expect(JSON.parse((await cli(['jobs', 'get', 'listed-run', '--json'])).out)).toMatchObject({ jobId: 'listed-run', state: 'JOB_STATE_RUNNING' });
     expect((await cli(['jobs', 'cancel', 'nope'])).err).toBe('uae: NOT_FOUND: job_id: job "nope" not found\n');
   });
+
+  it('--quiet on get and cancel silences their notes (no result yet; already ended)', async () => {
+    fake.sys.addJob({ jobId: 'quiet-run', state: v1.JobState.JOB_STATE_RUNNING, labels: { cli: 'quiet' } });
+    fake.sys.addJob({ jobId: 'quiet-done', state: v1.JobState.JOB_STATE_FAILED, labels: { cli: 'quiet' } });
+    const loud = await cli(['jobs', 'get', 'quiet-run']);
+    expect(loud.err).toBe('job quiet-run is RUNNING: no result yet (uae watch quiet-run follows it)\n');
+    expect(await cli(['jobs', 'get', 'quiet-run', '--quiet'])).toEqual({ ...loud, err: '' });
+    expect((await cli(['jobs', 'get', 'quiet-run', '--format', 'md', '--quiet'])).err).toBe('');
+    expect((await cli(['jobs', 'get', 'quiet-done'])).err).toBe('');
+    const ended = await cli(['jobs', 'cancel', 'quiet-done']);
+    expect(ended).toMatchObject({ code: 0, out: 'quiet-done FAILED\n', err: 'job quiet-done had already ended FAILED; left as it is\n' });
+    expect(await cli(['jobs', 'cancel', 'quiet-done', '--quiet'])).toEqual({ ...ended, err: '' });
+  });
 });
 
 describe('uae artifacts', () => {
@@ -372,6 +389,8 @@ describe('uae artifacts', () => {
     expect((await readFile(out)).equals(data)).toBe(true);
     expect((await cli(['artifacts', 'get', 'abc', out])).err).toMatch(/artifact key must be a SHA-256/);
     expect((await cli(['artifacts', 'stat', 'f'.repeat(64)])).err).toMatch(/^uae: NOT_FOUND: sha256: artifact f+ not found/);
+    // --quiet is accepted (stat has no notes to silence: the same output).
+    expect(await cli(['artifacts', 'stat', sha, '--quiet'])).toEqual(stat);
   });
 });
 
