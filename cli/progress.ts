@@ -21,9 +21,22 @@ export interface ProgressSink {
   log(line: string): void;
 }
 
+/** Off a terminal (logs, CI), a progress line at most this often. */
+export const PROGRESS_LINE_INTERVAL_MS = 5000;
+
+/** UAE_PROGRESS_INTERVAL_MS overrides the line interval off a terminal (0: every update). */
+function lineIntervalMs(): number {
+  const v = process.env['UAE_PROGRESS_INTERVAL_MS'];
+  if (v === undefined || v === '') return PROGRESS_LINE_INTERVAL_MS;
+  const ms = Number(v);
+  if (!Number.isInteger(ms) || ms < 0) throw new Error(`UAE_PROGRESS_INTERVAL_MS must be a whole number of milliseconds ≥ 0, got "${v}"`);
+  return ms;
+}
+
 export function progressSink(mode: { quiet: boolean }): ProgressSink {
   if (mode.quiet) return { start() {}, update() {}, stop() {}, log() {} };
   if (!process.stderr.isTTY) {
+    const interval = lineIntervalMs();
     let stage = '';
     let total = 0;
     let last = 0;
@@ -35,7 +48,7 @@ export function progressSink(mode: { quiet: boolean }): ProgressSink {
       },
       update(done, extra) {
         const now = Date.now();
-        if (now - last < 5000 && done < total) return;
+        if (now - last < interval && done < total) return;
         last = now;
         process.stderr.write(`${stage}: ${done}/${total}${extra ? ` ${extra}` : ''}\n`);
       },

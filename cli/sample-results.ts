@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeNpy, readNpy } from '../libs/data/index.js';
 import type { SampleResult } from '../libs/attack/index.js';
+import { stackAdversarial } from '../libs/augment/index.js';
 import { writeAtomic } from './atomic.js';
 
 export const SAMPLE_FILES = ['x-adv.npy', 'success.npy', 'similarity.npy', 'results.json'] as const;
@@ -28,8 +29,7 @@ export async function writeSampleResults(dir: string, results: readonly SampleRe
   const sorted = [...results].sort((a, b) => a.sampleId - b.sampleId);
   const d = sampleShape.reduce((a, b) => a * b, 1);
   const k = sorted.length;
-  const xAdv = new Float32Array(k * d);
-  sorted.forEach((r, i) => xAdv.set(r.xAdv, i * d));
+  const xAdv = stackAdversarial(sorted, d);
   await writeAtomic(join(dir, 'x-adv.npy'), encodeNpy([k, ...sampleShape], xAdv));
   await writeAtomic(join(dir, 'success.npy'), encodeNpy([k], Uint8Array.from(sorted, (r) => (r.success ? 1 : 0)), { dtype: 'bool' }));
   await writeAtomic(join(dir, 'similarity.npy'), encodeNpy([k], Float32Array.from(sorted, (r) => r.similarity)));

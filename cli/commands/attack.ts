@@ -18,7 +18,7 @@ import { initBackend } from '../../libs/tensor/index.js';
 import { encodeNpz, npyFloat32, readNpy, sourceRows, type DatasetSplit } from '../../libs/data/index.js';
 import { loadAutoencoder } from '../../libs/models/index.js';
 import { attackConfig, type SampleResult } from '../../libs/attack/index.js';
-import { generateUaes, sampleBundle, similarityFor } from '../../libs/augment/index.js';
+import { generateUaes, sampleBundle, similarityFor, stackAdversarial } from '../../libs/augment/index.js';
 import { attackSuccessRate, summarize } from '../../libs/eval/index.js';
 import { progressSink } from '../progress.js';
 import { addAttackOptions, addDataOptions, addOutputOptions, addRunOptions, attackInputFrom, int, loadDatasetFor } from '../options.js';
@@ -120,8 +120,7 @@ export function attackCommand(): Command {
       const seconds = (performance.now() - started) / 1000;
       const results = finished.sort((a, b) => a.sampleId - b.sampleId);
       const bundle = `${config.similarity.kind}.npz`;
-      const xAdv = new Float32Array(n * d);
-      results.forEach((r, i) => xAdv.set(r.xAdv, i * d));
+      const xAdv = stackAdversarial(results, d);
       // Rows of --x, or of the dataset split (its source rows through any --train-samples subset).
       await writeAtomic(join(o.out, bundle), encodeNpz(sampleBundle({
         x: data,

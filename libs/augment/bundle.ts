@@ -83,17 +83,20 @@ export function sampleBundle(b: BundleInput): Record<string, NpzEntry> {
  * trained on and attacked (`report.trainIndex` into `train`, the dataset's
  * training split the report was run on). undefined for an arm without samples.
  */
+/** The attack's x′ of each result, one row after another ([results.length × d]), in the results' order. */
+export function stackAdversarial(results: readonly SampleResult[], d: number): Float32Array {
+  const xAdv = new Float32Array(results.length * d);
+  results.forEach((r, i) => xAdv.set(r.xAdv, i * d));
+  return xAdv;
+}
+
 export function methodBundle(report: AugmentationReport, method: AugmentationMethod, train: DatasetSplit, sampleShape: readonly number[]): Record<string, NpzEntry> | undefined {
   const g = report.generated[method];
   if (!g) return undefined;
   const d = sampleShape.reduce((p, q) => p * q, 1);
   const rows = sourceRows(train);
   const spec = armSpec(method);
-  let xAdv = g.x;
-  if (g.results) {
-    xAdv = new Float32Array(g.results.length * d);
-    g.results.forEach((r, i) => xAdv.set(r.xAdv, i * d));
-  }
+  const xAdv = g.results ? stackAdversarial(g.results, d) : g.x;
   return sampleBundle({
     x: report.trainX,
     xAdv,

@@ -60,43 +60,31 @@ function bytesOf(dtype: NpyDtype): number {
   return Number(CODE[dtype].slice(1));
 }
 
+/** The typed array each dtype reads into (bool as bytes 0/1). */
+const ARRAY_OF = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  int32: Int32Array,
+  int64: BigInt64Array,
+  uint8: Uint8Array,
+  uint16: Uint16Array,
+  uint32: Uint32Array,
+  uint64: BigUint64Array,
+  bool: Uint8Array,
+} as const satisfies Record<NpyDtype, new (buffer: ArrayBuffer) => NpyData>;
+
 /** A typed array of `dtype` over `buffer` (which must be a fresh, aligned copy). */
 function typedArray(dtype: NpyDtype, buffer: ArrayBuffer): NpyData {
-  switch (dtype) {
-    case 'float32':
-      return new Float32Array(buffer);
-    case 'float64':
-      return new Float64Array(buffer);
-    case 'int8':
-      return new Int8Array(buffer);
-    case 'int16':
-      return new Int16Array(buffer);
-    case 'int32':
-      return new Int32Array(buffer);
-    case 'int64':
-      return new BigInt64Array(buffer);
-    case 'uint8':
-    case 'bool':
-      return new Uint8Array(buffer);
-    case 'uint16':
-      return new Uint16Array(buffer);
-    case 'uint32':
-      return new Uint32Array(buffer);
-    case 'uint64':
-      return new BigUint64Array(buffer);
-  }
+  return new ARRAY_OF[dtype](buffer);
 }
 
+/** The dtype a typed array is written as (Uint8Array as uint8; bool is asked for explicitly). */
 function dtypeOf(data: NpyData): NpyDtype {
-  if (data instanceof Float32Array) return 'float32';
-  if (data instanceof Float64Array) return 'float64';
-  if (data instanceof Int8Array) return 'int8';
-  if (data instanceof Int16Array) return 'int16';
-  if (data instanceof Int32Array) return 'int32';
-  if (data instanceof BigInt64Array) return 'int64';
-  if (data instanceof Uint16Array) return 'uint16';
-  if (data instanceof Uint32Array) return 'uint32';
-  if (data instanceof BigUint64Array) return 'uint64';
+  for (const [dtype, ctor] of Object.entries(ARRAY_OF) as [NpyDtype, (typeof ARRAY_OF)[NpyDtype]][]) {
+    if (data instanceof ctor) return dtype;
+  }
   return 'uint8';
 }
 

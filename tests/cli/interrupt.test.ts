@@ -25,7 +25,8 @@ const uae = (...args: string[]) => promisify(execFile)(process.execPath, [bin, .
  */
 function interruptWhen(args: string[], when: RegExp, before?: (pid: number) => Promise<void>): Promise<{ code: number | null; stderr: string; sent: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    // Every progress line (not one per 5 s), so the trigger shows up however fast this machine attacks.
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, UAE_PROGRESS_INTERVAL_MS: '0' } });
     let stderr = '';
     let sent = false;
     let failed: unknown;
