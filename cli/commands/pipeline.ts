@@ -61,7 +61,7 @@ function fraction(name: string) {
 /** Run-document keys that are `uae pipeline` flags of the same name (camelCase). */
 const DOCUMENT_FLAGS = [
   'dataset', 'dataDir', 'labelColumn', 'trainSamples', 'testSamples', 'dataSeed', 'model', 'hidden', 'k', 'latent', 'widths',
-  'epochs', 'retrainEpochs', 'retrainSchedule', 'validation', 'patience', 'batch', 'converge', 'maxEpochs', 'probe', 'probeTrainSamples',
+  'epochs', 'retrainEpochs', 'retrainSchedule', 'validation', 'patience', 'restoreBest', 'batch', 'converge', 'maxEpochs', 'probe', 'probeTrainSamples',
   'classifierEpochs', 'workers',
 ] as const;
 
@@ -145,6 +145,7 @@ export function pipelineCommand(): Command {
     )
     .option('--validation <fraction>', `seeded validation split carved from training for early stopping (0 = none: fixed epochs; default ${D.validation})`, fraction('--validation'))
     .option('--patience <n>', `early stopping: epochs without a validation improvement (default ${D.patience})`, int('--patience'))
+    .option('--restore-best', 'early-stopped training ends with the weights of its best validation epoch, not its last (Keras restore_best_weights)')
     .option('--batch <n>', `training batch size (default ${D.batch})`, int('--batch'))
     .option('--no-converge', 'concrete AE: do not double the epochs until the selection converges (Balın)')
     .option('--max-epochs <n>', `concrete AE: cap of the convergence loop (default ${D.maxEpochsFactor} × --epochs)`, int('--max-epochs'))

@@ -40,7 +40,7 @@ const nonNegative = (name: string) => (v: string) => {
 const PIPELINE_FLAGS = [
   'dataset', 'upload', 'labelColumn', 'trainSamples', 'testSamples', 'model', 'hidden', 'k', 'methods', 'epochs', 'retrainEpochs',
   'batch', 'classifierEpochs', 'iterations', 'mineSteps', 'mineDraws', 'attackMethod', 'kappa', 'alpha', 'epsilon', 'seed', 'shardSize',
-  'seeds', 'validation', 'patience', 'retrainSchedule', 'probe', 'probeTrainSamples', 'deltaUpdate', 'converge', 'maxEpochs',
+  'seeds', 'validation', 'patience', 'restoreBest', 'retrainSchedule', 'probe', 'probeTrainSamples', 'deltaUpdate', 'converge', 'maxEpochs',
 ] as const;
 
 export interface SubmitFlags {
@@ -71,6 +71,8 @@ export interface SubmitFlags {
   /** Validation fraction (0 = none) and early-stopping patience. */
   validation?: number;
   patience?: number;
+  /** Early-stopped training keeps its best validation epoch's weights. */
+  restoreBest?: boolean;
   retrainSchedule?: 'longer' | 'same-epochs' | 'same-steps' | 'plateau';
   probe?: 'mlp' | 'extratrees' | 'both';
   probeTrainSamples?: number;
@@ -122,11 +124,12 @@ const fraction = (name: string) => (v: string) => {
 function protocolFromFlags(o: SubmitFlags): v1.StudyProtocol | undefined {
   if (o.retrainSchedule === 'plateau' && !(o.validation !== undefined && o.validation > 0)) throw new Error('--retrain-schedule plateau needs a validation split (--validation > 0)');
   if (o.patience !== undefined && !(o.validation !== undefined && o.validation > 0)) throw new Error('--patience needs a validation split (--validation > 0)');
+  if (o.restoreBest && !(o.validation !== undefined && o.validation > 0)) throw new Error('--restore-best needs a validation split (--validation > 0)');
   // The concrete AE's convergence loop is on unless --no-converge, as in `uae pipeline`.
   const converge = o.model === 'concrete-ae' && o.converge !== false;
   if (o.maxEpochs !== undefined && !converge) throw new Error('--max-epochs applies to the concrete AE\'s convergence loop (--model concrete-ae, without --no-converge)');
   const p = v1.StudyProtocol.fromPartial({
-    ...(o.validation !== undefined && o.validation > 0 ? { validation: { fraction: o.validation, patience: o.patience ?? 10 } } : {}),
+    ...(o.validation !== undefined && o.validation > 0 ? { validation: { fraction: o.validation, patience: o.patience ?? 10, restoreBest: o.restoreBest === true } } : {}),
     retrainSchedule: o.retrainSchedule ? SCHEDULES[o.retrainSchedule] : 0,
     ...(converge ? { convergence: { enabled: true, maxEpochs: o.maxEpochs ?? 0 } } : {}),
     probe: o.probe ? PROBES[o.probe] : 0,
@@ -297,6 +300,7 @@ export function remoteSubmitCommand(io: RemoteIO = processIO()): Command {
     .option('--seeds <list>', 'several seeds, e.g. 0,1,2: every arm per seed, with intervals and paired verdicts', seedList)
     .option('--validation <fraction>', 'seeded validation split carved from training for early stopping (default none: fixed epochs)', fraction('--validation'))
     .option('--patience <n>', 'early stopping: epochs without a validation improvement (default 10)', count('--patience'))
+    .option('--restore-best', 'early-stopped training ends with the weights of its best validation epoch, not its last')
     .addOption(
       new Option('--retrain-schedule <s>', 'longer: --retrain-epochs; same-epochs / same-steps: as the original; plateau: early stopping on the validation split (default longer)').choices(['longer', 'same-epochs', 'same-steps', 'plateau']),
     )

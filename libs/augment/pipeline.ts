@@ -61,6 +61,12 @@ export interface ValidationConfig {
   /** Early stopping: epochs without a validation-loss improvement before the original stops. */
   patience: number;
   minDelta?: number;
+  /**
+   * End every early-stopped training (the original, plateau retraining) with
+   * the weights of its best validation epoch, not its last (Keras'
+   * restore_best_weights). Default false: the last epoch's weights.
+   */
+  restoreBest?: boolean;
   /** Seed of the split (default: the study's seed; a multi-seed study fixes it to its first seed). */
   seed?: number;
 }
@@ -102,7 +108,7 @@ export interface AugmentationConfig {
 /** The resolved protocol, recorded with the metrics. */
 export interface ProtocolRecord {
   /** The validation split as run (metrics.json is snake_case throughout: min_delta is ValidationConfig.minDelta). */
-  validation: { fraction: number; patience: number; min_delta?: number; seed: number; samples: number } | null;
+  validation: { fraction: number; patience: number; min_delta?: number; restore_best?: boolean; seed: number; samples: number } | null;
   retrain_schedule: RetrainSchedule;
   convergence: { threshold: number; max_epochs: number } | null;
   probes: Array<'mlp' | 'extratrees'>;
@@ -234,6 +240,7 @@ export function resolveProtocol(cfg: AugmentationConfig, validationSamples: numb
           fraction: cfg.validation.fraction,
           patience: cfg.validation.patience,
           ...(cfg.validation.minDelta !== undefined ? { min_delta: cfg.validation.minDelta } : {}),
+          ...(cfg.validation.restoreBest ? { restore_best: true } : {}),
           seed: cfg.validation.seed ?? cfg.seed,
           samples: validationSamples,
         }
@@ -304,7 +311,13 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
       seed: cfg.seed,
       modelOptions: cfg.modelOptions,
       ...(split.validation ? { validation: split.validation } : {}),
-      ...(o.patience !== undefined ? { patience: o.patience, ...(cfg.validation?.minDelta !== undefined ? { minDelta: cfg.validation.minDelta } : {}) } : {}),
+      ...(o.patience !== undefined
+        ? {
+            patience: o.patience,
+            ...(cfg.validation?.minDelta !== undefined ? { minDelta: cfg.validation.minDelta } : {}),
+            ...(cfg.validation?.restoreBest ? { restoreBest: true } : {}),
+          }
+        : {}),
       ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),
       ...(cfg.convergence ? { convergence: cfg.convergence } : {}),
       signal: hooks.signal,

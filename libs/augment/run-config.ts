@@ -34,6 +34,8 @@ export const PIPELINE_DEFAULTS = {
   retrainSchedule: 'plateau' as RetrainSchedule,
   validation: 0.1,
   patience: 10,
+  /** Keras' default: early-stopped training keeps its last epoch's weights. */
+  restoreBest: false,
   batch: 100,
   converge: true,
   /** The concrete AE's convergence loop stops at this multiple of `epochs` unless `maxEpochs` is given. */
@@ -69,6 +71,8 @@ const PipelineRunObject = z.strictObject({
   /** Fraction of the training samples held out for early stopping; 0 = none (fixed epochs). */
   validation: z.number().min(0).lt(1).default(PIPELINE_DEFAULTS.validation),
   patience: count.default(PIPELINE_DEFAULTS.patience),
+  /** Early-stopped training ends with its best validation epoch's weights. */
+  restoreBest: z.boolean().default(PIPELINE_DEFAULTS.restoreBest),
   batch: positive.default(PIPELINE_DEFAULTS.batch),
   converge: z.boolean().default(PIPELINE_DEFAULTS.converge),
   maxEpochs: positive.optional(),
@@ -101,6 +105,7 @@ export const PipelineRunSchema = PipelineRunObject.transform((c, ctx) => {
     fail(['seeds'], (e as Error).message.replace(/^seeds: /, ''));
   }
   if (c.retrainSchedule === 'plateau' && !(c.validation > 0)) fail(['retrainSchedule'], '"plateau" needs a validation split (validation > 0)');
+  if (c.restoreBest && !(c.validation > 0)) fail(['restoreBest'], 'needs a validation split (validation > 0)');
   const converges = c.model === 'concrete-ae' && c.converge;
   if (c.maxEpochs !== undefined && !converges) fail(['maxEpochs'], "applies to the concrete AE's convergence loop only (model concrete-ae, converge true)");
   const attack = resolveStudyAttack(c.model, c.attack, (path, message) => fail(['attack', ...path], message));
@@ -259,7 +264,9 @@ export function augmentationConfigOf(run: PipelineRun, imageShape?: number[]): A
     classifier: run.classifierEpochs > 0 ? { epochs: run.classifierEpochs } : false,
     probe: run.probe,
     ...(run.probeTrainSamples !== undefined ? { probeTrainSamples: run.probeTrainSamples } : {}),
-    ...(run.validation > 0 ? { validation: { fraction: run.validation, patience: run.patience, seed: run.dataSeed } } : {}),
+    ...(run.validation > 0
+      ? { validation: { fraction: run.validation, patience: run.patience, ...(run.restoreBest ? { restoreBest: true } : {}), seed: run.dataSeed } }
+      : {}),
     retrainSchedule: run.retrainSchedule,
     ...('maxEpochs' in run && run.maxEpochs !== undefined ? { convergence: { threshold: CONVERGENCE_THRESHOLD, maxEpochs: run.maxEpochs } } : {}),
     ...(imageShape ? { imageShape } : {}),

@@ -331,6 +331,8 @@ export interface TrainFreshOptions {
   /** Early stopping on the validation loss after `patience` epochs without improvement (needs `validation`). */
   patience?: number;
   minDelta?: number;
+  /** With `patience`: end with the weights of the best validation epoch instead of the last one. */
+  restoreBest?: boolean;
   /** Stop after this many optimiser steps (the `same-steps` retraining schedule). */
   maxSteps?: number;
   /**
@@ -352,6 +354,8 @@ export interface TrainedModel {
   steps: number;
   epochs: number;
   stoppedEarly: boolean;
+  /** With restoreBest: the epoch (0-based) whose weights `ae` has. */
+  restoredEpoch?: number;
   /** concrete-ae: the convergence measure reached and the epochs of each try. */
   selectionConvergence?: number;
   tries?: number[];
@@ -389,10 +393,13 @@ async function trainOnce(o: TrainFreshOptions, epochs: number, patience: number 
       onEpoch: o.onEpoch,
       ...(o.yieldMs !== undefined ? { yieldMs: o.yieldMs } : {}),
       ...(val ? { validationData: val } : {}),
-      ...(patience !== undefined ? { earlyStopping: { patience, ...(o.minDelta !== undefined ? { minDelta: o.minDelta } : {}) } } : {}),
+      ...(patience !== undefined
+        ? { earlyStopping: { patience, ...(o.minDelta !== undefined ? { minDelta: o.minDelta } : {}), ...(o.restoreBest ? { restoreBest: true } : {}) } }
+        : {}),
       ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),
     });
     const out: TrainedModel = { ae, history: r.history, steps: r.steps, epochs: r.history.length, stoppedEarly: r.stoppedEarly };
+    if (r.restoredEpoch !== undefined) out.restoredEpoch = r.restoredEpoch;
     if (ae.selectionConvergence) out.selectionConvergence = ae.selectionConvergence();
     return out;
   } catch (e) {

@@ -41,4 +41,4 @@ export {
   DISCRIMINATOR_DIR,
 } from './io.js';
 export { Classifier, createClassifier, trainClassifier, type ClassifierOptions } from './classifier.js';
-export { trainModel, trainLoop, evaluateModelLoss, type BatchStep, type SplitEvaluator } from './train.js';
+export { trainModel, trainLoop, evaluateModelLoss, modelWeights, type BatchStep, type SplitEvaluator, type WeightKeeper } from './train.js';

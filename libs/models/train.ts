@@ -35,7 +35,14 @@ export async function trainAutoencoder(
   }
   if (!ae.trainBatch) return trainModel(ae.model, x, undefined, opts);
   const trainBatch = ae.trainBatch.bind(ae);
-  return trainLoop(x, undefined, opts, (bx, _by, ctx) => trainBatch(bx, ctx), (xv, yv, bs) => evaluateModelLoss(ae.model, xv, yv, bs));
+  return trainLoop(
+    x,
+    undefined,
+    opts,
+    (bx, _by, ctx) => trainBatch(bx, ctx),
+    (xv, yv, bs) => evaluateModelLoss(ae.model, xv, yv, bs),
+    modelWeights(ae.model),
+  );
 }
 
 /**
@@ -54,7 +61,24 @@ export async function trainModel(
     opts,
     async (bx, by) => (await model.trainOnBatch(bx, by ?? bx)) as number,
     (xv, yv, bs) => evaluateModelLoss(model, xv, yv, bs),
+    modelWeights(model),
   );
+}
+
+/** Copies a model's weights out and back (early stopping's restoreBest). */
+export interface WeightKeeper {
+  /** Copies of the current weights (the caller disposes them). */
+  snapshot(): tf.Tensor[];
+  /** Sets the weights to `weights` (copied in; the caller still owns them). */
+  restore(weights: tf.Tensor[]): void;
+}
+
+/** A WeightKeeper over every weight of a layers model (trainable or not: batch-norm statistics included). */
+export function modelWeights(model: tfl.LayersModel): WeightKeeper {
+  return {
+    snapshot: () => tf.tidy(() => model.getWeights().map((w) => w.clone())),
+    restore: (weights) => model.setWeights(weights),
+  };
 }
 
 /**
@@ -77,6 +101,7 @@ export async function trainLoop(
   opts: TrainOptions,
   step: BatchStep,
   evaluate: SplitEvaluator,
+  weights?: WeightKeeper,
 ): Promise<TrainResult> {
   const epochs = opts.epochs ?? DEFAULT_EPOCHS;
   const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
@@ -103,6 +128,8 @@ export async function trainLoop(
   if (patience !== undefined && (!Number.isInteger(patience) || patience < 0)) {
     throw new Error(`earlyStopping.patience must be a non-negative integer, got ${patience}`);
   }
+  const restoreBest = opts.earlyStopping?.restoreBest === true;
+  if (restoreBest && !weights) throw new Error('earlyStopping.restoreBest needs the model\'s weights (trainModel or trainAutoencoder)');
   opts.signal?.throwIfAborted();
 
   // Keras' validation_split: the last fraction, before any shuffling.
@@ -124,6 +151,10 @@ export async function trainLoop(
   let best = Infinity;
   let sinceBest = 0;
   let stoppedEarly = false;
+  // restoreBest: copies of the weights after the best epoch so far.
+  let bestWeights: tf.Tensor[] | undefined;
+  let bestEpoch = -1;
+  let bestMonitored = Infinity;
   let lastYield = performance.now();
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
@@ -176,6 +207,16 @@ export async function trainLoop(
       if (xVal) report.valLoss = await evaluate(xVal, yVal!, batchSize);
       history.push(report);
       opts.onEpoch?.(report);
+      if (restoreBest) {
+        // Keras' restore_best_weights: the best epoch is judged without min_delta.
+        const monitored = report.valLoss ?? report.loss;
+        if (monitored < bestMonitored) {
+          tf.dispose(bestWeights ?? []);
+          bestWeights = weights!.snapshot();
+          bestMonitored = monitored;
+          bestEpoch = epoch;
+        }
+      }
       if (steps >= maxSteps) break;
       if (patience !== undefined) {
         const monitored = report.valLoss ?? report.loss;
@@ -188,10 +229,12 @@ export async function trainLoop(
         }
       }
     }
+    if (bestWeights && bestEpoch < history.length - 1) weights!.restore(bestWeights);
   } finally {
     tf.dispose([xTrain!, ...(xSplitVal ? [xSplitVal] : []), ...(y ? [yTrain!, ...(ySplitVal ? [ySplitVal] : [])] : [])]);
+    tf.dispose(bestWeights ?? []);
   }
-  return { history, stoppedEarly, steps };
+  return { history, stoppedEarly, steps, ...(restoreBest && bestEpoch >= 0 ? { restoredEpoch: bestEpoch } : {}) };
 }
 
 /** Mean of the model's compiled loss over `x`, evaluated in batches (inference behaviour). */

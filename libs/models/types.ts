@@ -151,9 +151,11 @@ export interface TrainOptions {
    * Stop when the monitored loss (valLoss when there is a validation split,
    * else the training loss) has not improved by more than `minDelta` for
    * `patience` consecutive epochs (Keras semantics). Weights are those of the
-   * last epoch run (Keras' default, no restore of the best weights).
+   * last epoch run (Keras' default) unless `restoreBest`: then the model ends
+   * with the weights of the epoch with the lowest monitored loss (the first
+   * such epoch on ties), whether or not training stopped early.
    */
-  earlyStopping?: { patience: number; minDelta?: number };
+  earlyStopping?: { patience: number; minDelta?: number; restoreBest?: boolean };
   /**
    * A held-out split given explicitly ([M, ...inputShape]; for trainModel with y,
    * `validationLabels` too), instead of `validationSplit`. Not disposed.
@@ -186,4 +188,6 @@ export interface TrainResult {
   stoppedEarly: boolean;
   /** Optimiser steps (minibatches) taken. */
   steps: number;
+  /** With earlyStopping.restoreBest: the epoch (0-based) whose weights the model ended with. */
+  restoredEpoch?: number;
 }

@@ -198,7 +198,9 @@ export function trainOptionsFromProto(t: pb.TrainConfig | undefined): TrainOptio
     batchSize: nonZero(t.batchSize),
     seed: t.seed,
     validationSplit: t.validationSplit,
-    earlyStopping: t.earlyStopping?.patience ? { patience: t.earlyStopping.patience, minDelta: t.earlyStopping.minDelta } : undefined,
+    earlyStopping: t.earlyStopping?.patience
+      ? { patience: t.earlyStopping.patience, minDelta: t.earlyStopping.minDelta, ...(t.earlyStopping.restoreBest ? { restoreBest: true } : {}) }
+      : undefined,
     maxSteps: nonZero(t.maxSteps),
   });
 }

@@ -54,7 +54,7 @@ export function pipelineRunToProto(run: PipelineRun): pb.PipelineConfig {
     seed,
     seeds: run.seeds,
     protocol: {
-      ...(run.validation > 0 ? { validation: { fraction: run.validation, patience: run.patience, seed: run.dataSeed } } : {}),
+      ...(run.validation > 0 ? { validation: { fraction: run.validation, patience: run.patience, restoreBest: run.restoreBest, seed: run.dataSeed } } : {}),
       retrainSchedule: SCHEDULES[run.retrainSchedule],
       ...(run.maxEpochs !== undefined ? { convergence: { enabled: true, maxEpochs: run.maxEpochs } } : {}),
       probe: PROBES[run.probe],

@@ -183,7 +183,9 @@ export async function trainFromSpec(
       modelOptions,
       yieldMs: hooks.yieldMs ?? 20,
       ...(valX ? { validation: valX } : {}),
-      ...(t.earlyStopping ? { patience: t.earlyStopping.patience, minDelta: t.earlyStopping.minDelta } : {}),
+      ...(t.earlyStopping
+        ? { patience: t.earlyStopping.patience, minDelta: t.earlyStopping.minDelta, ...(t.earlyStopping.restoreBest ? { restoreBest: true } : {}) }
+        : {}),
       ...(t.maxSteps !== undefined ? { maxSteps: t.maxSteps } : {}),
       convergence: parsed.convergence,
       signal: hooks.signal,

@@ -591,7 +591,7 @@ export class PipelineDriver {
         epochs: plan.epochs,
         batchSize: cfg.batchSize,
         seed: ctx.seed,
-        ...(plan.patience !== undefined ? { earlyStopping: { patience: plan.patience, minDelta: minDelta ?? 0 } } : {}),
+        ...(plan.patience !== undefined ? { earlyStopping: { patience: plan.patience, minDelta: minDelta ?? 0, restoreBest: cfg.validation?.restoreBest === true } } : {}),
         validationSamples,
         maxSteps: plan.maxSteps ?? 0,
         ...(cfg.convergence ? { convergence: { enabled: true, maxEpochs: cfg.convergence.maxEpochs, threshold: cfg.convergence.threshold } } : {}),

@@ -11,7 +11,7 @@
  *   attack → AttackConfigInput (similarity per arm; its seed ignored)
  *   downstream / skip_downstream → classifier ({ epochs, hidden, batchSize, seed } or false)
  *   seeds (empty → [seed]) → one run per seed (runStudy); augmentation.seed is the first
- *   protocol.validation → validation { fraction, patience, minDelta, seed (unset: the first seed) }
+ *   protocol.validation → validation { fraction, patience, minDelta, restoreBest, seed (unset: the first seed) }
  *   protocol.retrain_schedule → retrainSchedule; protocol.convergence → convergence
  *     (concrete-ae only; threshold 0.998, max_epochs 16 × train.epochs unless set)
  *   protocol.probe / probe_train_samples → probe / probeTrainSamples
@@ -257,7 +257,13 @@ function protocolOf(
     if (o.trainSamples > 0 && validationCount(o.trainSamples, v.fraction) >= o.trainSamples) {
       throw new ProtoFieldError(`${f}.validation.fraction`, `${v.fraction} of ${o.trainSamples} training samples leaves none to train on`);
     }
-    out.validation = { fraction: v.fraction, patience: v.patience, ...(v.minDelta !== undefined ? { minDelta: v.minDelta } : {}), seed: splitSeed };
+    out.validation = {
+      fraction: v.fraction,
+      patience: v.patience,
+      ...(v.minDelta !== undefined ? { minDelta: v.minDelta } : {}),
+      ...(v.restoreBest ? { restoreBest: true } : {}),
+      seed: splitSeed,
+    };
   }
   if (p.retrainSchedule !== v1.RetrainSchedule.RETRAIN_SCHEDULE_UNSPECIFIED) {
     const schedule = RETRAIN_SCHEDULES[p.retrainSchedule];

@@ -167,6 +167,27 @@ describe('training protocol', () => {
     expect(report.protocol.retrain_schedule).toBe('plateau');
   });
 
+  it('restoreBest: the trained model is the best validation epoch’s, and the protocol records it', async () => {
+    const split = carveValidation(ds.train, 784, 0.25, 0);
+    const trained = await trainFresh({
+      kind: 'dense-ae', inputShape: [784], data: split.fit.x, epochs: 30, batchSize: 4, seed: 0,
+      modelOptions: { hidden: 16 }, validation: split.validation!, patience: 2, restoreBest: true,
+    });
+    const val = trained.history.map((e) => e.valLoss!);
+    const best = val.indexOf(Math.min(...val));
+    expect(trained.restoredEpoch).toBe(best);
+    const xv = tf.tensor(split.validation!, [10, 784]);
+    const out = trained.ae.model.evaluate(xv, xv, { batchSize: 100 }) as tf.Scalar;
+    // The model's validation loss is the best epoch's, not the last one's.
+    expect((await out.data())[0]).toBeCloseTo(val[best]!, 6);
+    tf.dispose([xv, out]);
+    trained.ae.dispose();
+    const report = await runAugmentation(ds, { ...base, methods: ['none'], epochs: 3, validation: { fraction: 0.25, patience: 1, restoreBest: true }, retrainSchedule: 'plateau' });
+    expect(report.protocol.validation).toMatchObject({ restore_best: true, patience: 1 });
+    const plain = await runAugmentation(ds, { ...base, methods: ['none'], epochs: 3, validation: { fraction: 0.25, patience: 1 }, retrainSchedule: 'plateau' });
+    expect(plain.protocol.validation).not.toHaveProperty('restore_best');
+  });
+
   it('the concrete AE’s convergence loop doubles the epochs until the threshold or the cap', async () => {
     const mice = await loadDataset('mice-protein', { trainSamples: 32, testSamples: 16, seed: 0 });
     const restarts: number[] = [];

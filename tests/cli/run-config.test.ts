@@ -66,12 +66,15 @@ describe('the run document', () => {
     // The library config: validation split seeded by the data seed, the attack as resolved.
     const cfg = augmentationConfigOf(parseRunConfig({ dataset: 'mice-protein', model: 'dense-ae', seeds: [3, 4], hidden: 8 }));
     expect(cfg).toMatchObject({ seed: 3, validation: { fraction: 0.1, patience: 10, seed: 3 }, modelOptions: { hidden: 8 }, batchSize: 100, classifier: { epochs: 50 } });
+    expect(cfg.validation).not.toHaveProperty('restoreBest');
+    expect(augmentationConfigOf(parseRunConfig({ dataset: 'mice-protein', model: 'dense-ae', restoreBest: true })).validation).toMatchObject({ restoreBest: true });
   });
 
   it('rejects a bad, unknown or empty document naming the field', () => {
     expect(() => parseRunConfig({})).toThrow(/empty document: dataset and model are required/);
     expect(() => parseRunConfig({ model: 'dense-ae' })).toThrow(/^dataset: required$/);
     expect(() => parseRunConfig({ dataset: 'mice-protein', model: 'dense-ae', epoch: 3 })).toThrow(/^epoch: unknown field$/);
+    expect(() => parseRunConfig({ dataset: 'mice-protein', model: 'dense-ae', restoreBest: true, validation: 0, retrainSchedule: 'longer' })).toThrow(/^restoreBest: needs a validation split/);
     expect(() => parseRunConfig({ dataset: 'mice-protein', model: 'vae' })).toThrow(/^model: must be one of dense-ae, .*; got "vae"$/);
     expect(() => parseRunConfig({ dataset: 'mice-protein', model: 'dense-ae', attack: { similarity: { kind: 'mine', mine: { learningrate: 1 } } } })).toThrow(
       /^attack\.similarity\.mine\.learningrate: unknown field$/,

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { tf, initBackend } from '../../libs/tensor/index.js';
-import { createAutoencoder, trainAutoencoder, type Autoencoder, type EpochReport, type TrainStepContext } from '../../libs/models/index.js';
+import { createAutoencoder, trainAutoencoder, trainLoop, type Autoencoder, type EpochReport, type TrainStepContext } from '../../libs/models/index.js';
 import { fixtureImages, maxAbsDiff, weightsOf } from './helpers.js';
 
 describe('trainAutoencoder', () => {
@@ -64,6 +64,59 @@ describe('trainAutoencoder', () => {
     expect(res.stoppedEarly).toBe(true);
     expect(res.history).toHaveLength(3);
     ae.dispose();
+  });
+
+  it('restoreBest ends with the weights of the epoch with the lowest validation loss', async () => {
+    // A custom step that really trains for two epochs, then wrecks the weights a
+    // little more every epoch: the validation loss bottoms out early and early
+    // stopping fires later, so the last epoch is not the best one.
+    const run = async (restoreBest: boolean) => {
+      const ae = createAutoencoder('dense-ae', [784], { seed: 5 });
+      const custom = {
+        kind: ae.kind,
+        inputShape: ae.inputShape,
+        model: ae.model,
+        trainBatch: async (bx: tf.Tensor, ctx: TrainStepContext) => {
+          if (ctx.epoch < 2) return (await ae.model.trainOnBatch(bx, bx)) as number;
+          const wrecked = tf.tidy(() => ae.model.getWeights().map((w) => w.add(tf.randomNormal(w.shape, 0, 0.05, 'float32', ctx.step))));
+          ae.model.setWeights(wrecked);
+          tf.dispose(wrecked);
+          return 1;
+        },
+      } as unknown as Autoencoder;
+      const perEpoch: Float32Array[][] = [];
+      const before = tf.memory().numTensors;
+      const res = await trainAutoencoder(custom, x, {
+        epochs: 20,
+        batchSize: 50,
+        validationSplit: 0.25,
+        earlyStopping: { patience: 3, restoreBest },
+        onEpoch: () => perEpoch.push(weightsOf(ae.model)),
+      });
+      const leaked = tf.memory().numTensors - before;
+      const final = weightsOf(ae.model);
+      ae.dispose();
+      return { res, perEpoch, final, leaked };
+    };
+    const kept = await run(true);
+    const val = kept.res.history.map((h) => h.valLoss!);
+    const best = val.indexOf(Math.min(...val));
+    expect(kept.res.stoppedEarly).toBe(true);
+    expect(best).toBeLessThan(val.length - 1);
+    expect(kept.res.restoredEpoch).toBe(best);
+    kept.final.forEach((w, i) => expect(maxAbsDiff(w, kept.perEpoch[best]![i]!)).toBe(0));
+    // Without it: the last epoch's weights (Keras' default), and no restoredEpoch.
+    const last = await run(false);
+    expect(last.res.restoredEpoch).toBeUndefined();
+    last.final.forEach((w, i) => expect(maxAbsDiff(w, last.perEpoch[last.perEpoch.length - 1]![i]!)).toBe(0));
+    expect(maxAbsDiff(last.final[0]!, last.perEpoch[best]![0]!)).toBeGreaterThan(0);
+    // The snapshots are all disposed: both runs keep the same tensors (the optimizer's slots).
+    expect(kept.leaked).toBe(last.leaked);
+  });
+
+  it('restoreBest needs a model to restore: trainLoop without one refuses it', async () => {
+    const opts = { epochs: 1, earlyStopping: { patience: 1, restoreBest: true } };
+    await expect(trainLoop(x, undefined, opts, async () => 0, async () => 0)).rejects.toThrow(/restoreBest/);
   });
 
   it('aborts between batches with the signal’s reason', async () => {

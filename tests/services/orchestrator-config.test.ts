@@ -36,7 +36,7 @@ describe('orchestrator: pipeline config (study fields)', () => {
         ],
         attack: { iterations: 2, update: v1.DeltaUpdate.DELTA_UPDATE_SIGN },
         protocol: {
-          validation: { fraction: 0.25, patience: 2, minDelta: 1e-4 },
+          validation: { fraction: 0.25, patience: 2, minDelta: 1e-4, restoreBest: true },
           retrainSchedule: v1.RetrainSchedule.RETRAIN_SCHEDULE_PLATEAU,
           probe: v1.ProbeKind.PROBE_KIND_BOTH,
           probeTrainSamples: 100,
@@ -49,7 +49,7 @@ describe('orchestrator: pipeline config (study fields)', () => {
     expect(a.seed).toBe(3);
     expect(a.methods).toEqual(['mine', 'init-noise', 'mine-adam@0.05', 'cosine-sign', 'repeat']);
     expect(a.attack.update).toBe('sign');
-    expect(a.validation).toEqual({ fraction: 0.25, patience: 2, minDelta: 1e-4, seed: 3 });
+    expect(a.validation).toEqual({ fraction: 0.25, patience: 2, minDelta: 1e-4, restoreBest: true, seed: 3 });
     expect(a.retrainSchedule).toBe('plateau');
     expect(a.probe).toBe('both');
     expect(a.probeTrainSamples).toBe(100);

@@ -693,6 +693,11 @@ export interface EarlyStopping {
   patience: number;
   /** Minimum decrease that counts as an improvement (≥ 0). Default 0. */
   minDelta: number;
+  /**
+   * End with the weights of the epoch with the lowest monitored loss instead
+   * of the last epoch's (Keras' restore_best_weights). Default false.
+   */
+  restoreBest: boolean;
 }
 
 /** Training schedule (TrainOptions). */
@@ -952,7 +957,14 @@ export interface ValidationProtocol {
     | number
     | undefined;
   /** Seed of the split. Unset: the first of the pipeline's seeds (every seed sees the same split). */
-  seed?: number | undefined;
+  seed?:
+    | number
+    | undefined;
+  /**
+   * Early-stopped training (the original, PLATEAU retraining) ends with the
+   * weights of its best validation epoch instead of its last. Default false.
+   */
+  restoreBest: boolean;
 }
 
 /**
@@ -1784,7 +1796,7 @@ export const ModelRef: MessageFns<ModelRef> = {
 };
 
 function createBaseEarlyStopping(): EarlyStopping {
-  return { patience: 0, minDelta: 0 };
+  return { patience: 0, minDelta: 0, restoreBest: false };
 }
 
 export const EarlyStopping: MessageFns<EarlyStopping> = {
@@ -1794,6 +1806,9 @@ export const EarlyStopping: MessageFns<EarlyStopping> = {
     }
     if (message.minDelta !== 0) {
       writer.uint32(17).double(message.minDelta);
+    }
+    if (message.restoreBest !== false) {
+      writer.uint32(24).bool(message.restoreBest);
     }
     return writer;
   },
@@ -1827,6 +1842,14 @@ export const EarlyStopping: MessageFns<EarlyStopping> = {
             message.minDelta = reader.double();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.restoreBest = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1847,6 +1870,11 @@ export const EarlyStopping: MessageFns<EarlyStopping> = {
         : isSet(object.min_delta)
         ? globalThis.Number(object.min_delta)
         : 0,
+      restoreBest: isSet(object.restoreBest)
+        ? globalThis.Boolean(object.restoreBest)
+        : isSet(object.restore_best)
+        ? globalThis.Boolean(object.restore_best)
+        : false,
     };
   },
 
@@ -1858,6 +1886,9 @@ export const EarlyStopping: MessageFns<EarlyStopping> = {
     if (message.minDelta !== 0) {
       obj.minDelta = floatToJson(message.minDelta);
     }
+    if (message.restoreBest !== false) {
+      obj.restoreBest = message.restoreBest;
+    }
     return obj;
   },
 
@@ -1868,6 +1899,7 @@ export const EarlyStopping: MessageFns<EarlyStopping> = {
     const message = createBaseEarlyStopping();
     message.patience = object.patience ?? 0;
     message.minDelta = object.minDelta ?? 0;
+    message.restoreBest = object.restoreBest ?? false;
     return message;
   },
 };
@@ -3786,7 +3818,7 @@ export const AugmentationMethod: MessageFns<AugmentationMethod> = {
 };
 
 function createBaseValidationProtocol(): ValidationProtocol {
-  return { fraction: 0, patience: 0, minDelta: undefined, seed: undefined };
+  return { fraction: 0, patience: 0, minDelta: undefined, seed: undefined, restoreBest: false };
 }
 
 export const ValidationProtocol: MessageFns<ValidationProtocol> = {
@@ -3802,6 +3834,9 @@ export const ValidationProtocol: MessageFns<ValidationProtocol> = {
     }
     if (message.seed !== undefined) {
       writer.uint32(32).uint64(message.seed);
+    }
+    if (message.restoreBest !== false) {
+      writer.uint32(40).bool(message.restoreBest);
     }
     return writer;
   },
@@ -3851,6 +3886,14 @@ export const ValidationProtocol: MessageFns<ValidationProtocol> = {
             message.seed = longToNumber(reader.uint64());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.restoreBest = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3873,6 +3916,11 @@ export const ValidationProtocol: MessageFns<ValidationProtocol> = {
         ? globalThis.Number(object.min_delta)
         : undefined,
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
+      restoreBest: isSet(object.restoreBest)
+        ? globalThis.Boolean(object.restoreBest)
+        : isSet(object.restore_best)
+        ? globalThis.Boolean(object.restore_best)
+        : false,
     };
   },
 
@@ -3890,6 +3938,9 @@ export const ValidationProtocol: MessageFns<ValidationProtocol> = {
     if (message.seed !== undefined) {
       obj.seed = Math.round(message.seed);
     }
+    if (message.restoreBest !== false) {
+      obj.restoreBest = message.restoreBest;
+    }
     return obj;
   },
 
@@ -3902,6 +3953,7 @@ export const ValidationProtocol: MessageFns<ValidationProtocol> = {
     message.patience = object.patience ?? 0;
     message.minDelta = object.minDelta ?? undefined;
     message.seed = object.seed ?? undefined;
+    message.restoreBest = object.restoreBest ?? false;
     return message;
   },
 };
