@@ -155,7 +155,7 @@ function mmd2(x: Float64Array, m: number, y: Float64Array, n: number, d: number)
 }
 
 export interface KidOptions {
-  /** Random subsets averaged over (default 100, as Bińkowski et al.'s reference code). */
+  /** Random subsets averaged over (default 100, as Bińkowski et al.'s reference code; 1 when a subset is the whole of both sets). */
   subsets?: number;
   /** Rows drawn (without replacement) from each set per subset (default 1000; at most the smaller set's size). */
   subsetSize?: number;
@@ -169,6 +169,7 @@ export interface KidResult {
   mean: number;
   /** Sample standard deviation over subsets (0 with one subset). */
   std: number;
+  /** Subsets computed. */
   subsets: number;
   /** Rows per set in each subset, as run. */
   subsetSize: number;
@@ -197,13 +198,15 @@ export function kernelInceptionDistance(a: FeatureRows, b: FeatureRows, d: numbe
   if (!Number.isInteger(wanted) || wanted < 2) throw new Error(`kernelInceptionDistance: subsetSize must be an integer ≥ 2, got ${wanted}`);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`kernelInceptionDistance: seed must be a non-negative integer, got ${seed}`);
   const size = Math.min(wanted, na, nb);
+  // Subsets that take every row of both sets are all the same MMD²: one suffices.
+  const draws = size === na && size === nb ? 1 : subsets;
   const values: number[] = [];
-  for (let s = 0; s < subsets; s++) {
+  for (let s = 0; s < draws; s++) {
     const ia = new Rng(seed, STREAM.kid, s, 0).permutation(na).subarray(0, size);
     const ib = new Rng(seed, STREAM.kid, s, 1).permutation(nb).subarray(0, size);
     values.push(mmd2(takeRows(a, ia, d), size, takeRows(b, ib, d), size, d));
   }
-  const mean = values.reduce((x, y) => x + y, 0) / subsets;
-  const std = subsets > 1 ? Math.sqrt(values.reduce((x, v) => x + (v - mean) ** 2, 0) / (subsets - 1)) : 0;
-  return { mean, std, subsets, subsetSize: size };
+  const mean = values.reduce((x, y) => x + y, 0) / draws;
+  const std = draws > 1 ? Math.sqrt(values.reduce((x, v) => x + (v - mean) ** 2, 0) / (draws - 1)) : 0;
+  return { mean, std, subsets: draws, subsetSize: size };
 }

@@ -14,3 +14,13 @@ export {
   type KidOptions,
   type KidResult,
 } from './fid.js';
+export {
+  trainFeatureModel,
+  saveFeatureModel,
+  loadFeatureModel,
+  extractFeatures,
+  FEATURE_MODEL_DEFAULTS,
+  type FeatureModel,
+  type FeatureModelOptions,
+  type FeatureModelRecord,
+} from './feature-model.js';
