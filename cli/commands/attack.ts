@@ -143,8 +143,10 @@ export function attackCommand(): Command {
         attack: { results, similarity: config.similarity.kind },
       })));
       // FID/KID of x′ against the training data (the paper's Table 2).
+      // x′ of the training split (or of --x) against its own clean rows: pairs, row by row.
+      const reference = ds ? ds.train.x : data;
       const quality = featureModel
-        ? { ...setDistances({ model: featureModel }, ds ? ds.train.x : data, { x_adv: xAdv }, o.seed)['x_adv']!, feature_model: featureModel.record }
+        ? { ...setDistances({ model: featureModel }, reference, { x_adv: xAdv }, { seed: o.seed, paired: reference === data })['x_adv']!, feature_model: featureModel.record }
         : undefined;
       const summary = {
         samples: n,

@@ -24,8 +24,12 @@ export interface SetDistance {
   kid: number;
 }
 
-/** FID and KID × 100 of each set (rows of flat samples) against `reference`, on `scoring.model`'s features. */
-export function setDistances(scoring: SetScoring, reference: Float32Array, sets: Record<string, Float32Array>, seed = 0): Record<string, SetDistance> {
+/**
+ * FID and KID × 100 of each set (rows of flat samples) against `reference`,
+ * on `scoring.model`'s features. `paired`: row i of every set was made from
+ * row i of `reference` (KID then compares disjoint rows: libs/eval KidOptions).
+ */
+export function setDistances(scoring: SetScoring, reference: Float32Array, sets: Record<string, Float32Array>, opts: { seed?: number; paired?: boolean } = {}): Record<string, SetDistance> {
   const width = scoring.model.record.features;
   const ref = extractFeatures(scoring.model, reference);
   const out: Record<string, SetDistance> = {};
@@ -33,7 +37,7 @@ export function setDistances(scoring: SetScoring, reference: Float32Array, sets:
     const f = extractFeatures(scoring.model, x);
     out[name] = {
       fid: frechetDistance(f, ref, width),
-      kid: KID_SCALE * kernelInceptionDistance(f, ref, width, { seed, ...scoring.kid }).mean,
+      kid: KID_SCALE * kernelInceptionDistance(f, ref, width, { seed: opts.seed ?? 0, paired: opts.paired ?? false, ...scoring.kid }).mean,
     };
   }
   return out;
@@ -43,11 +47,12 @@ export function setDistances(scoring: SetScoring, reference: Float32Array, sets:
  * Adds `fid` and `kid` to every arm of `report` with a generated set (what
  * the arm retrained on besides the originals: for attack arms the UAEs, a
  * failure replaced by its original), against the samples trained on and
- * attacked. `repeat` and `none` generate nothing and get none.
+ * attacked: row by row their transforms, so KID pairs them (setDistances).
+ * `repeat` and `none` generate nothing and get none.
  */
 export function scoreGeneratedSets(report: AugmentationReport, scoring: SetScoring): void {
   const sets = Object.fromEntries(Object.entries(report.generated).flatMap(([arm, g]) => (g && report.methods[arm as keyof typeof report.methods] ? [[arm, g.x]] : [])));
-  for (const [arm, d] of Object.entries(setDistances(scoring, report.trainX, sets, report.seed))) {
+  for (const [arm, d] of Object.entries(setDistances(scoring, report.trainX, sets, { seed: report.seed, paired: true }))) {
     Object.assign(report.methods[arm as keyof typeof report.methods]!, d);
   }
 }

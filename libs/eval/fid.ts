@@ -160,6 +160,14 @@ export interface KidOptions {
   /** Rows drawn (without replacement) from each set per subset (default 1000; at most the smaller set's size). */
   subsetSize?: number;
   seed?: number;
+  /**
+   * Row i of `b` was made from row i of `a` (a generated set against its
+   * originals): each subset then takes its rows of `a` and of `b` from
+   * disjoint row indices, so that a pair (x, x′) never meets in the cross
+   * term, whose k(x, x′) ≈ k(x, x) would otherwise bias the estimate down by
+   * O(1/n). Needs sets of equal size; subsets of at most half of it.
+   */
+  paired?: boolean;
 }
 
 export const KID_DEFAULTS = { subsets: 100, subsetSize: 1000, seed: 0 } as const;
@@ -185,8 +193,9 @@ function takeRows(x: FeatureRows, idx: Int32Array, d: number): Float64Array {
 /**
  * KID of two feature sets (rows × d each): the unbiased polynomial-kernel
  * MMD² averaged over `subsets` seeded draws of `subsetSize` rows from each
- * set (every row of a set when it has fewer). Unbiased: its expectation is
- * the population MMD², 0 for two samples of one distribution.
+ * set (every row of a set when it has fewer; `paired`: disjoint rows).
+ * Unbiased: its expectation is the population MMD², 0 for two samples of one
+ * distribution.
  */
 export function kernelInceptionDistance(a: FeatureRows, b: FeatureRows, d: number, opts: KidOptions = {}): KidResult {
   const na = checkRows(a, d, 'a', 'kernelInceptionDistance');
@@ -197,13 +206,24 @@ export function kernelInceptionDistance(a: FeatureRows, b: FeatureRows, d: numbe
   if (!Number.isInteger(subsets) || subsets < 1) throw new Error(`kernelInceptionDistance: subsets must be a positive integer, got ${subsets}`);
   if (!Number.isInteger(wanted) || wanted < 2) throw new Error(`kernelInceptionDistance: subsetSize must be an integer ≥ 2, got ${wanted}`);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`kernelInceptionDistance: seed must be a non-negative integer, got ${seed}`);
-  const size = Math.min(wanted, na, nb);
+  const paired = opts.paired ?? false;
+  if (paired && na !== nb) throw new Error(`kernelInceptionDistance: paired sets need as many rows in b as in a, got ${nb} and ${na}`);
+  if (paired && na < 4) throw new Error(`kernelInceptionDistance: paired sets need at least 4 rows (two disjoint halves of 2), got ${na}`);
+  const size = paired ? Math.min(wanted, Math.floor(na / 2)) : Math.min(wanted, na, nb);
   // Subsets that take every row of both sets are all the same MMD²: one suffices.
-  const draws = size === na && size === nb ? 1 : subsets;
+  const draws = !paired && size === na && size === nb ? 1 : subsets;
   const values: number[] = [];
   for (let s = 0; s < draws; s++) {
-    const ia = new Rng(seed, STREAM.kid, s, 0).permutation(na).subarray(0, size);
-    const ib = new Rng(seed, STREAM.kid, s, 1).permutation(nb).subarray(0, size);
+    let ia: Int32Array;
+    let ib: Int32Array;
+    if (paired) {
+      const order = new Rng(seed, STREAM.kid, s, 2).permutation(na);
+      ia = order.subarray(0, size);
+      ib = order.subarray(size, 2 * size);
+    } else {
+      ia = new Rng(seed, STREAM.kid, s, 0).permutation(na).subarray(0, size);
+      ib = new Rng(seed, STREAM.kid, s, 1).permutation(nb).subarray(0, size);
+    }
     values.push(mmd2(takeRows(a, ia, d), size, takeRows(b, ib, d), size, d));
   }
   const mean = values.reduce((x, y) => x + y, 0) / draws;

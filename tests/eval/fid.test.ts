@@ -183,13 +183,25 @@ describe('KID', () => {
     expect(kernelInceptionDistance(a, c, 4, { subsets: 20, subsetSize: 500, seed: 1 }).mean).not.toBe(other.mean);
   });
 
-  it('of a set against itself is ≈ 0: only the O(1/n) term of the rows that fall in both halves remains', () => {
-    const a = gaussianSample(400, [0.2, -0.1], cholesky(diag([1, 0.5])), 14);
-    const c = gaussianSample(400, [1, 0], cholesky(diag([1, 0.5])), 15);
+  it('of a set against itself: unpaired keeps the −(2/n)(mean k(x, x) − mean k(x, x′)) of rows meeting themselves; paired, ≈ 0', () => {
+    const n = 400;
+    const a = gaussianSample(n, [0.2, -0.1], cholesky(diag([1, 0.5])), 14);
+    const c = gaussianSample(n, [1, 0], cholesky(diag([1, 0.5])), 15);
+    const k = (i: number, j: number) => ((a[2 * i]! * a[2 * j]! + a[2 * i + 1]! * a[2 * j + 1]!) / 2 + 1) ** 3;
+    let diagSum = 0;
+    let offSum = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) (i === j ? (diagSum += k(i, j)) : (offSum += k(i, j)));
     const self = kernelInceptionDistance(a, a, 2, { subsets: 10 });
     // Every subset would be the whole of both sets: computed once.
-    expect(self).toMatchObject({ subsetSize: 400, subsets: 1, std: 0 });
-    expect(Math.abs(self.mean)).toBeLessThan(0.02 * kernelInceptionDistance(a, c, 2, { subsets: 10 }).mean);
+    expect(self).toMatchObject({ subsetSize: n, subsets: 1, std: 0 });
+    expect(self.mean).toBeCloseTo((-2 / n) * (diagSum / n - offSum / (n * (n - 1))), 10);
+    expect(self.mean).toBeLessThan(0);
+    // Paired: each subset's two halves are disjoint rows, an unbiased estimate of 0.
+    const paired = kernelInceptionDistance(a, a, 2, { subsets: 50, paired: true });
+    expect(paired).toMatchObject({ subsetSize: n / 2, subsets: 50 });
+    expect(Math.abs(paired.mean)).toBeLessThan((4 * paired.std) / Math.sqrt(50));
+    expect(Math.abs(paired.mean)).toBeLessThan(0.02 * kernelInceptionDistance(a, c, 2, { subsets: 10 }).mean);
+    expect(() => kernelInceptionDistance(a, c.subarray(0, 20), 2, { paired: true })).toThrow(/paired sets need as many rows in b as in a, got 10 and 400/);
   });
 
   it('refuses malformed input and options, naming them', () => {
