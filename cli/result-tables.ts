@@ -17,6 +17,8 @@ export function studyRows(metrics: ResultMetrics, order?: readonly string[]): Ro
     const rank = (k: string) => (k === 'original' ? -1 : order.includes(k) ? order.indexOf(k) : order.length);
     entries = entries.sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
   }
+  const fid = entries.some(([, m]) => m.fid !== undefined);
+  const num = (v: number | undefined) => (v === undefined ? '' : v.toPrecision(4));
   return entries.map(([method, m]) => ({
     method,
     'test recon error': m.test_recon_error?.toFixed(5) ?? '',
@@ -25,6 +27,7 @@ export function studyRows(metrics: ResultMetrics, order?: readonly string[]): Ro
     ASR: pct(m.asr),
     'acc (MLP)': pct(m.accuracy),
     'acc (ExtraTrees)': pct(m.accuracy_extratrees),
+    ...(fid ? { FID: num(m.fid), 'KID×100': num(m.kid) } : {}),
     steps: m.train_steps === undefined ? '' : String(Math.round(m.train_steps)),
     's/sample': m.seconds_per_sample === undefined || method === 'original' ? '' : m.seconds_per_sample.toFixed(3),
   }));

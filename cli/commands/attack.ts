@@ -4,6 +4,8 @@
  * similarity (MI for MINE) as .npy, all of them with the clean x, labels and
  * source rows as <similarity>.npz (docs/file-formats.md), per-sample details as
  * results.json; with --json prints { samples, seconds, samples_per_s, asr }.
+ * `--fid` adds FID and KID × 100 of x′ against the dataset's training split
+ * (with --x: against its clean rows) and the feature network's record.
  *
  * Ctrl-C (or SIGTERM) keeps the samples finished so far, marked
  * `"partial": true` in results.json, leaves status.json `interrupted` and
@@ -18,8 +20,8 @@ import { initBackend } from '../../libs/tensor/index.js';
 import { encodeNpz, npyFloat32, readNpy, sourceRows, type DatasetSplit } from '../../libs/data/index.js';
 import { loadAutoencoder } from '../../libs/models/index.js';
 import { attackConfig, type SampleResult } from '../../libs/attack/index.js';
-import { generateUaes, sampleBundle, similarityFor, stackAdversarial } from '../../libs/augment/index.js';
-import { attackSuccessRate, summarize } from '../../libs/eval/index.js';
+import { generateUaes, sampleBundle, setDistances, similarityFor, stackAdversarial } from '../../libs/augment/index.js';
+import { attackSuccessRate, summarize, type FeatureModel } from '../../libs/eval/index.js';
 import { progressSink } from '../progress.js';
 import { addAttackOptions, addDataOptions, addOutputOptions, addRunOptions, attackInputFrom, int, loadDatasetFor } from '../options.js';
 import { INTERRUPTED_EXIT_CODE, interruptScope } from '../interrupt.js';
@@ -28,6 +30,7 @@ import { RunStatus } from '../run-status.js';
 import { readSampleResults, writeSampleResults } from '../sample-results.js';
 import { writeAtomic } from '../atomic.js';
 import { forFlag } from '../conventions.js';
+import { featureModelFor } from '../feature-model.js';
 
 export function attackCommand(): Command {
   const cmd = new Command('attack')
@@ -39,18 +42,25 @@ export function attackCommand(): Command {
     .addOption(new Option('--similarity <kind>', 'MINE (the paper), L2 (L2-UAE) or cosine').choices(['mine', 'l2', 'cosine']).default('mine'));
   addDataOptions(cmd, false);
   addAttackOptions(cmd);
-  cmd.option('--seed <n>', 'seed', int('--seed'), 0);
+  cmd
+    .option('--seed <n>', 'seed', int('--seed'), 0)
+    .option('--fid', "FID and KID (× 100) of x′ against the dataset's training split (with --x: its clean rows), on a classifier trained on the dataset (saved to OUT/feature-model)")
+    .option('--feature-model <dir>', 'with --fid: the feature network of an earlier run (its feature-model/ folder) instead of training one');
   addRunOptions(cmd, 'an interrupted attack in --out: attack only the samples it did not finish');
   addOutputOptions(cmd);
   return cmd.action(async (o) => {
     if (!o.x === !o.dataset) throw new InvalidArgumentError('give exactly one of --dataset and --x');
+    if (o.featureModel && !o.fid) throw new InvalidArgumentError('--feature-model needs --fid');
+    if (o.fid && o.x && !o.featureModel) throw new InvalidArgumentError('--fid with --x needs --feature-model DIR (there are no labels to train a feature network on)');
     const progress = progressSink({ quiet: Boolean(o.quiet || o.json) });
     const info = await initBackend();
     const ae = await forFlag('--model-dir', o.modelDir, () => loadAutoencoder(o.modelDir));
+    let featureModel: FeatureModel | undefined;
     try {
       const d = ae.inputShape.reduce((a, b) => a * b, 1);
       let data: Float32Array;
       let split: DatasetSplit | undefined;
+      let ds: Awaited<ReturnType<typeof loadDatasetFor>> | undefined;
       if (o.x) {
         const arr = await forFlag('--x', o.x, () => readNpy(o.x));
         const rowSize = arr.shape.slice(1).reduce((a, b) => a * b, 1);
@@ -59,7 +69,8 @@ export function attackCommand(): Command {
         }
         data = npyFloat32(arr);
       } else {
-        split = (await loadDatasetFor(o, ae.kind))[o.split as 'train' | 'test'];
+        ds = await loadDatasetFor(o, ae.kind);
+        split = ds[o.split as 'train' | 'test'];
         data = split.x;
       }
       const n = data.length / d;
@@ -76,6 +87,7 @@ export function attackCommand(): Command {
         }
         earlier = kept.results;
       }
+      if (o.fid) featureModel = await featureModelFor(ds, o.out, { sampleSize: d, dir: o.featureModel, resume: o.resume, log: (l) => progress.log(l) });
       const status = await RunStatus.start(o.out, 'attack');
       status.enter('attack');
       const doneIds = new Set(earlier.map((r) => r.sampleId));
@@ -130,22 +142,31 @@ export function attackCommand(): Command {
         ...(split?.labels ? { labels: split.labels } : {}),
         attack: { results, similarity: config.similarity.kind },
       })));
+      // FID/KID of x′ against the training data (the paper's Table 2).
+      // x′ of the training split (or of --x) against its own clean rows: pairs, row by row.
+      const reference = ds ? ds.train.x : data;
+      const quality = featureModel
+        ? { ...setDistances({ model: featureModel }, reference, { x_adv: xAdv }, { seed: o.seed, paired: reference === data })['x_adv']!, feature_model: featureModel.record }
+        : undefined;
       const summary = {
         samples: n,
         seconds,
         samples_per_s: rest.length > 0 ? rest.length / seconds : 0,
         asr: attackSuccessRate(results),
         similarity_of_successes: summarize(results.filter((r) => r.success).map((r) => r.similarity)) ?? null,
+        ...quality,
       };
       await writeSampleResults(o.out, results, ae.inputShape, { ...header(n), ...summary });
       await status.finish('complete');
       if (o.json) {
-        process.stdout.write(JSON.stringify({ samples: n, seconds, samples_per_s: summary.samples_per_s, asr: summary.asr }) + '\n');
+        process.stdout.write(JSON.stringify({ samples: n, seconds, samples_per_s: summary.samples_per_s, asr: summary.asr, ...(quality ? { fid: quality.fid, kid: quality.kid } : {}) }) + '\n');
       } else {
-        console.log(`${n} samples in ${seconds.toFixed(1)} s (${summary.samples_per_s.toFixed(3)} samples/s), ASR ${(summary.asr * 100).toFixed(1)}%; wrote ${o.out}/x-adv.npy, success.npy, similarity.npy, ${bundle}, results.json`);
+        const fid = quality ? `, FID ${quality.fid.toPrecision(4)}, KID×100 ${quality.kid.toPrecision(4)}` : '';
+        console.log(`${n} samples in ${seconds.toFixed(1)} s (${summary.samples_per_s.toFixed(3)} samples/s), ASR ${(summary.asr * 100).toFixed(1)}%${fid}; wrote ${o.out}/x-adv.npy, success.npy, similarity.npy, ${bundle}, results.json`);
       }
     } finally {
       ae.dispose();
+      featureModel?.classifier.dispose();
     }
   });
 }

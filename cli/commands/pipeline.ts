@@ -40,6 +40,7 @@ import { toolInfo } from '../tool-info.js';
 import { resultDocument } from '../../libs/results/index.js';
 import { studyTables } from '../result-tables.js';
 import { formatOption } from '../tables.js';
+import { featureModelFor } from '../feature-model.js';
 
 export { CONVERGENCE_THRESHOLD } from '../../libs/augment/index.js';
 
@@ -62,7 +63,7 @@ function fraction(name: string) {
 const DOCUMENT_FLAGS = [
   'dataset', 'dataDir', 'labelColumn', 'trainSamples', 'testSamples', 'dataSeed', 'model', 'hidden', 'k', 'latent', 'widths',
   'epochs', 'retrainEpochs', 'retrainSchedule', 'validation', 'patience', 'restoreBest', 'batch', 'converge', 'maxEpochs', 'probe', 'probeTrainSamples',
-  'classifierEpochs', 'workers',
+  'classifierEpochs', 'workers', 'fid', 'featureModel',
 ] as const;
 
 /** The flags behind the document's attack fields, for messages. */
@@ -151,7 +152,9 @@ export function pipelineCommand(): Command {
     .option('--max-epochs <n>', `concrete AE: cap of the convergence loop (default ${D.maxEpochsFactor} × --epochs)`, int('--max-epochs'))
     .addOption(new Option('--probe <p>', `downstream probes (labelled data): mlp, extratrees (the paper's, on the full training split) or both (default ${D.probe})`).choices(['mlp', 'extratrees', 'both']))
     .option('--probe-train-samples <n>', 'ExtraTrees probe: a seeded subset of the full training split (default: all of it)', int('--probe-train-samples'))
-    .option('--classifier-epochs <n>', `MLP probe epochs (0 = no probes at all; default ${D.classifierEpochs})`, int('--classifier-epochs'));
+    .option('--classifier-epochs <n>', `MLP probe epochs (0 = no probes at all; default ${D.classifierEpochs})`, int('--classifier-epochs'))
+    .option('--fid', "FID and KID (× 100) of every generated set against the training samples, on a classifier's penultimate layer trained on the dataset (saved to OUT/feature-model; docs/algorithms.md)")
+    .option('--feature-model <dir>', "with --fid: the feature network of an earlier run (its feature-model/ folder) instead of training one");
   addAttackOptions(cmd);
   cmd
     .addOption(new Option('--delta-update <rule>', 'δ update of every attack arm without its own: gradient (the paper; default), sign or adam').choices(['gradient', 'sign', 'adam']))
@@ -181,6 +184,10 @@ export function pipelineCommand(): Command {
     const imageShape = ds.nativeShape ?? ds.inputShape;
     const config = augmentationConfigOf(run, imageShape);
     await writeAtomic(join(out, 'config.json'), JSON.stringify(recorded, null, 2) + '\n');
+    const featureModel = run.fid
+      ? await featureModelFor(ds, out, { sampleSize: ds.inputShape.reduce((a, b) => a * b, 1), ...(run.featureModel !== undefined ? { dir: run.featureModel } : {}), resume: earlierRun, log: (l) => progress.log(l) })
+      : undefined;
+    if (featureModel) config.fid = { model: featureModel };
     const status = await RunStatus.start(out, 'pipeline');
     progress.log(`backend ${info.name} (${info.provider}); ${ds.name}: ${ds.train.n} train / ${ds.test.n} test samples of [${ds.inputShape.join('×')}]; seeds ${seeds.join(', ')}`);
     // One seed writes its outputs at the top level (as before); several, one folder per seed.
@@ -261,9 +268,11 @@ export function pipelineCommand(): Command {
       return;
     } finally {
       interrupt.dispose();
+      featureModel?.classifier.dispose();
     }
     progress.stop();
-    const { metrics, reports } = outcome;
+    const { reports } = outcome;
+    const metrics: StudyMetrics = { ...outcome.metrics, ...(featureModel ? { feature_model: featureModel.record } : {}) };
     // metrics.json is the result document (libs/results, docs/results-schema.md).
     const document = resultDocument(metrics, { startedAt, finishedAt: new Date() });
     await writeAtomic(join(out, 'metrics.json'), JSON.stringify(document, null, 2) + '\n');

@@ -16,6 +16,7 @@ export { sampleBundle, methodBundle, stackAdversarial, type BundleInput } from '
 export { sampleDiagnostics, summarizeDiagnostics, diagnosticsCsv, type SampleDiagnostics, type DiagnosticsSummary } from './diagnostics.js';
 export { horizontalFlip, randomRotation, rotationAngle } from './conventional.js';
 export { studyMarkdown } from './markdown.js';
+export { scoreGeneratedSets, setDistances, KID_SCALE, type SetScoring, type SetDistance } from './fid.js';
 export {
   parseRunConfig,
   mergeRunConfig,

@@ -28,6 +28,8 @@ export function studyMarkdown(s: Omit<StudyMetrics, 'protocol'> & { protocol?: S
     { title: 'accuracy (ExtraTrees)', metric: 'accuracy_extratrees', fmt: pct },
     { title: 'training steps', metric: 'train_steps', fmt: (v: number) => String(Math.round(v)) },
     { title: 'selection convergence', metric: 'selection_convergence', fmt: (v: number) => v.toFixed(3) },
+    { title: 'FID', metric: 'fid', fmt: (v: number) => v.toPrecision(4) },
+    { title: 'KID × 100', metric: 'kid', fmt: (v: number) => v.toPrecision(4) },
   ].filter((c) => has(c.metric as StudyMetric)) as typeof cols;
   const out: string[] = [];
   out.push(
@@ -37,6 +39,11 @@ export function studyMarkdown(s: Omit<StudyMetrics, 'protocol'> & { protocol?: S
     `| --- | ${cols.map(() => '---:').join(' | ')} |`,
     ...arms.map(([arm, m]) => `| ${arm} | ${cols.map((c) => cell(m, c.metric, c.fmt)).join(' | ')} |`),
   );
+  const fm = s.feature_model;
+  if (fm) {
+    const acc = fm.test_accuracy === null ? '' : `, test accuracy ${(fm.test_accuracy * 100).toFixed(2)}%`;
+    out.push('', `FID and KID × 100 of each generated set against the samples trained on, on the features of ${fm.architecture} trained on ${fm.dataset} (${fm.epochs} epochs${acc})${fm.path ? `, ${fm.path}` : ''}.`);
+  }
   const diag = arms.filter(([, m]) => m.diagnostics);
   if (diag.length) {
     const med = (v: { median: number } | undefined) => (v ? v.median.toPrecision(3) : '');

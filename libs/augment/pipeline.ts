@@ -39,6 +39,7 @@ import {
   type TrainedModel,
 } from './stages.js';
 import { sampleDiagnostics, summarizeDiagnostics, type SampleDiagnostics } from './diagnostics.js';
+import { scoreGeneratedSets, type SetScoring } from './fid.js';
 
 export { parseMethod, type AugmentationMethod, type MethodMetrics } from './stages.js';
 
@@ -103,6 +104,8 @@ export interface AugmentationConfig {
   convergence?: { threshold: number; maxEpochs: number };
   /** Native sample shape for the image arms (flip, rotate-…); default the dataset's. */
   imageShape?: number[];
+  /** FID and KID of every generated set against the samples trained on, on this feature network (fid.ts). Default off. */
+  fid?: SetScoring;
 }
 
 /** The resolved protocol, recorded with the metrics. */
@@ -437,6 +440,10 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
     }
   } finally {
     original.ae.dispose();
+  }
+  if (cfg.fid) {
+    hooks.onStage?.('FID and KID of the generated sets');
+    scoreGeneratedSets(report, cfg.fid);
   }
   return report;
 }

@@ -43,6 +43,8 @@ export const PIPELINE_DEFAULTS = {
   probe: 'both' as ProbeKind,
   classifierEpochs: 50,
   seeds: [0],
+  /** FID and KID of the generated sets (libs/augment/fid.ts). */
+  fid: false,
 } as const;
 
 const count = z.number().int().min(0);
@@ -81,6 +83,10 @@ const PipelineRunObject = z.strictObject({
   /** MLP probe epochs; 0 = no probes at all. */
   classifierEpochs: count.default(PIPELINE_DEFAULTS.classifierEpochs),
   seeds: z.array(seed).min(1).default([...PIPELINE_DEFAULTS.seeds]),
+  /** FID and KID × 100 of every generated set against the training samples, on a feature network trained on the dataset (or `featureModel`). */
+  fid: z.boolean().default(PIPELINE_DEFAULTS.fid),
+  /** A feature network saved by an earlier run (its feature-model/ folder) instead of training one; needs fid. */
+  featureModel: z.string().min(1).optional(),
   /** Attack worker threads (results do not depend on it). */
   workers: count.optional(),
   attack: z.record(z.string(), z.unknown()).default({}),
@@ -104,6 +110,7 @@ export const PipelineRunSchema = PipelineRunObject.transform((c, ctx) => {
   } catch (e) {
     fail(['seeds'], (e as Error).message.replace(/^seeds: /, ''));
   }
+  if (c.featureModel !== undefined && !c.fid) fail(['featureModel'], 'needs fid on (--fid)');
   if (c.retrainSchedule === 'plateau' && !(c.validation > 0)) fail(['retrainSchedule'], '"plateau" needs a validation split (validation > 0)');
   if (c.restoreBest && !(c.validation > 0)) fail(['restoreBest'], 'needs a validation split (validation > 0)');
   const converges = c.model === 'concrete-ae' && c.converge;

@@ -72,6 +72,9 @@ export interface MethodMetrics {
   selected_features?: number[];
   /** Attack arms: how far the UAEs moved from the attack's initial draw (libs/augment/diagnostics.ts). */
   diagnostics?: DiagnosticsSummary;
+  /** Arms with a generated set, with FID on (fid.ts): FID and KID × 100 of the set against the samples trained on. */
+  fid?: number;
+  kid?: number;
 }
 
 const NUMBER = String.raw`(\d*\.?\d+(?:e-?\d+)?)`;

@@ -11,7 +11,7 @@
  * interval, every verdict `indistinguishable`): one seed cannot tell a
  * difference from noise.
  */
-import { meanInterval, pairedComparison, summarize, type Summary, type Verdict } from '../eval/index.js';
+import { meanInterval, pairedComparison, summarize, type FeatureModelRecord, type Summary, type Verdict } from '../eval/index.js';
 import type { Dataset } from '../data/index.js';
 import { runAugmentation, type AugmentationConfig, type AugmentationHooks, type AugmentationReport, type ProtocolRecord } from './pipeline.js';
 import { isMineMethod } from './stages.js';
@@ -28,6 +28,8 @@ export const STUDY_METRICS = [
   'train_steps',
   'train_epochs',
   'selection_convergence',
+  'fid',
+  'kid',
 ] as const;
 export type StudyMetric = (typeof STUDY_METRICS)[number];
 
@@ -75,6 +77,8 @@ export interface StudyMetrics {
   protocol: ProtocolRecord;
   methods: Record<string, ArmAggregate>;
   comparisons: Comparison[];
+  /** With FID on: the feature network of every arm's `fid` and `kid` (set by the caller that chose it). */
+  feature_model?: FeatureModelRecord;
 }
 
 export interface StudyHooks extends AugmentationHooks {

@@ -33,6 +33,19 @@ export class Classifier {
     return tf.tidy(() => this.model.apply(x, { training: false }) as tf.Tensor2D);
   }
 
+  /**
+   * Penultimate-layer activations [B, width]: the hidden ReLU layer (a
+   * linear probe's is its flattened input). The feature network of FID/KID
+   * (libs/eval/feature-model.ts).
+   */
+  features(x: tf.Tensor): tf.Tensor2D {
+    return tf.tidy(() => {
+      let h = x;
+      for (const layer of this.model.layers.slice(0, -1)) h = layer.apply(h, { training: false }) as tf.Tensor;
+      return tf.reshape(h, [x.shape[0]!, -1]) as tf.Tensor2D;
+    });
+  }
+
   predict(x: tf.Tensor): Int32Array {
     return tf.tidy(() => tf.argMax(this.logits(x), 1).dataSync() as Int32Array);
   }
@@ -70,8 +83,12 @@ export function createClassifier(inputShape: number[], classes: number, opts: Cl
     input = {};
   }
   layers.push(tfl.layers.dense({ units: classes, kernelInitializer: init(1), ...input }));
-  const model = tfl.sequential({ layers });
-  const optimizer = tf.train.adam(opts.learningRate ?? 1e-3);
+  return compileClassifier(tfl.sequential({ layers }), inputShape, classes, opts.learningRate);
+}
+
+/** Wraps a layers model that outputs logits (built above, or loaded: io.ts loadClassifier), compiled with softmax cross-entropy and Adam. */
+export function compileClassifier(model: tfl.LayersModel, inputShape: number[], classes: number, learningRate = 1e-3): Classifier {
+  const optimizer = tf.train.adam(learningRate);
   model.compile({
     optimizer,
     loss: (yTrue: tf.Tensor, logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, logits),

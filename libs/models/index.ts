@@ -36,9 +36,11 @@ export {
   fromArtifacts,
   saveAutoencoder,
   loadAutoencoder,
+  saveClassifier,
+  loadClassifier,
   MODEL_JSON,
   WEIGHTS_BIN,
   DISCRIMINATOR_DIR,
 } from './io.js';
-export { Classifier, createClassifier, trainClassifier, type ClassifierOptions } from './classifier.js';
+export { Classifier, createClassifier, compileClassifier, trainClassifier, type ClassifierOptions } from './classifier.js';
 export { trainModel, trainLoop, evaluateModelLoss, modelWeights, type BatchStep, type SplitEvaluator, type WeightKeeper } from './train.js';

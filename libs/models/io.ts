@@ -22,6 +22,7 @@ import { wrapAutoencoder } from './zoo.js';
 import type { Autoencoder, AutoencoderArtifacts, AutoencoderKind, CreateAutoencoderOptions, LayersModelArtifacts } from './types.js';
 import { AUTOENCODER_KINDS } from './types.js';
 import { readModelFiles, writeModelFiles } from './file-handler.js';
+import { compileClassifier, type Classifier } from './classifier.js';
 
 export { MODEL_JSON, WEIGHTS_BIN } from './file-handler.js';
 
@@ -159,4 +160,31 @@ export async function loadAutoencoder(dir: string): Promise<Autoencoder> {
       ? (await readLayersModel(join(dir, meta.discriminator))).artifacts
       : undefined;
   return loadWrapped(kind, meta?.inputShape, artifacts, meta?.options, discriminator);
+}
+
+/** Classifier metadata under `userDefinedMetadata.uae` (beside an autoencoder's kinds, so neither loader takes the other's model). */
+interface ClassifierMetadata {
+  kind: Classifier['kind'];
+  inputShape: number[];
+  classes: number;
+  /** What the caller recorded with it (e.g. the feature network's training and test accuracy). */
+  info?: Record<string, unknown>;
+}
+
+/** Writes a classifier to `dir` (model.json + weights.bin) with its shape, classes and `info`. */
+export async function saveClassifier(clf: Classifier, dir: string, info: Record<string, unknown> = {}): Promise<void> {
+  const meta: ClassifierMetadata = { kind: clf.kind, inputShape: [...clf.inputShape], classes: clf.classes, info };
+  await writeModelFiles(dir, await captureArtifacts(clf.model), { uae: meta });
+}
+
+/** Reads a classifier written by `saveClassifier` (compiled afresh), with the `info` saved beside it. */
+export async function loadClassifier(dir: string): Promise<{ classifier: Classifier; info: Record<string, unknown> }> {
+  const { metadata, artifacts } = await readLayersModel(dir);
+  const meta = (metadata as { uae?: Partial<ClassifierMetadata> } | undefined)?.uae;
+  if (meta?.kind !== 'mlp-classifier') {
+    throw new Error(`${dir}: not a saved classifier (userDefinedMetadata.uae.kind is ${JSON.stringify(meta?.kind)}, not "mlp-classifier")`);
+  }
+  if (!Array.isArray(meta.inputShape) || !Number.isInteger(meta.classes)) throw new Error(`${dir}: classifier metadata lacks inputShape or classes`);
+  const model = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
+  return { classifier: compileClassifier(model, meta.inputShape, meta.classes!), info: meta.info ?? {} };
 }

@@ -115,6 +115,7 @@ function resultsTable(input: ReportInput): string {
   const hasMi = entries.some(([, m]) => isMethodMetrics(m) && m.mi !== undefined);
   const hasTrees = entries.some(([, m]) => m.accuracy_extratrees !== undefined);
   const hasSteps = entries.some(([, m]) => m.train_steps !== undefined);
+  const hasFid = entries.some(([, m]) => isMethodMetrics(m) && m.fid !== undefined);
   const intervals = input.study?.intervals;
   const hasCi = intervals !== undefined && Object.values(intervals).some((i) => i.test_recon_error);
   const ci = (v: [number, number] | undefined, f: (x: number) => string) => (v ? `<td class="num">${escapeHtml(`[${f(v[0])}, ${f(v[1])}]`)}</td>` : `<td>${MISSING}</td>`);
@@ -128,6 +129,7 @@ function resultsTable(input: ReportInput): string {
     ...(hasAccuracy ? ['<th scope="col">accuracy (MLP)</th>'] : []),
     ...(hasTrees ? ['<th scope="col">accuracy (ExtraTrees)</th>'] : []),
     ...(hasSteps ? ['<th scope="col">training steps</th>'] : []),
+    ...(hasFid ? ['<th scope="col">FID</th>', '<th scope="col">KID × 100</th>'] : []),
     ...(hasMi ? ['<th scope="col">MI of UAEs (median [min, max], n)</th>'] : []),
     '<th scope="col">s / sample</th>',
   ].join('');
@@ -147,6 +149,7 @@ function resultsTable(input: ReportInput): string {
           : []),
         ...(hasTrees ? [m.accuracy_extratrees === undefined ? `<td>${MISSING}</td>` : `<td class="num">${escapeHtml(formatPercent(m.accuracy_extratrees, 2))}</td>`] : []),
         ...(hasSteps ? [m.train_steps === undefined ? `<td>${MISSING}</td>` : `<td class="num">${escapeHtml(Math.round(m.train_steps))}</td>`] : []),
+        ...(hasFid ? [mm?.fid, mm?.kid].map((v) => (v === undefined ? `<td>${MISSING}</td>` : `<td class="num">${escapeHtml(v.toPrecision(4))}</td>`)) : []),
         ...(hasMi
           ? [
               mm?.mi === undefined

@@ -30,6 +30,9 @@ export interface ReportMethodMetrics {
   seconds_per_sample: number;
   /** `mine`: MI of the successful UAEs. */
   mi?: Summary;
+  /** With FID on: FID and KID × 100 of the arm's generated set against the training samples. */
+  fid?: number;
+  kid?: number;
 }
 
 /**

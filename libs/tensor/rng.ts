@@ -141,4 +141,6 @@ export const STREAM = {
   /** Conventional augmentations (flip, rotation angles) and the study's validation split. */
   augment: 11,
   validation: 12,
+  /** KID's random subsets (libs/eval/fid.ts). */
+  kid: 13,
 } as const;
