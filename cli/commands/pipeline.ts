@@ -25,7 +25,7 @@ import { formatOption } from '../tables.js';
 
 export { CONVERGENCE_THRESHOLD } from '../../libs/augment/index.js';
 
-function seedList(v: string): number[] {
+export function seedList(v: string): number[] {
   const seeds = v.split(',').map((s) => Number(s.trim()));
   if (seeds.length === 0 || seeds.some((s) => !Number.isSafeInteger(s) || s < 0)) throw new InvalidArgumentError('--seeds must be a comma-separated list of non-negative integers, e.g. 0,1,2');
   if (new Set(seeds).size !== seeds.length) throw new InvalidArgumentError('--seeds lists a seed twice');
