@@ -53,7 +53,7 @@ export function budgetLine(run: PipelineRun, m: ResultMetrics | undefined): stri
     : `train samples ${run.trainSamples ?? 'all'}, test samples ${run.testSamples ?? 'all'}`;
   const schedule = run.validation > 0 ? `${run.retrainSchedule}, patience ${run.patience}` : run.retrainSchedule;
   const mine = a.similarity.kind === 'mine' ? `, MINE ${a.similarity.mine.sampler} sampler${a.similarity.mine.sampler === 'random' ? ` (K = ${a.similarity.mine.draws})` : ''}` : '';
-  const attack = `${a.method} T = ${a.iterations}${a.method === 'penalty' ? ` (${a.searchSteps} search steps)` : ''}, ${a.mineSteps} MINE step${a.mineSteps === 1 ? "" : "s"}${mine}`;
+  const attack = `${a.method} T = ${a.iterations}${a.method === 'penalty' ? ` (${a.searchSteps} search steps)` : ''}, ${a.mineSteps} MINE step${a.mineSteps === 1 ? '' : 's'}${mine}`;
   return `seeds ${run.seeds.join(', ')}; ${samples}; epochs ${run.epochs}, retraining ${schedule} (cap ${run.retrainEpochs}), batch ${run.batch}; attack ${attack}; arms ${run.methods.join(', ')}`;
 }
 

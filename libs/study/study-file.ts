@@ -125,6 +125,28 @@ function valueAt(doc: unknown, dotted: string): unknown {
   return v;
 }
 
+/** One problem of the defaults or of a flag, found in several cells, said once: `defaults.epochs (cells[0], cells[2]): …`. */
+function mergeCellMentions(problems: Array<{ field: string; message: string }>): Array<{ field: string; message: string }> {
+  const out: Array<{ field: string; message: string }> = [];
+  const merged = new Map<string, { field: string; message: string; cells: string[] }>();
+  for (const p of problems) {
+    const m = /^(.*) \((cells\[\d+\])\)$/.exec(p.field);
+    if (!m) {
+      out.push(p);
+      continue;
+    }
+    const key = `${m[1]}\n${p.message}`;
+    const seen = merged.get(key);
+    if (seen) seen.cells.push(m[2]!);
+    else {
+      const entry = { field: m[1]!, message: p.message, cells: [m[2]!] };
+      merged.set(key, entry);
+      out.push(entry);
+    }
+  }
+  return out.map((p) => ('cells' in p ? { field: `${p.field} (${(p as { cells: string[] }).cells.join(', ')})`, message: p.message } : p));
+}
+
 /** Reads a study file's text: YAML when the name ends in .yaml or .yml, JSON otherwise. */
 export function studyFileText(text: string, name: string): unknown {
   const yaml = /\.ya?ml$/i.test(name);
@@ -189,7 +211,7 @@ export function parseStudyFile(input: unknown, opts: { source?: string; override
     }
     cells.push({ id: cell.id, row: cell.row, ...(cell.description !== undefined ? { description: cell.description } : {}), run });
   }
-  if (problems.length > 0) throw new StudyFileError(problems, opts.source);
+  if (problems.length > 0) throw new StudyFileError(mergeCellMentions(problems), opts.source);
   return {
     kind: STUDY_FILE_KIND,
     name: file.name,
