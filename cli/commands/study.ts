@@ -48,14 +48,16 @@ export async function readStudyFile(path: string, overrides: BudgetOverrides): P
  * `complete`, metrics.json there, and its config.json the same run (seeds
  * included). Anything else runs (resuming what the folder kept).
  */
-async function finishedCell(dir: string, recorded: RecordedRun): Promise<ResultDocument | undefined> {
+async function finishedCell(dir: string, recorded: RecordedRun): Promise<{ metrics: ResultDocument; run: RecordedRun } | undefined> {
   const status = await readRunStatus(dir).catch(() => undefined);
   if (status?.status !== 'complete' || !existsSync(join(dir, 'metrics.json')) || !existsSync(join(dir, 'config.json'))) return undefined;
   try {
-    const earlier = parseRunConfig(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')));
+    const raw = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as RecordedRun;
+    const earlier = parseRunConfig(raw);
     if (runConfigDifferences({ ...earlier, backend: recorded.backend }, recorded).length > 0) return undefined;
     if (JSON.stringify(earlier.seeds) !== JSON.stringify(recorded.seeds)) return undefined;
-    return JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')) as ResultDocument;
+    // The cell as it ran (its tool and backend), not as this run would record it.
+    return { metrics: JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')) as ResultDocument, run: raw };
   } catch {
     return undefined;
   }
@@ -173,7 +175,8 @@ export function studyCommand(): Command {
         const run = recorded.get(cell.id)!;
         const earlier = earlierRun ? await finishedCell(dir, run) : undefined;
         if (earlier) {
-          metrics.set(cell.id, earlier);
+          metrics.set(cell.id, earlier.metrics);
+          recorded.set(cell.id, earlier.run);
           kept.push(cell.id);
           progress.log(`cell ${cell.id} (${i + 1} of ${n}): finished earlier, kept (${dir})`);
           progress.update(kept.length, `${cell.id}: kept`);
