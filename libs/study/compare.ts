@@ -44,6 +44,9 @@ function oursOf(arm: Arm | undefined, metric: PaperMetric, seeds: number): Compa
   if (!arm) return 'arm not run';
   if (metric === 'mi') return arm.mi ? { mean: arm.mi.mean, seeds, pooled: true } : 'not measured';
   const v = (arm as Record<string, unknown>)[metric];
+  // A summary over the UAEs (like `mi`) rather than a per-seed number: its mean, pooled.
+  const pooledMean = (v as { mean?: unknown } | undefined)?.mean;
+  if (typeof v === 'object' && v !== null && typeof pooledMean === 'number' && Number.isFinite(pooledMean)) return { mean: pooledMean, seeds, pooled: true };
   if (typeof v !== 'number' || !Number.isFinite(v)) return 'not measured';
   const ci = (arm.ci95 as Record<string, [number, number] | undefined>)[metric];
   return { mean: v, ...(ci ? { ci95: ci } : {}), seeds };

@@ -170,5 +170,10 @@ describe('a cell against its paper row', () => {
     expect(find(lines, 'mine', 'fid')).toMatchObject({ paper: { value: 200.12 }, ours: 'not measured' });
     expect(find(lines, 'mine', 'kid')).toMatchObject({ ours: 'not measured' });
     expect(compareCell(cellOf('table8-k500'), undefined).lines).toEqual([]);
+    // Once an arm carries one (a number with its interval, or a summary over the UAEs), it is shown.
+    const withFid = { ...metrics, methods: { ...metrics.methods, mine: { ...metrics.methods['mine']!, fid: 180.5, ci95: { fid: [170, 191] }, kid: { mean: 9.5, median: 9, min: 1, max: 20, count: 4 } } } } as unknown as ResultMetrics;
+    const measured = compareCell(cellOf('table8-k500'), withFid).lines;
+    expect(find(measured, 'mine', 'fid')).toMatchObject({ ours: { mean: 180.5, ci95: [170, 191], seeds: 2 } });
+    expect(find(measured, 'mine', 'kid')).toMatchObject({ ours: { mean: 9.5, pooled: true } });
   });
 });
