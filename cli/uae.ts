@@ -7,6 +7,7 @@
  *   uae evaluate --model-dir MODEL_DIR --dataset SPEC [--json]
  *   uae mine estimate --x A.npy --y B.npy [--steps N]
  *   uae summarize DIR            (a study's metrics.json as Markdown)
+ *   uae study    FILE --out DIR  (a study file's cells → study.json, study.md)
  *   uae --version
  *
  * Errors, usage errors included, print one line `uae: <message>` and exit
@@ -21,6 +22,7 @@ import { attackCommand } from './commands/attack.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { mineCommand } from './commands/mine.js';
 import { summarizeCommand } from './commands/summarize.js';
+import { studyCommand } from './commands/study.js';
 import { remoteSubmitCommand } from './commands/remote-submit.js';
 import { remoteWatchCommand } from './commands/remote-watch.js';
 import { remoteJobsCommand } from './commands/remote-jobs.js';
@@ -36,6 +38,7 @@ const program = new Command()
   .addCommand(evaluateCommand())
   .addCommand(mineCommand())
   .addCommand(summarizeCommand())
+  .addCommand(studyCommand())
   .addCommand(remoteSubmitCommand())
   .addCommand(remoteWatchCommand())
   .addCommand(remoteJobsCommand())
