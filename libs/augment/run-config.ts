@@ -41,6 +41,8 @@ export const PIPELINE_DEFAULTS = {
   probe: 'both' as ProbeKind,
   classifierEpochs: 50,
   seeds: [0],
+  /** Rounds of augmentation (SuppMat 6.15: a second round); 1 = the single-round study. */
+  rounds: 1,
 } as const;
 
 const count = z.number().int().min(0);
@@ -77,6 +79,8 @@ const PipelineRunObject = z.strictObject({
   /** MLP probe epochs; 0 = no probes at all. */
   classifierEpochs: count.default(PIPELINE_DEFAULTS.classifierEpochs),
   seeds: z.array(seed).min(1).default([...PIPELINE_DEFAULTS.seeds]),
+  /** Rounds of augmentation: round r attacks round r − 1's retrained model of each arm (docs/study.md). */
+  rounds: positive.default(PIPELINE_DEFAULTS.rounds),
   /** Attack worker threads (results do not depend on it). */
   workers: count.optional(),
   attack: z.record(z.string(), z.unknown()).default({}),
@@ -263,6 +267,7 @@ export function augmentationConfigOf(run: PipelineRun, imageShape?: number[]): A
     retrainSchedule: run.retrainSchedule,
     ...('maxEpochs' in run && run.maxEpochs !== undefined ? { convergence: { threshold: CONVERGENCE_THRESHOLD, maxEpochs: run.maxEpochs } } : {}),
     ...(imageShape ? { imageShape } : {}),
+    ...(run.rounds > 1 ? { rounds: run.rounds } : {}),
     attack: run.attack,
   };
 }

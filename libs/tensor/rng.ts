@@ -141,4 +141,6 @@ export const STREAM = {
   /** Conventional augmentations (flip, rotation angles) and the study's validation split. */
   augment: 11,
   validation: 12,
+  /** Multi-round augmentation: the seed of each round after the first. */
+  round: 13,
 } as const;
