@@ -62,7 +62,7 @@ function fraction(name: string) {
 const DOCUMENT_FLAGS = [
   'dataset', 'dataDir', 'labelColumn', 'trainSamples', 'testSamples', 'dataSeed', 'model', 'hidden', 'k', 'latent', 'widths',
   'epochs', 'retrainEpochs', 'retrainSchedule', 'validation', 'patience', 'batch', 'converge', 'maxEpochs', 'probe', 'probeTrainSamples',
-  'classifierEpochs', 'workers',
+  'classifierEpochs', 'workers', 'rounds',
 ] as const;
 
 /** The flags behind the document's attack fields, for messages. */
@@ -156,7 +156,12 @@ export function pipelineCommand(): Command {
     .addOption(new Option('--delta-update <rule>', 'δ update of every attack arm without its own: gradient (the paper; default), sign or adam').choices(['gradient', 'sign', 'adam']))
     .option('--seed <n>', `seed for everything (one seed; default ${D.seeds.join(',')})`, int('--seed'))
     .option('--seeds <list>', 'several seeds, e.g. 0,1,2: every arm per seed, with intervals and paired verdicts', seedList)
-    .option('--data-seed <n>', 'seed of the data subsets and of the validation split (default: the first seed)', int('--data-seed'));
+    .option('--data-seed <n>', 'seed of the data subsets and of the validation split (default: the first seed)', int('--data-seed'))
+    .option(
+      '--rounds <n>',
+      `rounds of augmentation: round r of an arm attacks its round r−1 retrained model and retrains from scratch on original ∪ its sets of rounds 1..r; metrics per round (default ${D.rounds})`,
+      int('--rounds'),
+    );
   addRunOptions(cmd, 'continue the interrupted run in --out (same study): keep its finished seeds and attack samples, run the rest');
   addOutputOptions(cmd);
   cmd.addOption(formatOption());
@@ -186,6 +191,8 @@ export function pipelineCommand(): Command {
     const dirOf = (seed: number) => (seeds.length === 1 ? out : join(out, `seed-${seed}`));
     const attacked = run.validation > 0 ? ds.train.n - validationCount(ds.train.n, run.validation) : ds.train.n;
     let current = seeds[0]!;
+    // Several rounds resume at seed granularity: a seed's later rounds attack models retrained in this process, so no attack samples are kept.
+    const multiRound = run.rounds > 1;
     // What this run has to show if it is interrupted: models saved, seeds finished, the attack samples of the current seed.
     const kept = { models: [] as string[], seeds: [] as number[], attacks: new Map<string, { config: AttackConfig; results: SampleResult[] }>() };
     const interrupt = interruptScope();
@@ -206,23 +213,27 @@ export function pipelineCommand(): Command {
           // The concrete AE's convergence loop starts over with more epochs.
           const again = /^(.*): selection at .*, retraining with (\d+) epochs$/.exec(stage);
           if (again) progress.start(again[1]!, Number(again[2]));
-          if (stage === 'train original' || stage.startsWith('retrain ')) progress.start(stage, stage === 'train original' ? config.epochs : config.retrainEpochs);
-          if (stage.startsWith('generate ') && run.methods.includes(stage.slice(9)) && /^(mine|l2|cosine)/.test(stage.slice(9))) progress.start(stage.replace('generate', 'attack'), attacked);
+          // Several rounds prefix the stage: "round 2 of 3: generate mine".
+          const bare = stage.replace(/^round \d+ of \d+: /, '');
+          if (bare === 'train original' || bare.startsWith('retrain ')) progress.start(stage, bare === 'train original' ? config.epochs : config.retrainEpochs);
+          if (bare.startsWith('generate ') && run.methods.includes(bare.slice(9)) && /^(mine|l2|cosine)/.test(bare.slice(9))) progress.start(stage.replace('generate', 'attack'), attacked);
         },
         onEpoch: (_stage, e) => progress.update(e.epoch + 1, `loss ${e.loss.toFixed(5)}${e.valLoss !== undefined ? `, val ${e.valLoss.toFixed(5)}` : ''}, ${e.samplesPerSec.toFixed(0)} samples/s`),
         onAttackProgress: (_method, p) => {
           progress.update(Math.floor(p.fraction * p.total), `${p.succeeded} succeeded, ${p.samplesPerSecond.toFixed(3)} samples/s`);
         },
         finishedSamples: async (method, attackConfig) => {
+          if (multiRound) return undefined;
           const earlier = earlierRun ? await readPartialAttack(dirOf(current), method, attackConfig, attacked, ds.inputShape.reduce((a, b) => a * b, 1)) : undefined;
           if (earlier) progress.log(`${method}: ${earlier.length} of ${attacked} samples finished earlier, kept`);
           kept.attacks.set(method, { config: attackConfig, results: [...(earlier ?? [])] });
           return earlier;
         },
         onAttackSamples: (method, finished) => kept.attacks.get(method)?.results.push(...finished),
-        onModel: async (name, ae) => {
-          await saveAutoencoder(ae, join(dirOf(current), 'models', name));
-          kept.models.push(`${seeds.length > 1 ? `seed-${current}/` : ''}models/${name}`);
+        onModel: async (name, ae, round) => {
+          const path = multiRound && round !== undefined ? `models/round-${round}/${name}` : `models/${name}`;
+          await saveAutoencoder(ae, join(dirOf(current), path));
+          kept.models.push(`${seeds.length > 1 ? `seed-${current}/` : ''}${path}`);
         },
         onSeedReport: async (seed, report) => {
           await writeSeedOutputs(dirOf(seed), report, ds, seeds.length > 1);
