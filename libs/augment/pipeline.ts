@@ -14,6 +14,8 @@
  * retraining schedule is explicit; the concrete AE runs Balın's convergence
  * loop; the paper's post-hoc ExtraTrees probe sits beside the MLP probe.
  * `runStudy` (study.ts) repeats this over seeds and compares the arms.
+ * Several rounds (SuppMat 6.15, `rounds`): each arm chains — round r attacks
+ * its round r − 1 retrained model and retrains on original ∪ its rounds 1..r.
  */
 import { backendInfo } from '../tensor/index.js';
 import { Rng, STREAM } from '../tensor/rng.js';
