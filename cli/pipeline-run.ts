@@ -59,6 +59,8 @@ export async function runPipelineInto(recorded: RecordedRun, opts: PipelineRunOp
   const dirOf = (seed: number) => (seeds.length === 1 ? out : join(out, `seed-${seed}`));
   const attacked = run.validation > 0 ? ds.train.n - validationCount(ds.train.n, run.validation) : ds.train.n;
   let current = seeds[0]!;
+  // Several rounds resume at seed granularity: a seed's later rounds attack models retrained in this process, so no attack samples are kept.
+  const multiRound = run.rounds > 1;
   // What this run has to show if it is interrupted: models saved, seeds finished, the attack samples of the current seed.
   const kept = { models: [] as string[], seeds: [] as number[], attacks: new Map<string, { config: AttackConfig; results: SampleResult[] }>() };
   const startedAt = new Date();
@@ -78,23 +80,27 @@ export async function runPipelineInto(recorded: RecordedRun, opts: PipelineRunOp
         // The concrete AE's convergence loop starts over with more epochs.
         const again = /^(.*): selection at .*, retraining with (\d+) epochs$/.exec(stage);
         if (again) progress.start(again[1]!, Number(again[2]));
-        if (stage === 'train original' || stage.startsWith('retrain ')) progress.start(stage, stage === 'train original' ? config.epochs : config.retrainEpochs);
-        if (stage.startsWith('generate ') && run.methods.includes(stage.slice(9)) && /^(mine|l2|cosine)/.test(stage.slice(9))) progress.start(stage.replace('generate', 'attack'), attacked);
+        // Several rounds prefix the stage: "round 2 of 3: generate mine".
+        const bare = stage.replace(/^round \d+ of \d+: /, '');
+        if (bare === 'train original' || bare.startsWith('retrain ')) progress.start(stage, bare === 'train original' ? config.epochs : config.retrainEpochs);
+        if (bare.startsWith('generate ') && run.methods.includes(bare.slice(9)) && /^(mine|l2|cosine)/.test(bare.slice(9))) progress.start(stage.replace('generate', 'attack'), attacked);
       },
       onEpoch: (_stage, e) => progress.update(e.epoch + 1, `loss ${e.loss.toFixed(5)}${e.valLoss !== undefined ? `, val ${e.valLoss.toFixed(5)}` : ''}, ${e.samplesPerSec.toFixed(0)} samples/s`),
       onAttackProgress: (_method, p) => {
         progress.update(Math.floor(p.fraction * p.total), `${p.succeeded} succeeded, ${p.samplesPerSecond.toFixed(3)} samples/s`);
       },
       finishedSamples: async (method, attackConfig) => {
+        if (multiRound) return undefined;
         const earlier = earlierRun ? await readPartialAttack(dirOf(current), method, attackConfig, attacked, ds.inputShape.reduce((a, b) => a * b, 1)) : undefined;
         if (earlier) progress.log(`${method}: ${earlier.length} of ${attacked} samples finished earlier, kept`);
         kept.attacks.set(method, { config: attackConfig, results: [...(earlier ?? [])] });
         return earlier;
       },
       onAttackSamples: (method, finished) => kept.attacks.get(method)?.results.push(...finished),
-      onModel: async (name, ae) => {
-        await saveAutoencoder(ae, join(dirOf(current), 'models', name));
-        kept.models.push(`${seeds.length > 1 ? `seed-${current}/` : ''}models/${name}`);
+      onModel: async (name, ae, round) => {
+        const path = multiRound && round !== undefined ? `models/round-${round}/${name}` : `models/${name}`;
+        await saveAutoencoder(ae, join(dirOf(current), path));
+        kept.models.push(`${seeds.length > 1 ? `seed-${current}/` : ''}${path}`);
       },
       onSeedReport: async (seed, report) => {
         await writeSeedOutputs(dirOf(seed), report, ds, seeds.length > 1);

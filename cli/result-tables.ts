@@ -53,6 +53,17 @@ export function verdictRows(metrics: ResultMetrics): Row[] {
 export function studyTables(metrics: ResultMetrics, format: Exclude<TableFormat, 'json'>, order?: readonly string[]): string {
   const results = renderRows(studyRows(metrics, order), format);
   if (format === 'csv') return results;
+  // Several rounds: each earlier round's results first; the tables below are the last round's (the top level).
+  const rounds = metrics.rounds ?? [];
+  const earlier = rounds
+    .slice(0, -1)
+    .map((r) => {
+      const title = `round ${r.round} of ${rounds.length}`;
+      const table = renderRows(studyRows({ ...metrics, methods: r.methods }, order), format);
+      return format === 'md' ? `### Results, ${title}\n\n${table}\n` : `${title}\n${table}`;
+    })
+    .join('');
+  if (earlier) return earlier + (format === 'md' ? `### Last round (${rounds.length} of ${rounds.length})\n\n` : `round ${rounds.length} of ${rounds.length}\n`) + studyTables({ ...metrics, rounds: undefined }, format, order);
   const verdicts = verdictRows(metrics);
   let out = format === 'md' ? `### Results\n\n${results}` : results;
   if (verdicts.length === 0) return out;

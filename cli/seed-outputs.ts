@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeNpy, encodeNpz, readNpy, type Dataset, type NpyData } from '../libs/data/index.js';
-import { diagnosticsCsv, methodBundle, type AugmentationReport, type SampleDiagnostics } from '../libs/augment/index.js';
+import { diagnosticsCsv, methodBundle, type AugmentationReport, type RoundReport, type SampleDiagnostics } from '../libs/augment/index.js';
 import type { AttackConfig, SampleResult } from '../libs/attack/index.js';
 import { readSampleResults, writeSampleResults } from './sample-results.js';
 import { writeAtomic } from './atomic.js';
@@ -22,13 +22,28 @@ const writeNpyAtomic = (path: string, shape: readonly number[], data: NpyData, o
  * its presence marks the seed complete. `ds` is the dataset the seed ran on.
  */
 export async function writeSeedOutputs(dir: string, report: AugmentationReport, ds: Dataset, withMetrics: boolean): Promise<void> {
-  const inputShape = ds.inputShape;
   await mkdir(dir, { recursive: true });
-  const { generated, history, trainX: _x, trainIndex, ...metrics } = report;
-  const n = report.train_samples;
+  const { generated: _g, history, trainX: _x, trainIndex, rounds, ...rest } = report;
+  // Several rounds: each round's metrics in metrics.json; the samples and histories of the earlier rounds in round-<r>/ (the last round's at the top).
+  const metrics = { ...rest, ...(rounds ? { rounds: rounds.map(({ round, methods }) => ({ round, methods })) } : {}) };
   // Rows of the generated sets in the dataset's (subset) training split.
-  await writeNpyAtomic(join(dir, 'train-index.npy'), [n], trainIndex);
-  for (const [method, g] of Object.entries(generated)) {
+  await writeNpyAtomic(join(dir, 'train-index.npy'), [report.train_samples], trainIndex);
+  await writeGenerated(dir, report, ds);
+  for (const r of (rounds ?? []).slice(0, -1)) {
+    const roundDir = join(dir, `round-${r.round}`);
+    await mkdir(roundDir, { recursive: true });
+    await writeGenerated(roundDir, { ...report, generated: r.generated }, ds);
+    await writeAtomic(join(roundDir, 'history.json'), JSON.stringify(r.history, null, 2) + '\n');
+  }
+  await writeAtomic(join(dir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
+  if (withMetrics) await writeAtomic(join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+}
+
+/** Per arm with data: its samples (.npy), the attacks' success and similarity, diagnostics (.csv) and the .npz bundle. */
+async function writeGenerated(dir: string, report: AugmentationReport, ds: Dataset): Promise<void> {
+  const inputShape = ds.inputShape;
+  const n = report.train_samples;
+  for (const [method, g] of Object.entries(report.generated)) {
     if (!g) continue;
     await writeNpyAtomic(join(dir, `${method}-x.npy`), [n, ...inputShape], g.x);
     if (g.results) {
@@ -38,8 +53,6 @@ export async function writeSeedOutputs(dir: string, report: AugmentationReport, 
     if (g.diagnostics) await writeAtomic(join(dir, `${method}-diagnostics.csv`), diagnosticsCsv(g.diagnostics));
     await writeAtomic(join(dir, `${method}.npz`), encodeNpz(methodBundle(report, method, ds.train, inputShape)!));
   }
-  await writeAtomic(join(dir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
-  if (withMetrics) await writeAtomic(join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
 }
 
 function parseDiagnosticsCsv(text: string, path: string): SampleDiagnostics[] {
@@ -60,7 +73,9 @@ function parseDiagnosticsCsv(text: string, path: string): SampleDiagnostics[] {
 export async function readSeedOutputs(dir: string, ds: Dataset): Promise<AugmentationReport | undefined> {
   const metricsPath = join(dir, 'metrics.json');
   if (!existsSync(metricsPath)) return undefined;
-  const metrics = JSON.parse(await readFile(metricsPath, 'utf8')) as Omit<AugmentationReport, 'generated' | 'history' | 'trainX' | 'trainIndex'>;
+  const { rounds: storedRounds, ...metrics } = JSON.parse(await readFile(metricsPath, 'utf8')) as Omit<AugmentationReport, 'generated' | 'history' | 'trainX' | 'trainIndex' | 'rounds'> & {
+    rounds?: Array<Pick<RoundReport, 'round' | 'methods'>>;
+  };
   const d = ds.inputShape.reduce((a, b) => a * b, 1);
   const trainIndex = Int32Array.from((await readNpy(join(dir, 'train-index.npy'))).data as ArrayLike<number>);
   const trainX = new Float32Array(trainIndex.length * d);
@@ -68,8 +83,25 @@ export async function readSeedOutputs(dir: string, ds: Dataset): Promise<Augment
     if (row < 0 || row >= ds.train.n) throw new Error(`${dir}/train-index.npy: row ${row} is not in the training split of ${ds.train.n} samples; was it written for another dataset?`);
     trainX.set(ds.train.x.subarray(row * d, (row + 1) * d), k * d);
   });
+  const generated = await readGenerated(dir, Object.keys(metrics.methods), d);
+  const rounds = storedRounds
+    ? await Promise.all(
+        storedRounds.map(async (r, i, all) =>
+          i === all.length - 1
+            ? { ...r, generated, history: {} }
+            : { ...r, generated: await readGenerated(join(dir, `round-${r.round}`), Object.keys(r.methods), d), history: {} },
+        ),
+      )
+    : undefined;
+  const historyPath = join(dir, 'history.json');
+  const history = existsSync(historyPath) ? (JSON.parse(await readFile(historyPath, 'utf8')) as AugmentationReport['history']) : {};
+  return { ...metrics, ...(rounds ? { rounds } : {}), generated, history, trainX, trainIndex };
+}
+
+/** The arms' generated sets in `dir` (those with a <method>-x.npy), with the attacks' results and diagnostics. */
+async function readGenerated(dir: string, methods: readonly string[], d: number): Promise<AugmentationReport['generated']> {
   const generated: AugmentationReport['generated'] = {};
-  for (const method of Object.keys(metrics.methods)) {
+  for (const method of methods) {
     const xPath = join(dir, `${method}-x.npy`);
     if (!existsSync(xPath)) continue;
     const x = Float32Array.from((await readNpy(xPath)).data as ArrayLike<number>);
@@ -93,9 +125,7 @@ export async function readSeedOutputs(dir: string, ds: Dataset): Promise<Augment
     const diagnostics = existsSync(diagPath) ? parseDiagnosticsCsv(await readFile(diagPath, 'utf8'), diagPath) : undefined;
     generated[method] = { x, ...(results ? { results } : {}), ...(diagnostics ? { diagnostics } : {}) };
   }
-  const historyPath = join(dir, 'history.json');
-  const history = existsSync(historyPath) ? (JSON.parse(await readFile(historyPath, 'utf8')) as AugmentationReport['history']) : {};
-  return { ...metrics, generated, history, trainX, trainIndex };
+  return generated;
 }
 
 /**

@@ -44,7 +44,7 @@ function fraction(name: string) {
 const DOCUMENT_FLAGS = [
   'dataset', 'dataDir', 'labelColumn', 'trainSamples', 'testSamples', 'dataSeed', 'model', 'hidden', 'k', 'latent', 'widths',
   'epochs', 'retrainEpochs', 'retrainSchedule', 'validation', 'patience', 'restoreBest', 'batch', 'converge', 'maxEpochs', 'probe', 'probeTrainSamples',
-  'classifierEpochs', 'workers', 'fid', 'featureModel',
+  'classifierEpochs', 'workers', 'fid', 'featureModel', 'rounds',
 ] as const;
 
 /** The flags behind the document's attack fields, for messages. */
@@ -141,7 +141,12 @@ export function pipelineCommand(): Command {
     .addOption(new Option('--delta-update <rule>', 'δ update of every attack arm without its own: gradient (the paper; default), sign or adam').choices(['gradient', 'sign', 'adam']))
     .option('--seed <n>', `seed for everything (one seed; default ${D.seeds.join(',')})`, int('--seed'))
     .option('--seeds <list>', 'several seeds, e.g. 0,1,2: every arm per seed, with intervals and paired verdicts', seedList)
-    .option('--data-seed <n>', 'seed of the data subsets and of the validation split (default: the first seed)', int('--data-seed'));
+    .option('--data-seed <n>', 'seed of the data subsets and of the validation split (default: the first seed)', int('--data-seed'))
+    .option(
+      '--rounds <n>',
+      `rounds of augmentation: round r of an arm attacks its round r−1 retrained model and retrains from scratch on original ∪ its sets of rounds 1..r; metrics per round (default ${D.rounds})`,
+      int('--rounds'),
+    );
   addRunOptions(cmd, 'continue the interrupted run in --out (same study): keep its finished seeds and attack samples, run the rest');
   addOutputOptions(cmd);
   cmd.addOption(formatOption());

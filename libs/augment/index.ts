@@ -4,6 +4,7 @@ export {
   type AugmentationConfig,
   type AugmentationMethod,
   type AugmentationReport,
+  type RoundReport,
   type AugmentationHooks,
   type MethodMetrics,
 } from './pipeline.js';

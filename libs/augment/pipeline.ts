@@ -14,6 +14,8 @@
  * retraining schedule is explicit; the concrete AE runs Balın's convergence
  * loop; the paper's post-hoc ExtraTrees probe sits beside the MLP probe.
  * `runStudy` (study.ts) repeats this over seeds and compares the arms.
+ * Several rounds (SuppMat 6.15, `rounds`): each arm chains — round r attacks
+ * its round r − 1 retrained model and retrains on original ∪ its rounds 1..r.
  */
 import { backendInfo } from '../tensor/index.js';
 import { Rng, STREAM } from '../tensor/rng.js';
@@ -32,6 +34,7 @@ import {
   mergeAttackResults,
   methodMetrics,
   pipelineAttackConfig,
+  roundSeed,
   sampleSize,
   trainFresh as trainStage,
   type AugmentationMethod,
@@ -106,6 +109,13 @@ export interface AugmentationConfig {
   imageShape?: number[];
   /** FID and KID of every generated set against the samples trained on, on this feature network (fid.ts). Default off. */
   fid?: SetScoring;
+  /**
+   * Rounds of augmentation (SuppMat 6.15; default 1). Round r of an arm
+   * attacks (or augments for) that arm's round r − 1 retrained model (round
+   * 1: the original) and retrains from scratch on original ∪ the arm's
+   * generated sets of rounds 1..r; rounds after the first draw with roundSeed.
+   */
+  rounds?: number;
 }
 
 /** The resolved protocol, recorded with the metrics. */
@@ -136,6 +146,14 @@ export interface GeneratedSet {
   diagnostics?: SampleDiagnostics[];
 }
 
+/** One round of a multi-round study: every arm's metrics (and 'original', the same in every round), its generated sets and retraining histories. */
+export interface RoundReport {
+  round: number;
+  methods: { original: OriginalMetrics } & Partial<Record<AugmentationMethod, MethodMetrics>>;
+  generated: Partial<Record<AugmentationMethod, GeneratedSet>>;
+  history: Record<string, EpochReport[]>;
+}
+
 export interface AugmentationReport {
   dataset: string;
   model: AutoencoderKind;
@@ -146,7 +164,10 @@ export interface AugmentationReport {
   validation_samples: number;
   test_samples: number;
   protocol: ProtocolRecord;
+  /** With several rounds: the last round's. */
   methods: { original: OriginalMetrics } & Partial<Record<AugmentationMethod, MethodMetrics>>;
+  /** Several rounds (AugmentationConfig.rounds > 1) only: every round, in order; the top-level methods, generated and history are the last's. */
+  rounds?: RoundReport[];
   /** Per arm with data: the generated samples and (attacks) results and diagnostics. */
   generated: Partial<Record<AugmentationMethod, GeneratedSet>>;
   history: Record<string, EpochReport[]>;
@@ -160,8 +181,10 @@ export interface AugmentationHooks {
   onStage?: (stage: string) => void;
   onEpoch?: (stage: string, e: EpochReport) => void;
   onAttackProgress?: (method: AugmentationMethod, p: AttackProgress) => void;
-  /** Every trained model ('original' or the method it was retrained for), before it is disposed (e.g. to save it). */
-  onModel?: (name: 'original' | AugmentationMethod, ae: Autoencoder) => Promise<void> | void;
+  /** Every trained model ('original' or the method it was retrained for, and the round), before it is disposed (e.g. to save it). */
+  onModel?: (name: 'original' | AugmentationMethod, ae: Autoencoder, round?: number) => Promise<void> | void;
+  /** Attack arms: the model a round attacks (round 1: the original; round r: the arm's round r − 1 retrained model), before the attack. */
+  onAttackModel?: (method: AugmentationMethod, ae: Autoencoder, round: number) => Promise<void> | void;
   /** Attack arms: the samples as they finish (e.g. to keep them when the run is interrupted). */
   onAttackSamples?: (method: AugmentationMethod, finished: SampleResult[]) => void;
   /**
@@ -170,7 +193,7 @@ export interface AugmentationHooks {
    * a sample's result depends only on (seed, sample id), so the arm's results
    * are those of an uninterrupted run.
    */
-  finishedSamples?: (method: AugmentationMethod, config: AttackConfig) => Promise<SampleResult[] | undefined> | SampleResult[] | undefined;
+  finishedSamples?: (method: AugmentationMethod, config: AttackConfig, round: number) => Promise<SampleResult[] | undefined> | SampleResult[] | undefined;
 }
 
 /** Training yields to the event loop this often when a signal can stop it, so an abort is noticed between batches. */
@@ -290,6 +313,8 @@ export function stepsTaken(epochs: number, n: number, batchSize: number, maxStep
 
 export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hooks: AugmentationHooks = {}): Promise<AugmentationReport> {
   if (cfg.methods.length === 0) throw new Error('no augmentation methods given');
+  const rounds = cfg.rounds ?? 1;
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`rounds must be an integer ≥ 1; got ${rounds}`);
   const d = sampleSize(ds.inputShape);
   const imageShape = cfg.imageShape ?? (ds as { nativeShape?: number[] }).nativeShape ?? ds.inputShape;
   for (const m of cfg.methods) {
@@ -371,8 +396,6 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
     trainX: fit.x,
     trainIndex: split.fitIndex,
   };
-  // The MINE arm's δ0 and success mask, for init-noise.
-  let mineStart: { delta0: Float32Array; success: Uint8Array } | undefined;
   try {
     report.methods.original = {
       test_recon_error: reconstructionError(original.ae, ds.test.x, ds.inputShape),
@@ -381,62 +404,91 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
     };
     await hooks.onModel?.('original', original.ae);
     const base = report.methods.original.test_recon_error;
+    const roundRecords: RoundReport[] = Array.from({ length: rounds }, (_, i) => ({ round: i + 1, methods: { original: report.methods.original } as AugmentationReport['methods'], generated: {}, history: {} }));
+    if (rounds > 1) report.rounds = roundRecords;
+    // Per round, the MINE arm's δ0 and success mask, for init-noise.
+    const mineStarts: Array<{ delta0: Float32Array; success: Uint8Array } | undefined> = [];
     for (const method of cfg.methods) {
-      hooks.signal?.throwIfAborted();
-      hooks.onStage?.(`generate ${method}`);
-      const started = performance.now();
-      let generated: Float32Array | undefined;
-      let results: SampleResult[] | undefined;
-      let diagnostics: SampleDiagnostics[] | undefined;
-      if (isAttackMethod(method)) {
-        const config = pipelineAttackConfig(method, cfg.model, cfg.attack, cfg.seed);
-        const earlier = (await hooks.finishedSamples?.(method, config)) ?? [];
-        results = await attackRemaining(
-          earlier,
-          (rows, sampleIds) =>
-            generateUaes(original.ae, { data: rows, inputShape: ds.inputShape, sampleIds }, config, {
-              workers: cfg.workers,
-              signal: hooks.signal,
-              onProgress: (p, finished) => {
-                if (finished.length > 0) hooks.onAttackSamples?.(method, finished);
-                hooks.onAttackProgress?.(method, p);
-              },
-            }),
-          fit.x,
-          d,
-        );
-        const delta0 = initialPerturbation(config, ds.inputShape, fit.x, results.map((r) => r.sampleId));
-        diagnostics = sampleDiagnostics(fit.x, delta0, results);
-        if (method === 'mine') mineStart = { delta0, success: Uint8Array.from(results, (r) => (r.success ? 1 : 0)) };
-        // Failures are replaced by their originals (the paper's Section 4.1).
-        generated = mergeAttackResults(fit.x, d, results);
-      } else if (method === 'init-noise') {
-        if (!mineStart) throw new Error('"init-noise" needs the "mine" arm before it');
-        generated = initNoiseSamples(fit.x, mineStart.delta0, mineStart.success);
-      } else {
-        generated = baselineSamples(method, fit.x, d, cfg.seed, imageShape);
-      }
-      const secondsPerSample = (performance.now() - started) / 1000 / n;
-      const trainSet = augmentedTrainSet(fit.x, generated);
-      const trainN = trainSet.length / d;
-      hooks.onStage?.(`retrain ${method}`);
-      const retrained = await train(trainSet, method, retrainPlan(cfg, schedule, original, trainN));
+      // The arm's chain: its generated sets of the rounds so far, and the model round r attacks (round r − 1's retrained one).
+      const chain: Array<Float32Array | undefined> = [];
+      let previous: TrainedModel | undefined;
       try {
-        const err = reconstructionError(retrained.ae, ds.test.x, ds.inputShape);
-        await hooks.onModel?.(method, retrained.ae);
-        const evaluated = await probesOf(retrained.ae);
-        const metrics: MethodMetrics = {
-          ...methodMetrics(base, err, evaluated, secondsPerSample, results && isAttackMethod(method) ? attackSummary(method, results) : undefined),
-          ...(evaluated.accuracy_extratrees !== undefined ? { accuracy_extratrees: evaluated.accuracy_extratrees } : {}),
-          ...trainingRecord(retrained),
-          ...(diagnostics ? { diagnostics: summarizeDiagnostics(diagnostics) } : {}),
-        };
-        report.methods[method] = metrics;
-        report.history[method] = retrained.history;
-        if (generated && method !== 'repeat') report.generated[method] = { x: generated, ...(results ? { results } : {}), ...(diagnostics ? { diagnostics } : {}) };
+        for (let round = 1; round <= rounds; round++) {
+          hooks.signal?.throwIfAborted();
+          const label = rounds > 1 ? `round ${round} of ${rounds}: ` : '';
+          const seed = roundSeed(cfg.seed, round);
+          const target = previous?.ae ?? original.ae;
+          hooks.onStage?.(`${label}generate ${method}`);
+          const started = performance.now();
+          let generated: Float32Array | undefined;
+          let results: SampleResult[] | undefined;
+          let diagnostics: SampleDiagnostics[] | undefined;
+          if (isAttackMethod(method)) {
+            const config = pipelineAttackConfig(method, cfg.model, cfg.attack, seed);
+            await hooks.onAttackModel?.(method, target, round);
+            const earlier = (await hooks.finishedSamples?.(method, config, round)) ?? [];
+            results = await attackRemaining(
+              earlier,
+              (rows, sampleIds) =>
+                generateUaes(target, { data: rows, inputShape: ds.inputShape, sampleIds }, config, {
+                  workers: cfg.workers,
+                  signal: hooks.signal,
+                  onProgress: (p, finished) => {
+                    if (finished.length > 0) hooks.onAttackSamples?.(method, finished);
+                    hooks.onAttackProgress?.(method, p);
+                  },
+                }),
+              fit.x,
+              d,
+            );
+            const delta0 = initialPerturbation(config, ds.inputShape, fit.x, results.map((r) => r.sampleId));
+            diagnostics = sampleDiagnostics(fit.x, delta0, results);
+            if (method === 'mine') mineStarts[round] = { delta0, success: Uint8Array.from(results, (r) => (r.success ? 1 : 0)) };
+            // Failures are replaced by their originals (the paper's Section 4.1).
+            generated = mergeAttackResults(fit.x, d, results);
+          } else if (method === 'init-noise') {
+            const mineStart = mineStarts[round];
+            if (!mineStart) throw new Error('"init-noise" needs the "mine" arm before it');
+            generated = initNoiseSamples(fit.x, mineStart.delta0, mineStart.success);
+          } else {
+            generated = baselineSamples(method, fit.x, d, seed, imageShape);
+          }
+          const secondsPerSample = (performance.now() - started) / 1000 / n;
+          chain.push(generated);
+          // Retrained from scratch on original ∪ this arm's generated sets of rounds 1..round (SuppMat 6.15).
+          const trainSet = augmentedTrainSet(fit.x, chain);
+          const trainN = trainSet.length / d;
+          hooks.onStage?.(`${label}retrain ${method}`);
+          const retrained = await train(trainSet, method, retrainPlan(cfg, schedule, original, trainN));
+          try {
+            const err = reconstructionError(retrained.ae, ds.test.x, ds.inputShape);
+            await hooks.onModel?.(method, retrained.ae, round);
+            const evaluated = await probesOf(retrained.ae);
+            const metrics: MethodMetrics = {
+              ...methodMetrics(base, err, evaluated, secondsPerSample, results && isAttackMethod(method) ? attackSummary(method, results) : undefined),
+              ...(evaluated.accuracy_extratrees !== undefined ? { accuracy_extratrees: evaluated.accuracy_extratrees } : {}),
+              ...trainingRecord(retrained),
+              ...(diagnostics ? { diagnostics: summarizeDiagnostics(diagnostics) } : {}),
+            };
+            const record = roundRecords[round - 1]!;
+            record.methods[method] = metrics;
+            record.history[method] = retrained.history;
+            if (generated && method !== 'repeat') record.generated[method] = { x: generated, ...(results ? { results } : {}), ...(diagnostics ? { diagnostics } : {}) };
+          } catch (e) {
+            retrained.ae.dispose();
+            throw e;
+          }
+          previous?.ae.dispose();
+          previous = retrained;
+        }
       } finally {
-        retrained.ae.dispose();
+        previous?.ae.dispose();
       }
+      // The top level is the last round (with one round: the study as it always was).
+      const last = roundRecords[rounds - 1]!;
+      report.methods[method] = last.methods[method]!;
+      report.history[method] = last.history[method]!;
+      if (last.generated[method]) report.generated[method] = last.generated[method];
     }
   } finally {
     original.ae.dispose();

@@ -45,6 +45,8 @@ export const PIPELINE_DEFAULTS = {
   seeds: [0],
   /** FID and KID of the generated sets (libs/augment/fid.ts). */
   fid: false,
+  /** Rounds of augmentation (SuppMat 6.15: a second round); 1 = the single-round study. */
+  rounds: 1,
 } as const;
 
 const count = z.number().int().min(0);
@@ -87,6 +89,8 @@ const PipelineRunObject = z.strictObject({
   fid: z.boolean().default(PIPELINE_DEFAULTS.fid),
   /** A feature network saved by an earlier run (its feature-model/ folder) instead of training one; needs fid. */
   featureModel: z.string().min(1).optional(),
+  /** Rounds of augmentation: round r attacks round r − 1's retrained model of each arm (docs/study.md). */
+  rounds: positive.default(PIPELINE_DEFAULTS.rounds),
   /** Attack worker threads (results do not depend on it). */
   workers: count.optional(),
   attack: z.record(z.string(), z.unknown()).default({}),
@@ -277,6 +281,7 @@ export function augmentationConfigOf(run: PipelineRun, imageShape?: number[]): A
     retrainSchedule: run.retrainSchedule,
     ...('maxEpochs' in run && run.maxEpochs !== undefined ? { convergence: { threshold: CONVERGENCE_THRESHOLD, maxEpochs: run.maxEpochs } } : {}),
     ...(imageShape ? { imageShape } : {}),
+    ...(run.rounds > 1 ? { rounds: run.rounds } : {}),
     attack: run.attack,
   };
 }

@@ -11,6 +11,7 @@
  * knows about gRPC, NATS or where a model lives.
  */
 import { tf } from '../tensor/index.js';
+import { Rng, STREAM } from '../tensor/rng.js';
 import { createAutoencoder, trainAutoencoder, type Autoencoder, type AutoencoderKind, type CreateAutoencoderOptions, type EpochReport } from '../models/index.js';
 import { attackConfig, gaussianAugment, type AttackConfig, type AttackConfigInput, type SampleResult } from '../attack/index.js';
 import { attackSuccessRate, improvement, summarize, type Summary } from '../eval/index.js';
@@ -280,13 +281,33 @@ export function mergeAttackResults(trainX: Float32Array, d: number, results: Rea
   return generated;
 }
 
-/** The retraining set: original ∪ generated (the originals alone for `none`). */
-export function augmentedTrainSet(trainX: Float32Array, generated: Float32Array | undefined): Float32Array {
-  if (!generated) return trainX;
-  const out = new Float32Array(trainX.length + generated.length);
+/**
+ * The retraining set: original ∪ generated (the originals alone for `none`);
+ * with several rounds, original ∪ every round's generated set so far.
+ */
+export function augmentedTrainSet(trainX: Float32Array, generated: Float32Array | undefined | ReadonlyArray<Float32Array | undefined>): Float32Array {
+  const sets = (Array.isArray(generated) ? generated : [generated]).filter((g): g is Float32Array => g !== undefined);
+  if (sets.length === 0) return trainX;
+  const out = new Float32Array(trainX.length + sets.reduce((a, g) => a + g.length, 0));
   out.set(trainX, 0);
-  out.set(generated, trainX.length);
+  let at = trainX.length;
+  for (const g of sets) {
+    out.set(g, at);
+    at += g.length;
+  }
   return out;
+}
+
+/**
+ * The seed of round `round` (1-based) of a multi-round study: the study's
+ * seed for round 1 (so one round is the single-round study), a derived one
+ * after, so each round's attacks start from fresh δ0 and MINE draws and the
+ * noise arms draw fresh noise. Models are always initialised and shuffled
+ * with the study's seed (every retraining starts from the same init).
+ */
+export function roundSeed(seed: number, round: number): number {
+  if (!Number.isInteger(round) || round < 1) throw new Error(`round must be an integer ≥ 1; got ${round}`);
+  return round === 1 ? seed : new Rng(seed, STREAM.round, round).nextU32();
 }
 
 /** ASR and (MINE arms) the MI summary of the successful samples. */

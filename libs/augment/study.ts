@@ -75,10 +75,13 @@ export interface StudyMetrics {
   validation_samples: number;
   test_samples: number;
   protocol: ProtocolRecord;
+  /** With several rounds: the last round's (as `rounds`' last entry). */
   methods: Record<string, ArmAggregate>;
   comparisons: Comparison[];
   /** With FID on: the feature network of every arm's `fid` and `kid` (set by the caller that chose it). */
   feature_model?: FeatureModelRecord;
+  /** Several rounds only: each round's arms and comparisons, aggregated over seeds as the top level is. */
+  rounds?: Array<{ round: number; methods: Record<string, ArmAggregate>; comparisons: Comparison[] }>;
 }
 
 export interface StudyHooks extends AugmentationHooks {
@@ -126,10 +129,41 @@ export async function runStudy(ds: Dataset, cfg: AugmentationConfig, seeds: read
   return { metrics: aggregateStudy(reports), reports };
 }
 
-/** Means, intervals and paired comparisons over per-seed reports of the same study. */
+/**
+ * Means, intervals and paired comparisons over per-seed reports of the same
+ * study; with several rounds, per round too (the top level is the last round).
+ */
 export function aggregateStudy(reports: readonly AugmentationReport[]): StudyMetrics {
   const first = reports[0];
   if (!first) throw new Error('aggregateStudy: no reports');
+  const top = aggregateArms(reports);
+  const count = first.rounds?.length ?? 1;
+  for (const r of reports) {
+    if ((r.rounds?.length ?? 1) !== count) throw new Error(`aggregateStudy: seed ${r.seed} has ${r.rounds?.length ?? 1} rounds, not ${count}`);
+  }
+  const rounds = first.rounds?.map((_, i) => {
+    // A seed read back from its files (resume) keeps the last round's samples only.
+    const perRound = reports.map((r) => ({ ...r, methods: r.rounds![i]!.methods, generated: r.rounds![i]!.generated ?? {} }));
+    return { round: i + 1, ...aggregateArms(perRound) };
+  });
+  return {
+    dataset: first.dataset,
+    model: first.model,
+    backend: first.backend,
+    seeds: reports.map((r) => r.seed),
+    seed: first.seed,
+    train_samples: first.train_samples,
+    validation_samples: first.validation_samples,
+    test_samples: first.test_samples,
+    protocol: first.protocol,
+    ...top,
+    ...(rounds ? { rounds } : {}),
+  };
+}
+
+/** Per arm the aggregates over seeds, and the MINE arms' paired comparisons with every control. */
+function aggregateArms(reports: ReadonlyArray<Pick<AugmentationReport, 'seed' | 'methods' | 'generated'>>): Pick<StudyMetrics, 'methods' | 'comparisons'> {
+  const first = reports[0]!;
   const arms = Object.keys(first.methods);
   for (const r of reports) {
     const keys = Object.keys(r.methods);
@@ -179,17 +213,5 @@ export function aggregateStudy(reports: readonly AugmentationReport[]): StudyMet
     }
   }
 
-  return {
-    dataset: first.dataset,
-    model: first.model,
-    backend: first.backend,
-    seeds: reports.map((r) => r.seed),
-    seed: first.seed,
-    train_samples: first.train_samples,
-    validation_samples: first.validation_samples,
-    test_samples: first.test_samples,
-    protocol: first.protocol,
-    methods,
-    comparisons,
-  };
+  return { methods, comparisons };
 }

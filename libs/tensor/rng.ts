@@ -143,4 +143,6 @@ export const STREAM = {
   validation: 12,
   /** KID's random subsets (libs/eval/fid.ts). */
   kid: 13,
+  /** Multi-round augmentation: the seed of each round after the first. */
+  round: 14,
 } as const;

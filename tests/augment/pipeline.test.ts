@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../libs/tensor/index.js';
 import { loadDataset, type Dataset } from '../../libs/data/index.js';
-import { parseMethod, runAugmentation, type AugmentationConfig } from '../../libs/augment/index.js';
+import { aggregateStudy, parseMethod, runAugmentation, stepsTaken, type AugmentationConfig } from '../../libs/augment/index.js';
+import type { Autoencoder } from '../../libs/models/index.js';
 
 const SLICE = new URL('../fixtures/fashion-mnist-slice', import.meta.url).pathname;
 let ds: Dataset;
@@ -88,4 +89,75 @@ describe('UAE augmentation pipeline (tiny config)', () => {
     expect(parseMethod('repeat')).toBe('repeat');
     expect(() => parseMethod('pgd')).toThrow(/unknown method "pgd"/);
   });
+});
+
+/** A model's weights, copied out (the model may be disposed after the hook). */
+const weightsOf = (ae: Autoencoder) => ae.model.getWeights().map((w) => Float32Array.from(w.dataSync()));
+/** Bit-identical weights (a boolean: a failing deep equality of 10⁵ numbers takes minutes to print). */
+const sameWeights = (a: Float32Array[] | undefined, b: Float32Array[] | undefined) =>
+  !!a && !!b && a.length === b.length && a.every((w, i) => w.length === b[i]!.length && w.every((v, j) => Object.is(v, b[i]![j])));
+
+describe('multi-round augmentation (SuppMat 6.15)', () => {
+  const methods = ['mine', 'init-noise', 'ga-0.1', 'repeat'];
+  const twoRounds: AugmentationConfig = { ...config, methods, rounds: 2 };
+
+  it('round 2 of each arm attacks its round-1 retrained model and retrains on original ∪ both rounds; metrics per round, the top level is the last', async () => {
+    const stages: string[] = [];
+    const trained = new Map<string, Float32Array[]>();
+    const attacked = new Map<string, Float32Array[]>();
+    const report = await runAugmentation(ds, twoRounds, {
+      onStage: (s) => stages.push(s),
+      onModel: (name, ae, round) => void trained.set(`${name}@${round ?? 0}`, weightsOf(ae)),
+      onAttackModel: (method, ae, round) => void attacked.set(`${method}@${round}`, weightsOf(ae)),
+    });
+    expect(stages).toEqual([
+      'train original',
+      ...methods.flatMap((m) => [1, 2].flatMap((r) => [`round ${r} of 2: generate ${m}`, `round ${r} of 2: retrain ${m}`])),
+    ]);
+    // Round 1 attacks the original; round 2 the MINE arm's round-1 model, not the original.
+    expect([...attacked.keys()]).toEqual(['mine@1', 'mine@2']);
+    expect(sameWeights(attacked.get('mine@1'), trained.get('original@0'))).toBe(true);
+    expect(sameWeights(attacked.get('mine@2'), trained.get('mine@1'))).toBe(true);
+    expect(sameWeights(attacked.get('mine@2'), trained.get('original@0'))).toBe(false);
+
+    const rounds = report.rounds!;
+    expect(rounds.map((r) => r.round)).toEqual([1, 2]);
+    const n = report.train_samples;
+    const base = report.methods.original.test_recon_error;
+    for (const r of rounds) {
+      expect(Object.keys(r.methods)).toEqual(['original', ...methods]);
+      expect(r.methods.original).toEqual(report.methods.original);
+      for (const m of methods) {
+        const metrics = r.methods[m]!;
+        expect(metrics.improvement).toBeCloseTo((base - metrics.test_recon_error) / base, 10);
+        // Round r retrains on the originals and one generated set per round so far: (1 + r)·n samples.
+        expect(metrics.train_steps).toBe(stepsTaken(config.retrainEpochs, (1 + r.round) * n, config.batchSize));
+      }
+      expect(r.methods.mine!.asr).toBeGreaterThanOrEqual(0);
+    }
+    expect(report.methods).toEqual(rounds[1]!.methods);
+    expect(report.generated.mine).toBe(rounds[1]!.generated.mine);
+    // Later rounds draw afresh: other Gaussian noise, other attack starts (so init-noise differs too).
+    expect(sameWeights([rounds[1]!.generated['ga-0.1']!.x], [rounds[0]!.generated['ga-0.1']!.x])).toBe(false);
+    expect(rounds[1]!.generated.mine!.diagnostics!.map((d) => d.l2)).not.toEqual(rounds[0]!.generated.mine!.diagnostics!.map((d) => d.l2));
+
+    // The study aggregates per round; its top level is the last round.
+    const study = aggregateStudy([report]);
+    expect(study.rounds!.map((r) => r.round)).toEqual([1, 2]);
+    expect(study.rounds![1]!.methods).toEqual(study.methods);
+    expect(study.rounds![1]!.comparisons).toEqual(study.comparisons);
+    expect(study.rounds![0]!.methods.mine!.test_recon_error).toBe(rounds[0]!.methods.mine!.test_recon_error);
+    expect(study.methods.mine!.test_recon_error).toBe(rounds[1]!.methods.mine!.test_recon_error);
+  }, 600_000);
+
+  it('round 1 of several is the single-round study; one round records no rounds', async () => {
+    const small: AugmentationConfig = { ...config, methods: ['mine', 'ga-0.1'] };
+    const single = await runAugmentation(ds, small);
+    const multi = await runAugmentation(ds, { ...small, rounds: 2 });
+    expect(single.rounds).toBeUndefined();
+    expect(aggregateStudy([single]).rounds).toBeUndefined();
+    const untimed = (m: Record<string, unknown>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, { ...(v as object), seconds_per_sample: 0 }]));
+    expect(untimed(multi.rounds![0]!.methods)).toEqual(untimed(single.methods));
+    await expect(runAugmentation(ds, { ...small, rounds: 0 })).rejects.toThrow(/rounds must be an integer ≥ 1; got 0/);
+  }, 600_000);
 });

@@ -125,6 +125,31 @@ describe('interrupting and resuming', () => {
       expect((await bytes(join(cut, f))).equals(await bytes(join(whole, f))), f).toBe(true);
     }
   }, 240_000);
+
+  it('uae pipeline --rounds 2: SIGINT in round 2 keeps the models, no attack samples (seed granularity), --resume reruns the seed to the uninterrupted metrics', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'uae-int-rounds-'));
+    const args = [
+      'pipeline', '--dataset', 'mice-protein', '--model', 'dense-ae', '--hidden', '8', '--methods', 'mine,repeat', '--rounds', '2',
+      '--train-samples', '24', '--test-samples', '24', '--epochs', '2', '--retrain-epochs', '2', '--probe', 'mlp', '--classifier-epochs', '2',
+      '--iterations', '40', '--mine-steps', '1', '--mine-draws', '20', '--workers', '1',
+    ];
+    const whole = join(dir, 'whole');
+    await uae(...args, '--out', whole, '--quiet');
+
+    const cut = join(dir, 'cut');
+    const r = await interruptWhen([...args, '--out', cut], /round 2 of 2: attack mine: ([1-9]|1\d|2[01])\/22/);
+    expect(r.sent).toBe(true);
+    expect(r.code).toBe(130);
+    const last = r.stderr.trimEnd().split('\n').at(-1)!;
+    expect(last).toMatch(/^uae: interrupted \(SIGINT\) at "round 2 of 2: generate mine": kept models\/original, models\/round-1\/mine in .*cut; rerun with --resume to continue$/);
+    expect(await json(join(cut, 'status.json'))).toMatchObject({ status: 'interrupted', command: 'pipeline', stage: 'round 2 of 2: generate mine' });
+    expect(existsSync(join(cut, 'partial'))).toBe(false);
+
+    const resumed = await uae(...args, '--out', cut, '--resume', '--quiet');
+    expect(resumed.stderr).toBe('');
+    expect(untimedDocument(await json(join(cut, 'metrics.json')))).toEqual(untimedDocument(await json(join(whole, 'metrics.json'))));
+    for (const f of ['mine-x.npy', 'round-1/mine-x.npy', 'mine-success.npy']) expect((await bytes(join(cut, f))).equals(await bytes(join(whole, f))), f).toBe(true);
+  }, 480_000);
 });
 
 /** A result document without what differs between two runs of the same study: timings and timestamps. */

@@ -211,6 +211,8 @@ describe('uae submit', () => {
     expect((await cli(['submit', '--config', await write('empty.json', {})])).err).toMatch(/^uae: --config .*empty\.json: empty document: dataset and model are required\n$/);
     expect((await cli(['submit', '--config', await write('typo.json', { dataset: 'mice-protein', model: 'dense-ae', epoch: 2 })])).err).toMatch(/^uae: --config .*typo\.json: epoch: unknown field\n$/);
     expect((await cli(['submit', '--config', await write('local.json', { dataset: 'mice-protein', model: 'dense-ae', dataDir: '/data' })])).err).toMatch(/dataDir: a directory on this machine/);
+    // The cluster runs one round of augmentation: several are refused, not dropped.
+    expect((await cli(['submit', '--config', await write('rounds.json', { dataset: 'mice-protein', model: 'dense-ae', rounds: 2 })])).err).toMatch(/^uae: .*rounds: a cluster job runs one round of augmentation/);
     // A PipelineConfig with a field the contract lacks, or without a dataset, is refused too (it used to be read as empty).
     expect((await cli(['submit', '--config', await write('proto-typo.json', { dataset: { name: 'mice-protein' }, modell: {} })])).err).toMatch(/^uae: --config .*proto-typo\.json: key "modell" is unknown/);
     expect((await cli(['submit', '--config', await write('no-data.json', { model: { kind: 'MODEL_KIND_DENSE_AE' } })])).err).toMatch(/^uae: --config .*no-data\.json: dataset: required/);
