@@ -48,11 +48,15 @@ export function setDistances(scoring: SetScoring, reference: Float32Array, sets:
  * the arm retrained on besides the originals: for attack arms the UAEs, a
  * failure replaced by its original), against the samples trained on and
  * attacked: row by row their transforms, so KID pairs them (setDistances).
- * `repeat` and `none` generate nothing and get none.
+ * `repeat` and `none` generate nothing and get none. With several rounds,
+ * every round's arms are scored on that round's sets.
  */
 export function scoreGeneratedSets(report: AugmentationReport, scoring: SetScoring): void {
-  const sets = Object.fromEntries(Object.entries(report.generated).flatMap(([arm, g]) => (g && report.methods[arm as keyof typeof report.methods] ? [[arm, g.x]] : [])));
-  for (const [arm, d] of Object.entries(setDistances(scoring, report.trainX, sets, { seed: report.seed, paired: true }))) {
-    Object.assign(report.methods[arm as keyof typeof report.methods]!, d);
+  // Several rounds: every round's sets (the top level shares the last round's arm records).
+  for (const r of report.rounds ?? [report]) {
+    const sets = Object.fromEntries(Object.entries(r.generated).flatMap(([arm, g]) => (g && r.methods[arm as keyof typeof r.methods] ? [[arm, g.x]] : [])));
+    for (const [arm, d] of Object.entries(setDistances(scoring, report.trainX, sets, { seed: report.seed, paired: true }))) {
+      Object.assign(r.methods[arm as keyof typeof r.methods]!, d);
+    }
   }
 }
