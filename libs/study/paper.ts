@@ -180,7 +180,7 @@ export const PAPER_ROWS = {
       { arm: 'mine', metric: 'accuracy_extratrees', value: pct(91.2), column: 'Accuracy (test set): MINE-UAE' },
       { arm: 'mine', metric: 'asr', value: pct(40.24), column: 'ASR: MINE-UAE' },
     ],
-    note: "k = 10 selected features (Section 4.5's text lost the number; /work/shared/paper/ALGORITHMS.md §5 restores it); accuracy is Balın's post-hoc ExtraTrees probe (accuracy_extratrees); the text lost the improvement percentage",
+    note: "k = 10 selected features (Section 4.5's text lost the number; docs/algorithms.md, Models, restores it); accuracy is Balın's post-hoc ExtraTrees probe (accuracy_extratrees); the text lost the improvement percentage",
     requires: [{ field: 'k', value: 10 }],
   },
   'table6-fashion-mnist': {
@@ -195,7 +195,7 @@ export const PAPER_ROWS = {
       { arm: 'mine', metric: 'accuracy_extratrees', value: pct(85.24), column: 'Accuracy (test set): MINE-UAE' },
       { arm: 'mine', metric: 'asr', value: pct(99.99), column: 'ASR: MINE-UAE' },
     ],
-    note: "k = 50 selected features (Section 4.5's text lost the number; ALGORITHMS.md §5 restores it); the text lost the improvement percentage",
+    note: "k = 50 selected features (Section 4.5's text lost the number; docs/algorithms.md, Models, restores it); the text lost the improvement percentage",
     requires: [{ field: 'k', value: 50 }],
   },
   'table8-k50': table8(...TABLE8[0]!),

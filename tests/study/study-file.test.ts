@@ -59,7 +59,9 @@ describe('study file', () => {
     expect(problems(base, { iterations: 0, seeds: [1, 1] })).toEqual(['--seeds (cells[0], cells[1]): 1 is listed twice', expect.stringMatching(/^--iterations \(cells\[0\], cells\[1\]\): .*>=1; got 0$/)]);
     expect(problems(withCell(0, { run: {} }))).toEqual([expect.stringMatching(/^cells\[0\]\.run\.model: must be one of dense-ae, .*; got undefined$/)]);
     expect(problems(withCell(0, { colour: 'red' }))).toEqual(['cells[0].colour: unknown field']);
-    expect(problems(withCell(1, { run: { model: 'concrete-ae', k: 10, rounds: 2 } }))).toEqual(['cells[1].run.rounds: unknown field']);
+    expect(problems(withCell(1, { run: { model: 'concrete-ae', k: 10, roundz: 2 } }))).toEqual(['cells[1].run.roundz: unknown field']);
+    // Fields of the run document (rounds, fid) pass through to the cell, checked there.
+    expect(problems(withCell(1, { run: { model: 'concrete-ae', k: 10, rounds: 0 } }))).toEqual([expect.stringMatching(/^cells\[1\]\.run\.rounds: /)]);
     expect(problems(withCell(0, { row: 'table99' }))[0]).toMatch(/^cells\[0\]\.row: not a paper row; one of table4-conv-mnist, /);
     expect(problems(withCell(1, { id: 'a' }))).toEqual(['cells[1].id: "a" is also cells[0].id']);
     expect(problems(withCell(0, { id: '../x' }))[0]).toMatch(/^cells\[0\]\.id: must be letters/);
