@@ -21,6 +21,8 @@ const root = new URL('../../', import.meta.url).pathname;
 const envFile = `${root}.cache/lavapipe/env.json`;
 const lavapipe = existsSync(envFile) ? (JSON.parse(readFileSync(envFile, 'utf8')) as Record<string, string>) : undefined;
 const noSetup = 'no .cache/lavapipe/env.json: run `npm run setup:webgpu` first';
+// A fresh node loading tfjs and dawn.node: seconds when idle, minutes beside a busy CPU.
+const CHILD_TIMEOUT_MS = 300_000;
 
 /** A fresh node with lavapipe's environment, printing what initBackend chose. */
 async function probe(choice: string) {
@@ -41,11 +43,11 @@ describe.skipIf(!lavapipe)(`webgpu on lavapipe${lavapipe ? '' : ` [skipped — $
     expect(info).toMatchObject({ name: 'webgpu', provider: 'dawn', gpu: false, preferredWorkers: 1, preferredChunk: 1 });
     expect(info.adapter).toMatchObject({ isFallbackAdapter: true, software: true, vulkanIcd: lavapipe!.VK_ICD_FILENAMES });
     expect(info.adapter.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 2 ** 20);
-  });
+  }, CHILD_TIMEOUT_MS);
 
   it('auto never picks the software adapter: it keeps wasm', async () => {
     expect((await probe('auto')).name).toBe('wasm');
-  });
+  }, CHILD_TIMEOUT_MS);
 });
 
 /** Runs f on a backend and reads its results asynchronously (webgpu has no dataSync). */
