@@ -29,7 +29,7 @@ export function evaluateCommand(): Command {
         model: ae.kind,
         backend: info.name,
         test_samples: ds.test.n,
-        test_recon_error: reconstructionError(ae, ds.test.x, ds.inputShape),
+        test_recon_error: await reconstructionError(ae, ds.test.x, ds.inputShape),
       };
       if (o.classifierEpochs > 0 && ds.train.labels && ds.test.labels) {
         result.accuracy = await downstreamAccuracy(

@@ -81,7 +81,7 @@ export function trainCommand(): Command {
         stopped_early: result.stoppedEarly,
         seconds: (performance.now() - started) / 1000,
         final_loss: result.history.at(-1)?.loss ?? null,
-        test_recon_error: reconstructionError(ae, ds.test.x, ds.inputShape),
+        test_recon_error: await reconstructionError(ae, ds.test.x, ds.inputShape),
         history: result.history,
       };
       await writeAtomic(join(out, 'train.json'), JSON.stringify(summary, null, 2) + '\n');

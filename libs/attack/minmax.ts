@@ -288,11 +288,22 @@ export async function attackChunk(model: AttackModel, input: ChunkInput, config:
     const tracker = new BestTracker(B, d, supervised, sim);
     const trace = config.trace ? input.sampleIds.map(() => ({ similarity: [] as number[], f: [] as number[], c: [] as number[] })) : undefined;
 
-    const read = (t: tf.Tensor) => t.dataSync() as Float32Array;
-    tf.tidy(() => {
-      const xa = adversarial(x, delta!);
-      tracker.initial(read(xa), read(criterion.f(xa)));
-    });
+    // Asynchronous reads only (a GPU backend has no synchronous one); each
+    // disposes the tensor it read.
+    const read = async (t: tf.Tensor): Promise<Float32Array> => {
+      try {
+        return (await t.data()) as Float32Array;
+      } finally {
+        t.dispose();
+      }
+    };
+    {
+      const [xa, f0] = tf.tidy(() => {
+        const xa = adversarial(x, delta!);
+        return [xa, criterion.f(xa)];
+      });
+      tracker.initial(await read(xa), await read(f0));
+    }
 
     // Values of the previous iterate awaiting its similarity (bookkeeping lag).
     let pending: { iteration: number; xAdv: Float32Array; f: Float32Array } | undefined;
@@ -312,7 +323,7 @@ export async function attackChunk(model: AttackModel, input: ChunkInput, config:
       if (hooks.signal?.aborted) throw new AttackCancelledError(hooks.signal.reason);
       const cT = tf.tensor1d(c);
       // (1) gradient step on δ; the forward pass also measures the current iterate.
-      const { grad, simValues } = tf.tidy(() => {
+      const { grad, simT } = tf.tidy(() => {
         let simT: tf.Tensor1D | undefined;
         const { value, grad } = tf.valueAndGrad((dl: tf.Tensor) => {
           const xa = adversarial(x, dl);
@@ -322,12 +333,10 @@ export async function attackChunk(model: AttackModel, input: ChunkInput, config:
           return tf.sum(tf.add(tf.mul(cT, tf.relu(f)), tf.mul(sv, s))) as tf.Scalar;
         })(delta!);
         value.dispose();
-        const simValues = read(simT!);
-        simT!.dispose();
-        return { grad, simValues };
+        return { grad, simT: simT! };
       });
       cT.dispose();
-      settle(simValues);
+      settle(await read(simT));
       const step = deltaStep.step(grad);
       const stepped = tf.tidy(() => project(x, tf.sub(delta!, step), config.epsilon));
       step.dispose();
@@ -338,9 +347,8 @@ export async function attackChunk(model: AttackModel, input: ChunkInput, config:
       // (2) MINE steps at the new x′.
       const xAdv = adversarial(x, delta);
       sim.update(xAdv, mineSteps);
-      const fValues = tf.tidy(() => read(criterion.f(xAdv)));
-      const xAdvValues = read(xAdv);
-      xAdv.dispose();
+      const fValues = await read(tf.tidy(() => criterion.f(xAdv)));
+      const xAdvValues = await read(xAdv);
 
       // (3) c update; (4) best-so-far once the similarity is known.
       const reluF = fValues.map((v) => Math.max(0, v));
@@ -356,14 +364,14 @@ export async function attackChunk(model: AttackModel, input: ChunkInput, config:
       ran = t + 1;
       if (restart && t + 1 < config.iterations) {
         // Settle the last iterate of this search step before δ restarts.
-        settle(tf.tidy(() => read(sim.evaluate(adversarial(x, delta!)))));
+        settle(await read(tf.tidy(() => sim.evaluate(adversarial(x, delta!)))));
         delta.dispose();
         delta = tf.clone(delta0);
         deltaStep.reset();
       }
       hooks.onIteration?.(t + 1);
     }
-    if (pending) settle(tf.tidy(() => read(sim.evaluate(adversarial(x, delta!)))));
+    if (pending) settle(await read(tf.tidy(() => sim.evaluate(adversarial(x, delta!)))));
 
     return input.sampleIds.map((sampleId, b) => ({
       sampleId,

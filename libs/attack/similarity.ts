@@ -33,7 +33,7 @@ class MineSimilarity implements Similarity {
     return this.mine.estimate(this.x, xAdv);
   }
   update(xAdv: tf.Tensor, steps: number): void {
-    this.mine.train(this.x, xAdv, steps);
+    this.mine.fit(this.x, xAdv, steps)?.dispose();
   }
   eligible(value: number): boolean {
     return value > 0;

@@ -398,7 +398,7 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
   };
   try {
     report.methods.original = {
-      test_recon_error: reconstructionError(original.ae, ds.test.x, ds.inputShape),
+      test_recon_error: await reconstructionError(original.ae, ds.test.x, ds.inputShape),
       ...(await probesOf(original.ae)),
       ...trainingRecord(original),
     };
@@ -461,7 +461,7 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
           hooks.onStage?.(`${label}retrain ${method}`);
           const retrained = await train(trainSet, method, retrainPlan(cfg, schedule, original, trainN));
           try {
-            const err = reconstructionError(retrained.ae, ds.test.x, ds.inputShape);
+            const err = await reconstructionError(retrained.ae, ds.test.x, ds.inputShape);
             await hooks.onModel?.(method, retrained.ae, round);
             const evaluated = await probesOf(retrained.ae);
             const metrics: MethodMetrics = {

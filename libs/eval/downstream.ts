@@ -57,7 +57,7 @@ export async function downstreamAccuracy(
       batchSize: opts.batchSize ?? 32,
       seed: opts.seed ?? 0,
     });
-    return clf.accuracy(codesTest, test.labels);
+    return await clf.accuracy(codesTest, test.labels);
   } finally {
     clf.dispose();
     tf.dispose([codesTrain, codesTest]);

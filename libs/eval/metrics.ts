@@ -8,17 +8,19 @@ import type { Autoencoder } from '../models/index.js';
 import type { SampleResult } from '../attack/index.js';
 
 /** Mean squared error per element between x and AE(x), over all samples, in batches. */
-export function reconstructionError(ae: Autoencoder, data: Float32Array, inputShape: number[], batchSize = 256): number {
+export async function reconstructionError(ae: Autoencoder, data: Float32Array, inputShape: number[], batchSize = 256): Promise<number> {
   const d = inputShape.reduce((a, b) => a * b, 1);
   const n = data.length / d;
   if (!Number.isInteger(n) || n < 1) throw new Error(`data length ${data.length} is not a positive multiple of ${d}`);
   let sum = 0;
   for (let start = 0; start < n; start += batchSize) {
     const end = Math.min(n, start + batchSize);
-    sum += tf.tidy(() => {
+    const batchSum = tf.tidy(() => {
       const x = tf.tensor(data.subarray(start * d, end * d), [end - start, ...inputShape]);
-      return tf.sum(ae.perSampleSquaredError(x)).dataSync()[0]!;
+      return tf.sum(ae.perSampleSquaredError(x));
     });
+    sum += (await batchSum.data())[0]!;
+    batchSum.dispose();
   }
   return sum / (n * d);
 }

@@ -83,8 +83,23 @@ export class PerSampleMine {
    * Returns the per-sample bound measured at the last step (before its update),
    * or undefined for zero steps.
    */
-  train(x: tf.Tensor, xAdv: tf.Tensor, steps: number): Float32Array | undefined {
-    let last: Float32Array | undefined;
+  async train(x: tf.Tensor, xAdv: tf.Tensor, steps: number): Promise<Float32Array | undefined> {
+    const last = this.fit(x, xAdv, steps);
+    if (!last) return undefined;
+    try {
+      return (await last.data()) as Float32Array;
+    } finally {
+      last.dispose();
+    }
+  }
+
+  /**
+   * The steps of train() without reading anything back (the attack does not
+   * need the bound, and a GPU backend would wait for it): the last step's
+   * per-sample bound as a tensor the caller disposes, or undefined for zero steps.
+   */
+  fit(x: tf.Tensor, xAdv: tf.Tensor, steps: number): tf.Tensor1D | undefined {
+    let last: tf.Tensor1D | undefined;
     // x′ is fixed during these steps: a deterministic sampler's draws (and
     // their parameter-free preparation) are computed once for all of them.
     let fixedY: PreparedDraws | undefined;
@@ -128,8 +143,8 @@ export class PerSampleMine {
           value = out.value;
           this.net.setParams(this.adam.step(this.net.params, out.grads));
         }
-        if (s === steps - 1) last = value.dataSync() as Float32Array;
-        value.dispose();
+        if (s === steps - 1) last = value;
+        else value.dispose();
       }
     } finally {
       fixedY?.t.dispose();

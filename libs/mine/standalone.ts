@@ -57,8 +57,10 @@ function* estimateSteps(x: tf.Tensor, y: tf.Tensor, opts: MineEstimateOptions): 
   const trace: number[] = [];
   try {
     for (let s = 0; s < opts.steps; s++) {
-      const v = mine.train(X, Y, 1);
-      trace.push(v![0]!);
+      // Synchronous read: this generator also serves the synchronous entry point.
+      const v = mine.fit(X, Y, 1)!;
+      trace.push(v.dataSync()[0]!);
+      v.dispose();
       yield;
     }
     const evals = Math.max(1, opts.evaluations ?? 10);

@@ -46,14 +46,19 @@ export class Classifier {
     });
   }
 
-  predict(x: tf.Tensor): Int32Array {
-    return tf.tidy(() => tf.argMax(this.logits(x), 1).dataSync() as Int32Array);
+  async predict(x: tf.Tensor): Promise<Int32Array> {
+    const classes = tf.tidy(() => tf.argMax(this.logits(x), 1));
+    try {
+      return (await classes.data()) as Int32Array;
+    } finally {
+      classes.dispose();
+    }
   }
 
   /** Share of rows whose predicted class equals the label. */
-  accuracy(x: tf.Tensor, labels: Int32Array): number {
+  async accuracy(x: tf.Tensor, labels: Int32Array): Promise<number> {
     if (labels.length !== x.shape[0]) throw new Error(`${x.shape[0]} samples but ${labels.length} labels`);
-    const predicted = this.predict(x);
+    const predicted = await this.predict(x);
     let right = 0;
     predicted.forEach((p, i) => (right += p === labels[i] ? 1 : 0));
     return labels.length === 0 ? 0 : right / labels.length;

@@ -20,7 +20,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  * Mirrors libs/tensor/backend.ts (BACKEND_NAMES plus 'auto'); repeated here so
  * reading the configuration never loads tfjs.
  */
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu'] as const;
 export type BackendChoiceName = (typeof BACKEND_CHOICES)[number];
 
 export const MIN_TOKEN_LENGTH = 16;

@@ -794,7 +794,7 @@ export async function createService(opts: CreateServiceOptions): Promise<Running
         const tensor = await import('../tensor/index.js');
         const info = await tensor.initBackend(config.backend);
         metrics.attachTensor({ info: () => tensor.backendInfo(), memory: () => tensor.tf.memory() });
-        logger.info({ backend: info.name, provider: info.provider, gpu: info.gpu }, 'tfjs backend ready');
+        logger.info({ backend: info.name, provider: info.provider, gpu: info.gpu, ...(info.adapter ? { adapter: info.adapter } : {}) }, 'tfjs backend ready');
       },
     });
   }

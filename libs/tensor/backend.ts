@@ -3,11 +3,14 @@
  *
  * Order for `auto`: tensorflow (libtensorflow through @tensorflow/tfjs-node-gpu,
  * else @tensorflow/tfjs-node; optional peers present only in the container
- * images) → wasm (@tensorflow/tfjs-backend-wasm, SIMD, with the gradient
- * kernels it lacks registered by us) → cpu. `UAE_BACKEND` overrides; an
+ * images) → webgpu (@tensorflow/tfjs-backend-webgpu on Dawn, the optional
+ * package `webgpu`; only when the adapter is a hardware GPU, never a software
+ * fallback such as lavapipe) → wasm (@tensorflow/tfjs-backend-wasm, SIMD, with
+ * the gradient kernels it lacks registered by us) → cpu. `UAE_BACKEND` overrides; an
  * explicit choice that cannot be honoured is a start-up error, never a silent
  * fallback.
  */
+import { createRequire } from 'node:module';
 import util from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 // The umbrella's node bundle is the only CommonJS build that registers the
@@ -16,18 +19,21 @@ import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerUaeKernels } from './kernels/register.js';
+import { loadTfjsWebgpu, noAdapterReason, requestWebgpuAdapter, vulkanDriverOffered, type WebgpuAdapter } from './webgpu.js';
 
-export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu', 'webgpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 export type BackendChoice = 'auto' | BackendName;
 
 export interface BackendInfo {
   /** tfjs backend name. */
   name: BackendName;
-  /** What provides it: tfjs-node-gpu, tfjs-node, wasm-simd, wasm, cpu. */
+  /** What provides it: tfjs-node-gpu, tfjs-node, dawn, wasm-simd, wasm, cpu. */
   provider: string;
-  /** True when libtensorflow reports a visible CUDA device. */
+  /** True when libtensorflow reports a visible CUDA device, or webgpu runs on a hardware adapter. */
   gpu: boolean;
+  /** webgpu only: the adapter tfjs runs on. */
+  adapter?: WebgpuAdapter;
   /**
    * How many samples' per-sample weights (MINE, δ) one stacked computation
    * should carry. A GPU wants many (one batched matMul); wasm is single-threaded
@@ -88,6 +94,37 @@ async function tryTensorflow(): Promise<{ provider: string } | { error: string }
   return { error: errors.join('; ') };
 }
 
+type WebgpuProbe = { adapter: WebgpuAdapter } | { error: string };
+
+async function tryWebgpu(): Promise<WebgpuProbe> {
+  try {
+    const adapter = await requestWebgpuAdapter();
+    return adapter ? { adapter } : { error: noAdapterReason() };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+async function activateWebgpu(adapter: WebgpuAdapter): Promise<BackendInfo> {
+  await loadTfjsWebgpu((flag, value) => tf.env().set(flag, value));
+  if (!tf.findBackendFactory('webgpu')) {
+    throw new BackendUnavailableError('webgpu', `@tensorflow/tfjs-backend-webgpu registered no backend on this copy of @tensorflow/tfjs-core (${tf.version_core}); install it at the same version`);
+  }
+  const info = await activate('webgpu', 'dawn');
+  const gpu = !adapter.software;
+  return {
+    ...info,
+    gpu,
+    adapter,
+    // Unmeasured on a hardware GPU (issue 13's device bench): one batched
+    // computation per chunk, as for libtensorflow on CUDA. Software adapters
+    // run one sample per chunk like wasm.
+    preferredChunk: gpu ? 64 : 1,
+    // One device per process: worker threads would each open their own.
+    preferredWorkers: 1,
+  };
+}
+
 async function activate(name: BackendName, provider: string): Promise<BackendInfo> {
   // The cpu backend prints an "install tfjs-node" banner on first use; when cpu
   // was chosen (explicitly or as the last resort) the choice is already logged
@@ -138,6 +175,16 @@ function removeAddedListeners(before: Map<ProcessEvent, Set<unknown>>): void {
   }
 }
 
+/** Whether the optional package is there at all (auto loads dawn.node only then). */
+function webgpuInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('webgpu');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function availableCores(): Promise<number> {
   const os = await import('node:os');
   return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
@@ -159,6 +206,16 @@ async function choose(choice: BackendChoice): Promise<BackendInfo> {
     const r = await tryTensorflow();
     if ('provider' in r) return activate('tensorflow', r.provider);
     if (choice === 'tensorflow') throw new BackendUnavailableError('tensorflow', r.error);
+  }
+  if (choice === 'webgpu') {
+    const r = await tryWebgpu();
+    if ('error' in r) throw new BackendUnavailableError('webgpu', r.error);
+    return activateWebgpu(r.adapter);
+  }
+  // auto: a software adapter (lavapipe) is far slower than wasm; only a GPU counts.
+  if (choice === 'auto' && webgpuInstalled() && vulkanDriverOffered()) {
+    const r = await tryWebgpu();
+    if ('adapter' in r && !r.adapter.software) return activateWebgpu(r.adapter);
   }
   if (choice === 'wasm' || choice === 'auto') {
     try {

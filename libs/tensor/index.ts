@@ -18,4 +18,5 @@ export {
   type BackendName,
   type BackendChoice,
 } from './backend.js';
+export { requestWebgpuAdapter, LAVAPIPE_ENV_HINT, type WebgpuAdapter } from './webgpu.js';
 export { fusedDenseStep, fusedDenseStepAvailable, setFusedDenseStep } from './fused-dense.js';

@@ -123,7 +123,7 @@ export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | '
       const split = cfg.train ? ds.train : ds.test;
       // UAE_FAULT_DRILL=evaluator:wasm-trap (tests only): a real wasm trap in the first evaluation.
       deps.faultDrill?.trap('an Evaluate call');
-      const err = reconstructionError(ae, split.x, ds.inputShape, cfg.batchSize);
+      const err = await reconstructionError(ae, split.x, ds.inputShape, cfg.batchSize);
       reconError.set({ model: ae.kind }, err);
       signal.throwIfAborted();
       let acc: number | undefined;

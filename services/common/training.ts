@@ -192,7 +192,7 @@ export async function trainFromSpec(
       onEpoch: hooks.onEpoch,
     });
     try {
-      return { ae: run.ae, history: run.history, stoppedEarly: run.stoppedEarly, steps: run.steps, testReconError: reconstructionError(run.ae, ds.test.x, ds.inputShape) };
+      return { ae: run.ae, history: run.history, stoppedEarly: run.stoppedEarly, steps: run.steps, testReconError: await reconstructionError(run.ae, ds.test.x, ds.inputShape) };
     } catch (e) {
       run.ae.dispose();
       throw e;
@@ -209,7 +209,7 @@ export async function trainFromSpec(
       x.dispose();
       val?.dispose();
     }
-    const testReconError = reconstructionError(ae, ds.test.x, ds.inputShape);
+    const testReconError = await reconstructionError(ae, ds.test.x, ds.inputShape);
     return { ae, history: result.history, stoppedEarly: result.stoppedEarly, steps: result.steps, testReconError };
   } catch (e) {
     ae.dispose();

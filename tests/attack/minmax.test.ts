@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, tf } from '../../libs/tensor/index.js';
+import { tf } from '../../libs/tensor/index.js';
 import {
   AttackCancelledError,
   AttackInputError,
@@ -9,15 +9,16 @@ import {
   type SampleResult,
 } from '../../libs/attack/index.js';
 import { tinyAutoencoder, uniformSamples } from './helpers.js';
+// Runs on wasm, or on webgpu under UAE_BACKEND=webgpu.
+import { onBackend, SKIP_REASON } from '../tensor/backend-under-test.js';
 
 const d = 16;
 let model: ReturnType<typeof tinyAutoencoder>;
 
-beforeAll(async () => {
-  await initBackend('wasm');
-  model = tinyAutoencoder(d);
+beforeAll(() => {
+  if (SKIP_REASON === undefined) model = tinyAutoencoder(d);
 });
-afterAll(() => model.dispose());
+afterAll(() => model?.dispose());
 
 const mineRandom = { kind: 'mine' as const, mine: { sampler: 'random' as const, draws: 24, projectionDim: 8, hidden: 16, projection: 'fixed' as const } };
 
@@ -36,7 +37,7 @@ describe('initial δ', () => {
   });
 });
 
-describe('MinMax invariants', () => {
+describe.skipIf(SKIP_REASON !== undefined)(onBackend('MinMax invariants'), () => {
   it('updates c exactly by c ← max(0, (1 − β/(t+1)^¼)·c + β·relu(f))', async () => {
     const beta = 0.1;
     const [r] = await attack(1, { beta, c0: 0.5, kappa: undefined } as never);
@@ -157,7 +158,7 @@ describe('MinMax invariants', () => {
   });
 });
 
-describe('penalty baseline', () => {
+describe.skipIf(SKIP_REASON !== undefined)(onBackend('penalty baseline'), () => {
   it('restarts δ each search step and moves c by binary search', async () => {
     const [r] = await attack(1, { method: 'penalty', iterations: 8, searchSteps: 4, c0: 1 });
     const c = r!.trace!.c;

@@ -9,16 +9,16 @@ beforeAll(async () => {
 });
 
 describe('evaluation metrics', () => {
-  it('reconstruction error is the mean squared error per element, whatever the batch size', () => {
+  it('reconstruction error is the mean squared error per element, whatever the batch size', async () => {
     const ae = createAutoencoder('dense-ae', [10], { seed: 1, hidden: 4 });
     const data = Float32Array.from({ length: 7 * 10 }, (_, i) => (i % 11) / 10);
     const expected = tf.tidy(() => {
       const x = tf.tensor2d(data, [7, 10]);
       return tf.mean(tf.squaredDifference(x, ae.reconstruct(x))).dataSync()[0]!;
     });
-    expect(reconstructionError(ae, data, [10])).toBeCloseTo(expected, 6);
-    expect(reconstructionError(ae, data, [10], 3)).toBeCloseTo(expected, 6);
-    expect(() => reconstructionError(ae, data.subarray(0, 15), [10])).toThrow(/multiple of 10/);
+    expect(await reconstructionError(ae, data, [10])).toBeCloseTo(expected, 6);
+    expect(await reconstructionError(ae, data, [10], 3)).toBeCloseTo(expected, 6);
+    await expect(reconstructionError(ae, data.subarray(0, 15), [10])).rejects.toThrow(/multiple of 10/);
     ae.dispose();
   });
 

@@ -52,7 +52,11 @@ function train(fused: boolean, side: number, filters: number, cfg: MineConfig, s
   const mine = new PerSampleMine(keys, new ConvSampler(conv.fn, [side, side, 1]), cfg);
   const usedFused = mine.net.canFuseTraining();
   const bounds: number[] = [];
-  for (let s = 0; s < steps; s++) bounds.push(...mine.train(x, xa, 1)!);
+  for (let s = 0; s < steps; s++) {
+    const bound = mine.fit(x, xa, 1)!;
+    bounds.push(...bound.dataSync());
+    bound.dispose();
+  }
   const params = mine.net.params.map((p) => p.dataSync().slice());
   mine.dispose();
   conv.dispose();
@@ -137,9 +141,9 @@ describe('fused MINE dense-layer step', () => {
     const xa = tf.tensor4d(new Rng(6, 1).fillUniform(new Float32Array(64), 0, 1), [1, 8, 8, 1]);
     const mine = new PerSampleMine(keys, new ConvSampler(conv.fn, [8, 8, 1]), cfg);
     expect(mine.net.canFuseTraining()).toBe(true);
-    mine.train(x, xa, 1);
+    mine.fit(x, xa, 1)!.dispose();
     const before = { tensors: tf.memory().numTensors, bytes: tf.memory().numBytes, ids: backendDataIds() };
-    for (let s = 0; s < 100; s++) mine.train(x, xa, 10);
+    for (let s = 0; s < 100; s++) mine.fit(x, xa, 10)!.dispose();
     expect({ tensors: tf.memory().numTensors, bytes: tf.memory().numBytes, ids: backendDataIds() }).toEqual(before);
     mine.dispose();
     conv.dispose();

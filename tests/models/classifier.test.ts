@@ -31,7 +31,7 @@ describe('MLP classifier', () => {
     const { history } = await trainClassifier(clf, x, train.labels, { epochs: 15, batchSize: 30, seed: 1 });
     expect(history.at(-1)!.loss).toBeLessThan(history[0]!.loss);
     const xt = tf.tensor2d(test.x, [90, 4]);
-    expect(clf.accuracy(xt, test.labels)).toBeGreaterThan(0.9);
+    expect(await clf.accuracy(xt, test.labels)).toBeGreaterThan(0.9);
     expect(clf.logits(xt).shape).toEqual([90, 3]);
 
     // A supervised untargeted attack with the classifier's own labels runs end to end.

@@ -118,7 +118,7 @@ describe('evaluator service (embedded bus, shared with a trainer)', () => {
   });
 
   it('scores a trained model_id exactly as libs/eval does in-process (recon error, improvement, downstream accuracy)', async () => {
-    const expectedErr = reconstructionError(reference, ds.test.x, ds.inputShape);
+    const expectedErr = await reconstructionError(reference, ds.test.x, ds.inputShape);
     const expectedAcc = await downstreamAccuracy(reference, { x: ds.train.x, labels: ds.train.labels! }, { x: ds.test.x, labels: ds.test.labels! }, { seed: SEED });
     const baseline = 0.05;
     const { metrics, backend } = await evaluate({ model: { source: { $case: 'modelId', value: modelId } }, dataset: DATASET, baselineReconError: baseline });
@@ -132,7 +132,7 @@ describe('evaluator service (embedded bus, shared with a trainer)', () => {
   });
 
   it('loads inline model artifacts and npy-artifact datasets to the same numbers; skips downstream on request', async () => {
-    const expectedErr = reconstructionError(reference, ds.test.x, ds.inputShape);
+    const expectedErr = await reconstructionError(reference, ds.test.x, ds.inputShape);
     const inline = await evaluate({
       model: { source: { $case: 'artifacts', value: referenceArtifacts } },
       dataset: npyDataset,
@@ -145,7 +145,7 @@ describe('evaluator service (embedded bus, shared with a trainer)', () => {
       dataset: DATASET,
       config: v1.EvalConfig.fromPartial({ skipDownstream: true, split: v1.DatasetSplit.DATASET_SPLIT_TRAIN, batchSize: 0 }),
     });
-    expect(train.metrics!.testReconError).toBe(reconstructionError(reference, ds.train.x, ds.inputShape));
+    expect(train.metrics!.testReconError).toBe(await reconstructionError(reference, ds.train.x, ds.inputShape));
     expect(train.metrics!.samples).toBe(200);
   });
 

@@ -148,7 +148,7 @@ describe('trainer service (NATS)', () => {
       const x = tf.tensor(ds.train.x, [ds.train.n, ...ds.inputShape]);
       const { history } = await trainAutoencoder(ae, x, { epochs: 5, batchSize: 50, seed: 3 });
       x.dispose();
-      const expected = reconstructionError(ae, ds.test.x, ds.inputShape);
+      const expected = await reconstructionError(ae, ds.test.x, ds.inputShape);
       expect(Math.abs(model!.testReconError! - expected)).toBeLessThanOrEqual(1e-6);
       expect(result!.testReconError).toBe(model!.testReconError);
       expect(model!.history!.epochs.map((e) => e.loss)).toEqual(history.map((e) => e.loss));

@@ -16,7 +16,8 @@ describe('backend switch', () => {
   it('parses UAE_BACKEND and names the allowed values on a typo', () => {
     expect(parseBackendChoice(undefined)).toBe('auto');
     expect(parseBackendChoice(' WASM ')).toBe('wasm');
-    expect(() => parseBackendChoice('gpu')).toThrow(/auto, tensorflow, wasm, cpu.*"gpu"/);
+    expect(parseBackendChoice('WebGPU')).toBe('webgpu');
+    expect(() => parseBackendChoice('gpu')).toThrow(/auto, tensorflow, wasm, cpu, webgpu.*"gpu"/);
   });
 
   it('auto falls back to wasm here (no libtensorflow) and reports it', async () => {
@@ -38,5 +39,13 @@ describe('backend switch', () => {
       ? /UAE_BACKEND=tensorflow is not available: @tensorflow\/tfjs-node-gpu/
       : /UAE_BACKEND=tensorflow is not available: @tensorflow\/tfjs-node 4\.22 needs util\.isNullOrUndefined, which Node \d+\.\d+\.\d+ no longer has \(removed in Node 23\); run the tensorflow backend on Node 22/;
     await expect(probe({ UAE_BACKEND: 'tensorflow' })).rejects.toMatchObject({ stderr: expect.stringMatching(reason) });
+  });
+
+  it('webgpu without a Vulkan adapter is a start-up error naming VK_ICD_FILENAMES and the setup', async () => {
+    // A driver manifest that does not exist: the Vulkan loader offers no adapter on any machine.
+    const icd = '/nonexistent/uae-no-driver.json';
+    await expect(probe({ UAE_BACKEND: 'webgpu', VK_ICD_FILENAMES: icd })).rejects.toMatchObject({
+      stderr: expect.stringMatching(new RegExp(`UAE_BACKEND=webgpu is not available: Dawn found no Vulkan adapter with VK_ICD_FILENAMES=${icd}.*npm run setup:webgpu`)),
+    });
   });
 });
