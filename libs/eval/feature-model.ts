@@ -81,7 +81,7 @@ export async function trainFeatureModel(ds: Pick<Dataset, 'name' | 'inputShape' 
     if (testLabels && ds.test.n > 0) {
       const xt = tf.tensor2d(ds.test.x, [ds.test.n, d]);
       try {
-        testAccuracy = classifier.accuracy(xt, testLabels);
+        testAccuracy = await classifier.accuracy(xt, testLabels);
       } finally {
         xt.dispose();
       }
