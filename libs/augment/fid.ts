@@ -52,11 +52,18 @@ export function setDistances(scoring: SetScoring, reference: Float32Array, sets:
  * every round's arms are scored on that round's sets.
  */
 export function scoreGeneratedSets(report: AugmentationReport, scoring: SetScoring): void {
-  // Several rounds: every round's sets (the top level shares the last round's arm records).
+  // Several rounds: every round's sets (the top level shares the last round's arm records),
+  // in one call so the reference's features are extracted once.
+  const targets: Record<string, object> = {};
+  const sets: Record<string, Float32Array> = {};
   for (const r of report.rounds ?? [report]) {
-    const sets = Object.fromEntries(Object.entries(r.generated).flatMap(([arm, g]) => (g && r.methods[arm as keyof typeof r.methods] ? [[arm, g.x]] : [])));
-    for (const [arm, d] of Object.entries(setDistances(scoring, report.trainX, sets, { seed: report.seed, paired: true }))) {
-      Object.assign(r.methods[arm as keyof typeof r.methods]!, d);
+    const round = 'round' in r ? r.round : 1;
+    for (const [arm, g] of Object.entries(r.generated)) {
+      const record = r.methods[arm as keyof typeof r.methods];
+      if (!g || !record) continue;
+      targets[`${round}/${arm}`] = record;
+      sets[`${round}/${arm}`] = g.x;
     }
   }
+  for (const [key, d] of Object.entries(setDistances(scoring, report.trainX, sets, { seed: report.seed, paired: true }))) Object.assign(targets[key]!, d);
 }
