@@ -146,7 +146,7 @@ export function attackCommand(): Command {
       // x′ of the training split (or of --x) against its own clean rows: pairs, row by row.
       const reference = ds ? ds.train.x : data;
       const quality = featureModel
-        ? { ...setDistances({ model: featureModel }, reference, { x_adv: xAdv }, { seed: o.seed, paired: reference === data })['x_adv']!, feature_model: featureModel.record }
+        ? { ...(await setDistances({ model: featureModel }, reference, { x_adv: xAdv }, { seed: o.seed, paired: reference === data }))['x_adv']!, feature_model: featureModel.record }
         : undefined;
       const summary = {
         samples: n,

@@ -29,12 +29,12 @@ export interface SetDistance {
  * on `scoring.model`'s features. `paired`: row i of every set was made from
  * row i of `reference` (KID then compares disjoint rows: libs/eval KidOptions).
  */
-export function setDistances(scoring: SetScoring, reference: Float32Array, sets: Record<string, Float32Array>, opts: { seed?: number; paired?: boolean } = {}): Record<string, SetDistance> {
+export async function setDistances(scoring: SetScoring, reference: Float32Array, sets: Record<string, Float32Array>, opts: { seed?: number; paired?: boolean } = {}): Promise<Record<string, SetDistance>> {
   const width = scoring.model.record.features;
-  const ref = extractFeatures(scoring.model, reference);
+  const ref = await extractFeatures(scoring.model, reference);
   const out: Record<string, SetDistance> = {};
   for (const [name, x] of Object.entries(sets)) {
-    const f = extractFeatures(scoring.model, x);
+    const f = await extractFeatures(scoring.model, x);
     out[name] = {
       fid: frechetDistance(f, ref, width),
       kid: KID_SCALE * kernelInceptionDistance(f, ref, width, { seed: opts.seed ?? 0, paired: opts.paired ?? false, ...scoring.kid }).mean,
@@ -51,7 +51,7 @@ export function setDistances(scoring: SetScoring, reference: Float32Array, sets:
  * `repeat` and `none` generate nothing and get none. With several rounds,
  * every round's arms are scored on that round's sets.
  */
-export function scoreGeneratedSets(report: AugmentationReport, scoring: SetScoring): void {
+export async function scoreGeneratedSets(report: AugmentationReport, scoring: SetScoring): Promise<void> {
   // Several rounds: every round's sets (the top level shares the last round's arm records),
   // in one call so the reference's features are extracted once.
   const targets: Record<string, object> = {};
@@ -65,5 +65,5 @@ export function scoreGeneratedSets(report: AugmentationReport, scoring: SetScori
       sets[`${round}/${arm}`] = g.x;
     }
   }
-  for (const [key, d] of Object.entries(setDistances(scoring, report.trainX, sets, { seed: report.seed, paired: true }))) Object.assign(targets[key]!, d);
+  for (const [key, d] of Object.entries(await setDistances(scoring, report.trainX, sets, { seed: report.seed, paired: true }))) Object.assign(targets[key]!, d);
 }

@@ -495,7 +495,7 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
   }
   if (cfg.fid) {
     hooks.onStage?.('FID and KID of the generated sets');
-    scoreGeneratedSets(report, cfg.fid);
+    await scoreGeneratedSets(report, cfg.fid);
   }
   return report;
 }

@@ -117,8 +117,12 @@ export async function loadFeatureModel(dir: string): Promise<FeatureModel> {
   return { classifier, record: { path: dir, ...(Object.fromEntries(RECORD_KEYS.map((k) => [k, saved![k]])) as Omit<FeatureModelRecord, 'path'>) } };
 }
 
-/** Features (rows × record.features) of `x` (rows × input_size, flat), in batches. */
-export function extractFeatures(model: FeatureModel, x: Float32Array, batchSize = 256): Float32Array {
+/**
+ * Features (rows × record.features) of `x` (rows × input_size, flat), in
+ * batches. Reads asynchronously: webgpu has no synchronous read, and on a GPU
+ * a sync read stalls the queue.
+ */
+export async function extractFeatures(model: FeatureModel, x: Float32Array, batchSize = 256): Promise<Float32Array> {
   const d = model.record.input_size;
   if (x.length % d !== 0) throw new Error(`extractFeatures: ${x.length} values are not rows of the feature network's ${d} inputs`);
   const n = x.length / d;
@@ -129,7 +133,7 @@ export function extractFeatures(model: FeatureModel, x: Float32Array, batchSize 
     const f = tf.tidy(() => model.classifier.features(tf.tensor2d(x.subarray(start * d, end * d), [end - start, d])));
     try {
       if (f.shape[1] !== width) throw new Error(`extractFeatures: the network gives ${f.shape[1]} features, its record says ${width}`);
-      out.set(f.dataSync(), start * width);
+      out.set(await f.data(), start * width);
     } finally {
       f.dispose();
     }

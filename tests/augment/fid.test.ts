@@ -45,13 +45,13 @@ describe('FID and KID of the generated sets', () => {
     const stages: string[] = [];
     const report = await runAugmentation(ds, { ...config, fid: { model } }, { onStage: (s) => stages.push(s) });
     expect(stages.at(-1)).toBe('FID and KID of the generated sets');
-    const ref = extractFeatures(model, report.trainX);
+    const ref = await extractFeatures(model, report.trainX);
     for (const arm of ['mine', 'ga-0.1', 'flip'] as const) {
       const m = report.methods[arm]!;
       expect(Number.isFinite(m.fid)).toBe(true);
       expect(Number.isFinite(m.kid)).toBe(true);
       // The arm's generated set (what it retrained on) against trainX, row by row (paired), KID seeded by the run's seed.
-      const f = extractFeatures(model, report.generated[arm]!.x);
+      const f = await extractFeatures(model, report.generated[arm]!.x);
       expect(m.fid).toBe(frechetDistance(f, ref, 16));
       expect(m.kid).toBe(KID_SCALE * kernelInceptionDistance(f, ref, 16, { seed: config.seed, paired: true }).mean);
     }

@@ -39,17 +39,17 @@ describe('the feature network', () => {
     expect(model.record.test_accuracy).toBeGreaterThan(0.5);
   });
 
-  it('gives the hidden ReLU layer as features, the same in batches as in one go', () => {
+  it('gives the hidden ReLU layer as features, the same in batches as in one go', async () => {
     const x = ds.test.x.subarray(0, 70 * 784);
-    const f = extractFeatures(model, x, 16);
+    const f = await extractFeatures(model, x, 16);
     expect(f.length).toBe(70 * 32);
     expect(f.every((v) => v >= 0)).toBe(true);
-    expect(Array.from(extractFeatures(model, x, 1000))).toEqual(Array.from(f));
+    expect(Array.from(await extractFeatures(model, x, 1000))).toEqual(Array.from(f));
     // Row 0 by hand: relu(x W + b) with the first dense layer's weights.
     const [w, b] = model.classifier.model.layers[0]!.getWeights() as [tf.Tensor2D, tf.Tensor1D];
     const h = tf.tidy(() => tf.relu(tf.add(tf.matMul(tf.tensor2d(x.subarray(0, 784), [1, 784]), w), b)).dataSync());
     Array.from(h).forEach((v, j) => expect(f[j]).toBeCloseTo(v, 4));
-    expect(() => extractFeatures(model, new Float32Array(100))).toThrow(/100 values are not rows of the feature network's 784 inputs/);
+    await expect(extractFeatures(model, new Float32Array(100))).rejects.toThrow(/100 values are not rows of the feature network's 784 inputs/);
   });
 
   it('is saved and loaded with its record, giving the same features', async () => {
@@ -60,7 +60,7 @@ describe('the feature network', () => {
     try {
       expect(loaded.record).toEqual(model.record);
       const x = ds.test.x.subarray(0, 10 * 784);
-      expect(Array.from(extractFeatures(loaded, x))).toEqual(Array.from(extractFeatures(model, x)));
+      expect(Array.from(await extractFeatures(loaded, x))).toEqual(Array.from(await extractFeatures(model, x)));
     } finally {
       loaded.classifier.dispose();
     }
@@ -81,7 +81,7 @@ describe('the feature network', () => {
     await expect(trainFeatureModel({ ...ds, train: unlabelled, fullTrain: undefined }, { epochs: 1 })).rejects.toThrow(/has no training labels; give a saved feature network instead/);
   });
 
-  it('orders Gaussian-noise sets by their σ in FID and KID; a disjoint sample of the same data scores ≈ 0 KID', () => {
+  it('orders Gaussian-noise sets by their σ in FID and KID; a disjoint sample of the same data scores ≈ 0 KID', async () => {
     // Reference: one half of the training subset; the sets: the other half, clean and noisy.
     const half = (ds.train.n / 2) * 784;
     const ref = ds.train.x.subarray(0, half);
@@ -90,8 +90,8 @@ describe('the feature network', () => {
       const rng = new Rng(7, 1, Math.round(sigma * 100));
       return other.map((v) => Math.min(1, Math.max(0, v + sigma * rng.normal())));
     };
-    const d = setDistances({ model, kid: { subsets: 50 } }, ref, { same: other, low: noisy(0.1), mid: noisy(0.25), high: noisy(0.5) });
-    expect(setDistances({ model }, ref, { identical: ref.slice() })['identical']!.fid).toBeLessThan(1e-3);
+    const d = await setDistances({ model, kid: { subsets: 50 } }, ref, { same: other, low: noisy(0.1), mid: noisy(0.25), high: noisy(0.5) });
+    expect((await setDistances({ model }, ref, { identical: ref.slice() }))['identical']!.fid).toBeLessThan(1e-3);
     expect(Math.abs(d['same']!.kid)).toBeLessThan(0.1 * d['low']!.kid);
     expect(d['same']!.fid).toBeLessThan(d['low']!.fid);
     expect(d['low']!.fid).toBeLessThan(d['mid']!.fid);
