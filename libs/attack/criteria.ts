@@ -16,7 +16,7 @@ export interface Criterion {
 export interface CriterionContext {
   /** Native samples [B, ...]. */
   x: tf.Tensor;
-  /** True labels (cw untargeted) or target labels (cw targeted), one per sample. */
+  /** True labels (cw untargeted, and a supervised model's loss) or target labels (cw targeted), one per sample. */
   labels?: Int32Array;
 }
 
@@ -41,15 +41,18 @@ class Reconstruction implements Criterion {
   }
 }
 
-/** f = L(x′) − L(x) + κ for the model's per-sample loss. */
+/**
+ * f = L(x′) − L(x) + κ for the model's per-sample training loss (§2, "any
+ * training loss"); a classifier's L is its cross-entropy against `labels`.
+ */
 class LossDifference implements Criterion {
   private readonly base: tf.Tensor1D;
-  constructor(private readonly model: AttackModel, x: tf.Tensor, kappa: number) {
+  constructor(private readonly model: AttackModel, x: tf.Tensor, kappa: number, private readonly labels?: Int32Array) {
     if (!model.perSampleLoss) throw new Error('loss criterion needs a model with perSampleLoss()');
-    this.base = tf.tidy(() => tf.sub(model.perSampleLoss!(x), kappa) as tf.Tensor1D);
+    this.base = tf.tidy(() => tf.sub(model.perSampleLoss!(x, labels), kappa) as tf.Tensor1D);
   }
   f(xAdv: tf.Tensor): tf.Tensor1D {
-    return tf.tidy(() => tf.sub(this.model.perSampleLoss!(xAdv), this.base));
+    return tf.tidy(() => tf.sub(this.model.perSampleLoss!(xAdv, this.labels), this.base));
   }
   dispose(): void {
     this.base.dispose();
@@ -89,7 +92,7 @@ export function createCriterion(config: CriterionConfig, model: AttackModel, ctx
     case 'reconstruction':
       return new Reconstruction(model, ctx.x, config.kappa);
     case 'loss':
-      return new LossDifference(model, ctx.x, config.kappa);
+      return new LossDifference(model, ctx.x, config.kappa, ctx.labels);
     case 'cw':
       if (!ctx.labels) throw new Error(`cw criterion needs ${config.targeted ? 'target' : 'true'} labels`);
       return new CarliniWagner(model, ctx.x, ctx.labels, config.kappa, config.targeted);

@@ -16,7 +16,7 @@ export interface AttackInput {
   inputShape: number[];
   /** Ids that seed each sample's random streams (default 0..N−1); unique. */
   sampleIds?: number[];
-  /** One label per sample: true class (cw untargeted) or target class (cw targeted). */
+  /** One label per sample: true class (cw untargeted; a classifier's loss criterion) or target class (cw targeted). */
   labels?: Int32Array;
 }
 
@@ -91,6 +91,7 @@ export function validateAttackInput(input: AttackInput, config: AttackConfig, mo
   if (isSupervised(config) && input.labels?.length !== n) {
     throw new AttackInputError('labels', `the cw criterion needs ${n} labels; got ${input.labels?.length ?? 0}`);
   }
+  if (input.labels && input.labels.length !== n) throw new AttackInputError('labels', `has ${input.labels.length} labels for ${n} samples`);
   return n;
 }
 

@@ -9,8 +9,12 @@ export interface AttackModel {
   readonly inputShape: number[];
   /** Autoencoders: the reconstruction (reconstruction criterion). */
   reconstruct?(x: tf.Tensor): tf.Tensor;
-  /** Any model: its per-sample training loss [B] (loss criterion). */
-  perSampleLoss?(x: tf.Tensor): tf.Tensor1D;
+  /**
+   * Any model: its per-sample training loss [B] (loss criterion). Supervised
+   * models (the classifier) take the batch's labels, given as the cw criterion
+   * gets them (AttackInput.labels); autoencoders ignore them.
+   */
+  perSampleLoss?(x: tf.Tensor, labels?: Int32Array): tf.Tensor1D;
   /** Classifiers: logits [B, classes] (Carlini–Wagner criterion). */
   logits?(x: tf.Tensor): tf.Tensor2D;
   /** The first conv layer's output incl. activation [B,H',W',F] (MINE conv sampler). */

@@ -18,6 +18,13 @@
  * real. `model` is the reconstruction path (encoder + decoder) so that the
  * attack, save/load and worker threads treat it like any autoencoder; the
  * discriminator is saved beside it (io.ts) so that a loaded model trains on.
+ *
+ * perSampleLoss (the `loss` attack criterion): the encoder/decoder's two
+ * objectives per sample, the reconstruction MSE (step 1) plus the generator
+ * term of step 3, softplus(−D(E(xᵢ))) = sigmoid cross-entropy of the code
+ * against "real". Both batch losses are means over samples, so the batch mean
+ * of perSampleLoss is step 1's loss plus step 3's. The discriminator's own
+ * loss (step 2) is not the autoencoder's objective and is left out.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../tensor/index.js';
@@ -32,6 +39,7 @@ import {
   minimizeParts,
   trainableVariables,
 } from './autoencoders.js';
+import { compiledLossPerSample } from './per-sample-loss.js';
 import type { CreateAutoencoderOptions, TrainStepContext, TrainStepResult } from './types.js';
 
 export const AAE_DEFAULTS = { latent: 8, widths: [1000, 1000], discriminatorWidths: [1000, 1000] } as const;
@@ -121,6 +129,7 @@ export class AdversarialAutoencoder extends LayersAutoencoder {
   readonly options: Readonly<ResolvedAAEOptions>;
   private readonly discriminatorOptimizer: tf.Optimizer;
   private readonly generatorOptimizer: tf.Optimizer;
+  private readonly decoderLayers: tfl.layers.Layer[];
 
   /** Takes ownership of `model`, `optimizer` (the reconstruction step's) and `discriminator`. */
   constructor(
@@ -138,6 +147,7 @@ export class AdversarialAutoencoder extends LayersAutoencoder {
       throw new Error(`adversarial-ae: discriminator input [${discIn.join(', ')}] does not match the latent dimension ${latent}`);
     }
     this.options = { ...o, latent };
+    this.decoderLayers = model.layers.slice(this.encoderLayers.length);
     this.discriminatorOptimizer = tf.train.adam(o.learningRate);
     this.generatorOptimizer = tf.train.adam(o.learningRate);
   }
@@ -176,6 +186,18 @@ export class AdversarialAutoencoder extends LayersAutoencoder {
       tf.dispose([prior, codes, ones, zeros]);
     }
     return { loss: reconstruction, metrics: { reconstruction, discriminator: discriminator!, generator: generator! } };
+  }
+
+  /** Reconstruction MSE + the generator term, per sample (module comment). */
+  override perSampleLoss(x: tf.Tensor): tf.Tensor1D {
+    this.checkInput(x);
+    return tf.tidy(() => {
+      const z = applyLayers(this.encoderLayers, x, false);
+      const out = applyLayers(this.decoderLayers, z, false);
+      const logits = this.discriminator.apply(z, { training: false }) as tf.Tensor2D;
+      const generator = tf.losses.sigmoidCrossEntropy(tf.onesLike(logits), logits, undefined, 0, tf.Reduction.NONE);
+      return tf.add(compiledLossPerSample(this.model, x, out), tf.reshape(generator, [-1])) as tf.Tensor1D;
+    });
   }
 
   override dispose(): void {

@@ -20,6 +20,7 @@ import { tf } from '../tensor/index.js';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { Rng, STREAM } from '../tensor/rng.js';
 import { KerasAdadelta } from './adadelta.js';
+import { compiledLossPerSample } from './per-sample-loss.js';
 import type { Autoencoder, AutoencoderKind, CreateAutoencoderOptions } from './types.js';
 import { AUTOENCODER_KINDS } from './types.js';
 
@@ -236,6 +237,16 @@ export class LayersAutoencoder implements Autoencoder {
       const r = this.reconstruct(x);
       return tf.sum(tf.reshape(tf.squaredDifference(x, r), [x.shape[0]!, -1]), 1) as tf.Tensor1D;
     });
+  }
+
+  /**
+   * dense-ae / conv-ae: the compiled loss (MSE, binary cross-entropy) of x
+   * against AE(x), the mean over the sample's elements; its batch mean is the
+   * loss trainOnBatch minimises. The other kinds add their own terms.
+   */
+  perSampleLoss(x: tf.Tensor): tf.Tensor1D {
+    this.checkInput(x);
+    return tf.tidy(() => compiledLossPerSample(this.model, x, this.reconstruct(x)));
   }
 
   encode(x: tf.Tensor): tf.Tensor2D {

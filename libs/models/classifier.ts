@@ -6,7 +6,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../tensor/index.js';
-import { kernelInitializer } from './autoencoders.js';
+import { kernelInitializer, ModelInputError } from './autoencoders.js';
 import { trainModel } from './train.js';
 import type { TrainOptions, TrainResult } from './types.js';
 
@@ -31,6 +31,22 @@ export class Classifier {
   /** Logits [B, classes], differentiable (inference behaviour). */
   logits(x: tf.Tensor): tf.Tensor2D {
     return tf.tidy(() => this.model.apply(x, { training: false }) as tf.Tensor2D);
+  }
+
+  /**
+   * The training objective per sample: softmax cross-entropy of the logits
+   * against `labels` (one class index per sample, as the cw criterion takes
+   * them); its batch mean is the compiled loss. Labels are required.
+   */
+  perSampleLoss(x: tf.Tensor, labels?: Int32Array): tf.Tensor1D {
+    const b = x.shape[0]!;
+    if (labels?.length !== b) throw new ModelInputError(`the ${this.kind}'s loss needs one label per sample (${b}), got ${labels?.length ?? 0}`, 'labels');
+    const bad = labels.findIndex((l) => !(l >= 0 && l < this.classes));
+    if (bad >= 0) throw new ModelInputError(`label ${labels[bad]} of sample ${bad} is outside [0, ${this.classes})`, 'labels');
+    return tf.tidy(() => {
+      const onehot = tf.oneHot(tf.tensor1d(labels, 'int32'), this.classes);
+      return tf.losses.softmaxCrossEntropy(onehot, this.logits(x), undefined, 0, tf.Reduction.NONE) as tf.Tensor1D;
+    });
   }
 
   /**

@@ -22,6 +22,15 @@
  * Inference (the layers model, reconstruct, the attack): each node is the
  * hard one-hot argmax of its logits, i.e. the layer gathers the selected
  * features x[:, argmax(logits)] — deterministic and differentiable w.r.t. x.
+ *
+ * perSampleLoss (the `loss` attack criterion): the training objective, the
+ * MSE of the relaxed reconstruction, per sample, at the model's current
+ * temperature T (the last training step's; saved with the model as
+ * `options.temperature.current`), made deterministic: selection
+ * softmax(logits / T) without Gumbel noise and without dropout (inference).
+ * Gumbel noise has mean γ in every entry and softmax ignores a constant
+ * shift, so G = 0 is the noise-free relaxation. Once the selection has
+ * converged at a low T this equals the hard selection's compiled loss.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../tensor/index.js';
@@ -29,6 +38,7 @@ import { Rng, STREAM } from '../tensor/rng.js';
 import { ADAM_LEARNING_RATE, LayersAutoencoder, ModelInputError, checkShape, compileAutoencoder, kernelInitializer, minimizeParts, trainableVariables } from './autoencoders.js';
 import type { CreateAutoencoderOptions, TrainStepContext, TrainStepResult } from './types.js';
 import { concreteSelectLayer } from './layers.js';
+import { compiledLossPerSample } from './per-sample-loss.js';
 
 export const CONCRETE_AE_DEFAULTS = { k: 50, widths: [320, 320], temperature: { start: 10, end: 0.1 }, dropout: 0.1, leakyAlpha: 0.2 } as const;
 
@@ -45,8 +55,10 @@ function resolve(opts: CreateAutoencoderOptions): ResolvedConcreteOptions {
   if (!Number.isInteger(k) || k <= 0) throw new Error(`k must be a positive integer, got ${k}`);
   const widths = [...(opts.widths ?? CONCRETE_AE_DEFAULTS.widths)];
   if (widths.some((v) => !Number.isInteger(v) || v <= 0)) throw new Error(`widths must be positive integers, got ${JSON.stringify(widths)}`);
-  const temperature = { ...CONCRETE_AE_DEFAULTS.temperature, ...(opts.temperature ?? {}) };
-  if (!(temperature.start > 0 && temperature.end > 0)) throw new Error('temperatures must be > 0');
+  // `current` is the model's state, not the schedule: ConcreteAutoencoder keeps it.
+  const { current, ...schedule } = opts.temperature ?? {};
+  const temperature = { ...CONCRETE_AE_DEFAULTS.temperature, ...schedule };
+  if (!(temperature.start > 0 && temperature.end > 0) || (current !== undefined && !(current > 0))) throw new Error('temperatures must be > 0');
   const dropout = opts.dropout ?? CONCRETE_AE_DEFAULTS.dropout;
   if (!(dropout >= 0 && dropout < 1)) throw new Error(`dropout must be in [0, 1), got ${dropout}`);
   return {
@@ -79,10 +91,11 @@ export function concreteTemperature(step: number, totalSteps: number, start: num
  * Registered for (de)serialisation.
  */
 export class ConcreteSelect extends concreteSelectLayer({ layers: tfl.layers, initializers: tfl.initializers, serialization: tf.serialization, tidy: tf.tidy, gather: tf.gather, argMax: tf.argMax }) {
-  /** Training: x · softmax((logits + gumbel) / temperature)ᵀ, [B, units]. */
-  soft(x: tf.Tensor, gumbel: tf.Tensor2D, temperature: number): tf.Tensor2D {
+  /** Training: x · softmax((logits + gumbel) / temperature)ᵀ, [B, units]; no gumbel: the noise-free relaxation. */
+  soft(x: tf.Tensor, gumbel: tf.Tensor2D | undefined, temperature: number): tf.Tensor2D {
     return tf.tidy(() => {
-      const selection = tf.softmax(tf.div(tf.add(this.logitsTensor(), gumbel), temperature));
+      const logits = this.logitsTensor();
+      const selection = tf.softmax(tf.div(gumbel ? tf.add(logits, gumbel) : logits, temperature));
       return tf.matMul(x as tf.Tensor2D, selection, false, true);
     });
   }
@@ -124,9 +137,9 @@ export function buildConcreteAE(inputShape: number[], opts: CreateAutoencoderOpt
 }
 
 export class ConcreteAutoencoder extends LayersAutoencoder {
-  readonly options: Readonly<ResolvedConcreteOptions>;
+  private readonly resolved: Readonly<ResolvedConcreteOptions>;
   readonly select: ConcreteSelect;
-  /** The temperature of the last training step (the start temperature before any). */
+  /** The temperature of the last training step (`options.temperature.current` of a loaded model; else the start temperature). */
   temperature: number;
 
   constructor(inputShape: number[], model: tfl.LayersModel, optimizer: tf.Optimizer, options: CreateAutoencoderOptions) {
@@ -135,8 +148,23 @@ export class ConcreteAutoencoder extends LayersAutoencoder {
     if (!(select instanceof ConcreteSelect)) throw new Error('concrete-ae: the model has no ConcreteSelect layer');
     this.select = select;
     const o = resolve(options);
-    this.options = { ...o, k: select.units };
-    this.temperature = o.temperature.start;
+    this.resolved = { ...o, k: select.units };
+    this.temperature = options.temperature?.current ?? o.temperature.start;
+  }
+
+  /** The resolved creation options, with the current temperature (what saving stores). */
+  get options(): Readonly<ResolvedConcreteOptions & { temperature: { start: number; end: number; current: number } }> {
+    return { ...this.resolved, temperature: { ...this.resolved.temperature, current: this.temperature } };
+  }
+
+  /** The noise-free relaxed reconstruction's MSE at the current temperature, per sample (module comment). */
+  override perSampleLoss(x: tf.Tensor): tf.Tensor1D {
+    this.checkInput(x);
+    return tf.tidy(() => {
+      let h: tf.Tensor = x;
+      for (const l of this.model.layers) h = l === this.select ? this.select.soft(h, undefined, this.temperature) : (l.apply(h, { training: false }) as tf.Tensor);
+      return compiledLossPerSample(this.model, x, h);
+    });
   }
 
   selectedFeatures(): number[] {
@@ -197,7 +225,7 @@ export function createConcreteAE(inputShape: number[], opts: CreateAutoencoderOp
   const o = resolve(opts);
   const model = buildConcreteAE(inputShape, o);
   const optimizer = compileAutoencoder('concrete-ae', model, o.learningRate);
-  return new ConcreteAutoencoder(inputShape, model, optimizer, o);
+  return new ConcreteAutoencoder(inputShape, model, optimizer, opts);
 }
 
 /** Wraps a loaded concrete-ae layers model (compiled afresh). */
@@ -205,7 +233,8 @@ export function wrapConcreteAE(inputShape: number[], model: tfl.LayersModel, opt
   const o = resolve(opts);
   const optimizer = compileAutoencoder('concrete-ae', model, o.learningRate);
   try {
-    return new ConcreteAutoencoder(inputShape, model, optimizer, o);
+    // opts, not o: resolve() leaves out the saved current temperature.
+    return new ConcreteAutoencoder(inputShape, model, optimizer, opts);
   } catch (e) {
     optimizer.dispose();
     throw e;

@@ -12,10 +12,21 @@
  * classes) compiled with MSE and Adam. The L1 activity term is divided by the
  * batch size as tf.keras does (standalone Keras 2 summed over the batch);
  * the reported `loss` is the MSE, the penalties go to EpochReport.metrics.
+ *
+ * perSampleLoss (the `loss` attack criterion) splits the objective per sample
+ * i as the training loss of the batch {x_i} alone:
+ *   mseᵢ + l1 · (‖hᵢ‖₁ + ‖x̂ᵢ‖₁) + β · Σⱼ KL(ρ ‖ hᵢⱼ).
+ * The MSE and L1 shares are exact: their batch mean is the batch's MSE and L1
+ * terms. The KL term is a function of the batch mean ρ̂, so no share that
+ * depends on sample i alone (the attack needs a sample's loss independent of
+ * its chunk) averages to it; sample i's is its batch-of-one term, ρ̂ = hᵢ (the
+ * reference attacks with batch size 1). KL(ρ ‖ ·) is convex, so the batch
+ * mean of these is ≥ the batch's KL term (Jensen), equal when β = 0.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../tensor/index.js';
 import { LayersAutoencoder, applyLayers, buildDenseAE, compileAutoencoder, minimizeParts, trainableVariables, ADAM_LEARNING_RATE } from './autoencoders.js';
+import { compiledLossPerSample, sumPerSample } from './per-sample-loss.js';
 import type { CreateAutoencoderOptions, TrainStepContext, TrainStepResult } from './types.js';
 
 export const SPARSE_AE_DEFAULTS = { target: 0.1, weight: 3, l1: 1e-7 } as const;
@@ -41,16 +52,17 @@ function resolve(opts: CreateAutoencoderOptions): CreateAutoencoderOptions & { s
   };
 }
 
+/** KL(ρ ‖ ρ̂) of Bernoulli distributions, elementwise over ρ̂ (clamped into (0, 1)). */
+function klBernoulli(rho: number, rhoHat: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const q = tf.clipByValue(rhoHat, RHO_EPS, 1 - RHO_EPS);
+    return tf.add(tf.mul(rho, tf.log(tf.div(rho, q))), tf.mul(1 - rho, tf.log(tf.div(1 - rho, tf.sub(1, q)))));
+  });
+}
+
 /** Σⱼ KL(ρ ‖ ρ̂ⱼ) for ρ̂ = the batch mean of h [B, m]. */
 export function klSparsity(h: tf.Tensor2D, rho: number): tf.Scalar {
-  return tf.tidy(() => {
-    const rhoHat = tf.clipByValue(tf.mean(h, 0), RHO_EPS, 1 - RHO_EPS);
-    const kl = tf.add(
-      tf.mul(rho, tf.log(tf.div(rho, rhoHat))),
-      tf.mul(1 - rho, tf.log(tf.div(1 - rho, tf.sub(1, rhoHat)))),
-    );
-    return tf.sum(kl);
-  });
+  return tf.tidy(() => tf.sum(klBernoulli(rho, tf.mean(h, 0))));
 }
 
 export class SparseAutoencoder extends LayersAutoencoder {
@@ -76,6 +88,20 @@ export class SparseAutoencoder extends LayersAutoencoder {
       return [tf.addN([mse, act, kl]) as tf.Scalar, mse, kl, act];
     });
     return { loss: mse!, metrics: { total: total!, sparsity: kl!, l1: act! } };
+  }
+
+  /** Each sample's training objective as its own batch of one (module comment). */
+  override perSampleLoss(x: tf.Tensor): tf.Tensor1D {
+    this.checkInput(x);
+    const { target, weight, l1 } = this.options.sparsity;
+    return tf.tidy(() => {
+      const h = applyLayers(this.encoderLayers, x, false) as tf.Tensor2D;
+      const out = applyLayers(this.decoderLayers, h, false);
+      const mse = compiledLossPerSample(this.model, x, out);
+      const act = tf.mul(tf.add(sumPerSample(tf.abs(h)), sumPerSample(tf.abs(out))), l1);
+      const kl = tf.mul(tf.sum(klBernoulli(target, h), 1), weight);
+      return tf.addN([mse, act, kl]) as tf.Tensor1D;
+    });
   }
 }
 

@@ -18,6 +18,13 @@ export interface Autoencoder {
   reconstruct(x: tf.Tensor): tf.Tensor;
   /** Per-sample ||x − AE(x)||², summed over all elements of a sample: shape [B] (differentiable). */
   perSampleSquaredError(x: tf.Tensor): tf.Tensor1D;
+  /**
+   * The model's own training objective per sample, shape [B] (differentiable;
+   * inference behaviour): what the `loss` attack criterion compares
+   * (ALGORITHMS.md §2, f = L(x′) − L(x) + κ). Each kind's definition, and how
+   * a batch-level term is split per sample, is in docs/models.md.
+   */
+  perSampleLoss(x: tf.Tensor): tf.Tensor1D;
   /** The first conv layer's output including its activation, [B, H', W', F]; only on conv models. */
   firstConv?(x: tf.Tensor4D): tf.Tensor4D;
   /**
@@ -73,8 +80,13 @@ export interface CreateAutoencoderOptions {
   learningRate?: number;
   /** concrete-ae: number of select nodes k (default 50; Mice Protein uses 10). */
   k?: number;
-  /** concrete-ae: temperature annealed exponentially from `start` (10) to `end` (0.1) over training. */
-  temperature?: { start?: number; end?: number };
+  /**
+   * concrete-ae: temperature annealed exponentially from `start` (10) to `end` (0.1) over training.
+   * `current`: the temperature the model is at (its last training step's; default `start`),
+   * stored with the model so that a loaded model's perSampleLoss relaxes the selection as the
+   * trained one does.
+   */
+  temperature?: { start?: number; end?: number; current?: number };
   /** concrete-ae: dropout rate after each decoder hidden layer (default 0.1). */
   dropout?: number;
 }

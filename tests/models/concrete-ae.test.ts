@@ -87,7 +87,7 @@ describe('concrete-ae', () => {
     expect(ae.model.loss).toBe('meanSquaredError');
     expect(ae.model.optimizer.getClassName()).toBe('Adam');
     expect((ae.model.optimizer.getConfig() as { learningRate: number }).learningRate).toBeCloseTo(1e-3, 10);
-    expect(ae.options).toEqual({ seed: 1, k: 50, widths: [320, 320], temperature: { start: 10, end: 0.1 }, dropout: 0.1, learningRate: 1e-3 });
+    expect(ae.options).toEqual({ seed: 1, k: 50, widths: [320, 320], temperature: { start: 10, end: 0.1, current: 10 }, dropout: 0.1, learningRate: 1e-3 });
     const mice = createAutoencoder('concrete-ae', [77], { k: 10 });
     expect(mice.encode(tf.zeros([2, 77])).shape).toEqual([2, 10]);
     for (const m of [ae, mice]) m.dispose();
@@ -194,7 +194,9 @@ describe('concrete-ae', () => {
     const loaded = (await loadAutoencoder(d)) as ConcreteAutoencoder;
     expect(loaded).toBeInstanceOf(ConcreteAutoencoder);
     expect(loaded.select).toBeInstanceOf(ConcreteSelect);
-    expect(loaded.options.temperature).toEqual({ start: 5, end: 0.5 });
+    // The schedule, and the temperature training ended at (perSampleLoss relaxes at it).
+    expect(loaded.options.temperature).toEqual({ start: 5, end: 0.5, current: ae.temperature });
+    expect(loaded.temperature).toBeCloseTo(0.5, 10);
     expect(loaded.selectedFeatures()).toEqual(ae.selectedFeatures());
     const back = (await fromArtifacts(structuredClone(await toArtifacts(ae)))) as ConcreteAutoencoder;
     expect(back.selectedFeatures()).toEqual(ae.selectedFeatures());
