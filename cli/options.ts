@@ -111,6 +111,12 @@ export function addAttackOptions(cmd: Command): Command {
       ]),
     )
     .addOption(new Option('--attack-method <m>', `MinMax (Algorithm 1) or the penalty baseline (default ${d.method})`).choices(['minmax', 'penalty']))
+    .addOption(
+      new Option('--criterion <kind>', `success criterion f(x′) ≤ 0 (ALGORITHMS.md §2): reconstruction (x′ reconstructs x as well as x does) or loss (the model's own training loss, L(x′) ≤ L(x); docs/models.md) (default ${d.criterion.kind})`).choices([
+        'reconstruction',
+        'loss',
+      ]),
+    )
     .option('--kappa <κ>', `attack confidence margin κ ≥ 0 (default ${d.criterion.kappa})`, nonNegative('--kappa'))
     .option('--alpha <α>', `step size on δ (default ${d.alpha})`, positive('--alpha'))
     .option('--epsilon <ε>', `L∞ bound on δ (default ${d.epsilon} = none)`, positive('--epsilon'))
@@ -123,6 +129,7 @@ export interface AttackOptions {
   mineDraws?: string;
   mineProjection?: 'redraw' | 'fixed';
   attackMethod?: 'minmax' | 'penalty';
+  criterion?: 'reconstruction' | 'loss';
   kappa?: number;
   alpha?: number;
   epsilon?: number;
@@ -140,7 +147,10 @@ export function attackInputFrom(o: AttackOptions): AttackConfigInput {
       mineSteps: o.mineSteps,
       alpha: o.alpha,
       epsilon: o.epsilon,
-      criterion: o.kappa === undefined ? undefined : { kind: 'reconstruction' as const, kappa: o.kappa },
+      criterion:
+        o.criterion === undefined && o.kappa === undefined
+          ? undefined
+          : { kind: o.criterion ?? ('reconstruction' as const), ...(o.kappa === undefined ? {} : { kappa: o.kappa }) },
       similarity: random
         ? { kind: 'mine' as const, mine: { sampler: 'random' as const, ...(draws ? { draws } : {}), ...(o.mineProjection ? { projection: o.mineProjection } : {}) } }
         : undefined,

@@ -52,6 +52,7 @@ const ATTACK_FLAGS: Record<string, string> = {
   'attack.iterations': '--iterations',
   'attack.mineSteps': '--mine-steps',
   'attack.method': '--attack-method',
+  'attack.criterion.kind': '--criterion',
   'attack.criterion.kappa': '--kappa',
   'attack.alpha': '--alpha',
   'attack.epsilon': '--epsilon',
@@ -100,6 +101,10 @@ export async function resolvePipelineRun(cmd: Command): Promise<PipelineRun> {
     return parseRunConfig(flags, { fieldName: flagOf });
   }
   const base = await readDocument(String(o['config']));
+  // --kappa without --criterion keeps the document's criterion kind.
+  const criterion = (flags['attack'] as { criterion?: Record<string, unknown> } | undefined)?.criterion;
+  const baseCriterion = (base['attack'] as { criterion?: unknown } | undefined)?.criterion;
+  if (criterion && baseCriterion !== undefined && cmd.getOptionValueSource('criterion') !== 'cli') delete criterion['kind'];
   return parseRunConfig(mergeRunConfig(base, flags), { source: `--config ${o['config']}` });
 }
 

@@ -39,7 +39,7 @@ const nonNegative = (name: string) => (v: string) => {
 /** The flags that describe the pipeline (mutually exclusive with --config). */
 const PIPELINE_FLAGS = [
   'dataset', 'upload', 'labelColumn', 'trainSamples', 'testSamples', 'model', 'hidden', 'k', 'methods', 'epochs', 'retrainEpochs',
-  'batch', 'classifierEpochs', 'iterations', 'mineSteps', 'mineDraws', 'attackMethod', 'kappa', 'alpha', 'epsilon', 'seed', 'shardSize',
+  'batch', 'classifierEpochs', 'iterations', 'mineSteps', 'mineDraws', 'attackMethod', 'criterion', 'kappa', 'alpha', 'epsilon', 'seed', 'shardSize',
   'seeds', 'validation', 'patience', 'restoreBest', 'retrainSchedule', 'probe', 'probeTrainSamples', 'deltaUpdate', 'converge', 'maxEpochs',
 ] as const;
 
@@ -61,6 +61,7 @@ export interface SubmitFlags {
   mineSteps?: number;
   mineDraws?: number;
   attackMethod?: 'minmax' | 'penalty';
+  criterion?: 'reconstruction' | 'loss';
   kappa?: number;
   alpha?: number;
   epsilon?: number;
@@ -150,7 +151,8 @@ export function pipelineConfigFromFlags(o: SubmitFlags, npy?: v1.NpyDataset): v1
   if (!(MODEL_KINDS as string[]).includes(o.model)) throw new Error(`--model must be one of ${MODEL_KINDS.join(', ')}; got "${o.model}"`);
   const methods = (o.methods ?? DEFAULT_METHODS).split(',').filter((m) => m.trim() !== '').map(methodFromName);
   if (methods.length === 0) throw new Error('--methods must name at least one method');
-  const attackGiven = [o.iterations, o.mineSteps, o.mineDraws, o.attackMethod, o.kappa, o.alpha, o.epsilon, o.deltaUpdate].some((v) => v !== undefined);
+  const attackGiven = [o.iterations, o.mineSteps, o.mineDraws, o.attackMethod, o.criterion, o.kappa, o.alpha, o.epsilon, o.deltaUpdate].some((v) => v !== undefined);
+  const kappa = o.kappa ?? 0;
   const attack: v1.AttackConfig | undefined = attackGiven
     ? v1.AttackConfig.fromPartial({
         method: o.attackMethod === 'penalty' ? v1.AttackMethod.ATTACK_METHOD_PENALTY : o.attackMethod === 'minmax' ? v1.AttackMethod.ATTACK_METHOD_MINMAX : 0,
@@ -159,7 +161,11 @@ export function pipelineConfigFromFlags(o: SubmitFlags, npy?: v1.NpyDataset): v1
         alpha: o.alpha,
         epsilon: o.epsilon,
         update: o.deltaUpdate ? UPDATES[o.deltaUpdate] : 0,
-        ...(o.kappa !== undefined ? { criterion: { kind: { $case: 'reconstruction' as const, value: { kappa: o.kappa } } } } : {}),
+        ...(o.criterion === 'loss'
+          ? { criterion: { kind: { $case: 'loss' as const, value: { kappa } } } }
+          : o.criterion !== undefined || o.kappa !== undefined
+            ? { criterion: { kind: { $case: 'reconstruction' as const, value: { kappa } } } }
+            : {}),
         ...(o.mineDraws
           ? { similarity: { kind: { $case: 'mine' as const, value: v1.MineConfig.fromPartial({ sampler: v1.MineSampler.MINE_SAMPLER_RANDOM, draws: o.mineDraws }) } } }
           : {}),
@@ -292,6 +298,7 @@ export function remoteSubmitCommand(io: RemoteIO = processIO()): Command {
     .option('--mine-steps <n>', 'MINE Adam steps per iteration (default 20)', count('--mine-steps'))
     .option('--mine-draws <K>', 'MINE with the random-projection sampler and K draws', count('--mine-draws'))
     .addOption(new Option('--attack-method <m>', 'MinMax (Algorithm 1) or the penalty baseline (default minmax)').choices(['minmax', 'penalty']))
+    .addOption(new Option('--criterion <kind>', "success criterion: reconstruction or loss (the model's own training loss; default reconstruction)").choices(['reconstruction', 'loss']))
     .option('--kappa <κ>', 'attack confidence margin κ ≥ 0 (default 0)', nonNegative('--kappa'))
     .option('--alpha <α>', 'step size on δ (default 0.01)', positive('--alpha'))
     .option('--epsilon <ε>', 'L∞ bound on δ (default 1 = none)', positive('--epsilon'))

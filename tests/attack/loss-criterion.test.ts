@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '../../libs/tensor/index.js';
 import { createAutoencoder, createClassifier, type Autoencoder, type AutoencoderKind, type CreateAutoencoderOptions } from '../../libs/models/index.js';
 import { attackConfig, runAttack, type AttackConfigInput, type AttackModel, type SampleResult } from '../../libs/attack/index.js';
-import { generateUaes, similarityFor } from '../../libs/augment/index.js';
+import { generateUaes } from '../../libs/augment/index.js';
 import { uniformSamples } from './helpers.js';
 
 const N = 6;
@@ -27,8 +27,7 @@ const KINDS: { kind: AutoencoderKind; shape: number[]; opts: CreateAutoencoderOp
 const mine = { draws: 16, projectionDim: 8, hidden: 16, convFilters: 4, projection: 'fixed' as const, learningRate: 1e-2 };
 
 function lossConfig(ae: Autoencoder | undefined, extra: AttackConfigInput = {}) {
-  const sampler = ae?.firstConv ? 'conv' : 'random';
-  const similarity = ae ? similarityFor('mine', ae, { kind: 'mine', mine: { ...mine, sampler } }) : { kind: 'mine' as const, mine: { ...mine, sampler } };
+  const similarity = { kind: 'mine' as const, mine: { ...mine, sampler: ae?.firstConv ? ('conv' as const) : ('random' as const) } };
   return attackConfig({ criterion: { kind: 'loss', kappa: 0 }, similarity, iterations: 3, mineSteps: 1, c0: 10, alpha: 0.1, ...extra });
 }
 

@@ -58,6 +58,17 @@ describe('UAE augmentation pipeline (tiny config)', () => {
     expect(results![0]!.trace?.f).toHaveLength(config.attack.iterations!);
   });
 
+  it('attacks with the criterion the attack config names (loss: the sparse AE\'s own objective)', async () => {
+    const run = (kind: 'loss' | 'reconstruction') =>
+      runAugmentation(ds, { ...config, model: 'sparse-ae', modelOptions: { hidden: 16 }, methods: ['mine'], attack: { ...config.attack, criterion: { kind, kappa: 0 } } });
+    const [loss, reconstruction] = [await run('loss'), await run('reconstruction')];
+    const f = (r: typeof loss) => r.generated.mine!.results!.map((s) => s.trace!.f[0]!);
+    expect(f(loss).every(Number.isFinite)).toBe(true);
+    // Same model, same δ: only the criterion differs (mean-over-features loss vs summed squared error).
+    f(loss).forEach((v, i) => expect(v).not.toBeCloseTo(f(reconstruction)[i]!, 6));
+    expect(Number.isFinite(loss.methods.mine!.test_recon_error)).toBe(true);
+  });
+
   it('is deterministic under its seed', async () => {
     const small = { ...config, methods: ['mine', 'ga-0.1'] as AugmentationConfig['methods'] };
     const a = await runAugmentation(ds, small);

@@ -123,6 +123,20 @@ describe('the run document', () => {
     expect((await fails('pipeline', '--model', 'dense-ae', '--dry-run')).stderr).toMatch(/--dataset is required \(or --config FILE\)/);
   });
 
+  it('--criterion sets the attack criterion of the document; --kappa alone keeps the kind --config gave', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'uae-criterion-'));
+    const attackOf = async (...args: string[]) => JSON.parse((await uae('pipeline', ...args, '--dry-run')).stdout).attack.criterion;
+    const flags = ['--dataset', 'mice-protein', '--model', 'sparse-ae'];
+    expect(await attackOf(...flags)).toEqual({ kind: 'reconstruction', kappa: 0 });
+    expect(await attackOf(...flags, '--criterion', 'loss')).toEqual({ kind: 'loss', kappa: 0 });
+    expect(await attackOf(...flags, '--kappa', '0.5')).toEqual({ kind: 'reconstruction', kappa: 0.5 });
+    const file = join(dir, 'run.json');
+    await writeFile(file, JSON.stringify({ dataset: 'mice-protein', model: 'sparse-ae', attack: { criterion: { kind: 'loss', kappa: 0.2 } } }));
+    expect(await attackOf('--config', file)).toEqual({ kind: 'loss', kappa: 0.2 });
+    expect(await attackOf('--config', file, '--kappa', '0.5')).toEqual({ kind: 'loss', kappa: 0.5 });
+    expect(await attackOf('--config', file, '--criterion', 'reconstruction')).toEqual({ kind: 'reconstruction', kappa: 0.2 });
+  });
+
   it('a run → its config.json → --config reproduces the metrics; --out is not reused without --force or --resume', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'uae-rerun-'));
     const first = join(dir, 'first');

@@ -110,6 +110,26 @@ describe('uae CLI', () => {
     expect(bad.stderr).toMatch(/shape \[2, 76\] is not \[N, 77\]/);
   });
 
+  it('attack --criterion loss: the model\'s own training loss as the criterion (a saved concrete AE at its trained temperature)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'uae-loss-'));
+    const model = join(dir, 'model');
+    const data = ['--dataset', 'mice-protein', '--train-samples', '20', '--test-samples', '10'];
+    await uae('train', ...data, '--model', 'concrete-ae', '--k', '4', '--widths', '8,8', '--epochs', '2', '--batch', '10', '--out', model, '--json');
+    const saved = JSON.parse(await readFile(join(model, 'model.json'), 'utf8'));
+    expect(saved.userDefinedMetadata.uae.options.temperature.current).toBeCloseTo(0.1, 10);
+    const out = join(dir, 'attack');
+    const attack = ['--model-dir', model, '--criterion', 'loss', '--kappa', '0', '--iterations', '2', '--mine-steps', '1', '--mine-draws', '20', '--workers', '1', '--json'];
+    const summary = JSON.parse((await uae('attack', ...data, '--train-samples', '4', '--out', out, ...attack)).stdout);
+    expect(summary.samples).toBe(4);
+    const results = JSON.parse(await readFile(join(out, 'results.json'), 'utf8'));
+    expect(results.config.criterion).toEqual({ kind: 'loss', kappa: 0 });
+    expect(results.results).toHaveLength(4);
+    for (const r of results.results) expect(Number.isFinite(r.f)).toBe(true);
+    const bad = await uae('attack', ...data, '--out', join(dir, 'bad'), ...attack, '--criterion', 'cw').catch((e) => e);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--criterion.*cw.*reconstruction, loss/s);
+  });
+
   it('mine estimate reads two .npy files', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'uae-mi-'));
     const rng = new Rng(1);

@@ -121,6 +121,11 @@ describe('uae submit', () => {
     expect(plain.train).toBeUndefined();
     expect(plain.attack).toBeUndefined();
     expect(plain.methods.map((m) => m.kind)).toEqual([K.AUGMENTATION_METHOD_KIND_MINE, K.AUGMENTATION_METHOD_KIND_L2, K.AUGMENTATION_METHOD_KIND_GAUSSIAN, K.AUGMENTATION_METHOD_KIND_GAUSSIAN, K.AUGMENTATION_METHOD_KIND_REPEAT]);
+    // --criterion loss: the model's own training loss, κ from --kappa (default 0).
+    await cli(['submit', '--dataset', 'mice-protein', '--model', 'sparse-ae', '--criterion', 'loss', '--kappa', '0.25']);
+    expect(fake.sys.submits.at(-1)!.request.config!.attack!.criterion).toEqual({ kind: { $case: 'loss', value: { kappa: 0.25 } } });
+    await cli(['submit', '--dataset', 'mice-protein', '--model', 'sparse-ae', '--criterion', 'loss']);
+    expect(fake.sys.submits.at(-1)!.request.config!.attack!.criterion).toEqual({ kind: { $case: 'loss', value: { kappa: 0 } } });
   });
 
   it('maps the study flags (seeds, protocol, the new arms, the δ update) to a PipelineConfig', async () => {
