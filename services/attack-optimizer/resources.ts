@@ -38,7 +38,9 @@ export function modelKey(ref: v1.ModelRef | undefined): string | undefined {
   const s = ref?.source;
   if (!s) return undefined;
   if (s.$case === 'modelId') return `id:${s.value}`;
-  return `artifacts:${s.value.kind}:${s.value.modelJson?.sha256 ?? ''}:${s.value.weights?.sha256 ?? ''}:${s.value.inputShape.join('x')}`;
+  const a = s.value;
+  const disc = a.discriminatorJson || a.discriminatorWeights ? `:${a.discriminatorJson?.sha256 ?? ''}:${a.discriminatorWeights?.sha256 ?? ''}` : '';
+  return `artifacts:${a.kind}:${a.modelJson?.sha256 ?? ''}:${a.weights?.sha256 ?? ''}:${a.inputShape.join('x')}${disc}`;
 }
 
 export class ModelCache {

@@ -13,8 +13,11 @@
  *                            refs, configs, history, test metrics. Written last, so
  *                            a model exists exactly when its record does.
  *
- * The adversarial-ae's discriminator is not stored (the record serves
- * inference and attacks; a reloaded adversarial-ae gets a fresh discriminator).
+ * The adversarial-ae's discriminator is a second pair of the same kind
+ * (ModelArtifacts.discriminator_json / discriminator_weights), so that a
+ * reloaded adversarial-ae's perSampleLoss (reconstruction + generator term,
+ * the `loss` attack criterion) is judged by the trained discriminator; without
+ * them a reloaded one gets a fresh discriminator.
  *
  *   const record = await saveModel(bus.artifacts, { modelId, jobId, ae, ... });
  *   const { ae, record } = await loadModel(bus.artifacts, req.model, 'model');   // ModelRef
@@ -29,6 +32,7 @@ import {
   type AutoencoderKind,
   type CreateAutoencoderOptions,
   type EpochReport,
+  type LayersModelArtifacts,
 } from '../../libs/models/index.js';
 import { epochReportToProto, modelKindFromName, modelKindName, ProtoFieldError, v1 } from '../../libs/proto/index.js';
 import { getByRef, MEDIA_TYPES, putContent } from './artifacts.js';
@@ -82,23 +86,36 @@ interface ModelJson {
   generatedBy: string;
   convertedBy: null;
   weightsManifest: Array<{ paths: string[]; weights: unknown[] }>;
-  userDefinedMetadata: { uae: { kind: AutoencoderKind; inputShape: number[]; options?: CreateAutoencoderOptions } };
+  userDefinedMetadata?: { uae: { kind: AutoencoderKind; inputShape: number[]; options?: CreateAutoencoderOptions } };
 }
 
-/** Writes model.json + weights.bin (content-addressed); their ModelArtifacts. */
-export async function putModelArtifacts(store: ArtifactStore, ae: Autoencoder): Promise<v1.ModelArtifacts> {
-  const a = await toArtifacts(ae);
+/** One layers model as model.json + weights.bin (content-addressed); their refs. */
+async function putLayersModel(store: ArtifactStore, a: LayersModelArtifacts, uae?: NonNullable<ModelJson['userDefinedMetadata']>['uae']): Promise<{ json: v1.ArtifactRef; weights: v1.ArtifactRef }> {
   const json: ModelJson = {
     modelTopology: a.modelTopology,
     format: 'layers-model',
     generatedBy: 'uae',
     convertedBy: null,
     weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: a.weightSpecs }],
-    userDefinedMetadata: { uae: { kind: a.kind, inputShape: a.inputShape, ...(a.options ? { options: a.options } : {}) } },
+    ...(uae ? { userDefinedMetadata: { uae } } : {}),
   };
   const weights = await putContent(store, new Uint8Array(a.weightData), { mediaType: MEDIA_TYPES.octetStream, name: WEIGHTS_BIN });
-  const modelJson = await putContent(store, new TextEncoder().encode(JSON.stringify(json)), { mediaType: MEDIA_TYPES.json, name: 'model.json' });
-  return { kind: modelKindFromName(a.kind), inputShape: [...a.inputShape], modelJson, weights };
+  const ref = await putContent(store, new TextEncoder().encode(JSON.stringify(json)), { mediaType: MEDIA_TYPES.json, name: 'model.json' });
+  return { json: ref, weights };
+}
+
+/** Writes model.json + weights.bin (content-addressed), and the adversarial-ae's discriminator pair; their ModelArtifacts. */
+export async function putModelArtifacts(store: ArtifactStore, ae: Autoencoder): Promise<v1.ModelArtifacts> {
+  const a = await toArtifacts(ae);
+  const main = await putLayersModel(store, a, { kind: a.kind, inputShape: a.inputShape, ...(a.options ? { options: a.options } : {}) });
+  const disc = a.discriminator ? await putLayersModel(store, a.discriminator) : undefined;
+  return {
+    kind: modelKindFromName(a.kind),
+    inputShape: [...a.inputShape],
+    modelJson: main.json,
+    weights: main.weights,
+    ...(disc ? { discriminatorJson: disc.json, discriminatorWeights: disc.weights } : {}),
+  };
 }
 
 export interface SaveModelInput {
@@ -146,37 +163,56 @@ export async function getModelRecord(store: ArtifactStore, modelId: string, fiel
   }
 }
 
-/** Rebuilds an autoencoder from its ModelArtifacts (model.json + weights.bin refs). */
-export async function modelFromArtifacts(store: ArtifactStore, artifacts: v1.ModelArtifacts | undefined, field = 'model.artifacts'): Promise<Autoencoder> {
-  if (!artifacts) throw new ProtoFieldError(field, 'required');
-  const kind = autoencoderKind(artifacts.kind, `${field}.kind`);
-  const jsonBytes = await getByRef(store, artifacts.modelJson, `${field}.model_json`);
-  const weightBytes = await getByRef(store, artifacts.weights, `${field}.weights`);
+/** Reads a model.json + weights.bin pair; ProtoFieldErrors name `jsonField` / `weightsField`. */
+async function getLayersModel(
+  store: ArtifactStore,
+  jsonRef: v1.ArtifactRef | undefined,
+  weightsRef: v1.ArtifactRef | undefined,
+  jsonField: string,
+  weightsField: string,
+): Promise<{ json: ModelJson; artifacts: LayersModelArtifacts }> {
+  const jsonBytes = await getByRef(store, jsonRef, jsonField);
+  const weightBytes = await getByRef(store, weightsRef, weightsField);
   let json: Partial<ModelJson>;
   try {
     json = JSON.parse(new TextDecoder().decode(jsonBytes)) as Partial<ModelJson>;
   } catch (e) {
-    throw new ProtoFieldError(`${field}.model_json`, `not JSON: ${(e as Error).message}`);
+    throw new ProtoFieldError(jsonField, `not JSON: ${(e as Error).message}`);
   }
   if (!json || typeof json.modelTopology !== 'object' || json.modelTopology === null || !Array.isArray(json.weightsManifest)) {
-    throw new ProtoFieldError(`${field}.model_json`, 'not a tfjs layers model (no modelTopology / weightsManifest)');
+    throw new ProtoFieldError(jsonField, 'not a tfjs layers model (no modelTopology / weightsManifest)');
   }
   const paths = json.weightsManifest.flatMap((g) => g.paths ?? []);
-  if (paths.length !== 1) throw new ProtoFieldError(`${field}.model_json`, `the weights manifest must name one file (weights.bin); it names ${paths.length}`);
+  if (paths.length !== 1) throw new ProtoFieldError(jsonField, `the weights manifest must name one file (weights.bin); it names ${paths.length}`);
+  const weightData = weightBytes.buffer.slice(weightBytes.byteOffset, weightBytes.byteOffset + weightBytes.byteLength) as ArrayBuffer;
+  return {
+    json: json as ModelJson,
+    artifacts: { modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g) => g.weights) as never, weightData },
+  };
+}
+
+/** Rebuilds an autoencoder from its ModelArtifacts (model.json + weights.bin refs; an adversarial-ae's discriminator pair too). */
+export async function modelFromArtifacts(store: ArtifactStore, artifacts: v1.ModelArtifacts | undefined, field = 'model.artifacts'): Promise<Autoencoder> {
+  if (!artifacts) throw new ProtoFieldError(field, 'required');
+  const kind = autoencoderKind(artifacts.kind, `${field}.kind`);
+  const { json, artifacts: main } = await getLayersModel(store, artifacts.modelJson, artifacts.weights, `${field}.model_json`, `${field}.weights`);
   const meta = json.userDefinedMetadata?.uae;
   if (meta?.kind !== undefined && meta.kind !== kind) {
     throw new ProtoFieldError(`${field}.kind`, `${v1.modelKindToJSON(artifacts.kind)} does not match model.json's kind "${meta.kind}"`);
   }
+  const hasDisc = artifacts.discriminatorJson !== undefined || artifacts.discriminatorWeights !== undefined;
+  if (hasDisc && kind !== 'adversarial-ae') throw new ProtoFieldError(`${field}.discriminator_json`, `only an adversarial-ae has a discriminator, not ${v1.modelKindToJSON(artifacts.kind)}`);
+  const discriminator = hasDisc
+    ? (await getLayersModel(store, artifacts.discriminatorJson, artifacts.discriminatorWeights, `${field}.discriminator_json`, `${field}.discriminator_weights`)).artifacts
+    : undefined;
   const inputShape = artifacts.inputShape.length > 0 ? [...artifacts.inputShape] : meta?.inputShape;
-  const weightData = weightBytes.buffer.slice(weightBytes.byteOffset, weightBytes.byteOffset + weightBytes.byteLength) as ArrayBuffer;
   try {
     return await fromArtifacts({
       kind,
       inputShape: inputShape ?? [],
-      modelTopology: json.modelTopology,
-      weightSpecs: json.weightsManifest.flatMap((g) => g.weights) as never,
-      weightData,
+      ...main,
       ...(meta?.options ? { options: meta.options } : {}),
+      ...(discriminator ? { discriminator } : {}),
     });
   } catch (e) {
     throw new ProtoFieldError(field, `cannot load the model: ${(e as Error).message}`);

@@ -667,7 +667,21 @@ export interface ModelArtifacts {
     | ArtifactRef
     | undefined;
   /** weights.bin (application/octet-stream): the concatenated weight data. */
-  weights?: ArtifactRef | undefined;
+  weights?:
+    | ArtifactRef
+    | undefined;
+  /**
+   * Adversarial AE only: its discriminator, a second tfjs layers model
+   * (model.json + weights.bin), so that a loaded model's per-sample loss (the
+   * `loss` attack criterion: reconstruction + generator term) is judged by the
+   * trained discriminator. Unset: a fresh discriminator, seeded by the
+   * model's options.
+   */
+  discriminatorJson?:
+    | ArtifactRef
+    | undefined;
+  /** Adversarial AE only: the discriminator's weights.bin. */
+  discriminatorWeights?: ArtifactRef | undefined;
 }
 
 /** A model named by id (trained by TrainingService or a pipeline) or given by its artifacts. */
@@ -1550,7 +1564,14 @@ export const ModelConfig: MessageFns<ModelConfig> = {
 };
 
 function createBaseModelArtifacts(): ModelArtifacts {
-  return { kind: 0, inputShape: [], modelJson: undefined, weights: undefined };
+  return {
+    kind: 0,
+    inputShape: [],
+    modelJson: undefined,
+    weights: undefined,
+    discriminatorJson: undefined,
+    discriminatorWeights: undefined,
+  };
 }
 
 export const ModelArtifacts: MessageFns<ModelArtifacts> = {
@@ -1570,6 +1591,12 @@ export const ModelArtifacts: MessageFns<ModelArtifacts> = {
     }
     if (message.weights !== undefined) {
       ArtifactRef.encode(message.weights, writer.uint32(34).fork()).join();
+    }
+    if (message.discriminatorJson !== undefined) {
+      ArtifactRef.encode(message.discriminatorJson, writer.uint32(42).fork()).join();
+    }
+    if (message.discriminatorWeights !== undefined) {
+      ArtifactRef.encode(message.discriminatorWeights, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1629,6 +1656,22 @@ export const ModelArtifacts: MessageFns<ModelArtifacts> = {
             message.weights = ArtifactRef.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.discriminatorJson = ArtifactRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.discriminatorWeights = ArtifactRef.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1655,6 +1698,16 @@ export const ModelArtifacts: MessageFns<ModelArtifacts> = {
         ? ArtifactRef.fromJSON(object.model_json)
         : undefined,
       weights: isSet(object.weights) ? ArtifactRef.fromJSON(object.weights) : undefined,
+      discriminatorJson: isSet(object.discriminatorJson)
+        ? ArtifactRef.fromJSON(object.discriminatorJson)
+        : isSet(object.discriminator_json)
+        ? ArtifactRef.fromJSON(object.discriminator_json)
+        : undefined,
+      discriminatorWeights: isSet(object.discriminatorWeights)
+        ? ArtifactRef.fromJSON(object.discriminatorWeights)
+        : isSet(object.discriminator_weights)
+        ? ArtifactRef.fromJSON(object.discriminator_weights)
+        : undefined,
     };
   },
 
@@ -1672,6 +1725,12 @@ export const ModelArtifacts: MessageFns<ModelArtifacts> = {
     if (message.weights !== undefined) {
       obj.weights = ArtifactRef.toJSON(message.weights);
     }
+    if (message.discriminatorJson !== undefined) {
+      obj.discriminatorJson = ArtifactRef.toJSON(message.discriminatorJson);
+    }
+    if (message.discriminatorWeights !== undefined) {
+      obj.discriminatorWeights = ArtifactRef.toJSON(message.discriminatorWeights);
+    }
     return obj;
   },
 
@@ -1687,6 +1746,12 @@ export const ModelArtifacts: MessageFns<ModelArtifacts> = {
       : undefined;
     message.weights = (object.weights !== undefined && object.weights !== null)
       ? ArtifactRef.fromPartial(object.weights)
+      : undefined;
+    message.discriminatorJson = (object.discriminatorJson !== undefined && object.discriminatorJson !== null)
+      ? ArtifactRef.fromPartial(object.discriminatorJson)
+      : undefined;
+    message.discriminatorWeights = (object.discriminatorWeights !== undefined && object.discriminatorWeights !== null)
+      ? ArtifactRef.fromPartial(object.discriminatorWeights)
       : undefined;
     return message;
   },
