@@ -195,9 +195,9 @@ describe('concrete-ae', () => {
     expect(loaded).toBeInstanceOf(ConcreteAutoencoder);
     expect(loaded.select).toBeInstanceOf(ConcreteSelect);
     expect(loaded.options.temperature).toEqual({ start: 5, end: 0.5 });
-    expect(loaded.selectedFeatures()).toEqual(await ae.selectedFeatures());
+    expect(await loaded.selectedFeatures()).toEqual(await ae.selectedFeatures());
     const back = (await fromArtifacts(structuredClone(await toArtifacts(ae)))) as ConcreteAutoencoder;
-    expect(back.selectedFeatures()).toEqual(await ae.selectedFeatures());
+    expect(await back.selectedFeatures()).toEqual(await ae.selectedFeatures());
     const x = data.slice(0, 16);
     const [r0, r1, r2] = [ae, loaded, back].map((m) => m.reconstruct(x));
     expect(maxAbsDiff(r0!.dataSync(), r1!.dataSync())).toBe(0);
@@ -217,11 +217,13 @@ describe('concrete-ae', () => {
     const before = tf.memory().numTensors;
     await trainAutoencoder(ae, data, { epochs: 2, batchSize: 64, validationSplit: 0.25 });
     expect(tf.memory().numTensors).toBe(before);
-    const sel = ae.selectedFeatures!();
+    const sel = await ae.selectedFeatures!();
+    expect(await ae.selectionConvergence!()).toBeGreaterThan(0);
     expect(tf.memory().numTensors).toBe(before);
     expect(sel).toHaveLength(4);
     ae.dispose();
     expect(tf.memory().numTensors).toBe(start);
-    expect(() => ae.selectedFeatures!()).toThrow(/disposed/);
+    await expect(ae.selectedFeatures!()).rejects.toThrow(/disposed/);
+    await expect(ae.selectionConvergence!()).rejects.toThrow(/disposed/);
   });
 });
