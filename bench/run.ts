@@ -10,6 +10,9 @@
  *                          step, unfused and fused (bench/breakdown.ts)
  *   --reference            the PyTorch reference port at the same settings,
  *                          back to back, and the ratio (bench/reference.ts)
+ *   --backend webgpu       (or any GPU backend, or --device) the device
+ *                          benchmark instead: batched chunks of B samples
+ *                          (bench/device.ts; bench/device.sh on GPU hosts)
  *
  * Reports samples/s, s/sample (also projected to the paper's T = 40), achieved
  * GFLOPS from analytic FLOP counts, and the backend's matMul GFLOPS measured in
@@ -33,6 +36,7 @@ import { stepBreakdown, type StepBreakdown } from './breakdown.js';
 import { runReference, type ReferenceRun } from './reference.js';
 import { setFusedDenseStep } from '../libs/tensor/index.js';
 import { boxTable } from '../cli/tables.js';
+import { DEVICE_BATCHES, runDeviceBench, type DeviceBenchResult } from './device.js';
 
 const program = new Command()
   .option('--data-dir <dir>', 'Fashion-MNIST IDX directory (default: UAE_DATA_DIR or the bundled test slice)')
@@ -45,6 +49,10 @@ const program = new Command()
   .option('--reference-single', 'with --reference, also compare 1 worker against the reference on 1 thread (less sensitive to other load than 2 OpenMP threads)')
   .option('--only-conv', 'only the conv-AE runs, the breakdown and the reference (skip dense-AE, shards, training step)')
   .option('--out <file>', 'JSON output', 'bench/results/latest.json')
+  .option('--backend <name>', 'tensor backend (as UAE_BACKEND): webgpu or a GPU runs the device benchmark')
+  .option('--device', 'the device benchmark (batched chunks) on whatever backend runs')
+  .option('--batches <list>', 'device benchmark: samples per stacked chunk', (v) => v.split(',').map((b) => parseCount(b, '--batches')), DEVICE_BATCHES)
+  .option('--budget-s <s>', 'device benchmark: seconds for the attack runs; larger B that would not fit are skipped', (v) => parseCount(v, '--budget-s'), 180)
   .parse();
 const opts = program.opts<{
   dataDir?: string;
@@ -57,7 +65,17 @@ const opts = program.opts<{
   referenceSingle?: boolean;
   referenceScript: string;
   onlyConv?: boolean;
+  backend?: string;
+  device?: boolean;
+  batches: number[];
+  budgetS: number;
 }>();
+
+function parseCount(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: "${v}" is not a positive integer`);
+  return n;
+}
 
 const PAPER_T = 40;
 const PAPER_MINE_STEPS = 20;
@@ -157,10 +175,13 @@ async function trainStepMs(ae: Autoencoder, x: tf.Tensor, reps: number): Promise
 }
 
 async function main(): Promise<void> {
+  // Through the environment, so worker threads pick the same backend.
+  if (opts.backend) process.env.UAE_BACKEND = opts.backend;
   const info = await initBackend();
   const dir = dataDir();
   console.log(`backend ${info.name} (${info.provider}); data ${dir}`);
   const imgs = await loadIdxImages(trainImages(dir), { limit: 2000 });
+  if (opts.device || info.name === 'webgpu' || info.gpu) return deviceMain(imgs.data, dir);
   const gflopsPeak = matmulGflops();
   console.log(`matMul 1024²: ${gflopsPeak.toFixed(1)} GFLOPS`);
 
@@ -351,6 +372,43 @@ async function main(): Promise<void> {
   tf.dispose([x, ...(batch ? [batch] : [])]);
   conv.dispose();
   dense.dispose();
+}
+
+/**
+ * The device benchmark: one process, one device, stacked chunks of B samples
+ * (worker threads would each open the device; the CPU runs above need them).
+ */
+async function deviceMain(images: Float32Array, dir: string): Promise<void> {
+  const info = backendInfo();
+  if (info.adapter) console.log(`adapter: ${info.adapter.vendor} ${info.adapter.architecture} "${info.adapter.description || info.adapter.device}"${info.adapter.software ? ' (software)' : ''}`);
+  const result: DeviceBenchResult = await runDeviceBench({
+    images,
+    batches: opts.batches,
+    iterations: opts.iterations,
+    mineSteps: opts.mineSteps,
+    budgetSeconds: opts.budgetS,
+    log: (line) => console.log(line),
+  });
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+  await writeFile(opts.out, JSON.stringify({ ...result, date: new Date().toISOString(), data: dir, load_average: loadavg() }, null, 2) + '\n');
+  console.log();
+  process.stdout.write(boxTable(
+    result.runs.map((r) => ({
+      run: r.name,
+      chunk: String(r.chunk),
+      T: String(r.iterations),
+      'MINE steps': String(r.mine_steps),
+      'samples/s': r.samples_per_s?.toFixed(3) ?? 'skipped',
+      's/sample': r.seconds_per_sample?.toFixed(3) ?? '',
+      's/sample @paper': r.seconds_per_sample_at_paper?.toFixed(1) ?? '',
+      GFLOPS: r.gflops?.toFixed(1) ?? '',
+      'GPU MiB': r.memory?.gpu_bytes_allocated !== undefined ? (r.memory.gpu_bytes_allocated / 2 ** 20).toFixed(0) : '',
+      tensors: r.memory ? String(r.memory.num_tensors) : '',
+    })),
+  ));
+  console.log(`matMul ${result.matmul.n}² on ${result.backend} (${result.provider}): ${result.matmul.gflops.toFixed(1)} GFLOPS`);
+  for (const r of result.runs) if (r.skipped) console.log(`${r.name}: ${r.skipped}`);
+  console.log(`wrote ${opts.out}`);
 }
 
 function printBreakdown(b: Record<'unfused' | 'fused', StepBreakdown>): void {

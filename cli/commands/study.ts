@@ -25,6 +25,7 @@ import { toolInfo, type RecordedTool } from '../tool-info.js';
 import { writeAtomic } from '../atomic.js';
 import { runPipelineInto } from '../pipeline-run.js';
 import { studyReport } from '../study-report.js';
+import { machineInfo, studyDocText } from '../study-doc.js';
 import { seedList } from './pipeline.js';
 
 /** Marks study.json. */
@@ -124,7 +125,8 @@ export function studyCommand(): Command {
     .option('--train-samples <n>', 'budget override for every cell: training samples', int('--train-samples'))
     .option('--test-samples <n>', 'budget override for every cell: test samples', int('--test-samples'))
     .option('--iterations <n>', 'budget override for every cell: attack iterations T', int('--iterations'))
-    .option('--mine-steps <n>', 'budget override for every cell: MINE steps per iteration', int('--mine-steps'));
+    .option('--mine-steps <n>', 'budget override for every cell: MINE steps per iteration', int('--mine-steps'))
+    .option('--doc <file>', 'once every cell is finished, also write FILE: the regenerating command, the machine and study.md above an end marker, the hand-written text below it kept (docs/results.md)');
   addRunOptions(cmd, 'continue the interrupted study in --out: skip the finished cells, resume the interrupted one');
   addOutputOptions(cmd);
   return cmd.action(async (file: string, o) => {
@@ -133,6 +135,7 @@ export function studyCommand(): Command {
     const overrides: BudgetOverrides = Object.fromEntries(
       (['seeds', 'epochs', 'retrainEpochs', 'trainSamples', 'testSamples', 'iterations', 'mineSteps'] as const).filter((k) => o[k] !== undefined).map((k) => [k, o[k]]),
     );
+    const started = performance.now();
     const study = await readStudyFile(file, overrides);
     const info = await initBackend();
     const tool = toolInfo();
@@ -212,6 +215,14 @@ export function studyCommand(): Command {
     }
     progress.stop();
     await write();
+    if (o.doc) {
+      const doc: string = o.doc;
+      const existing = existsSync(doc) ? await readFile(doc, 'utf8') : undefined;
+      const studyMd = await readFile(join(out, 'study.md'), 'utf8');
+      const finished = new Date().toISOString();
+      await writeAtomic(doc, studyDocText({ title: 'Results', studyMd, args: process.argv.slice(2), machine: machineInfo(), finished, seconds: (performance.now() - started) / 1000, existing }));
+      progress.log(`wrote ${doc} (the part above its end marker; the rest kept)`);
+    }
     await status.finish('complete');
     if (json) process.stdout.write(JSON.stringify(document(), null, 2) + '\n');
     else if (!quiet) process.stdout.write(await readFile(join(out, 'study.md'), 'utf8'));

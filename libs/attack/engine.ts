@@ -4,7 +4,8 @@
  * prefers (a GPU wants many per batched matMul; wasm a few), so the caller
  * never chooses an execution strategy.
  */
-import { backendInfo, tf } from '../tensor/index.js';
+import { backendInfo, tf, throwIfDeviceFaulted, type BackendInfo } from '../tensor/index.js';
+import { largestPerSampleBytes } from '../mine/index.js';
 import { type AttackConfig, isSupervised } from './config.js';
 import { attackChunk, AttackCancelledError } from './minmax.js';
 import type { AttackModel } from './model.js';
@@ -49,7 +50,7 @@ export interface RunAttackOptions {
    * most every PROGRESS_INTERVAL_MS as iterations advance (with no results).
    */
   onProgress?: (progress: AttackProgress, finished: SampleResult[]) => void;
-  /** Samples per stacked computation; default: what the backend prefers. */
+  /** Samples per stacked computation; default: what the backend prefers. Cut to what the device binds (chunkSizeFor). */
   chunkSize?: number;
 }
 
@@ -58,6 +59,32 @@ export class AttackInputError extends Error {
     super(`${field}: ${message}`);
     this.name = 'AttackInputError';
   }
+}
+
+/**
+ * Samples per stacked chunk: the caller's (or the backend's preferred) size,
+ * cut so that the largest stacked per-sample tensor (libs/mine
+ * largestPerSampleBytes: the statistics network's first dense weight, or
+ * materialised projections) fits one buffer binding of the device
+ * (BackendInfo.maxBindingBytes; webgpu only). Over it, the device drops the
+ * command and returns zeros.
+ */
+export function chunkSizeFor(
+  config: AttackConfig,
+  inputShape: readonly number[],
+  requested?: number,
+  device: Pick<BackendInfo, 'preferredChunk' | 'maxBindingBytes'> = backendInfo(),
+): number {
+  const wanted = Math.max(1, Math.floor(requested ?? device.preferredChunk));
+  const maxBindingBytes = device.maxBindingBytes;
+  if (maxBindingBytes === undefined || config.similarity.kind !== 'mine') return wanted;
+  const perSample = largestPerSampleBytes(config.similarity.mine, inputShape);
+  const fits = Math.floor(maxBindingBytes / perSample);
+  if (fits < 1) {
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+    throw new AttackInputError('similarity.mine', `one sample's statistics network needs a ${mib(perSample)} tensor; this device binds at most ${mib(maxBindingBytes)} (lower hidden, or use projection "redraw")`);
+  }
+  return Math.min(wanted, fits);
 }
 
 /** Validates shapes, values and ids; returns N. */
@@ -103,7 +130,7 @@ export async function runAttack(model: AttackModel, input: AttackInput, config: 
   const n = validateAttackInput(input, config, model.inputShape);
   const d = input.data.length / Math.max(1, n);
   const ids = input.sampleIds ?? Array.from({ length: n }, (_, i) => i);
-  const chunkSize = Math.max(1, opts.chunkSize ?? backendInfo().preferredChunk);
+  const chunkSize = chunkSizeFor(config, input.inputShape, opts.chunkSize);
   const results: SampleResult[] = [];
   const started = performance.now();
   let succeeded = 0;
@@ -126,6 +153,8 @@ export async function runAttack(model: AttackModel, input: AttackInput, config: 
         config,
         { signal: opts.signal, onIteration },
       );
+      // The chunk's results have been read: a command the device dropped on the way fails the chunk.
+      throwIfDeviceFaulted();
       results.push(...chunk);
       succeeded += chunk.filter((r) => r.success).length;
       lastReport = performance.now();

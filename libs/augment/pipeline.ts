@@ -373,11 +373,11 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
     }
     return out;
   };
-  const trainingRecord = (t: TrainedModel) => ({
+  const trainingRecord = async (t: TrainedModel) => ({
     train_steps: t.steps,
     train_epochs: t.epochs,
     ...(t.selectionConvergence !== undefined ? { selection_convergence: t.selectionConvergence } : {}),
-    ...(t.ae.selectedFeatures ? { selected_features: t.ae.selectedFeatures() } : {}),
+    ...(t.ae.selectedFeatures ? { selected_features: await t.ae.selectedFeatures() } : {}),
   });
 
   const report: AugmentationReport = {
@@ -400,7 +400,7 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
     report.methods.original = {
       test_recon_error: await reconstructionError(original.ae, ds.test.x, ds.inputShape),
       ...(await probesOf(original.ae)),
-      ...trainingRecord(original),
+      ...(await trainingRecord(original)),
     };
     await hooks.onModel?.('original', original.ae);
     const base = report.methods.original.test_recon_error;
@@ -467,7 +467,7 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
             const metrics: MethodMetrics = {
               ...methodMetrics(base, err, evaluated, secondsPerSample, results && isAttackMethod(method) ? attackSummary(method, results) : undefined),
               ...(evaluated.accuracy_extratrees !== undefined ? { accuracy_extratrees: evaluated.accuracy_extratrees } : {}),
-              ...trainingRecord(retrained),
+              ...(await trainingRecord(retrained)),
               ...(diagnostics ? { diagnostics: summarizeDiagnostics(diagnostics) } : {}),
             };
             const record = roundRecords[round - 1]!;

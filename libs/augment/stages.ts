@@ -395,7 +395,7 @@ export async function trainFresh(o: TrainFreshOptions): Promise<TrainedModel> {
     tries.push(epochs);
     const run = await trainOnce(o, epochs, converge ? undefined : o.patience);
     if (!converge || o.maxSteps !== undefined) return run;
-    const reached = run.ae.selectionConvergence!();
+    const reached = await run.ae.selectionConvergence!();
     if (reached >= converge.threshold || epochs * 2 > converge.maxEpochs) return { ...run, selectionConvergence: reached, tries };
     o.onRestart?.(epochs * 2, reached);
     run.ae.dispose();
@@ -424,7 +424,7 @@ async function trainOnce(o: TrainFreshOptions, epochs: number, patience: number 
     });
     const out: TrainedModel = { ae, history: r.history, steps: r.steps, epochs: r.history.length, stoppedEarly: r.stoppedEarly };
     if (r.restoredEpoch !== undefined) out.restoredEpoch = r.restoredEpoch;
-    if (ae.selectionConvergence) out.selectionConvergence = ae.selectionConvergence();
+    if (ae.selectionConvergence) out.selectionConvergence = await ae.selectionConvergence();
     return out;
   } catch (e) {
     ae.dispose();

@@ -13,42 +13,38 @@
  * have exactly the joint law of the reference's (X, Y, A·g). Cost per
  * evaluation: 2N + d normals and O(N + d) work, instead of d·N normals and a
  * d×N matMul (500×784×128 = 50 M normals for a 28×28 image).
+ *
+ * Everything that depends on x and x′ (the basis, the coordinates, A·g) is
+ * computed with tensor ops, so nothing is read back from the device: on webgpu
+ * a synchronous read is impossible, on a GPU it would stall every evaluation.
+ * Only the normals come from the host, from each sample's own stream: a₁ and
+ * a₂ at every evaluation (a₂'s coordinates are zero when x′ ∥ x or x = 0, so
+ * the dropped direction changes nothing), then z's d standard normals in the
+ * backward pass.
  */
 import { tf } from '../tensor/index.js';
 import type { Rng } from '../tensor/rng.js';
 
-interface Basis {
-  /** Orthonormal vectors spanning {x, x′} (0, 1 or 2 of them). */
-  u: Float64Array[];
-  /** Coordinates of x and x′ in that basis. */
-  cx: number[];
-  cy: number[];
+/** Below this a vector counts as zero (Gram–Schmidt drops it). */
+const TINY = 1e-30;
+/** A second direction shorter than this share of ‖x′‖ is dependent on the first. */
+const DEPENDENT = 1e-6;
+
+/** Per-row inner product of [B, d] tensors: [B, 1]. */
+function rowDot(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return tf.sum(tf.mul(a, b), 1, true);
 }
 
-function dot(a: ArrayLike<number>, b: ArrayLike<number>, d: number, ao = 0, bo = 0): number {
-  let s = 0;
-  for (let i = 0; i < d; i++) s += a[ao + i]! * b[bo + i]!;
-  return s;
+/** v / ‖v‖ per row where `keep`, else 0: [B, d]. */
+function unitWhere(v: tf.Tensor, norm: tf.Tensor, keep: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.div(v, tf.maximum(norm, TINY)), keep);
 }
 
-function basisOf(x: Float32Array, y: Float32Array, off: number, d: number): Basis {
-  const u: Float64Array[] = [];
-  // Gram–Schmidt on (x, x′), dropping (near-)dependent vectors.
-  for (const [v, o] of [[x, off], [y, off]] as const) {
-    const r = new Float64Array(d);
-    for (let i = 0; i < d; i++) r[i] = v[o + i]!;
-    const norm0 = Math.sqrt(dot(r, r, d));
-    for (const e of u) {
-      const c = dot(r, e, d);
-      for (let i = 0; i < d; i++) r[i]! -= c * e[i]!;
-    }
-    const norm = Math.sqrt(dot(r, r, d));
-    if (norm > 1e-6 * norm0 && norm > 1e-30) {
-      for (let i = 0; i < d; i++) r[i]! /= norm;
-      u.push(r);
-    }
-  }
-  return { u, cx: u.map((e) => dot(x, e, d, off)), cy: u.map((e) => dot(y, e, d, off)) };
+/** B vectors of n normals N(0, std²), sample b's from rngs[b]: [B, n]. */
+function normals(rngs: readonly Rng[], n: number, std: number): tf.Tensor2D {
+  const out = new Float32Array(rngs.length * n);
+  rngs.forEach((rng, b) => rng.fillNormal(out, 0, std, b * n, n));
+  return tf.tensor2d(out, [rngs.length, n]);
 }
 
 /**
@@ -59,49 +55,39 @@ function basisOf(x: Float32Array, y: Float32Array, off: number, d: number): Basi
 export function lazyProjectPair(x: tf.Tensor, xAdv: tf.Tensor, rngs: readonly Rng[], n: number, m: number): { X: tf.Tensor2D; Y: tf.Tensor2D } {
   const B = x.shape[0]!;
   const d = x.size / B;
-  const xs = x.dataSync() as Float32Array;
-  const ys = xAdv.dataSync() as Float32Array;
   const std = 1 / Math.sqrt(m);
-  const X = new Float32Array(B * n);
-  const Y = new Float32Array(B * n);
-  const bases: Basis[] = [];
-  const draws: Float32Array[][] = [];
-  for (let b = 0; b < B; b++) {
-    const basis = basisOf(xs, ys, b * d, d);
-    const a = basis.u.map(() => rngs[b]!.fillNormal(new Float32Array(n), 0, std));
-    for (let j = 0; j < a.length; j++) {
-      const aj = a[j]!;
-      const cx = basis.cx[j]!;
-      const cy = basis.cy[j]!;
-      for (let k = 0; k < n; k++) {
-        X[b * n + k]! += cx * aj[k]!;
-        Y[b * n + k]! += cy * aj[k]!;
-      }
-    }
-    bases.push(basis);
-    draws.push(a);
-  }
-  const project = tf.customGrad(((xa: tf.Tensor) => ({
-    value: tf.tensor2d(Y, [B, n]),
-    gradFunc: (dy: tf.Tensor) => {
-      const g = dy.dataSync();
-      const dx = new Float32Array(B * d);
-      for (let b = 0; b < B; b++) {
-        const { u } = bases[b]!;
-        const go = b * n;
-        const gNorm = Math.sqrt(dot(g, g, n, go, go));
-        // P⊥ z with z ~ N(0, (‖g‖²/m) I_d): the part of A·g outside span(x, x′).
-        const z = rngs[b]!.fillNormal(new Float32Array(d), 0, gNorm * std);
-        // Coefficient of u_j in A·g: ⟨a_j, g⟩ from the span, minus z's own u_j part (projected out).
-        const coef = u.map((e, j) => dot(draws[b]![j]!, g, n, 0, go) - dot(z, e, d));
-        for (let i = 0; i < d; i++) {
-          let v = z[i]!;
-          for (let j = 0; j < u.length; j++) v += u[j]![i]! * coef[j]!;
-          dx[b * d + i] = v;
-        }
-      }
-      return tf.reshape(tf.tensor2d(dx, [B, d]), xa.shape);
-    },
-  })) as unknown as Parameters<typeof tf.customGrad>[0]) as (xa: tf.Tensor) => tf.Tensor2D;
-  return { X: tf.tensor2d(X, [B, n]), Y: project(xAdv) };
+  const xf = tf.reshape(x, [B, d]);
+  // Orthonormal basis of span(x, x′) by Gram–Schmidt: u₁ = x/‖x‖ (none when
+  // x = 0), u₂ = the unit part of x′ orthogonal to u₁ (none when dependent).
+  const nx = tf.norm(xf, 'euclidean', 1, true);
+  const u1 = unitWhere(xf, nx, tf.cast(tf.greater(nx, TINY), 'float32'));
+  const a1 = normals(rngs, n, std);
+  const a2 = normals(rngs, n, std);
+  const project = tf.customGrad(((xa: tf.Tensor, save: (tensors: tf.Tensor[]) => void) => {
+    const ya = tf.reshape(xa, [B, d]);
+    const c1 = rowDot(ya, u1);
+    const r = tf.sub(ya, tf.mul(c1, u1));
+    const nr = tf.norm(r, 'euclidean', 1, true);
+    const ny = tf.norm(ya, 'euclidean', 1, true);
+    const keep2 = tf.cast(tf.logicalAnd(tf.greater(nr, tf.mul(ny, DEPENDENT)), tf.greater(nr, TINY)), 'float32');
+    const u2 = unitWhere(r, nr, keep2);
+    const c2 = tf.mul(nr, keep2);
+    // Everything the backward uses goes through save(): the forward's scope disposes the rest.
+    save([u1, a1, a2, u2]);
+    return {
+      // Y = ⟨x′, u₁⟩ a₁ + ⟨x′, u₂⟩ a₂
+      value: tf.add(tf.mul(c1, a1), tf.mul(c2, a2)),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const g = tf.reshape(dy as tf.Tensor, [B, n]);
+        const [u1s, a1s, a2s, u2s] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        // z ~ N(0, (‖g‖²/m) I_d): standard normals from the host, scaled on the device.
+        const z = tf.mul(normals(rngs, d, 1), tf.mul(tf.norm(g, 'euclidean', 1, true), std));
+        // A·g = Σ_j u_j ⟨a_j, g⟩ + P⊥ z, P⊥ z = z − Σ_j u_j ⟨z, u_j⟩.
+        const along = (u: tf.Tensor, a: tf.Tensor) => tf.mul(u, tf.sub(rowDot(a, g), rowDot(z, u)));
+        return tf.reshape(tf.add(z, tf.add(along(u1s, a1s), along(u2s, a2s))), xa.shape);
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as (xa: tf.Tensor) => tf.Tensor2D;
+  // X = ⟨x, u₁⟩ a₁ = ‖x‖ a₁ (x has no u₂ part).
+  return { X: tf.mul(tf.mul(nx, tf.cast(tf.greater(nx, TINY), 'float32')), a1) as tf.Tensor2D, Y: project(xAdv) };
 }

@@ -77,6 +77,31 @@ export function statisticsNetworkSize(drawShape: number[], cfg: MineConfig): { p
   return { parameters: 2 * perBranch, features, activationPerDraw: Math.max(cfg.hidden, drawShape.length === 3 ? features : 0) };
 }
 
+/**
+ * The shape of one draw for samples of `sampleShape`, before any model is
+ * loaded: the conv sampler's draws are single first-conv feature maps, at most
+ * [H, W, 1] for the zoo's 'same'-padded convs; the random sampler's are
+ * `projectionDim`-vectors.
+ */
+export function drawShapeFor(cfg: MineConfig, sampleShape: readonly number[]): number[] {
+  return cfg.sampler === 'conv' && sampleShape.length === 3 ? [sampleShape[0]!, sampleShape[1]!, 1] : [cfg.projectionDim];
+}
+
+/**
+ * Bytes of the largest single tensor one sample adds to a stacked chunk: the
+ * first dense weight w1 (hidden × features; its Adam moments and gradient are
+ * the same size), or the random sampler's materialised projections (K·m × d,
+ * `fixed` and `redraw-explicit` only). A device that caps the size of one
+ * buffer binding (webgpu's maxStorageBufferBindingSize) fits at most
+ * cap / this many samples in one chunk.
+ */
+export function largestPerSampleBytes(cfg: MineConfig, sampleShape: readonly number[]): number {
+  const { features } = statisticsNetworkSize(drawShapeFor(cfg, sampleShape), cfg);
+  const d = sampleShape.reduce((a, b) => a * b, 1);
+  const projections = cfg.sampler === 'random' && cfg.projection !== 'redraw' ? cfg.draws * cfg.projectionDim * d : 0;
+  return 4 * Math.max(cfg.hidden * features, projections);
+}
+
 /** Draws after the parameter-free part of a branch (see StatisticsNetwork.prepare). */
 export interface PreparedDraws {
   t: tf.Tensor;

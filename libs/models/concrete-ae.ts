@@ -100,9 +100,14 @@ export class ConcreteSelect extends concreteSelectLayer({ layers: tfl.layers, in
     });
   }
 
-  /** Argmax of each node's logits. */
-  selected(): number[] {
-    return tf.tidy(() => Array.from(tf.argMax(this.logitsTensor(), 1).dataSync()));
+  /** Argmax of each node's logits (read asynchronously: webgpu has no synchronous read). */
+  async selected(): Promise<number[]> {
+    const idx = tf.tidy(() => tf.argMax(this.logitsTensor(), 1));
+    try {
+      return Array.from(await idx.data());
+    } finally {
+      idx.dispose();
+    }
   }
 }
 tf.serialization.registerClass(ConcreteSelect);
@@ -167,7 +172,7 @@ export class ConcreteAutoencoder extends LayersAutoencoder {
     });
   }
 
-  selectedFeatures(): number[] {
+  async selectedFeatures(): Promise<number[]> {
     this.checkAlive();
     return this.select.selected();
   }
@@ -176,9 +181,14 @@ export class ConcreteAutoencoder extends LayersAutoencoder {
    * Balın's convergence measure: the mean over select nodes of the largest
    * softmax(logits) probability (1/d at a uniform start, → 1 as each node settles on one feature).
    */
-  selectionConvergence(): number {
+  async selectionConvergence(): Promise<number> {
     this.checkAlive();
-    return tf.tidy(() => tf.mean(tf.max(tf.softmax(this.select.logitsTensor()), 1)).dataSync()[0]!);
+    const m = tf.tidy(() => tf.mean(tf.max(tf.softmax(this.select.logitsTensor()), 1)));
+    try {
+      return (await m.data())[0]!;
+    } finally {
+      m.dispose();
+    }
   }
 
   async trainBatch(x: tf.Tensor, ctx: TrainStepContext): Promise<TrainStepResult> {

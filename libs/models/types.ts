@@ -36,9 +36,9 @@ export interface Autoencoder {
    */
   encode(x: tf.Tensor): tf.Tensor2D;
   /** concrete-ae: the input feature (flat index) each select node picks, argmax of its logits; k entries. */
-  selectedFeatures?(): number[];
+  selectedFeatures?(): Promise<number[]>;
   /** concrete-ae: mean over select nodes of the max softmax(logits) probability (Balın's convergence measure). */
-  selectionConvergence?(): number;
+  selectionConvergence?(): Promise<number>;
   /**
    * One optimisation step on a batch [b, ...inputShape], for kinds whose
    * training is not `model.trainOnBatch` with the compiled loss (sparse-ae,

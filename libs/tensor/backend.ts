@@ -19,7 +19,7 @@ import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerUaeKernels } from './kernels/register.js';
-import { loadTfjsWebgpu, noAdapterReason, requestWebgpuAdapter, vulkanDriverOffered, type WebgpuAdapter } from './webgpu.js';
+import { loadTfjsWebgpu, noAdapterReason, requestWebgpuAdapter, takeDeviceErrors, vulkanDriverOffered, watchDeviceErrors, type WebgpuAdapter } from './webgpu.js';
 
 export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu', 'webgpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -43,6 +43,13 @@ export interface BackendInfo {
   preferredChunk: number;
   /** Worker threads that make sense for sample-parallel work on this backend. */
   preferredWorkers: number;
+  /**
+   * webgpu only: the most bytes one tensor may hold, as one buffer bound to a
+   * shader (the adapter's maxStorageBufferBindingSize, within maxBufferSize).
+   * A larger one fails validation and the command is dropped, so stacked
+   * chunks are sized below it (libs/attack/engine.ts).
+   */
+  maxBindingBytes?: number;
 }
 
 export class BackendUnavailableError extends Error {
@@ -111,6 +118,8 @@ async function activateWebgpu(adapter: WebgpuAdapter): Promise<BackendInfo> {
     throw new BackendUnavailableError('webgpu', `@tensorflow/tfjs-backend-webgpu registered no backend on this copy of @tensorflow/tfjs-core (${tf.version_core}); install it at the same version`);
   }
   const info = await activate('webgpu', 'dawn');
+  const device = (tf.backend() as unknown as { device?: Parameters<typeof watchDeviceErrors>[0] }).device;
+  if (device) watchDeviceErrors(device);
   const gpu = !adapter.software;
   return {
     ...info,
@@ -122,6 +131,7 @@ async function activateWebgpu(adapter: WebgpuAdapter): Promise<BackendInfo> {
     preferredChunk: gpu ? 64 : 1,
     // One device per process: worker threads would each open their own.
     preferredWorkers: 1,
+    maxBindingBytes: Math.min(adapter.limits.maxStorageBufferBindingSize, adapter.limits.maxBufferSize),
   };
 }
 
@@ -284,6 +294,21 @@ export function isBackendFault(err: unknown): boolean {
  */
 export class BackendFaultError extends Error {
   override name = 'BackendFaultError';
+}
+
+/**
+ * Throws BackendFaultError when the device reported errors since the last
+ * check (webgpu: validation errors, a lost device). Dawn drops a rejected
+ * command and reads then return zeros without an exception, so whoever reads
+ * results calls this after the read: a result computed with an error is
+ * never returned as if it were right. No-op on the other backends.
+ */
+export function throwIfDeviceFaulted(): void {
+  if (active?.name !== 'webgpu') return;
+  const errors = takeDeviceErrors();
+  if (errors.length === 0) return;
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+  throw new BackendFaultError(`webgpu: the device rejected work, so these results are invalid: ${errors[0]}${more}`);
 }
 
 /**

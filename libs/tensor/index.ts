@@ -14,6 +14,7 @@ export {
   isBackendFault,
   BackendFaultError,
   triggerBackendTrap,
+  throwIfDeviceFaulted,
   type BackendInfo,
   type BackendName,
   type BackendChoice,

@@ -77,6 +77,33 @@ export async function installNavigatorGpu(): Promise<GpuLike> {
   return gpu;
 }
 
+interface GpuDeviceLike {
+  onuncapturederror: ((ev: { error?: { message?: string } }) => void) | null;
+  lost?: Promise<{ reason?: string; message?: string }>;
+}
+
+let deviceErrors: string[] = [];
+
+/**
+ * Collects what the device reports on its own: a validation error (a buffer
+ * over maxStorageBufferBindingSize, say) makes Dawn drop the command, and
+ * reads then return zeros with no exception; a lost device fails everything
+ * after it. takeDeviceErrors() hands them to whoever checks (backend.ts).
+ */
+export function watchDeviceErrors(device: GpuDeviceLike): void {
+  device.onuncapturederror = (ev) => {
+    deviceErrors.push(ev.error?.message?.split('\n')[0] ?? 'an uncaptured WebGPU error');
+  };
+  void device.lost?.then((info) => deviceErrors.push(`device lost (${info.reason ?? 'unknown'}): ${info.message ?? ''}`));
+}
+
+/** The errors reported since the last call, oldest first. */
+export function takeDeviceErrors(): string[] {
+  const errors = deviceErrors;
+  deviceErrors = [];
+  return errors;
+}
+
 /** The adapter tfjs-backend-webgpu will get (same request), or null when Vulkan offers none. */
 export async function requestWebgpuAdapter(): Promise<WebgpuAdapter | null> {
   const g = await installNavigatorGpu();

@@ -5,7 +5,7 @@
  * training sizes are services/common/training.ts checkTrainingSize.
  */
 import type { AttackConfig } from '../../libs/attack/index.js';
-import { statisticsNetworkSize } from '../../libs/mine/index.js';
+import { drawShapeFor, statisticsNetworkSize } from '../../libs/mine/index.js';
 import { checkBudget, DEFAULT_BUDGET, type ResourceBudget } from '../../libs/limits/index.js';
 import { ProtoFieldError } from '../../libs/proto/index.js';
 import { backendInfo } from '../../libs/tensor/index.js';
@@ -31,7 +31,7 @@ export function checkAttackBudget(
   if (config.similarity.kind !== 'mine') return;
   const mine = config.similarity.mine;
   const conv = mine.sampler === 'conv' && sampleShape.length === 3;
-  const drawShape = conv ? [sampleShape[0]!, sampleShape[1]!, 1] : [mine.projectionDim];
+  const drawShape = drawShapeFor(mine, sampleShape);
   const draws = conv ? mine.convFilters : mine.draws;
   let size;
   try {

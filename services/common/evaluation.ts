@@ -143,7 +143,7 @@ export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | '
         if (!rows.labels) throw new ProtoFieldError(given ? 'probe_dataset.npy.y_train' : 'dataset.npy.y_train', 'the ExtraTrees probe needs training labels');
         accTrees = await extraTreesProbe(ae, rows, { x: ds.test.x, labels: ds.test.labels }, cfg.probeSeed);
       }
-      const selection = ae.selectionConvergence && ae.selectedFeatures ? { selectionConvergence: ae.selectionConvergence(), selectedFeatures: ae.selectedFeatures() } : undefined;
+      const selection = ae.selectionConvergence && ae.selectedFeatures ? { selectionConvergence: await ae.selectionConvergence(), selectedFeatures: await ae.selectedFeatures() } : undefined;
       if (attack) asrGauge.set(attack.asr);
       const metrics: v1.EvalMetrics = {
         testReconError: err,

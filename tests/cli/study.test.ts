@@ -11,6 +11,7 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { BEGIN_MARKER, END_MARKER } from '../../cli/study-doc.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const bin = join(root, 'bin/uae.mjs');
@@ -83,6 +84,23 @@ describe('uae study', () => {
     expect(original).toMatch(/^\| test recon error \| original \| 0\.00294 \| [\d.e-]+ \[[\d.e-]+, [\d.e-]+\] \| (\*\*better\*\*|\*\*worse\*\*|indistinguishable) \(/);
     expect(md).toMatch(/\| ASR \(training\) \| ga-0\.05 \(paper: ga:1\) \| 68\.71% \| not measured \|/);
     expect(md).toMatch(/\| accuracy \(ExtraTrees\) \| original \| 84\.92% \| [\d.]+% \[/);
+
+    // --doc: the generated part above the end marker, the hand-written text kept below it, both times.
+    const doc = join(dir, 'results.md');
+    await writeFile(doc, 'Hand-written analysis.\n');
+    await uae('study', TINY, '--out', whole, '--resume', '--quiet', '--doc', doc);
+    const first = await readFile(doc, 'utf8');
+    expect(first.startsWith(BEGIN_MARKER + '\n# Results\n')).toBe(true);
+    expect(first).toContain(`\n\`\`\`sh\nnpx uae study ${TINY} --out ${whole} --doc ${doc}\n\`\`\`\n`);
+    expect(first).toMatch(/\nMachine: \d+ × .+, \d+ GiB, .+, Node v\d+/);
+    expect(first).toContain('\n## Study: tiny\n'); // study.md, one level down
+    expect(first).toContain(md.split('\n').find((l) => l.startsWith('| test recon error | original | 0.00294 |'))!);
+    expect(first.endsWith(`${END_MARKER}\n\nHand-written analysis.\n`)).toBe(true);
+    await writeFile(doc, first.replace('Hand-written analysis.', 'Hand-written analysis, edited.'));
+    await uae('study', TINY, '--out', whole, '--resume', '--quiet', '--doc', doc);
+    const second = await readFile(doc, 'utf8');
+    expect(second.split(END_MARKER)[0]!.replace(/load average [\d.]+|took \d+ s/g, '')).toBe(first.split(END_MARKER)[0]!.replace(/load average [\d.]+|took \d+ s/g, ''));
+    expect(second.endsWith(`${END_MARKER}\n\nHand-written analysis, edited.\n`)).toBe(true);
 
     const cut = join(dir, 'cut');
     const r = await interruptWhen(['study', TINY, '--out', cut], /cell t4-conv \(1 of 2\): finished\n/);

@@ -115,9 +115,9 @@ describe('concrete-ae', () => {
     const d = 24;
     // lr 1e-2: the logits must move by several units in a few hundred steps (Balın trains ~10⁴–10⁵ steps at 1e-3).
     const ae = createAutoencoder('concrete-ae', [d], { k: 4, widths: [32, 32], seed: 2, learningRate: 1e-2 });
-    const before = ae.selectedFeatures();
+    const before = await ae.selectedFeatures();
     const res = await trainAutoencoder(ae, data, { epochs: 60, batchSize: 32, seed: 3 });
-    const sel = ae.selectedFeatures();
+    const sel = await ae.selectedFeatures();
     console.log(
       `concrete-ae selected ${sel.join(', ')} (before training ${before.join(', ')}); loss ${res.history[0]!.loss.toFixed(4)} → ${res.history.at(-1)!.loss.toFixed(4)}`,
     );
@@ -197,9 +197,9 @@ describe('concrete-ae', () => {
     // The schedule, and the temperature training ended at (perSampleLoss relaxes at it).
     expect(loaded.options.temperature).toEqual({ start: 5, end: 0.5, current: ae.temperature });
     expect(loaded.temperature).toBeCloseTo(0.5, 10);
-    expect(loaded.selectedFeatures()).toEqual(ae.selectedFeatures());
+    expect(await loaded.selectedFeatures()).toEqual(await ae.selectedFeatures());
     const back = (await fromArtifacts(structuredClone(await toArtifacts(ae)))) as ConcreteAutoencoder;
-    expect(back.selectedFeatures()).toEqual(ae.selectedFeatures());
+    expect(await back.selectedFeatures()).toEqual(await ae.selectedFeatures());
     const x = data.slice(0, 16);
     const [r0, r1, r2] = [ae, loaded, back].map((m) => m.reconstruct(x));
     expect(maxAbsDiff(r0!.dataSync(), r1!.dataSync())).toBe(0);
@@ -219,11 +219,13 @@ describe('concrete-ae', () => {
     const before = tf.memory().numTensors;
     await trainAutoencoder(ae, data, { epochs: 2, batchSize: 64, validationSplit: 0.25 });
     expect(tf.memory().numTensors).toBe(before);
-    const sel = ae.selectedFeatures!();
+    const sel = await ae.selectedFeatures!();
+    expect(await ae.selectionConvergence!()).toBeGreaterThan(0);
     expect(tf.memory().numTensors).toBe(before);
     expect(sel).toHaveLength(4);
     ae.dispose();
     expect(tf.memory().numTensors).toBe(start);
-    expect(() => ae.selectedFeatures!()).toThrow(/disposed/);
+    await expect(ae.selectedFeatures!()).rejects.toThrow(/disposed/);
+    await expect(ae.selectionConvergence!()).rejects.toThrow(/disposed/);
   });
 });

@@ -193,7 +193,7 @@ describe('the batch mean of perSampleLoss is the training loss', () => {
     const picks = [3, 0, 17, 9];
     ae.select.logits!.write(tf.mul(tf.oneHot(tf.tensor1d(picks, 'int32'), shape[0]!), 50) as tf.Tensor2D);
     ae.temperature = 0.1;
-    expect(ae.selectedFeatures()).toEqual(picks);
+    expect(await ae.selectedFeatures()).toEqual(picks);
     expectRelClose(meanLoss(ae, x), await evaluateLoss(ae, x));
     x.dispose();
     ae.dispose();

@@ -12,9 +12,11 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { backendInfo, tf } from '../../libs/tensor/index.js';
+import { BackendFaultError, backendInfo, tf, throwIfDeviceFaulted } from '../../libs/tensor/index.js';
 import { onBackend, ON_WEBGPU, SKIP_REASON } from './backend-under-test.js';
 import { rand, relErr } from './kernel-helpers.js';
+import { Rng } from '../../libs/tensor/rng.js';
+import { lazyProjectPair } from '../../libs/mine/lazy-projection.js';
 
 const run = promisify(execFile);
 const root = new URL('../../', import.meta.url).pathname;
@@ -94,5 +96,48 @@ describe.skipIf(!ON_WEBGPU || SKIP_REASON !== undefined)(onBackend('webgpu numer
     const cpu = await on('cpu', net);
     expect(tf.memory().numTensors).toBe(before);
     gpu.forEach((g, i) => expect(relErr(g, cpu[i]!), `output ${i}`).toBeLessThan(1e-5));
+  });
+
+  it('draws lazy random projections on the device (no synchronous read): X, Y and A·g as on cpu for the same streams', async () => {
+    // The random sampler's default (redraw) mode inside a gradient, as the attack runs it: 2 samples, d = 12.
+    const d = 12;
+    const x0 = rand(2 * d, 4, 0, 1);
+    const y0 = rand(2 * d, 5, 0, 1);
+    const pair = () => {
+      const rngs = [new Rng(7, 0, 3), new Rng(7, 1, 3)];
+      const x = tf.tensor2d(x0, [2, d]);
+      let X: tf.Tensor | undefined;
+      const { value, grad } = tf.valueAndGrad((v: tf.Tensor) => {
+        const p = lazyProjectPair(x, v, rngs, 40, 8);
+        X = tf.keep(p.X);
+        return tf.sum(tf.square(p.Y)) as tf.Scalar;
+      })(tf.tensor2d(y0, [2, d]));
+      return [X!, value, grad];
+    };
+    const before = tf.memory().numTensors;
+    const gpu = await on('webgpu', pair);
+    const cpu = await on('cpu', pair);
+    expect(tf.memory().numTensors).toBe(before);
+    gpu.forEach((g, i) => expect(relErr(g, cpu[i]!), `output ${i}`).toBeLessThan(1e-5));
+    throwIfDeviceFaulted();
+  });
+
+  it('reports the binding limit and fails a computation the device dropped instead of returning its zeros', async () => {
+    const limit = backendInfo().maxBindingBytes!;
+    expect(limit).toBe(Math.min(backendInfo().adapter!.limits.maxStorageBufferBindingSize, backendInfo().adapter!.limits.maxBufferSize));
+    throwIfDeviceFaulted(); // nothing pending
+    // One float more than a binding holds: Dawn rejects the bind group and drops the command.
+    const big = tf.fill([limit / 4 + 1], 1);
+    const plusOne = tf.add(big, 1);
+    const head = tf.slice(plusOne, [0], [4]);
+    await head.data();
+    tf.dispose([big, plusOne, head]);
+    expect(() => throwIfDeviceFaulted()).toThrow(BackendFaultError);
+    expect(() => throwIfDeviceFaulted()).not.toThrow(); // reported once
+    // Within the limit the same computation is right.
+    const ok = tf.tidy(() => tf.add(tf.fill([1024], 1), 1));
+    expect(Array.from(await ok.data()).every((v) => v === 2)).toBe(true);
+    ok.dispose();
+    throwIfDeviceFaulted();
   });
 });
