@@ -21,8 +21,15 @@ import * as monitoringV1 from '@kubernetes-models/prometheus-operator/monitoring
 
 export const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 export const DEPLOY = join(ROOT, 'deploy');
-export const OVERLAYS = ['cpu-only', 'gpu'] as const;
+export const OVERLAYS = ['cpu-only', 'gpu', 'gpu-webgpu'] as const;
 export type Overlay = (typeof OVERLAYS)[number];
+
+/** Per overlay: the image flavour (tag suffix, Dockerfile.<flavour>), whether GPU services get GPUs, the tfjs backend uae-config names. */
+export const OVERLAY_FLAVOUR = {
+  'cpu-only': { flavour: 'cpu', gpus: false, backend: 'tensorflow' },
+  gpu: { flavour: 'gpu', gpus: true, backend: 'tensorflow' },
+  'gpu-webgpu': { flavour: 'webgpu', gpus: true, backend: 'webgpu' },
+} as const satisfies Record<Overlay, { flavour: string; gpus: boolean; backend: string }>;
 
 /** The services, their default ports (services/<name>/main.ts) and whether they are GPU-bound. */
 export const SERVICES = [

@@ -12,13 +12,15 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEPLOY, OVERLAYS, ROOT, SERVICES, commandAvailable, podTemplates, renderOverlay } from './helpers.js';
+import { DEPLOY, OVERLAYS, ROOT, SERVICES, commandAvailable, find, podTemplates, renderOverlay } from './helpers.js';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   peerDependencies: Record<string, string>;
+  optionalDependencies: Record<string, string>;
   engines: { node: string };
 };
-const dockerfile = (flavour: 'cpu' | 'gpu') => readFileSync(join(DEPLOY, 'docker', `Dockerfile.${flavour}`), 'utf8');
+type Flavour = 'cpu' | 'gpu' | 'webgpu';
+const dockerfile = (flavour: Flavour) => readFileSync(join(DEPLOY, 'docker', `Dockerfile.${flavour}`), 'utf8');
 
 /** Instructions with their arguments (line continuations joined, comments dropped). */
 function instructions(text: string): Array<{ op: string; args: string }> {
@@ -61,13 +63,27 @@ function fromImages(text: string): string[] {
   return images;
 }
 
+/** The instructions of the last stage (the image that ships). */
+function lastStage(text: string): Array<{ op: string; args: string }> {
+  const ins = instructions(text);
+  const from = ins.map((i) => i.op).lastIndexOf('FROM');
+  return ins.slice(from);
+}
+
+/** ENV key=value pairs of a stage, later ones winning. */
+function envOf(stage: Array<{ op: string; args: string }>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const i of stage) if (i.op === 'ENV') for (const m of i.args.matchAll(/(\w+)=(\S+)/g)) env[m[1]!] = m[2]!;
+  return env;
+}
+
 function pinned(image: string): boolean {
   if (/@sha256:[0-9a-f]{64}$/.test(image)) return true;
   const tag = /:([^/:]+)$/.exec(image)?.[1];
   return Boolean(tag) && tag !== 'latest' && /\d/.test(tag!);
 }
 
-describe.each(['cpu', 'gpu'] as const)('Dockerfile.%s', (flavour) => {
+describe.each(['cpu', 'gpu', 'webgpu'] as const)('Dockerfile.%s', (flavour) => {
   const text = dockerfile(flavour);
   const ins = instructions(text);
 
@@ -85,11 +101,13 @@ describe.each(['cpu', 'gpu'] as const)('Dockerfile.%s', (flavour) => {
       expect(text).toContain('libcudnn.so.8');
       expect(images).toContain(cuda);
     } else {
+      // cpu and webgpu: the Node base only (webgpu needs no CUDA userspace)
       expect([...new Set(images)]).toEqual([node]);
+      expect(text).not.toMatch(/nvidia\/cuda/);
     }
   });
 
-  it('installs production dependencies and the tfjs native package at the declared peer version', () => {
+  it.skipIf(flavour === 'webgpu')('installs production dependencies and the tfjs native package at the declared peer version', () => {
     const runs = ins.filter((i) => i.op === 'RUN').map((i) => i.args);
     const pkgName = flavour === 'gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
     const version = pkg.peerDependencies[pkgName];
@@ -102,6 +120,63 @@ describe.each(['cpu', 'gpu'] as const)('Dockerfile.%s', (flavour) => {
     // the other flavour's package is not installed
     const other = flavour === 'gpu' ? /@tensorflow\/tfjs-node@/ : /@tensorflow\/tfjs-node-gpu@/;
     expect(runs.some((r) => other.test(r))).toBe(false);
+  });
+
+  it.skipIf(flavour !== 'webgpu')('webgpu: npm ci --omit=dev brings the optional webgpu packages, checked, and no libtensorflow binding; libvulkan1 and the webgpu environment in the runtime', () => {
+    const runs = ins.filter((i) => i.op === 'RUN').map((i) => i.args);
+    expect(runs.some((r) => /npm ci --omit=dev\b/.test(r))).toBe(true);
+    // no npm install on top: neither tfjs-node nor tfjs-node-gpu
+    expect(runs.some((r) => /npm (install|i) /.test(r))).toBe(false);
+    expect(runs.some((r) => /@tensorflow\/tfjs-node(-gpu)?@/.test(r))).toBe(false);
+    // the packages the webgpu backend needs are optionalDependencies (so npm ci installs them), checked after it
+    expect(pkg.optionalDependencies['webgpu']).toBeDefined();
+    expect(pkg.optionalDependencies['@tensorflow/tfjs-backend-webgpu']).toBeDefined();
+    const check = runs.find((r) => r.includes('dist/linux-x64/dawn.node'));
+    expect(check, 'no RUN checks dawn.node').toBeDefined();
+    expect(check).toMatch(/test -f node_modules\/webgpu\/dist\/linux-x64\/dawn\.node/);
+    expect(check).toMatch(/test -f node_modules\/@tensorflow\/tfjs-backend-webgpu\//);
+    expect(check).toMatch(/test ! -e node_modules\/@tensorflow\/tfjs-node;/);
+    expect(check).toMatch(/test ! -e node_modules\/@tensorflow\/tfjs-node-gpu;/);
+    expect(check).toContain('optionalDependencies');
+    expect(check).toContain("import('webgpu')");
+
+    const runtime = lastStage(text);
+    const apt = runtime.filter((i) => i.op === 'RUN').map((i) => i.args).find((r) => r.includes('apt-get install'));
+    expect(apt, 'the runtime stage installs nothing with apt').toBeDefined();
+    expect(apt).toMatch(/--no-install-recommends[^&]*\blibvulkan1\b/);
+    const env = envOf(runtime);
+    expect(env['UAE_BACKEND']).toBe('webgpu');
+    expect(env['NVIDIA_DRIVER_CAPABILITIES']!.split(',').sort()).toEqual(['compute', 'graphics', 'utility']);
+    expect(env['NVIDIA_VISIBLE_DEVICES']).toBe('all');
+    expect(env['XDG_RUNTIME_DIR']).toBeDefined();
+  });
+
+  it('sets the environment its backend needs, and only its own', () => {
+    const env = envOf(lastStage(text));
+    expect(env['HOME']).toBe('/tmp');
+    expect(env['NODE_ENV']).toBe('production');
+    const caps = env['NVIDIA_DRIVER_CAPABILITIES']?.split(',') ?? [];
+    if (flavour === 'cpu') expect(caps).toEqual([]);
+    if (flavour === 'gpu') expect(caps.sort()).toEqual(['compute', 'utility']);
+    if (flavour === 'webgpu') expect(caps).toContain('graphics');
+    // libtensorflow's allocator setting only where libtensorflow is
+    expect(env['TF_FORCE_GPU_ALLOW_GROWTH'] !== undefined).toBe(flavour === 'gpu');
+    // the Vulkan loader only in the webgpu image
+    expect(/\blibvulkan1\b/.test(lastStage(text).filter((i) => i.op === 'RUN').map((i) => i.args).join('\n'))).toBe(flavour === 'webgpu');
+  });
+
+  it.skipIf(flavour !== 'webgpu' || !commandAvailable(process.env['UAE_KUBECTL'] ?? 'kubectl'))('webgpu: XDG_RUNTIME_DIR is a writable emptyDir in every pod of the gpu-webgpu overlay, and UAE_BACKEND matches its uae-config', () => {
+    const env = envOf(lastStage(text));
+    const objs = renderOverlay('gpu-webgpu');
+    expect(find(objs, 'ConfigMap', 'uae-config').data!['UAE_BACKEND']).toBe(env['UAE_BACKEND']);
+    for (const { owner, spec } of podTemplates(objs)) {
+      for (const c of spec.containers) {
+        const m = (c.volumeMounts ?? []).find((vm: any) => vm.mountPath === env['XDG_RUNTIME_DIR']);
+        expect(m, `${owner.metadata.name}: no mount at ${env['XDG_RUNTIME_DIR']}`).toBeDefined();
+        expect(m.readOnly ?? false).toBe(false);
+        expect(spec.volumes.find((v: any) => v.name === m.name)?.emptyDir, owner.metadata.name).toBeDefined();
+      }
+    }
   });
 
   it('compiles with npm run build, stages the non-TypeScript files and checks every service entry point', () => {

@@ -5,7 +5,8 @@
  * Kubernetes OpenAPI schema (kubernetes-models; KEDA and prometheus-operator
  * CRDs from their model packages) with unknown fields reported, and the
  * invariants hold: the objects each service needs, GPU limits only on GPU
- * services and only in the gpu overlay, /healthz probes, non-root and
+ * services and only in the gpu overlays (gpu, gpu-webgpu; the latter with the
+ * `graphics` driver capability and UAE_BACKEND=webgpu), /healthz probes, non-root and
  * locked-down containers, pinned images, role tokens and TLS from Secrets mounted as files, the
  * network policies' reachability matrix, and KEDA pointed at the stream and
  * consumer libs/bus actually creates.
@@ -19,6 +20,7 @@ import {
   DEPLOY,
   KUBECTL,
   OVERLAYS,
+  OVERLAY_FLAVOUR,
   SERVICES,
   commandAvailable,
   find,
@@ -177,7 +179,7 @@ describe.skipIf(!haveKubectl)('deploy/k8s', () => {
     });
 
     it('every image is pinned to a version (or digest), the uae image to this overlay\'s flavour', () => {
-      const flavour = overlay === 'gpu' ? 'gpu' : 'cpu';
+      const { flavour } = OVERLAY_FLAVOUR[overlay];
       for (const { owner, spec } of podTemplates(objs(overlay))) {
         for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
           const image: string = c.image;
@@ -190,10 +192,10 @@ describe.skipIf(!haveKubectl)('deploy/k8s', () => {
       }
     });
 
-    it(overlay === 'gpu' ? 'GPU services, and only they, get one nvidia.com/gpu, a GPU node selector and the taint toleration' : 'nothing asks for a GPU', () => {
+    it(OVERLAY_FLAVOUR[overlay].gpus ? 'GPU services, and only they, get one nvidia.com/gpu, a GPU node selector and the taint toleration' : 'nothing asks for a GPU', () => {
       for (const { owner, spec } of podTemplates(objs(overlay))) {
         const name = owner.metadata.name;
-        const wantsGpu = overlay === 'gpu' && SERVICES.some((s) => s.name === name && s.gpu);
+        const wantsGpu = OVERLAY_FLAVOUR[overlay].gpus && SERVICES.some((s) => s.name === name && s.gpu);
         const limits = spec.containers.map((c: any) => c.resources?.limits?.[GPU]);
         const requests = spec.containers.map((c: any) => c.resources?.requests?.[GPU]);
         if (wantsGpu) {
@@ -203,7 +205,15 @@ describe.skipIf(!haveKubectl)('deploy/k8s', () => {
           expect(spec.tolerations, name).toContainEqual({ key: GPU, operator: 'Exists', effect: 'NoSchedule' });
           // a rolling update must not need a second GPU
           expect(owner.spec.strategy.rollingUpdate.maxSurge, name).toBe(0);
+        }
+        // webgpu: the toolkit mounts the Vulkan ICD only for the `graphics` capability, read from the container env
+        const caps = spec.containers.map((c: any) => (c.env ?? []).find((e: any) => e.name === 'NVIDIA_DRIVER_CAPABILITIES')?.value);
+        if (wantsGpu && OVERLAY_FLAVOUR[overlay].backend === 'webgpu') {
+          expect(caps.map((v: string | undefined) => (v ?? '').split(',').sort()), name).toEqual([['compute', 'graphics', 'utility']]);
         } else {
+          expect(caps.every((v: unknown) => v === undefined), name).toBe(true);
+        }
+        if (!wantsGpu) {
           expect(limits.every((l: unknown) => l === undefined), name).toBe(true);
           expect(requests.every((r: unknown) => r === undefined), name).toBe(true);
           expect(JSON.stringify(spec.tolerations ?? []), name).not.toContain(GPU);
@@ -225,7 +235,7 @@ describe.skipIf(!haveKubectl)('deploy/k8s', () => {
       }
       const config = find(all, 'ConfigMap', 'uae-config').data!;
       expect(config['UAE_NATS_URL']).toBe('nats://nats:4222');
-      expect(config['UAE_BACKEND']).toBe('tensorflow');
+      expect(config['UAE_BACKEND']).toBe(OVERLAY_FLAVOUR[overlay].backend);
       if (overlay === 'cpu-only') {
         // the bundled single server: Services named like the Helm chart's
         const nats = find(all, 'Service', 'nats');
