@@ -96,6 +96,28 @@ describe.skipIf(!natsServerAvailable())('orchestrator: several rounds of augment
     expect(doc.comparisons).toEqual(doc.rounds![1]!.comparisons);
   });
 
+  it('resumes a rounds: 2 job after the orchestrator is SIGKILLed in round 2, continuing there with the same metrics', async () => {
+    let client = cluster.jobsClient();
+    let meta = cluster.orchestrator.metadata();
+    const res = await unary<v1.SubmitPipelineResponse>(client, 'submitPipeline', v1.SubmitPipelineRequest.fromPartial({ requestId: 'rounds-restart', config: roundsPipeline(2) }), meta);
+    const jobId = res.job!.jobId;
+    const stageOf = (m: v1.WatchJobResponse) => (m.kind?.$case === 'event' && m.kind.value.payload?.$case === 'stage' ? [m.kind.value.payload.value.current!] : []);
+    const seen = await watch(client, { jobId, skipProgress: true }, meta, (msgs) => msgs.flatMap(stageOf).some((s) => s.name === 'round 2 of 2: generate mine'));
+    const last = seen.flatMap(stageOf).at(-1)!.index;
+    await cluster.restartOrchestrator({ kill: true });
+    client = cluster.jobsClient();
+    meta = cluster.orchestrator.metadata();
+    const job = await waitTerminal(client, jobId, meta);
+    expect(job.error?.message ?? '').toBe('');
+    expect(job.state).toBe(v1.JobState.JOB_STATE_SUCCEEDED);
+    // The resumed driver entered no stage before the one it was killed in (round 1 was recorded).
+    const all = (await watch(client, { jobId, afterSequence: 1 }, meta)).flatMap(stageOf);
+    const afterRestart = all.slice(all.findIndex((s) => s.index === last) + 1);
+    expect(afterRestart.every((s) => s.index >= last)).toBe(true);
+    const metrics = (job.result?.kind?.$case === 'pipeline' ? job.result.kind.value : undefined)!.metrics!;
+    for (const i of [0, 1]) expect(roundOfProto(metrics, i), `round ${i + 1}`).toEqual(roundOfStudy(reference, i));
+  });
+
   it('refuses rounds: 0 with INVALID_ARGUMENT naming config.rounds', async () => {
     const client = cluster.jobsClient();
     const err = await unaryError(client, 'submitPipeline', v1.SubmitPipelineRequest.fromPartial({ config: roundsPipeline(0) }), cluster.orchestrator.metadata());
