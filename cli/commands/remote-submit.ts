@@ -41,6 +41,7 @@ const PIPELINE_FLAGS = [
   'dataset', 'upload', 'labelColumn', 'trainSamples', 'testSamples', 'model', 'hidden', 'k', 'methods', 'epochs', 'retrainEpochs',
   'batch', 'classifierEpochs', 'iterations', 'mineSteps', 'mineDraws', 'attackMethod', 'criterion', 'kappa', 'alpha', 'epsilon', 'seed', 'shardSize',
   'seeds', 'validation', 'patience', 'restoreBest', 'retrainSchedule', 'probe', 'probeTrainSamples', 'deltaUpdate', 'converge', 'maxEpochs',
+  'rounds',
 ] as const;
 
 export interface SubmitFlags {
@@ -81,6 +82,8 @@ export interface SubmitFlags {
   /** Concrete AE: the convergence loop (default on, as `uae pipeline`; --no-converge). */
   converge?: boolean;
   maxEpochs?: number;
+  /** Rounds of augmentation (SuppMat 6.15); unset: the server's default, one. */
+  rounds?: number;
 }
 
 export const DEFAULT_METHODS = 'mine,l2,ga-0.05,ga-0.1,repeat';
@@ -109,6 +112,11 @@ const SCHEDULES = {
 const PROBES = { mlp: v1.ProbeKind.PROBE_KIND_MLP, extratrees: v1.ProbeKind.PROBE_KIND_EXTRATREES, both: v1.ProbeKind.PROBE_KIND_BOTH } as const;
 const UPDATES = { gradient: v1.DeltaUpdate.DELTA_UPDATE_GRADIENT, sign: v1.DeltaUpdate.DELTA_UPDATE_SIGN, adam: v1.DeltaUpdate.DELTA_UPDATE_ADAM } as const;
 
+const roundCount = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('--rounds must be an integer ≥ 1');
+  return n;
+};
 const seedList = (v: string): number[] => {
   const seeds = v.split(',').map((s) => Number(s.trim()));
   if (seeds.length === 0 || seeds.some((s) => !Number.isSafeInteger(s) || s < 0)) throw new InvalidArgumentError('--seeds must be a comma-separated list of non-negative integers, e.g. 0,1,2');
@@ -193,6 +201,7 @@ export function pipelineConfigFromFlags(o: SubmitFlags, npy?: v1.NpyDataset): v1
     shardSize: o.shardSize ?? 0,
     seeds: o.seeds ?? [],
     ...(protocol ? { protocol } : {}),
+    ...(o.rounds !== undefined ? { rounds: o.rounds } : {}),
   });
 }
 
@@ -316,6 +325,7 @@ export function remoteSubmitCommand(io: RemoteIO = processIO()): Command {
     .addOption(new Option('--delta-update <rule>', 'δ update of every attack arm without its own: gradient (the paper), sign or adam').choices(['gradient', 'sign', 'adam']))
     .option('--no-converge', 'concrete AE: do not double the epochs until the selection converges (Balın)')
     .option('--max-epochs <n>', 'concrete AE: cap of the convergence loop (default 16 × --epochs)', count('--max-epochs'))
+    .option('--rounds <n>', 'rounds of augmentation: round r of an arm attacks its round r−1 retrained model and retrains on original ∪ its sets of rounds 1..r; metrics per round (default 1)', roundCount)
     .option('--request-id <id>', 'idempotency key: resubmitting with the same id returns the same job')
     .option('--label <k=v>', 'label for the job (repeatable)', collectLabel)
     .option('--watch', 'follow the job to its end (exit 0 SUCCEEDED, 1 FAILED/CANCELLED)')

@@ -34,6 +34,7 @@ import {
   mergeAttackResults,
   methodMetrics,
   pipelineAttackConfig,
+  roundLabel,
   roundSeed,
   sampleSize,
   trainFresh as trainStage,
@@ -415,7 +416,7 @@ export async function runAugmentation(ds: Dataset, cfg: AugmentationConfig, hook
       try {
         for (let round = 1; round <= rounds; round++) {
           hooks.signal?.throwIfAborted();
-          const label = rounds > 1 ? `round ${round} of ${rounds}: ` : '';
+          const label = roundLabel(round, rounds);
           const seed = roundSeed(cfg.seed, round);
           const target = previous?.ae ?? original.ae;
           hooks.onStage?.(`${label}generate ${method}`);

@@ -144,8 +144,10 @@ export interface PlannedStage {
   kind: StageKind;
   /** 'original' for the first model, else the arm. */
   method: 'original' | AugmentationMethod;
-  /** Display name, e.g. "train original", "generate mine", "retrain mine", "evaluate mine". */
+  /** Display name, e.g. "train original", "generate mine", "retrain mine", "evaluate mine"; with several rounds "round 2 of 3: generate mine". */
   name: string;
+  /** An arm's stages: its round (1-based; always 1 with one round). */
+  round?: number;
 }
 
 /** The arm's structure, or undefined for a name that is no arm ('original', typos). */
@@ -167,16 +169,30 @@ export function isMineMethod(method: string): boolean {
   return a?.kind === 'attack' && a.base === 'mine';
 }
 
-/** The stages of a study over `methods`, in order. */
-export function planStages(methods: readonly AugmentationMethod[]): PlannedStage[] {
+/** The prefix of a stage of round `round` (runAugmentation's stage names): none with one round. */
+export function roundLabel(round: number, rounds: number): string {
+  return rounds > 1 ? `round ${round} of ${rounds}: ` : '';
+}
+
+/**
+ * The stages of a study over `methods`, in order: per arm, every round's
+ * generate → retrain → evaluate before the next arm (runAugmentation's
+ * order, which `init-noise` needs: the `mine` arm's round r comes first).
+ * Arm k's round r starts at index 2 + 3 · (k · rounds + r − 1).
+ */
+export function planStages(methods: readonly AugmentationMethod[], rounds = 1): PlannedStage[] {
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`rounds must be an integer ≥ 1; got ${rounds}`);
   const stages: PlannedStage[] = [
     { kind: 'train', method: 'original', name: 'train original' },
     { kind: 'evaluate', method: 'original', name: 'evaluate original' },
   ];
   for (const m of methods) {
-    stages.push({ kind: 'generate', method: m, name: `generate ${m}` });
-    stages.push({ kind: 'retrain', method: m, name: `retrain ${m}` });
-    stages.push({ kind: 'evaluate', method: m, name: `evaluate ${m}` });
+    for (let round = 1; round <= rounds; round++) {
+      const label = roundLabel(round, rounds);
+      stages.push({ kind: 'generate', method: m, name: `${label}generate ${m}`, round });
+      stages.push({ kind: 'retrain', method: m, name: `${label}retrain ${m}`, round });
+      stages.push({ kind: 'evaluate', method: m, name: `${label}evaluate ${m}`, round });
+    }
   }
   return stages;
 }

@@ -407,6 +407,11 @@ export function studyMetricsToProto(m: StudyMetrics): pb.PipelineMetrics {
     comparisons: m.comparisons.map(comparisonToProto),
     // Set by the orchestrator, which knows its own version.
     toolVersion: '',
+    rounds: (m.rounds ?? []).map((r) => ({
+      round: r.round,
+      methods: Object.fromEntries(Object.entries(r.methods).map(([k, a]) => [k, armAggregateToProto(a)])),
+      comparisons: r.comparisons.map(comparisonToProto),
+    })),
   };
 }
 
@@ -463,5 +468,15 @@ export function studyMetricsFromProto(m: pb.PipelineMetrics, field = 'metrics'):
     test_samples: m.testSamples,
     methods: Object.fromEntries(Object.entries(m.methods).map(([k, a]) => [k, armAggregateFromProto(a)])),
     comparisons: m.comparisons.map((c, i) => comparisonFromProto(c, `${field}.comparisons[${i}]`)),
+    // Several rounds only (metrics.json has no `rounds` key with one).
+    ...(m.rounds.length > 0
+      ? {
+          rounds: m.rounds.map((r, i) => ({
+            round: r.round,
+            methods: Object.fromEntries(Object.entries(r.methods).map(([k, a]) => [k, armAggregateFromProto(a)])),
+            comparisons: r.comparisons.map((c, j) => comparisonFromProto(c, `${field}.rounds[${i}].comparisons[${j}]`)),
+          })),
+        }
+      : {}),
   };
 }

@@ -34,8 +34,6 @@ export function pipelineRunToProto(run: PipelineRun): pb.PipelineConfig {
   if (run.latent !== undefined) throw new RunConfigTransportError('latent', "the cluster's ModelConfig has no latent size (adversarial AE); remove the field or run locally");
   if (run.widths !== undefined) throw new RunConfigTransportError('widths', "the cluster's ModelConfig has no hidden widths; remove the field or run locally");
   if (run.fid) throw new RunConfigTransportError('fid', 'a cluster job computes no FID/KID (PipelineMetrics has no field for them); remove the field or run locally');
-  // The orchestrator's driver runs one round (docs/study.md, Rounds).
-  if (run.rounds > 1) throw new RunConfigTransportError('rounds', 'a cluster job runs one round of augmentation; run several rounds locally (uae pipeline --rounds)');
   // 0 reads as "unset: the server's default" in the contract.
   for (const f of ['epochs', 'retrainEpochs'] as const) if (run[f] === 0) throw new RunConfigTransportError(f, 'must be at least 1 for a cluster job (0 means the server default there)');
   const seed = run.seeds[0]!;
@@ -63,5 +61,6 @@ export function pipelineRunToProto(run: PipelineRun): pb.PipelineConfig {
       probe: PROBES[run.probe],
       probeTrainSamples: run.probeTrainSamples ?? 0,
     },
+    rounds: run.rounds,
   });
 }

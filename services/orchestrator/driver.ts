@@ -4,11 +4,12 @@
  *
  *   0 train original      TrainingService (or in-process), request id <job>.original.<attempt>
  *   1 evaluate original   EvaluationService (or in-process)
- *   per arm m, in order:
+ *   per arm m, in order, per round r (PipelineConfig.rounds; SuppMat 6.15):
  *     generate m          mine/l2: AttackShards on the work queue, results
  *                         assembled from jobs/<job>/attack-<m>/<shard>;
- *                         ga-σ / repeat / none: computed here
- *     retrain m           TrainingService on original ∪ generated (.npy artifact)
+ *                         ga-σ / repeat / none: computed here; round r ≥ 2
+ *                         attacks the arm's round r − 1 retrained model
+ *     retrain m           TrainingService on original ∪ the arm's generated sets of rounds 1..r (.npy artifact)
  *     evaluate m          EvaluationService against the original's test error
  *   complete              JobResult.pipeline (metrics.json as PipelineMetrics)
  *
@@ -42,6 +43,7 @@ import {
   planStages,
   resolveProtocol,
   retrainPlan,
+  roundSeed,
   sampleDiagnostics,
   stepsTaken,
   summarizeDiagnostics,
@@ -52,6 +54,7 @@ import {
   type MethodMetrics,
   type PlannedStage,
   type ProbeKind,
+  type RoundReport,
   type SampleDiagnostics,
 } from '../../libs/augment/index.js';
 import { initialPerturbation, type SampleResult } from '../../libs/attack/index.js';
@@ -68,7 +71,7 @@ import { assembleAttackResult, decodeSampleResults } from '../common/attack-resu
 import { SubJobFailedError, abortableSleep, type EvalOutcome, type StageExecutor } from './executor.js';
 import type { OrchestratorMetrics } from './metrics.js';
 import { resolvePipelineConfig } from './pipeline-config.js';
-import { PipelineStateConflictError, PipelineStateStore, type EvalOutput, type ModelOutput, type SeedRun, type TrainProgress } from './state.js';
+import { armState, PipelineStateConflictError, PipelineStateStore, type ArmState, type EvalOutput, type ModelOutput, type SeedRun, type TrainProgress } from './state.js';
 
 const { JobState, JobKind } = v1;
 
@@ -190,6 +193,8 @@ interface RunCtx {
   /** The study's seeds, and the one whose stages run now. */
   seeds: number[];
   seed: number;
+  /** Rounds of augmentation (cfg.rounds, default 1). */
+  rounds: number;
   spec: v1.PipelineConfig;
   shardSize: number;
   plan: PlannedStage[];
@@ -371,7 +376,7 @@ export class PipelineDriver {
     ctx.signal.throwIfAborted();
     ctx.progress.reset();
     const p = ctx.plan[index]!;
-    const stage: v1.Stage = { kind: STAGE_KINDS[p.kind], method: p.method, name: p.name, index, count: ctx.plan.length };
+    const stage: v1.Stage = { kind: STAGE_KINDS[p.kind], method: p.method, name: p.name, index, count: ctx.plan.length, ...(ctx.rounds > 1 && p.round !== undefined ? { round: p.round } : {}) };
     ctx.stage = p.name;
     const job = await this.ensureActive(ctx.jobId);
     const after = job.state === JobState.JOB_STATE_QUEUED ? await this.o.jobs.start(ctx.jobId, stage) : await this.o.jobs.stage(ctx.jobId, stage);
@@ -453,7 +458,8 @@ export class PipelineDriver {
     const fitConfig = validation
       ? npyConfig({ xTrain: await putContent(artifacts, encodeNpy([split.fit.n, ...ds.inputShape], split.fit.x), { mediaType: MEDIA_TYPES.npy, name: 'x_fit.npy' }), xTest: refs.xTest })
       : npyConfig(refs);
-    const perSeed = planStages(cfg.methods);
+    const rounds = cfg.rounds ?? 1;
+    const perSeed = planStages(cfg.methods, rounds);
     const ctx: RunCtx = {
       jobId,
       signal,
@@ -461,6 +467,7 @@ export class PipelineDriver {
       cfg,
       seeds,
       seed: seeds[0]!,
+      rounds,
       spec: spec!,
       shardSize,
       plan: seeds.flatMap((seed) => perSeed.map((p) => (seeds.length > 1 ? { ...p, name: `seed ${seed}: ${p.name}` } : p))),
@@ -516,29 +523,34 @@ export class PipelineDriver {
       }
       const base = run.original.eval!.testReconError;
 
-      // The arms.
+      // The arms, each round by round: round r builds on the arm's round r − 1 (its model, its training set).
       for (const [k, m] of cfg.methods.entries()) {
-        const arm = (run.arms[m] ??= {});
-        setStage(2 + 3 * k);
-        if (!arm.generated) {
-          await this.enter(ctx, at + 2 + 3 * k);
-          await this.generate(ctx, run, m, original);
-        }
-        setStage(3 + 3 * k);
-        if (!arm.retrain?.model) {
-          await this.enter(ctx, at + 3 + 3 * k);
-          arm.retrain ??= { attempt: 0 };
-          const trainSet = await this.loadFloat(arm.generated!.trainSet, 'train set');
-          const trainN = trainSet.length / d;
-          const plan = retrainPlan(cfg, schedule, originalRecord, trainN);
-          const data = validation ? await withValidation(trainSet, `${safeToken(m)}-train-val.npy`) : npyConfig({ xTrain: refFrom(arm.generated!.trainSet), xTest: refs.xTest });
-          await this.train(ctx, key(m), arm.retrain, data, plan, nVal, trainN);
-        }
-        setStage(4 + 3 * k);
-        if (!arm.eval) {
-          await this.enter(ctx, at + 4 + 3 * k);
-          const ev = await this.evaluate(ctx, arm.retrain!.model!, base);
-          await st.save(() => void (arm.eval = ev));
+        for (let round = 1; round <= rounds; round++) {
+          const arm = armState(run, m, round);
+          const previous = round > 1 ? armState(run, m, round - 1) : undefined;
+          const first = 2 + 3 * (k * rounds + round - 1); // planStages' order
+          setStage(first);
+          if (!arm.generated) {
+            await this.enter(ctx, at + first);
+            await this.generate(ctx, run, m, round, previous);
+          }
+          setStage(first + 1);
+          if (!arm.retrain?.model) {
+            await this.enter(ctx, at + first + 1);
+            arm.retrain ??= { attempt: 0 };
+            const trainSet = await this.loadFloat(arm.generated!.trainSet, 'train set');
+            const trainN = trainSet.length / d;
+            const plan = retrainPlan(cfg, schedule, originalRecord, trainN);
+            const data = validation ? await withValidation(trainSet, `${armTag(ctx, m, round)}-train-val.npy`) : npyConfig({ xTrain: refFrom(arm.generated!.trainSet), xTest: refs.xTest });
+            // Round 1 keeps a one-round job's request ids (a job resumed across an upgrade finds its training jobs).
+            await this.train(ctx, key(round > 1 ? `r${round}.${m}` : m), arm.retrain, data, plan, nVal, trainN);
+          }
+          setStage(first + 2);
+          if (!arm.eval) {
+            await this.enter(ctx, at + first + 2);
+            const ev = await this.evaluate(ctx, arm.retrain!.model!, base);
+            await st.save(() => void (arm.eval = ev));
+          }
         }
       }
     }
@@ -676,32 +688,44 @@ export class PipelineDriver {
     return rows.map((r, i) => ({ ...sampleResultFromProto(r, `results[${i}]`), xAdv: xAdv.subarray(i * d, (i + 1) * d) }));
   }
 
-  private async generate(ctx: RunCtx, run: SeedRun, m: AugmentationMethod, original: ModelOutput): Promise<void> {
+  /**
+   * A generate stage of arm `m` in `round`: the attack (or augmentation) with
+   * the round's seed (roundSeed), against the original in round 1 and the
+   * arm's `previous` round's retrained model after; the retraining set is the
+   * previous round's plus this round's set (original ∪ rounds 1..r).
+   */
+  private async generate(ctx: RunCtx, run: SeedRun, m: AugmentationMethod, round: number, previous: ArmState | undefined): Promise<void> {
     const { st, d, cfg, fit } = ctx;
     const n = fit.length / d;
-    const arm = run.arms[m]!;
+    const arm = armState(run, m, round);
+    const seed = roundSeed(ctx.seed, round);
     if (arm.generateStartedAt === undefined) await st.save(() => void (arm.generateStartedAt = Date.now()));
     const artifacts = this.o.bus.artifacts;
     let generated: Float32Array | undefined;
     let attack: v1.AttackResult | undefined;
+    let attackedModel: v1.ModelArtifacts | undefined;
     if (isAttackMethod(m)) {
-      attack = await this.attack(ctx, run, m, v1.ModelArtifacts.fromJSON(original.artifacts));
+      const target = previous ? previous.retrain!.model! : run.original!.train!.model!;
+      attackedModel = v1.ModelArtifacts.fromJSON(target.artifacts);
+      attack = await this.attack(ctx, arm, m, round, attackedModel);
       // Failures are replaced by their originals (the paper's Section 4.1).
       generated = mergeAttackResults(fit, d, await this.attackResults(attack));
     } else if (m === 'init-noise') {
-      // Exactly the δ0 the MINE arm of this seed started from, under its success mask.
-      const mine = run.arms['mine']?.generated?.attack;
+      // Exactly the δ0 the MINE arm of this seed and round started from, under its success mask.
+      const mine = armState(run, 'mine', round).generated?.attack;
       if (!mine) throw new ProtoFieldError('config.methods', '"init-noise" needs the "mine" arm before it');
       const results = await this.attackResults(v1.AttackResult.fromJSON(mine));
-      const delta0 = initialPerturbation(pipelineAttackConfig('mine', cfg.model, cfg.attack, ctx.seed), ctx.ds.inputShape, fit, results.map((r) => r.sampleId));
+      const delta0 = initialPerturbation(pipelineAttackConfig('mine', cfg.model, cfg.attack, seed), ctx.ds.inputShape, fit, results.map((r) => r.sampleId));
       generated = initNoiseSamples(fit, delta0, Uint8Array.from(results, (r) => (r.success ? 1 : 0)));
     } else {
-      generated = baselineSamples(m, fit, d, ctx.seed, ctx.imageShape);
+      generated = baselineSamples(m, fit, d, seed, ctx.imageShape);
     }
     const secondsPerSample = attack ? attack.secondsPerSample : (Date.now() - arm.generateStartedAt!) / 1000 / n;
-    const trainSet = augmentedTrainSet(fit, generated);
+    // Original ∪ the arm's sets of rounds 1..r (SuppMat 6.15): the previous round's training set ∪ this round's.
+    const base = previous ? await this.loadFloat(previous.generated!.trainSet, 'train set') : fit;
+    const trainSet = augmentedTrainSet(base, generated);
     const shape = ctx.ds.inputShape;
-    const name = safeToken(m) + (ctx.seeds.length > 1 ? `-s${ctx.seed}` : '');
+    const name = armTag(ctx, m, round);
     const xRef = generated && m !== 'repeat' ? await putContent(artifacts, encodeNpy([n, ...shape], generated), { mediaType: MEDIA_TYPES.npy, name: `${name}-x.npy` }) : undefined;
     const trainRef = await putContent(artifacts, encodeNpy([trainSet.length / d, ...shape], trainSet), { mediaType: MEDIA_TYPES.npy, name: `${name}-train.npy` });
     await st.save(() => {
@@ -710,21 +734,21 @@ export class PipelineDriver {
         ...(xRef ? { x: refJson(xRef) } : {}),
         trainSet: refJson(trainRef),
         ...(attack ? { attack: v1.AttackResult.toJSON(attack), asr: attack.asr } : {}),
+        ...(attackedModel ? { attackedModel: v1.ModelArtifacts.toJSON(attackedModel) } : {}),
       };
     });
   }
 
-  /** An attack arm on the work queue: publish the missing shards, wait for every result, assemble. */
-  private async attack(ctx: RunCtx, run: SeedRun, m: AttackMethod, model: v1.ModelArtifacts): Promise<v1.AttackResult> {
+  /** An attack arm's round on the work queue: publish the missing shards, wait for every result, assemble. */
+  private async attack(ctx: RunCtx, arm: ArmState, m: AttackMethod, round: number, model: v1.ModelArtifacts): Promise<v1.AttackResult> {
     const { st, jobId, signal, cfg } = ctx;
     const { bus } = this.o;
-    const arm = run.arms[m]!;
     const n = ctx.fit.length / ctx.d;
-    // Subject tokens and key segments allow [A-Za-z0-9_-]: "mine@0.05" → "mine_at_0p05"; several seeds: "-s<seed>".
-    const tag = safeToken(m) + (ctx.seeds.length > 1 ? `-s${ctx.seed}` : '');
+    // Unique per arm, seed and round, so shards of different rounds never share a key or a msg id.
+    const tag = armTag(ctx, m, round);
     if (!arm.shards) await st.save(() => void (arm.shards = { count: Math.ceil(n / ctx.shardSize), size: ctx.shardSize, kind: `attack-${tag}` }));
     const { count, size, kind } = arm.shards!;
-    const config = attackConfigToProto(pipelineAttackConfig(m, cfg.model, cfg.attack, ctx.seed));
+    const config = attackConfigToProto(pipelineAttackConfig(m, cfg.model, cfg.attack, roundSeed(ctx.seed, round)));
     const keys = Array.from({ length: count }, (_, i) => shardResultKey(jobId, i, kind));
     const token = (i: number) => `${tag}-${i}`;
     const shard = (i: number): v1.AttackShard => ({
@@ -853,31 +877,37 @@ export class PipelineDriver {
       ...(ev.accuracy !== undefined ? { accuracy: ev.accuracy } : {}),
       ...(ev.accuracyExtratrees !== undefined ? { accuracy_extratrees: ev.accuracyExtratrees } : {}),
     });
-    const methods: Record<string, unknown> = {
-      original: { test_recon_error: base, ...probes(orig.eval!), ...record(orig.train!.model!, orig.eval!, fit.length / d) },
-    };
-    const generated: AugmentationReport['generated'] = {};
-    for (const m of cfg.methods) {
-      const arm = run.arms[m]!;
-      const g = arm.generated!;
-      let results: SampleResult[] | undefined;
-      let diagnostics: SampleDiagnostics[] | undefined;
-      if (g.attack !== undefined) {
-        results = await this.attackResults(v1.AttackResult.fromJSON(g.attack));
-        const config = pipelineAttackConfig(m, cfg.model, cfg.attack, seed);
-        diagnostics = sampleDiagnostics(fit, initialPerturbation(config, ctx.ds.inputShape, fit, results.map((r) => r.sampleId)), results);
-        generated[m] = { x: new Float32Array(0), results, diagnostics };
+    const original = { test_recon_error: base, ...probes(orig.eval!), ...record(orig.train!.model!, orig.eval!, fit.length / d) };
+    // Every round as runAugmentation records it ('original' in each); the top level is the last.
+    const roundRecords: RoundReport[] = [];
+    for (let round = 1; round <= ctx.rounds; round++) {
+      const methods: Record<string, unknown> = { original };
+      const generated: AugmentationReport['generated'] = {};
+      for (const m of cfg.methods) {
+        const arm = armState(run, m, round);
+        const g = arm.generated!;
+        let results: SampleResult[] | undefined;
+        let diagnostics: SampleDiagnostics[] | undefined;
+        if (g.attack !== undefined) {
+          results = await this.attackResults(v1.AttackResult.fromJSON(g.attack));
+          const config = pipelineAttackConfig(m, cfg.model, cfg.attack, roundSeed(seed, round));
+          diagnostics = sampleDiagnostics(fit, initialPerturbation(config, ctx.ds.inputShape, fit, results.map((r) => r.sampleId)), results);
+          generated[m] = { x: new Float32Array(0), results, diagnostics };
+        }
+        const ev = arm.eval!;
+        // Round r retrains on the originals and one set per round (`none`: the originals alone).
+        const trainRows = (m === 'none' ? 1 : round + 1) * (fit.length / d);
+        const mm: MethodMetrics = {
+          ...methodMetrics(base, ev.testReconError, { accuracy: ev.accuracy }, g.secondsPerSample, results ? attackSummary(m, results) : undefined),
+          ...(ev.accuracyExtratrees !== undefined ? { accuracy_extratrees: ev.accuracyExtratrees } : {}),
+          ...record(arm.retrain!.model!, ev, trainRows),
+          ...(diagnostics ? { diagnostics: summarizeDiagnostics(diagnostics) } : {}),
+        };
+        methods[m] = mm;
       }
-      const ev = arm.eval!;
-      const trainRows = (m === 'none' ? 1 : 2) * (fit.length / d);
-      const mm: MethodMetrics = {
-        ...methodMetrics(base, ev.testReconError, { accuracy: ev.accuracy }, g.secondsPerSample, results ? attackSummary(m, results) : undefined),
-        ...(ev.accuracyExtratrees !== undefined ? { accuracy_extratrees: ev.accuracyExtratrees } : {}),
-        ...record(arm.retrain!.model!, ev, trainRows),
-        ...(diagnostics ? { diagnostics: summarizeDiagnostics(diagnostics) } : {}),
-      };
-      methods[m] = mm;
+      roundRecords.push({ round, methods: methods as RoundReport['methods'], generated, history: {} });
     }
+    const last = roundRecords.at(-1)!;
     return {
       dataset: s.dataset!.name,
       model: cfg.model,
@@ -887,8 +917,9 @@ export class PipelineDriver {
       validation_samples: nVal,
       test_samples: s.dataset!.testSamples,
       protocol: resolveProtocol({ ...cfg, seed }, nVal),
-      methods: methods as AugmentationReport['methods'],
-      generated,
+      methods: last.methods,
+      ...(ctx.rounds > 1 ? { rounds: roundRecords } : {}),
+      generated: last.generated,
       history: {},
       trainX: fit,
       trainIndex: ctx.fitIndex,
@@ -901,24 +932,52 @@ export class PipelineDriver {
     for (const seed of seeds) reports.push(await this.seedReport(ctx, seed));
     const outputs = seeds.map((seed): v1.SeedOutputs => {
       const run = st.state.runs[String(seed)]!;
-      const orig = run.original!;
-      const generated: Record<string, v1.GeneratedSet> = {};
-      const models: Record<string, v1.ModelArtifacts> = { original: v1.ModelArtifacts.fromJSON(orig.train!.model!.artifacts) };
-      const history: Record<string, v1.TrainHistory> = { original: historyToProto(orig.train!.model!) };
-      for (const m of cfg.methods) {
-        const arm = run.arms[m]!;
-        const g = arm.generated!;
-        if (g.x !== undefined) generated[m] = { x: refFrom(g.x), ...(g.attack !== undefined ? { attack: v1.AttackResult.fromJSON(g.attack) } : {}) };
-        models[m] = v1.ModelArtifacts.fromJSON(arm.retrain!.model!.artifacts);
-        history[m] = historyToProto(arm.retrain!.model!);
-      }
-      return { seed, generated, models, history };
+      const orig = run.original!.train!.model!;
+      const rounds = Array.from({ length: ctx.rounds }, (_, i) => roundOutputs(run, cfg.methods, i + 1));
+      const last = rounds.at(-1)!;
+      return {
+        seed,
+        generated: last.generated,
+        models: { original: v1.ModelArtifacts.fromJSON(orig.artifacts), ...last.models },
+        history: { original: historyToProto(orig), ...last.history },
+        rounds: ctx.rounds > 1 ? rounds : [],
+      };
     });
     const first = outputs[0]!;
     // tool_version: the result document's tool.version (libs/results).
     const metrics = { ...studyMetricsToProto(aggregateStudy(reports)), toolVersion: toolInfo().version };
     return { metrics, generated: first.generated, models: first.models, history: first.history, seedOutputs: outputs };
   }
+}
+
+/** One round's generated sets, retrained models and histories of one seed's run. */
+function roundOutputs(run: SeedRun, methods: readonly AugmentationMethod[], round: number): v1.RoundOutputs {
+  const generated: Record<string, v1.GeneratedSet> = {};
+  const models: Record<string, v1.ModelArtifacts> = {};
+  const history: Record<string, v1.TrainHistory> = {};
+  for (const m of methods) {
+    const arm = armState(run, m, round);
+    const g = arm.generated!;
+    if (g.x !== undefined) {
+      generated[m] = {
+        x: refFrom(g.x),
+        ...(g.attack !== undefined ? { attack: v1.AttackResult.fromJSON(g.attack) } : {}),
+        ...(g.attackedModel !== undefined ? { attackedModel: v1.ModelArtifacts.fromJSON(g.attackedModel) } : {}),
+      };
+    }
+    models[m] = v1.ModelArtifacts.fromJSON(arm.retrain!.model!.artifacts);
+    history[m] = historyToProto(arm.retrain!.model!);
+  }
+  return { round, generated, models, history };
+}
+
+/**
+ * An arm's token in subjects, result keys and artifact names: the arm
+ * (safeToken), `-s<seed>` with several seeds, `-r<round>` from round 2 (round
+ * 1 keeps a one-round job's names, so its stored shards are found on resume).
+ */
+function armTag(ctx: Pick<RunCtx, 'seeds' | 'seed'>, m: string, round: number): string {
+  return safeToken(m) + (ctx.seeds.length > 1 ? `-s${ctx.seed}` : '') + (round > 1 ? `-r${round}` : '');
 }
 
 /** An arm's name as a NATS subject token / key segment ([A-Za-z0-9_-]): "mine@0.05" → "mine_at_0p05". */

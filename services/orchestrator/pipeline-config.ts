@@ -15,6 +15,7 @@
  *   protocol.retrain_schedule → retrainSchedule; protocol.convergence → convergence
  *     (concrete-ae only; threshold 0.998, max_epochs 16 × train.epochs unless set)
  *   protocol.probe / probe_train_samples → probe / probeTrainSamples
+ *   rounds (unset → 1; 0 refused) → rounds (SuppMat 6.15; set only when > 1)
  *
  * With a budget (SubmitPipeline passes the service's, libs/limits), the sizes
  * the study will allocate are checked before any stage runs, by the same rules
@@ -23,7 +24,7 @@
  */
 import { ZodError } from 'zod';
 import { attackConfig, type AttackConfigInput } from '../../libs/attack/index.js';
-import { armSpec, CONVERGENCE_THRESHOLD, isAttackMethod, pipelineAttackConfig, validationCount, type AugmentationConfig, type AugmentationMethod, type ProbeKind, type RetrainSchedule } from '../../libs/augment/index.js';
+import { armSpec, CONVERGENCE_THRESHOLD, isAttackMethod, PIPELINE_DEFAULTS, pipelineAttackConfig, validationCount, type AugmentationConfig, type AugmentationMethod, type ProbeKind, type RetrainSchedule } from '../../libs/augment/index.js';
 import type { DownstreamOptions } from '../../libs/eval/index.js';
 import { attackConfigFromProto, augmentationMethodName, ProtoFieldError, v1 } from '../../libs/proto/index.js';
 import { knownDatasetShape } from '../../libs/data/index.js';
@@ -37,6 +38,8 @@ export const DEFAULT_EPOCHS = 20;
 export const DEFAULT_BATCH_SIZE = 100;
 export const DEFAULT_SHARD_SIZE = 256;
 export const MAX_SHARD_SIZE = 100_000;
+/** Rounds of augmentation a job may ask for (round r retrains on (r + 1) · N samples). */
+export const MAX_ROUNDS = 100;
 const MAX_EPOCHS = 100_000;
 const MAX_BATCH = 65_536;
 
@@ -135,6 +138,7 @@ export function resolvePipelineConfig(c: v1.PipelineConfig | undefined, opts: { 
   const batchSize = count(train?.batchSize ?? 0, 'config.train.batch_size', MAX_BATCH, DEFAULT_BATCH_SIZE);
   const retrainEpochs = count(c.retrainEpochs, 'config.retrain_epochs', MAX_EPOCHS, DEFAULT_EPOCHS);
   const shardSize = count(c.shardSize, 'config.shard_size', MAX_SHARD_SIZE, DEFAULT_SHARD_SIZE);
+  const rounds = roundsOf(c.rounds);
   if (c.model.hidden && c.model.hidden > 65_536) throw new ProtoFieldError('config.model.hidden', `must be ≤ 65536; got ${c.model.hidden}`);
 
   // The attack: library input (the seed and, per arm, the similarity are the pipeline's).
@@ -159,6 +163,8 @@ export function resolvePipelineConfig(c: v1.PipelineConfig | undefined, opts: { 
     modelOptions: { ...(c.model.hidden ? { hidden: c.model.hidden } : {}), ...(c.model.selectedFeatures ? { k: c.model.selectedFeatures } : {}) },
     classifier: classifierOf(c),
     ...protocolOf(c, { model, epochs, seed, trainSamples: c.dataset!.trainSamples }),
+    // As the run document's augmentationConfigOf: one round leaves the field unset.
+    ...(rounds > 1 ? { rounds } : {}),
   };
   const resolved = { augmentation, seeds, shardSize };
   if (opts.budget) checkPipelineBudget(c.dataset!, resolved, opts.budget);
@@ -173,7 +179,7 @@ export function resolvePipelineConfig(c: v1.PipelineConfig | undefined, opts: { 
  *     features, epochs × batches (config.model.*, config.dataset.train_samples,
  *     config.train.batch_size, config.train.epochs), the convergence loop's
  *     max_epochs and the retraining on the augmented set (originals + one new
- *     sample each: 2 × rows; config.retrain_epochs);
+ *     sample each per round: (rounds + 1) × rows; config.retrain_epochs);
  *   - every attack arm's B × statistics-network parameters and B × draws ×
  *     hidden activations (config.attack.similarity.mine.hidden), with B = 1:
  *     the workers' backends are not known here, and every backend batches at
@@ -195,9 +201,11 @@ export function checkPipelineBudget(dataset: v1.DatasetConfig, r: ResolvedPipeli
     checkTrainingSize(plan, shape, rows, budget, 'config', fields);
     if (a.convergence) checkTrainingSize({ ...plan, epochs: a.convergence.maxEpochs }, shape, rows, budget, 'config', { ...fields, epochs: 'config.protocol.convergence.max_epochs' });
     const schedule = a.retrainSchedule ?? 'longer';
+    // The largest retraining set: the last round's, originals + one new sample each per round.
+    const retrainRows = ((a.rounds ?? 1) + 1) * rows;
     if (schedule !== 'same-steps') {
-      const retrain = retrainPlan(a, schedule, { epochs: a.epochs, steps: 0 }, 2 * rows);
-      checkTrainingSize({ ...plan, epochs: retrain.epochs }, shape, 2 * rows, budget, 'config', {
+      const retrain = retrainPlan(a, schedule, { epochs: a.epochs, steps: 0 }, retrainRows);
+      checkTrainingSize({ ...plan, epochs: retrain.epochs }, shape, retrainRows, budget, 'config', {
         ...fields,
         epochs: schedule === 'same-epochs' ? 'config.train.epochs' : 'config.retrain_epochs',
       });
@@ -211,6 +219,13 @@ export function checkPipelineBudget(dataset: v1.DatasetConfig, r: ResolvedPipeli
     if (conv && known?.inputShape.length !== 3) continue; // the draws' shape is the images'
     checkAttackBudget(config, known?.inputShape ?? [], samples, budget, 'config.attack', 1);
   }
+}
+
+/** `rounds` (unset → the run document's default, 1): an integer 1–MAX_ROUNDS; an explicit 0 is refused, not read as unset. */
+function roundsOf(value: number | undefined): number {
+  if (value === undefined) return PIPELINE_DEFAULTS.rounds;
+  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_ROUNDS) throw new ProtoFieldError('config.rounds', `must be an integer 1–${MAX_ROUNDS} (unset = ${PIPELINE_DEFAULTS.rounds}); got ${value}`);
+  return value;
 }
 
 /** `seeds` (empty → [seed]): integers, no repeats; `seed` must then be unset or the first. */

@@ -8,6 +8,7 @@
  *                            the full training split for the ExtraTrees probe)
  *   runs[seed].original      training job id, model (id, artifacts, history), evaluation
  *   runs[seed].arms[method]  generate (start time, shard layout, outputs), retrain (job id, model), evaluation
+ *   runs[seed].rounds[r][method]  the same for round r ≥ 2 of a multi-round job (armState)
  *
  * Version 1 (one seed) kept `original` and `arms` at the top; open() moves
  * them under runs[<the job's first seed>].
@@ -62,6 +63,8 @@ export interface GenerateOutput {
   trainSet: ProtoJson;
   /** Attack arms: v1.AttackResult JSON. */
   attack?: ProtoJson;
+  /** Attack arms: v1.ModelArtifacts JSON of the model attacked (the original, or the arm's previous round's retrained model). */
+  attackedModel?: ProtoJson;
   asr?: number;
   /** `mine`: MI summary of the successful samples (present, maybe undefined, for mine). */
   mi?: Summary | null;
@@ -102,7 +105,21 @@ export interface PipelineState {
 
 export interface SeedRun {
   original?: { train?: TrainProgress; eval?: EvalOutput };
+  /** Round 1 of every arm (all of a one-round job). */
   arms: Record<string, ArmState>;
+  /** Rounds 2.. of a multi-round job, keyed by the round (decimal), then by arm. */
+  rounds?: Record<string, Record<string, ArmState>>;
+}
+
+/**
+ * An arm's state in one round (created empty when missing). Round 1 lives in
+ * `arms`, where a one-round job (and a state written before rounds existed)
+ * keeps it; later rounds under `rounds[<r>]`.
+ */
+export function armState(run: SeedRun, method: string, round: number): ArmState {
+  if (round === 1) return (run.arms[method] ??= {});
+  const arms = ((run.rounds ??= {})[String(round)] ??= {});
+  return (arms[method] ??= {});
 }
 
 export function pipelineStateKey(jobId: string): string {

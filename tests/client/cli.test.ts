@@ -201,6 +201,7 @@ describe('uae submit', () => {
       downstream: { epochs: 50 },
       seed: 4,
       seeds: [4, 5],
+      rounds: 1,
       protocol: { validation: { fraction: 0.1, patience: 10, seed: 4 }, retrainSchedule: v1.RetrainSchedule.RETRAIN_SCHEDULE_PLATEAU, probe: v1.ProbeKind.PROBE_KIND_BOTH },
     });
     // The local defaults travel explicitly (the server's differ): MINE's learning rate, β, c0, traces.
@@ -216,12 +217,22 @@ describe('uae submit', () => {
     expect((await cli(['submit', '--config', await write('empty.json', {})])).err).toMatch(/^uae: --config .*empty\.json: empty document: dataset and model are required\n$/);
     expect((await cli(['submit', '--config', await write('typo.json', { dataset: 'mice-protein', model: 'dense-ae', epoch: 2 })])).err).toMatch(/^uae: --config .*typo\.json: epoch: unknown field\n$/);
     expect((await cli(['submit', '--config', await write('local.json', { dataset: 'mice-protein', model: 'dense-ae', dataDir: '/data' })])).err).toMatch(/dataDir: a directory on this machine/);
-    // The cluster runs one round of augmentation: several are refused, not dropped.
-    expect((await cli(['submit', '--config', await write('rounds.json', { dataset: 'mice-protein', model: 'dense-ae', rounds: 2 })])).err).toMatch(/^uae: .*rounds: a cluster job runs one round of augmentation/);
+    // Rounds must be integers ≥ 1, named when they are not.
+    for (const rounds of [0, 1.5]) {
+      expect((await cli(['submit', '--config', await write('bad-rounds.json', { dataset: 'mice-protein', model: 'dense-ae', rounds })])).err).toMatch(/^uae: --config .*bad-rounds\.json: .*rounds: /);
+    }
+    expect((await cli(['submit', '--dataset', 'mice-protein', '--model', 'dense-ae', '--rounds', '0'])).err).toMatch(/--rounds must be an integer ≥ 1/);
     // A PipelineConfig with a field the contract lacks, or without a dataset, is refused too (it used to be read as empty).
     expect((await cli(['submit', '--config', await write('proto-typo.json', { dataset: { name: 'mice-protein' }, modell: {} })])).err).toMatch(/^uae: --config .*proto-typo\.json: key "modell" is unknown/);
     expect((await cli(['submit', '--config', await write('no-data.json', { model: { kind: 'MODEL_KIND_DENSE_AE' } })])).err).toMatch(/^uae: --config .*no-data\.json: dataset: required/);
     expect(fake.sys.submits.length).toBe(n);
+    // Several rounds travel to the cluster (JobService runs them), from a run document and from --rounds.
+    expect((await cli(['submit', '--config', await write('rounds.json', { dataset: 'mice-protein', model: 'dense-ae', rounds: 2 })])).code).toBe(0);
+    expect(fake.sys.submits.at(-1)!.request.config!.rounds).toBe(2);
+    expect((await cli(['submit', '--dataset', 'mice-protein', '--model', 'dense-ae', '--rounds', '3'])).code).toBe(0);
+    expect(fake.sys.submits.at(-1)!.request.config!.rounds).toBe(3);
+    expect((await cli(['submit', '--dataset', 'mice-protein', '--model', 'dense-ae'])).code).toBe(0);
+    expect(fake.sys.submits.at(-1)!.request.config!.rounds).toBeUndefined();
   });
 
   it('submits a --config file and --watch prints the metrics table', async () => {

@@ -52,6 +52,7 @@ export const METRICS: v1.PipelineMetrics = {
   validationSamples: 0,
   comparisons: [],
   toolVersion: '0.1.0',
+  rounds: [],
   methods: {
     original: v1.MethodMetrics.fromPartial({ testReconError: 0.0123, accuracy: 0.5 }),
     mine: v1.MethodMetrics.fromPartial({ testReconError: 0.011, improvement: 0.1057, asr: 0.8, accuracy: 0.625, secondsPerSample: 0.02, mi: { mean: 1, median: 1, min: 0.5, max: 1.5, count: 8 } }),

@@ -50,6 +50,13 @@ describe('result document', () => {
   it('PipelineMetrics converts back to metrics.json exactly, but for the protocol record', () => {
     const { protocol: _p, ...rest } = STUDY;
     expect(studyMetricsFromProto(studyMetricsToProto(STUDY))).toEqual(rest);
+    // Several rounds: every round's arms and comparisons, in order; one round has no `rounds` key.
+    const rounds = [
+      { round: 1, methods: { original: STUDY.methods.original! }, comparisons: [] },
+      { round: 2, methods: STUDY.methods, comparisons: STUDY.comparisons },
+    ];
+    expect(studyMetricsToProto(STUDY).rounds).toEqual([]);
+    expect(studyMetricsFromProto(studyMetricsToProto({ ...STUDY, rounds }))).toEqual({ ...rest, rounds });
   });
 
   it('wraps metrics in the envelope, envelope keys first', () => {

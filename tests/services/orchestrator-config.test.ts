@@ -88,8 +88,16 @@ describe('orchestrator: pipeline config (study fields)', () => {
       [{ methods: [M(K.AUGMENTATION_METHOD_KIND_REPEAT, { update: v1.DeltaUpdate.DELTA_UPDATE_ADAM })] }, /^config\.methods\[0\]\.update: /],
       [{ methods: [M(K.AUGMENTATION_METHOD_KIND_MINE, { update: 9 as v1.DeltaUpdate })] }, /^config\.methods\[0\]\.update: unknown enum value 9/],
       [{ attack: { update: 9 as v1.DeltaUpdate } }, /^config\.attack\.update: /],
+      // rounds: an integer 1–100; an explicit 0 is not read as unset.
+      [{ rounds: 0 }, /^config\.rounds: must be an integer 1–100 .*got 0/],
+      [{ rounds: 1.5 }, /^config\.rounds: must be an integer 1–100 .*got 1\.5/],
+      [{ rounds: 101 }, /^config\.rounds: /],
     ];
     for (const [o, re] of cases) expect(fieldOf(o), JSON.stringify(o)).toMatch(re);
+    // Unset and 1 are one round (the field left out, as the run document does); more are kept.
+    expect(resolvePipelineConfig(tinyPipeline()).augmentation.rounds).toBeUndefined();
+    expect(resolvePipelineConfig(tinyPipeline({ rounds: 1 })).augmentation.rounds).toBeUndefined();
+    expect(resolvePipelineConfig(tinyPipeline({ rounds: 3 })).augmentation.rounds).toBe(3);
     // Image arms are fine where the data are images (or not known before loading).
     const img = { dataset: { source: { $case: 'name' as const, value: 'fashion-mnist' } }, methods: [M(K.AUGMENTATION_METHOD_KIND_FLIP), M(K.AUGMENTATION_METHOD_KIND_ROTATE, { degrees: 10 })] };
     expect(fieldOf(img)).toBe('accepted');
@@ -115,6 +123,7 @@ describe('orchestrator: budgets at submit (libs/limits, before any stage runs)',
 
   it('accepts the tiny study within the budget and checks nothing without one (a driver restarting a stored job)', () => {
     expect(refused({})).toBe('accepted');
+    expect(refused({ retrainEpochs: 10 })).toBe('accepted');
     expect(resolvePipelineConfig(tinyPipeline({ attack: mine(4096) })).augmentation.methods).toContain('mine');
   });
 
@@ -128,6 +137,8 @@ describe('orchestrator: budgets at submit (libs/limits, before any stage runs)',
       [{ train: { epochs: 50, batchSize: 8 } }, 'config.train.epochs', 'maxTrainSteps'],
       // retraining on originals + one new sample each: 20 × ⌈48 / 8⌉ = 120 steps
       [{ retrainEpochs: 20 }, 'config.retrain_epochs', 'maxTrainSteps'],
+      // the last of 3 rounds retrains on originals + 3 sets: 10 × ⌈96 / 8⌉ = 120 steps (one round: 60, accepted below)
+      [{ retrainEpochs: 10, rounds: 3 }, 'config.retrain_epochs', 'maxTrainSteps'],
       // the concrete AE's convergence loop: up to 40 × 3 steps
       [{ model: { kind: v1.ModelKind.MODEL_KIND_CONCRETE_AE, selectedFeatures: 5 }, protocol: { convergence: { enabled: true, maxEpochs: 40 } } }, 'config.protocol.convergence.max_epochs', 'maxTrainSteps', { ...small, maxParameters: 10_000_000 }],
     ];

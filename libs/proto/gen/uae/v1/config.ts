@@ -1051,7 +1051,18 @@ export interface PipelineConfig {
    */
   seeds: number[];
   /** Validation, retraining schedule, convergence loop, probes. Unset: the old behaviour. */
-  protocol?: StudyProtocol | undefined;
+  protocol?:
+    | StudyProtocol
+    | undefined;
+  /**
+   * Rounds of augmentation (SuppMat 6.15), 1–100; unset: 1 (0 is refused).
+   * Round r of each arm attacks (or augments for) that arm's round r − 1
+   * retrained model (round 1: the original) and retrains from scratch on
+   * original ∪ the arm's generated sets of rounds 1..r; round r ≥ 2 seeds its
+   * attacks and noise with libs/augment roundSeed(seed, r). With several, the
+   * metrics carry every round (PipelineMetrics.rounds; methods = the last).
+   */
+  rounds?: number | undefined;
 }
 
 function createBaseNpyDataset(): NpyDataset {
@@ -4182,6 +4193,7 @@ function createBasePipelineConfig(): PipelineConfig {
     shardSize: 0,
     seeds: [],
     protocol: undefined,
+    rounds: undefined,
   };
 }
 
@@ -4226,6 +4238,9 @@ export const PipelineConfig: MessageFns<PipelineConfig> = {
     }
     if (message.protocol !== undefined) {
       StudyProtocol.encode(message.protocol, writer.uint32(98).fork()).join();
+    }
+    if (message.rounds !== undefined) {
+      writer.uint32(104).uint32(message.rounds);
     }
     return writer;
   },
@@ -4349,6 +4364,14 @@ export const PipelineConfig: MessageFns<PipelineConfig> = {
             message.protocol = StudyProtocol.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.rounds = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4391,6 +4414,7 @@ export const PipelineConfig: MessageFns<PipelineConfig> = {
         ? object.seeds.map((e: any) => globalThis.Number(e))
         : [],
       protocol: isSet(object.protocol) ? StudyProtocol.fromJSON(object.protocol) : undefined,
+      rounds: isSet(object.rounds) ? globalThis.Number(object.rounds) : undefined,
     };
   },
 
@@ -4432,6 +4456,9 @@ export const PipelineConfig: MessageFns<PipelineConfig> = {
     if (message.protocol !== undefined) {
       obj.protocol = StudyProtocol.toJSON(message.protocol);
     }
+    if (message.rounds !== undefined) {
+      obj.rounds = Math.round(message.rounds);
+    }
     return obj;
   },
 
@@ -4464,6 +4491,7 @@ export const PipelineConfig: MessageFns<PipelineConfig> = {
     message.protocol = (object.protocol !== undefined && object.protocol !== null)
       ? StudyProtocol.fromPartial(object.protocol)
       : undefined;
+    message.rounds = object.rounds ?? undefined;
     return message;
   },
 };

@@ -213,6 +213,12 @@ export interface Stage {
   index: number;
   /** Number of planned stages (≥ 1 once running). */
   count: number;
+  /**
+   * Multi-round pipelines (PipelineConfig.rounds ≥ 2): the 1-based round of
+   * an arm's generate / retrain / evaluate stage (its name says "round r of R: …").
+   * Unset otherwise.
+   */
+  round?: number | undefined;
 }
 
 /** Progress within the current stage. Attack stages count samples; training stages count epochs. */
@@ -378,7 +384,7 @@ export interface Job_LabelsEntry {
 }
 
 function createBaseStage(): Stage {
-  return { kind: 0, method: "", name: "", index: 0, count: 0 };
+  return { kind: 0, method: "", name: "", index: 0, count: 0, round: undefined };
 }
 
 export const Stage: MessageFns<Stage> = {
@@ -397,6 +403,9 @@ export const Stage: MessageFns<Stage> = {
     }
     if (message.count !== 0) {
       writer.uint32(40).uint32(message.count);
+    }
+    if (message.round !== undefined) {
+      writer.uint32(48).uint32(message.round);
     }
     return writer;
   },
@@ -454,6 +463,14 @@ export const Stage: MessageFns<Stage> = {
             message.count = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.round = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -473,6 +490,7 @@ export const Stage: MessageFns<Stage> = {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       index: isSet(object.index) ? globalThis.Number(object.index) : 0,
       count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+      round: isSet(object.round) ? globalThis.Number(object.round) : undefined,
     };
   },
 
@@ -493,6 +511,9 @@ export const Stage: MessageFns<Stage> = {
     if (message.count !== 0) {
       obj.count = Math.round(message.count);
     }
+    if (message.round !== undefined) {
+      obj.round = Math.round(message.round);
+    }
     return obj;
   },
 
@@ -506,6 +527,7 @@ export const Stage: MessageFns<Stage> = {
     message.name = object.name ?? "";
     message.index = object.index ?? 0;
     message.count = object.count ?? 0;
+    message.round = object.round ?? undefined;
     return message;
   },
 };

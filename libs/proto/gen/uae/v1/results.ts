@@ -362,9 +362,29 @@ export interface PipelineMetrics {
    * version, e.g. "0.1.0"); the result document's tool.version.
    */
   toolVersion: string;
+  /**
+   * Several rounds (PipelineConfig.rounds ≥ 2) only: every round's arms and
+   * comparisons, in order; methods and comparisons above are the last round's.
+   */
+  rounds: RoundMetrics[];
 }
 
 export interface PipelineMetrics_MethodsEntry {
+  key: string;
+  value?: MethodMetrics | undefined;
+}
+
+/** One round of a multi-round study (metrics.json's `rounds` entry), aggregated over seeds as PipelineMetrics is. */
+export interface RoundMetrics {
+  /** 1-based round. */
+  round: number;
+  /** Keyed by "original" (the same in every round) and the arms' names. */
+  methods: { [key: string]: MethodMetrics };
+  /** Every MINE arm against every control, per compared metric, paired by seed. */
+  comparisons: Comparison[];
+}
+
+export interface RoundMetrics_MethodsEntry {
   key: string;
   value?: MethodMetrics | undefined;
 }
@@ -379,7 +399,41 @@ export interface GeneratedSet {
     | ArtifactRef
     | undefined;
   /** Attack arms only: the attack's outputs and metrics. */
-  attack?: AttackResult | undefined;
+  attack?:
+    | AttackResult
+    | undefined;
+  /**
+   * Attack arms only: the model the attack ran against — the original model
+   * in round 1, the arm's round r − 1 retrained model in round r ≥ 2.
+   */
+  attackedModel?: ModelArtifacts | undefined;
+}
+
+/** What one round of a multi-round pipeline produced for one seed. */
+export interface RoundOutputs {
+  /** 1-based round. */
+  round: number;
+  /** Per arm with generated data: this round's set. */
+  generated: { [key: string]: GeneratedSet };
+  /** The models retrained in this round, keyed by arm (the original is SeedOutputs.models["original"]). */
+  models: { [key: string]: ModelArtifacts };
+  /** Their training histories, keyed by arm. */
+  history: { [key: string]: TrainHistory };
+}
+
+export interface RoundOutputs_GeneratedEntry {
+  key: string;
+  value?: GeneratedSet | undefined;
+}
+
+export interface RoundOutputs_ModelsEntry {
+  key: string;
+  value?: ModelArtifacts | undefined;
+}
+
+export interface RoundOutputs_HistoryEntry {
+  key: string;
+  value?: TrainHistory | undefined;
 }
 
 /** What one seed of a several-seed pipeline produced (keyed as in PipelineResult). */
@@ -392,6 +446,11 @@ export interface SeedOutputs {
   models: { [key: string]: ModelArtifacts };
   /** Training histories, keyed "original" and by arm. */
   history: { [key: string]: TrainHistory };
+  /**
+   * Several rounds only: every round's outputs, in order (generated, models
+   * and history above are the last round's, with the original model).
+   */
+  rounds: RoundOutputs[];
 }
 
 export interface SeedOutputs_GeneratedEntry {
@@ -423,7 +482,7 @@ export interface PipelineResult {
   history: { [key: string]: TrainHistory };
   /**
    * Every seed's outputs, in the order of metrics.seeds (generated, models and
-   * history above are the first seed's).
+   * history above are the first seed's; with several rounds its last round's).
    */
   seedOutputs: SeedOutputs[];
 }
@@ -2739,6 +2798,7 @@ function createBasePipelineMetrics(): PipelineMetrics {
     validationSamples: 0,
     comparisons: [],
     toolVersion: "",
+    rounds: [],
   };
 }
 
@@ -2780,6 +2840,9 @@ export const PipelineMetrics: MessageFns<PipelineMetrics> = {
     }
     if (message.toolVersion !== "") {
       writer.uint32(90).string(message.toolVersion);
+    }
+    for (const v of message.rounds) {
+      RoundMetrics.encode(v!, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -2898,6 +2961,14 @@ export const PipelineMetrics: MessageFns<PipelineMetrics> = {
             message.toolVersion = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.rounds.push(RoundMetrics.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2956,6 +3027,9 @@ export const PipelineMetrics: MessageFns<PipelineMetrics> = {
         : isSet(object.tool_version)
         ? globalThis.String(object.tool_version)
         : "",
+      rounds: globalThis.Array.isArray(object?.rounds)
+        ? object.rounds.map((e: any) => RoundMetrics.fromJSON(e))
+        : [],
     };
   },
 
@@ -3000,6 +3074,9 @@ export const PipelineMetrics: MessageFns<PipelineMetrics> = {
     if (message.toolVersion !== "") {
       obj.toolVersion = message.toolVersion;
     }
+    if (message.rounds?.length) {
+      obj.rounds = message.rounds.map((e) => RoundMetrics.toJSON(e));
+    }
     return obj;
   },
 
@@ -3027,6 +3104,7 @@ export const PipelineMetrics: MessageFns<PipelineMetrics> = {
     message.validationSamples = object.validationSamples ?? 0;
     message.comparisons = object.comparisons?.map((e) => Comparison.fromPartial(e)) || [];
     message.toolVersion = object.toolVersion ?? "";
+    message.rounds = object.rounds?.map((e) => RoundMetrics.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3118,8 +3196,228 @@ export const PipelineMetrics_MethodsEntry: MessageFns<PipelineMetrics_MethodsEnt
   },
 };
 
+function createBaseRoundMetrics(): RoundMetrics {
+  return { round: 0, methods: {}, comparisons: [] };
+}
+
+export const RoundMetrics: MessageFns<RoundMetrics> = {
+  encode(message: RoundMetrics, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.round !== 0) {
+      writer.uint32(8).uint32(message.round);
+    }
+    globalThis.Object.entries(message.methods).forEach(([key, value]: [string, MethodMetrics]) => {
+      RoundMetrics_MethodsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    for (const v of message.comparisons) {
+      Comparison.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoundMetrics {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoundMetrics();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.round = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = RoundMetrics_MethodsEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.methods[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.comparisons.push(Comparison.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoundMetrics {
+    return {
+      round: isSet(object.round) ? globalThis.Number(object.round) : 0,
+      methods: isObject(object.methods)
+        ? (globalThis.Object.entries(object.methods) as [string, any][]).reduce(
+          (acc: { [key: string]: MethodMetrics }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: MethodMetrics.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      comparisons: globalThis.Array.isArray(object?.comparisons)
+        ? object.comparisons.map((e: any) => Comparison.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RoundMetrics): unknown {
+    const obj: any = {};
+    if (message.round !== 0) {
+      obj.round = Math.round(message.round);
+    }
+    if (message.methods) {
+      const entries = globalThis.Object.entries(message.methods) as [string, MethodMetrics][];
+      if (entries.length > 0) {
+        obj.methods = {};
+        entries.forEach(([k, v]) => {
+          obj.methods[k] = MethodMetrics.toJSON(v);
+        });
+      }
+    }
+    if (message.comparisons?.length) {
+      obj.comparisons = message.comparisons.map((e) => Comparison.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoundMetrics>, I>>(base?: I): RoundMetrics {
+    return RoundMetrics.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoundMetrics>, I>>(object: I): RoundMetrics {
+    const message = createBaseRoundMetrics();
+    message.round = object.round ?? 0;
+    message.methods = (globalThis.Object.entries(object.methods ?? {}) as [string, MethodMetrics][]).reduce(
+      (acc: { [key: string]: MethodMetrics }, [key, value]: [string, MethodMetrics]) => {
+        if (value !== undefined) {
+          acc[key] = MethodMetrics.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.comparisons = object.comparisons?.map((e) => Comparison.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRoundMetrics_MethodsEntry(): RoundMetrics_MethodsEntry {
+  return { key: "", value: undefined };
+}
+
+export const RoundMetrics_MethodsEntry: MessageFns<RoundMetrics_MethodsEntry> = {
+  encode(message: RoundMetrics_MethodsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      MethodMetrics.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoundMetrics_MethodsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoundMetrics_MethodsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = MethodMetrics.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoundMetrics_MethodsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? MethodMetrics.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: RoundMetrics_MethodsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = MethodMetrics.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoundMetrics_MethodsEntry>, I>>(base?: I): RoundMetrics_MethodsEntry {
+    return RoundMetrics_MethodsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoundMetrics_MethodsEntry>, I>>(object: I): RoundMetrics_MethodsEntry {
+    const message = createBaseRoundMetrics_MethodsEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? MethodMetrics.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseGeneratedSet(): GeneratedSet {
-  return { x: undefined, attack: undefined };
+  return { x: undefined, attack: undefined, attackedModel: undefined };
 }
 
 export const GeneratedSet: MessageFns<GeneratedSet> = {
@@ -3129,6 +3427,9 @@ export const GeneratedSet: MessageFns<GeneratedSet> = {
     }
     if (message.attack !== undefined) {
       AttackResult.encode(message.attack, writer.uint32(18).fork()).join();
+    }
+    if (message.attackedModel !== undefined) {
+      ModelArtifacts.encode(message.attackedModel, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -3162,6 +3463,14 @@ export const GeneratedSet: MessageFns<GeneratedSet> = {
             message.attack = AttackResult.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.attackedModel = ModelArtifacts.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3178,6 +3487,11 @@ export const GeneratedSet: MessageFns<GeneratedSet> = {
     return {
       x: isSet(object.x) ? ArtifactRef.fromJSON(object.x) : undefined,
       attack: isSet(object.attack) ? AttackResult.fromJSON(object.attack) : undefined,
+      attackedModel: isSet(object.attackedModel)
+        ? ModelArtifacts.fromJSON(object.attackedModel)
+        : isSet(object.attacked_model)
+        ? ModelArtifacts.fromJSON(object.attacked_model)
+        : undefined,
     };
   },
 
@@ -3188,6 +3502,9 @@ export const GeneratedSet: MessageFns<GeneratedSet> = {
     }
     if (message.attack !== undefined) {
       obj.attack = AttackResult.toJSON(message.attack);
+    }
+    if (message.attackedModel !== undefined) {
+      obj.attackedModel = ModelArtifacts.toJSON(message.attackedModel);
     }
     return obj;
   },
@@ -3201,12 +3518,483 @@ export const GeneratedSet: MessageFns<GeneratedSet> = {
     message.attack = (object.attack !== undefined && object.attack !== null)
       ? AttackResult.fromPartial(object.attack)
       : undefined;
+    message.attackedModel = (object.attackedModel !== undefined && object.attackedModel !== null)
+      ? ModelArtifacts.fromPartial(object.attackedModel)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRoundOutputs(): RoundOutputs {
+  return { round: 0, generated: {}, models: {}, history: {} };
+}
+
+export const RoundOutputs: MessageFns<RoundOutputs> = {
+  encode(message: RoundOutputs, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.round !== 0) {
+      writer.uint32(8).uint32(message.round);
+    }
+    globalThis.Object.entries(message.generated).forEach(([key, value]: [string, GeneratedSet]) => {
+      RoundOutputs_GeneratedEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    globalThis.Object.entries(message.models).forEach(([key, value]: [string, ModelArtifacts]) => {
+      RoundOutputs_ModelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    globalThis.Object.entries(message.history).forEach(([key, value]: [string, TrainHistory]) => {
+      RoundOutputs_HistoryEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoundOutputs {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoundOutputs();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.round = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = RoundOutputs_GeneratedEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.generated[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = RoundOutputs_ModelsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.models[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = RoundOutputs_HistoryEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.history[entry4.key] = entry4.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoundOutputs {
+    return {
+      round: isSet(object.round) ? globalThis.Number(object.round) : 0,
+      generated: isObject(object.generated)
+        ? (globalThis.Object.entries(object.generated) as [string, any][]).reduce(
+          (acc: { [key: string]: GeneratedSet }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: GeneratedSet.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      models: isObject(object.models)
+        ? (globalThis.Object.entries(object.models) as [string, any][]).reduce(
+          (acc: { [key: string]: ModelArtifacts }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: ModelArtifacts.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      history: isObject(object.history)
+        ? (globalThis.Object.entries(object.history) as [string, any][]).reduce(
+          (acc: { [key: string]: TrainHistory }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: TrainHistory.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: RoundOutputs): unknown {
+    const obj: any = {};
+    if (message.round !== 0) {
+      obj.round = Math.round(message.round);
+    }
+    if (message.generated) {
+      const entries = globalThis.Object.entries(message.generated) as [string, GeneratedSet][];
+      if (entries.length > 0) {
+        obj.generated = {};
+        entries.forEach(([k, v]) => {
+          obj.generated[k] = GeneratedSet.toJSON(v);
+        });
+      }
+    }
+    if (message.models) {
+      const entries = globalThis.Object.entries(message.models) as [string, ModelArtifacts][];
+      if (entries.length > 0) {
+        obj.models = {};
+        entries.forEach(([k, v]) => {
+          obj.models[k] = ModelArtifacts.toJSON(v);
+        });
+      }
+    }
+    if (message.history) {
+      const entries = globalThis.Object.entries(message.history) as [string, TrainHistory][];
+      if (entries.length > 0) {
+        obj.history = {};
+        entries.forEach(([k, v]) => {
+          obj.history[k] = TrainHistory.toJSON(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoundOutputs>, I>>(base?: I): RoundOutputs {
+    return RoundOutputs.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoundOutputs>, I>>(object: I): RoundOutputs {
+    const message = createBaseRoundOutputs();
+    message.round = object.round ?? 0;
+    message.generated = (globalThis.Object.entries(object.generated ?? {}) as [string, GeneratedSet][]).reduce(
+      (acc: { [key: string]: GeneratedSet }, [key, value]: [string, GeneratedSet]) => {
+        if (value !== undefined) {
+          acc[key] = GeneratedSet.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.models = (globalThis.Object.entries(object.models ?? {}) as [string, ModelArtifacts][]).reduce(
+      (acc: { [key: string]: ModelArtifacts }, [key, value]: [string, ModelArtifacts]) => {
+        if (value !== undefined) {
+          acc[key] = ModelArtifacts.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.history = (globalThis.Object.entries(object.history ?? {}) as [string, TrainHistory][]).reduce(
+      (acc: { [key: string]: TrainHistory }, [key, value]: [string, TrainHistory]) => {
+        if (value !== undefined) {
+          acc[key] = TrainHistory.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseRoundOutputs_GeneratedEntry(): RoundOutputs_GeneratedEntry {
+  return { key: "", value: undefined };
+}
+
+export const RoundOutputs_GeneratedEntry: MessageFns<RoundOutputs_GeneratedEntry> = {
+  encode(message: RoundOutputs_GeneratedEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      GeneratedSet.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoundOutputs_GeneratedEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoundOutputs_GeneratedEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = GeneratedSet.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoundOutputs_GeneratedEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? GeneratedSet.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: RoundOutputs_GeneratedEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = GeneratedSet.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoundOutputs_GeneratedEntry>, I>>(base?: I): RoundOutputs_GeneratedEntry {
+    return RoundOutputs_GeneratedEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoundOutputs_GeneratedEntry>, I>>(object: I): RoundOutputs_GeneratedEntry {
+    const message = createBaseRoundOutputs_GeneratedEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? GeneratedSet.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRoundOutputs_ModelsEntry(): RoundOutputs_ModelsEntry {
+  return { key: "", value: undefined };
+}
+
+export const RoundOutputs_ModelsEntry: MessageFns<RoundOutputs_ModelsEntry> = {
+  encode(message: RoundOutputs_ModelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      ModelArtifacts.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoundOutputs_ModelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoundOutputs_ModelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = ModelArtifacts.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoundOutputs_ModelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? ModelArtifacts.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: RoundOutputs_ModelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = ModelArtifacts.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoundOutputs_ModelsEntry>, I>>(base?: I): RoundOutputs_ModelsEntry {
+    return RoundOutputs_ModelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoundOutputs_ModelsEntry>, I>>(object: I): RoundOutputs_ModelsEntry {
+    const message = createBaseRoundOutputs_ModelsEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? ModelArtifacts.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRoundOutputs_HistoryEntry(): RoundOutputs_HistoryEntry {
+  return { key: "", value: undefined };
+}
+
+export const RoundOutputs_HistoryEntry: MessageFns<RoundOutputs_HistoryEntry> = {
+  encode(message: RoundOutputs_HistoryEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      TrainHistory.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoundOutputs_HistoryEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoundOutputs_HistoryEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = TrainHistory.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoundOutputs_HistoryEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? TrainHistory.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: RoundOutputs_HistoryEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = TrainHistory.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoundOutputs_HistoryEntry>, I>>(base?: I): RoundOutputs_HistoryEntry {
+    return RoundOutputs_HistoryEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoundOutputs_HistoryEntry>, I>>(object: I): RoundOutputs_HistoryEntry {
+    const message = createBaseRoundOutputs_HistoryEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? TrainHistory.fromPartial(object.value)
+      : undefined;
     return message;
   },
 };
 
 function createBaseSeedOutputs(): SeedOutputs {
-  return { seed: 0, generated: {}, models: {}, history: {} };
+  return { seed: 0, generated: {}, models: {}, history: {}, rounds: [] };
 }
 
 export const SeedOutputs: MessageFns<SeedOutputs> = {
@@ -3223,6 +4011,9 @@ export const SeedOutputs: MessageFns<SeedOutputs> = {
     globalThis.Object.entries(message.history).forEach(([key, value]: [string, TrainHistory]) => {
       SeedOutputs_HistoryEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
     });
+    for (const v of message.rounds) {
+      RoundOutputs.encode(v!, writer.uint32(42).fork()).join();
+    }
     return writer;
   },
 
@@ -3278,6 +4069,14 @@ export const SeedOutputs: MessageFns<SeedOutputs> = {
             if (entry4.value !== undefined) {
               message.history[entry4.key] = entry4.value;
             }
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.rounds.push(RoundOutputs.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -3337,6 +4136,9 @@ export const SeedOutputs: MessageFns<SeedOutputs> = {
           {},
         )
         : {},
+      rounds: globalThis.Array.isArray(object?.rounds)
+        ? object.rounds.map((e: any) => RoundOutputs.fromJSON(e))
+        : [],
     };
   },
 
@@ -3371,6 +4173,9 @@ export const SeedOutputs: MessageFns<SeedOutputs> = {
           obj.history[k] = TrainHistory.toJSON(v);
         });
       }
+    }
+    if (message.rounds?.length) {
+      obj.rounds = message.rounds.map((e) => RoundOutputs.toJSON(e));
     }
     return obj;
   },
@@ -3408,6 +4213,7 @@ export const SeedOutputs: MessageFns<SeedOutputs> = {
       },
       {},
     );
+    message.rounds = object.rounds?.map((e) => RoundOutputs.fromPartial(e)) || [];
     return message;
   },
 };
