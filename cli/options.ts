@@ -112,7 +112,7 @@ export function addAttackOptions(cmd: Command): Command {
     )
     .addOption(new Option('--attack-method <m>', `MinMax (Algorithm 1) or the penalty baseline (default ${d.method})`).choices(['minmax', 'penalty']))
     .addOption(
-      new Option('--criterion <kind>', `success criterion f(x′) ≤ 0 (ALGORITHMS.md §2): reconstruction (x′ reconstructs x as well as x does) or loss (the model's own training loss, L(x′) ≤ L(x); docs/models.md) (default ${d.criterion.kind})`).choices([
+      new Option('--criterion <kind>', `success criterion f(x′) ≤ 0 (docs/algorithms.md, criteria): reconstruction (x′ reconstructs x as well as x does) or loss (the model's own training loss, L(x′) ≤ L(x); docs/models.md) (default ${d.criterion.kind})`).choices([
         'reconstruction',
         'loss',
       ]),

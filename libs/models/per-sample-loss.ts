@@ -1,6 +1,6 @@
 /**
  * Per-sample training losses, the pieces the model kinds share: the `loss`
- * attack criterion (ALGORITHMS.md §2, f = L(x′) − L(x) + κ) needs each
+ * attack criterion (docs/algorithms.md, criteria, f = L(x′) − L(x) + κ) needs each
  * model's own objective as one value per sample, [B], where training
  * reduces it to one value per batch.
  */

@@ -21,7 +21,7 @@ export interface Autoencoder {
   /**
    * The model's own training objective per sample, shape [B] (differentiable;
    * inference behaviour): what the `loss` attack criterion compares
-   * (ALGORITHMS.md §2, f = L(x′) − L(x) + κ). Each kind's definition, and how
+   * (docs/algorithms.md, criteria, f = L(x′) − L(x) + κ). Each kind's definition, and how
    * a batch-level term is split per sample, is in docs/models.md.
    */
   perSampleLoss(x: tf.Tensor): tf.Tensor1D;

@@ -1,5 +1,5 @@
 /**
- * MinMax with `criterion: loss` (ALGORITHMS.md §2, f = L(x′) − L(x) + κ) against
+ * MinMax with `criterion: loss` (docs/algorithms.md, criteria, f = L(x′) − L(x) + κ) against
  * every model of the zoo: each kind's perSampleLoss drives the attack, in this
  * thread and on worker threads (models rebuilt from artifacts).
  */

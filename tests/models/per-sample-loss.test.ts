@@ -1,6 +1,6 @@
 /**
  * perSampleLoss of every model of the zoo (the `loss` attack criterion,
- * ALGORITHMS.md §2): known answers against each model's own training step,
+ * docs/algorithms.md, criteria): known answers against each model's own training step,
  * independence from the batch, gradients, no leaks, and the loaded models.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 /**
  * services/attack-optimizer, AttackService.Generate with `criterion: loss`
- * (ALGORITHMS.md §2) against every autoencoder kind: a real service process on
+ * (docs/algorithms.md, criteria) against every autoencoder kind: a real service process on
  * a real nats-server loads each trained model from its artifacts (the
  * adversarial AE's discriminator and the concrete AE's temperature with it)
  * and returns exactly what an in-process runAttack on the trained model does.
