@@ -34,7 +34,7 @@ export function checkModelKind(kind: string): AutoencoderKind {
 /** --dataset and the subset options. */
 export function addDataOptions(cmd: Command, required = true): Command {
   const spec = '--dataset <spec>';
-  const help = 'fashion-mnist, mice-protein, idx:DIR, csv:FILE or npy:DIR';
+  const help = 'fashion-mnist, mice-protein, cifar10, svhn, idx:DIR, csv:FILE, npy:DIR, cifar10:DIR or svhn:DIR';
   (required ? cmd.requiredOption(spec, help) : cmd.option(spec, help));
   return cmd
     .option('--data-dir <dir>', 'where named image datasets live (else UAE_DATA_DIR, then /usr/share/datasets/…)')

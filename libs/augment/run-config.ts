@@ -55,7 +55,7 @@ const seed = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 const PipelineRunObject = z.strictObject({
   kind: z.literal(RUN_CONFIG_KIND).optional(),
-  /** fashion-mnist, mice-protein, idx:DIR, csv:FILE or npy:DIR (libs/data loadDataset). */
+  /** fashion-mnist, mice-protein, cifar10, svhn, idx:DIR, csv:FILE, npy:DIR, cifar10:DIR or svhn:DIR (libs/data loadDataset). */
   dataset: z.string().min(1),
   dataDir: z.string().min(1).optional(),
   labelColumn: z.string().min(1).optional(),

@@ -1,4 +1,4 @@
-/** libs/data: dataset file formats — IDX (MNIST family), NumPy .npy and .npz, CSV tables. */
+/** libs/data: dataset file formats — IDX (MNIST family), NumPy .npy and .npz, CSV tables, CIFAR-10 binary batches, SVHN .mat (MATLAB v5). */
 export {
   parseIdx,
   encodeIdx,
@@ -40,3 +40,6 @@ export {
   type LoadDatasetOptions,
   type NpyDatasetArrays,
 } from './registry.js';
+export { parseCifarBatch, readCifarBatch, loadCifar10, findCifar10Dir, CifarFormatError, CIFAR10_CLASSES, type Cifar10, type CifarSplit } from './cifar.js';
+export { parseMat, readMat, MatFormatError, type MatArray } from './mat.js';
+export { readSvhnMat, loadSvhn, findSvhnDir, SVHN_CLASSES, type SvhnSplit } from './svhn.js';

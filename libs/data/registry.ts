@@ -6,6 +6,12 @@
  *   idx:DIR         train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-…
  *   csv:FILE        numeric features, label column (default: the last), 80/20 by seed
  *   npy:DIR         x_train.npy, x_test.npy and optional y_train.npy, y_test.npy
+ *   cifar10         CIFAR-10 binary version (cifar-10-batches-bin, cifar.ts) from
+ *                   --data-dir, then UAE_DATA_DIR (the folder or its parent)
+ *   cifar10:DIR     the same from DIR
+ *   svhn            SVHN cropped digits (train_32x32.mat, test_32x32.mat, svhn.ts)
+ *                   from --data-dir, then UAE_DATA_DIR (the folder or DIR/svhn)
+ *   svhn:DIR        the same from DIR
  * with deterministic subsetting (trainSamples, testSamples, seed).
  */
 import { existsSync } from 'node:fs';
@@ -15,6 +21,8 @@ import { Rng, STREAM } from '../tensor/rng.js';
 import { checkCounts, loadIdxImages, loadIdxLabels } from './idx.js';
 import { npyFloat32, npyInt32, readNpy, type NpyArray } from './npy.js';
 import { loadMiceProtein, parseCsv, tabularFromCsv } from './csv.js';
+import { findCifar10Dir, loadCifar10 } from './cifar.js';
+import { findSvhnDir, loadSvhn, SVHN_CLASSES } from './svhn.js';
 
 export interface DatasetSplit {
   /** n samples × inputShape, row-major, values in [0, 1]. */
@@ -76,6 +84,10 @@ export function knownDatasetShape(spec: string): { inputShape: number[]; trainRo
       return { inputShape: [77], trainRows: 864 }; // 1080 rows, 80/20
     case 'fashion-mnist':
       return { inputShape: [28, 28, 1], trainRows: 60_000 };
+    case 'cifar10':
+      return { inputShape: [32, 32, 3], trainRows: 50_000 };
+    case 'svhn':
+      return { inputShape: [32, 32, 3], trainRows: 73_257 };
     default:
       return undefined;
   }
@@ -165,6 +177,38 @@ async function npyDir(dir: string): Promise<Dataset> {
   return datasetFromNpyArrays(`npy:${dir}`, dir, arrays, paths);
 }
 
+/** --data-dir, then UAE_DATA_DIR: where the named image datasets without a system package are looked for. */
+function dataDirs(opts: LoadDatasetOptions): string[] {
+  return [opts.dataDir, process.env.UAE_DATA_DIR].filter((d): d is string => Boolean(d));
+}
+
+/** CIFAR-10 from the first of `dirs` that holds it (the batches folder or its parent). Rows: train = the five batches in order. */
+async function cifar10(dirs: string[], name: string): Promise<Dataset> {
+  const found = dirs.map((d) => findCifar10Dir(d)).find((d) => d !== undefined);
+  if (!found) {
+    throw new DatasetNotFoundError(
+      `${name}: no CIFAR-10 binary batches (data_batch_1.bin … data_batch_5.bin, test_batch.bin) in ${dirs.map((d) => `${d} or ${join(d, 'cifar-10-batches-bin')}`).join(', ') || 'no folder'}; ` +
+        'pass --data-dir DIR or set UAE_DATA_DIR, with cifar-10-binary.tar.gz extracted there',
+    );
+  }
+  const c = await loadCifar10(found);
+  return { name, source: found, inputShape: [32, 32, 3], train: c.train, test: c.test, classes: c.classes };
+}
+
+/** SVHN cropped digits from the first of `dirs` that holds both files. */
+async function svhn(dirs: string[], name: string, explicit?: string): Promise<Dataset> {
+  const found = dirs.map((d) => findSvhnDir(d)).find((d) => d !== undefined);
+  if (!found) {
+    // An explicit DIR with one file of the two: name what is missing there.
+    if (explicit) await loadSvhn(explicit).catch((e: Error) => { throw new DatasetNotFoundError(e.message); });
+    throw new DatasetNotFoundError(
+      `${name}: no train_32x32.mat and test_32x32.mat in ${dirs.map((d) => `${d} or ${join(d, 'svhn')}`).join(', ') || 'no folder'}; pass --data-dir DIR or set UAE_DATA_DIR`,
+    );
+  }
+  const s = await loadSvhn(found);
+  return { name, source: found, inputShape: [32, 32, 3], train: s.train, test: s.test, classes: [...SVHN_CLASSES] };
+}
+
 /**
  * A seeded subset of `count` samples, kept in their original order; `stream`
  * keeps independent subsets apart (1 train, 2 test, 3 the ExtraTrees probe's rows).
@@ -197,6 +241,14 @@ export async function loadDataset(spec: string, opts: LoadDatasetOptions = {}): 
     ds = await idxDir(spec.slice(4), spec);
   } else if (spec.startsWith('npy:')) {
     ds = await npyDir(spec.slice(4));
+  } else if (spec === 'cifar10') {
+    ds = await cifar10(dataDirs(opts), 'cifar10');
+  } else if (spec.startsWith('cifar10:')) {
+    ds = await cifar10([spec.slice(8)], spec);
+  } else if (spec === 'svhn') {
+    ds = await svhn(dataDirs(opts), 'svhn');
+  } else if (spec.startsWith('svhn:')) {
+    ds = await svhn([spec.slice(5)], spec, spec.slice(5));
   } else if (spec.startsWith('csv:')) {
     const file = spec.slice(4);
     if (!existsSync(file)) throw new DatasetNotFoundError(`${file}: no such file`);
@@ -205,7 +257,7 @@ export async function loadDataset(spec: string, opts: LoadDatasetOptions = {}): 
     const t = tabularFromCsv(text, { labelColumn, seed }, file);
     ds = { name: spec, source: file, inputShape: [t.d], train: t.train, test: t.test, classes: t.classes };
   } else {
-    throw new DatasetNotFoundError(`unknown dataset "${spec}": use fashion-mnist, mice-protein, idx:DIR, csv:FILE or npy:DIR`);
+    throw new DatasetNotFoundError(`unknown dataset "${spec}": use fashion-mnist, mice-protein, cifar10, svhn, idx:DIR, csv:FILE, npy:DIR, cifar10:DIR or svhn:DIR`);
   }
   return subsetDataset(ds, opts);
 }

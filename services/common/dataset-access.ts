@@ -1,5 +1,5 @@
 /**
- * Which server-side dataset paths (`idx:DIR`, `csv:FILE`, `npy:DIR`) a
+ * Which server-side dataset paths (`idx:DIR`, `csv:FILE`, `npy:DIR`, `cifar10:DIR`, `svhn:DIR`) a
  * service reads: none unless UAE_ALLOW_DATASET_PATHS=true, and then only
  * under UAE_DATASET_ROOTS (comma-separated directories; default UAE_DATA_DIR
  * when set). Registry names (fashion-mnist, mice-protein) and uploaded `.npy`
@@ -25,7 +25,8 @@ export interface DatasetAccess {
 /** The default: no server-side paths. */
 export const NO_DATASET_PATHS: DatasetAccess = Object.freeze({ allowPaths: false, roots: Object.freeze([]) as readonly string[] });
 
-export const DATASET_PATH_PREFIXES = ['idx:', 'csv:', 'npy:'] as const;
+/** Every registry spec that names a path (libs/data/registry.ts); a new one must be added here, or it bypasses the roots. */
+export const DATASET_PATH_PREFIXES = ['idx:', 'csv:', 'npy:', 'cifar10:', 'svhn:'] as const;
 
 const bool = z
   .string()

@@ -75,7 +75,7 @@ async function checkDatasetExists(bus: Bus, d: v1.DatasetConfig, access: Dataset
     if (path !== undefined) {
       if (!existsSync(path)) throw new DatasetConfigNotFoundError('config.dataset.name', `"${name}": ${path} does not exist on the server`);
     } else if (!KNOWN_DATASETS.has(name)) {
-      throw new DatasetConfigNotFoundError('config.dataset.name', `unknown dataset "${name}": use fashion-mnist, mice-protein, idx:DIR, csv:FILE, npy:DIR or upload .npy arrays`);
+      throw new DatasetConfigNotFoundError('config.dataset.name', `unknown dataset "${name}": use fashion-mnist, mice-protein, cifar10, svhn, idx:DIR, csv:FILE, npy:DIR, cifar10:DIR, svhn:DIR or upload .npy arrays`);
     }
   } else if (source?.$case === 'npy') {
     const npy = source.value;

@@ -49,7 +49,7 @@ export async function checkDatasetConfig(deps: Pick<ServiceDeps, 'bus'>, cfg: v1
       if (name === '') throw new ProtoFieldError(`${field}.name`, 'must not be empty');
       checkDatasetPath(access, name, `${field}.name`);
       if (!path && !KNOWN_DATASETS.includes(name)) {
-        throw new DatasetConfigNotFoundError(`${field}.name`, `unknown dataset "${name}": use fashion-mnist, mice-protein, idx:DIR, csv:FILE or npy:DIR`);
+        throw new DatasetConfigNotFoundError(`${field}.name`, `unknown dataset "${name}": use fashion-mnist, mice-protein, cifar10, svhn, idx:DIR, csv:FILE, npy:DIR, cifar10:DIR or svhn:DIR`);
       }
       return;
     }

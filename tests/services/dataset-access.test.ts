@@ -37,6 +37,13 @@ describe('dataset access', () => {
     expect(() => checkDatasetPath(a, `csv:${root}/../../etc/passwd`, 'f')).toThrow(/not under/);
     expect(() => checkDatasetPath(a, `csv:${root}/escape/passwd`, 'f')).toThrow(/not under/);
     expect(() => checkDatasetPath(a, 'csv:x.csv', 'f')).toThrow(/must be absolute/);
+    // The image-dataset paths are gated alike (their names alone are not paths).
+    for (const p of ['cifar10:', 'svhn:']) {
+      expect(() => checkDatasetPath(a, `${p}${root}`, 'f')).not.toThrow();
+      expect(() => checkDatasetPath(a, `${p}/etc`, 'f')).toThrow(/not under/);
+      expect(() => checkDatasetPath(access({}), `${p}${root}`, 'f')).toThrow(/server-side dataset paths are off/);
+    }
+    expect(() => checkDatasetPath(access({}), 'cifar10', 'f')).not.toThrow();
     expect(() => checkDatasetPath(access({ UAE_ALLOW_DATASET_PATHS: 'true' }, root), `idx:${root}`, 'f')).not.toThrow();
     expect(() => checkDatasetPath(access({ UAE_ALLOW_DATASET_PATHS: 'true' }), `idx:${root}`, 'f')).toThrow(/no dataset roots/);
     expect(env.safeParse({ UAE_DATASET_ROOTS: 'relative/dir' }).success).toBe(false);
