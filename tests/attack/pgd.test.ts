@@ -19,6 +19,8 @@ import {
   type AttackConfigInput,
   type AttackModel,
 } from '../../libs/attack/index.js';
+import { attackConfigToProto, v1 } from '../../libs/proto/index.js';
+import { parseAttackConfig } from '../../services/attack-optimizer/handlers.js';
 import { tinyAutoencoder, uniformSamples } from './helpers.js';
 
 const d = 8;
@@ -64,6 +66,28 @@ describe('config', () => {
     expect(() => attackConfig({ method: 'pgd', stepSize: -1 })).toThrow(/stepSize/);
     expect(() => attackConfig({ method: 'minmax', stepSize: 0.1 })).toThrow(/stepSize/);
     expect(() => attackConfig({ method: 'fgsm', stepSize: 0.1 })).toThrow(/stepSize/);
+  });
+});
+
+describe('AttackService mapping (uae.v1.AttackConfig)', () => {
+  it('maps ATTACK_METHOD_PGD / FGSM and step_size both ways', () => {
+    const pgd = parseAttackConfig(v1.AttackConfig.fromPartial({ method: v1.AttackMethod.ATTACK_METHOD_PGD, epsilon: 0.1, iterations: 7, stepSize: 0.02 }), 'config');
+    expect(pgd).toMatchObject({ method: 'pgd', epsilon: 0.1, iterations: 7, stepSize: 0.02 });
+    expect(parseAttackConfig(attackConfigToProto(pgd), 'config')).toEqual(pgd);
+    const fgsm = parseAttackConfig(v1.AttackConfig.fromPartial({ method: v1.AttackMethod.ATTACK_METHOD_FGSM, epsilon: 0.2 }), 'config');
+    expect(fgsm).toMatchObject({ method: 'fgsm', epsilon: 0.2 });
+    expect(fgsm.stepSize).toBeUndefined();
+    expect(attackConfigToProto(fgsm).method).toBe(v1.AttackMethod.ATTACK_METHOD_FGSM);
+  });
+
+  it.each([
+    [{ epsilon: 0 }, 'config.epsilon'],
+    [{ epsilon: 1.5 }, 'config.epsilon'],
+    [{ stepSize: 0 }, 'config.step_size'],
+    [{ stepSize: -0.1 }, 'config.step_size'],
+  ])('rejects %j naming %s (INVALID_ARGUMENT)', (over, field) => {
+    const bad = v1.AttackConfig.fromPartial({ method: v1.AttackMethod.ATTACK_METHOD_PGD, epsilon: 0.1, ...over });
+    expect(() => parseAttackConfig(bad, 'config')).toThrow(expect.objectContaining({ name: 'ProtoFieldError', field }));
   });
 });
 
