@@ -19,6 +19,7 @@ import {
   type AttackConfigInput,
   type AttackModel,
 } from '../../libs/attack/index.js';
+import { parseRunConfig } from '../../libs/augment/index.js';
 import { attackConfigToProto, v1 } from '../../libs/proto/index.js';
 import { parseAttackConfig } from '../../services/attack-optimizer/handlers.js';
 import { tinyAutoencoder, uniformSamples } from './helpers.js';
@@ -66,6 +67,13 @@ describe('config', () => {
     expect(() => attackConfig({ method: 'pgd', stepSize: -1 })).toThrow(/stepSize/);
     expect(() => attackConfig({ method: 'minmax', stepSize: 0.1 })).toThrow(/stepSize/);
     expect(() => attackConfig({ method: 'fgsm', stepSize: 0.1 })).toThrow(/stepSize/);
+  });
+
+  it('is refused by the pipeline run document (its arms need a similarity term)', () => {
+    for (const method of ['pgd', 'fgsm']) {
+      expect(() => parseRunConfig({ dataset: 'mice-protein', model: 'dense-ae', attack: { method } })).toThrow(/attack\.method: PGD and FGSM have no similarity term/);
+    }
+    expect(parseRunConfig({ dataset: 'mice-protein', model: 'dense-ae', attack: { method: 'penalty' } }).attack.method).toBe('penalty');
   });
 });
 

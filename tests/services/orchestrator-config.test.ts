@@ -88,6 +88,8 @@ describe('orchestrator: pipeline config (study fields)', () => {
       [{ methods: [M(K.AUGMENTATION_METHOD_KIND_REPEAT, { update: v1.DeltaUpdate.DELTA_UPDATE_ADAM })] }, /^config\.methods\[0\]\.update: /],
       [{ methods: [M(K.AUGMENTATION_METHOD_KIND_MINE, { update: 9 as v1.DeltaUpdate })] }, /^config\.methods\[0\]\.update: unknown enum value 9/],
       [{ attack: { update: 9 as v1.DeltaUpdate } }, /^config\.attack\.update: /],
+      [{ attack: { method: v1.AttackMethod.ATTACK_METHOD_PGD } }, /^config\.attack\.method: PGD and FGSM have no similarity term/],
+      [{ attack: { method: v1.AttackMethod.ATTACK_METHOD_FGSM } }, /^config\.attack\.method: PGD and FGSM have no similarity term/],
     ];
     for (const [o, re] of cases) expect(fieldOf(o), JSON.stringify(o)).toMatch(re);
     // Image arms are fine where the data are images (or not known before loading).
