@@ -8,13 +8,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '../../libs/tensor/index.js';
 import { loadIdxImages } from '../../libs/data/index.js';
-import { createAutoencoder, createClassifier, trainAutoencoder, trainClassifier, type Autoencoder, type Classifier } from '../../libs/models/index.js';
+import { createAutoencoder, createClassifier, toArtifacts, trainAutoencoder, trainClassifier, type Autoencoder, type Classifier } from '../../libs/models/index.js';
 import {
   AttackCancelledError,
   attackConfig,
   initialPerturbation,
   pgdStepSize,
   runAttack,
+  runAttackParallel,
   signAttackChunk,
   type AttackConfigInput,
   type AttackModel,
@@ -204,6 +205,23 @@ describe('invariants', () => {
       expect(Array.from(r.xAdv)).not.toEqual(Array.from(c[i]!.xAdv));
     });
   });
+
+  it('gives worker threads (runAttackParallel) the in-process answers', async () => {
+    const ae = createAutoencoder('dense-ae', [D], { seed: 2, hidden: 8 });
+    try {
+      const ids = [4, 9, 2];
+      const cfg = recon({ method: 'pgd', epsilon: 0.1, iterations: 4, seed: 2 });
+      const local = await runAttack(ae, { data: data.slice(0, 3 * D), inputShape: [D], sampleIds: ids }, cfg, { chunkSize: 3 });
+      const parallel = await runAttackParallel({ kind: 'autoencoder', artifacts: await toArtifacts(ae) }, { data: data.slice(0, 3 * D), inputShape: [D], sampleIds: ids }, cfg, { workers: 2, chunkSize: 1 });
+      expect(parallel.map((r) => r.sampleId)).toEqual(ids);
+      parallel.forEach((r, i) => {
+        expect(Array.from(r.xAdv).map((v) => v.toFixed(5))).toEqual(Array.from(local[i]!.xAdv).map((v) => v.toFixed(5)));
+        expect(r.success).toBe(local[i]!.success);
+      });
+    } finally {
+      ae.dispose();
+    }
+  }, 120_000);
 
   it('reports MINE similarity as NaN (no MINE training in PGD)', async () => {
     const [r] = await runAttack(tiny, { data: data.slice(0, D), inputShape: [D] }, attackConfig({ method: 'pgd', epsilon: 0.1, iterations: 2, similarity: { kind: 'mine', mine: { sampler: 'random' } } }));
