@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadDataset } from '../libs/data/index.js';
 import { flattenFor, type ModelDataset } from '../libs/augment/index.js';
 import { AUTOENCODER_KINDS, type AutoencoderKind, type CreateAutoencoderOptions } from '../libs/models/index.js';
-import { attackConfig, mineStepsOf, type AttackConfigInput } from '../libs/attack/index.js';
+import { attackConfig, mineStepsOf, type AttackConfig, type AttackConfigInput } from '../libs/attack/index.js';
 import { forFlag } from './conventions.js';
 
 export const int = (name: string) => (v: string) => {
@@ -15,6 +15,20 @@ export const int = (name: string) => (v: string) => {
 export const positive = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return n;
+};
+
+/** A positive integer (counts that must be ≥ 1). */
+export const atLeastOne = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be an integer ≥ 1`);
+  return n;
+};
+
+/** In (0, 1]: the L∞ radius of δ on [0, 1] data. */
+export const unitRadius = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError(`${name} must be in (0, 1]`);
   return n;
 };
 
@@ -90,6 +104,8 @@ export function modelOptionsFrom(o: { hidden?: number; k?: number; latent?: numb
   };
 }
 
+const ATTACK_METHODS = ['minmax', 'penalty', 'pgd', 'fgsm'] as const satisfies readonly AttackConfig['method'][];
+
 /** The attack's defaults, from its schema (libs/attack/config.ts): the help texts quote them, the schema applies them. */
 const ATTACK_DEFAULTS = attackConfig();
 
@@ -110,7 +126,11 @@ export function addAttackOptions(cmd: Command): Command {
         'fixed',
       ]),
     )
-    .addOption(new Option('--attack-method <m>', `MinMax (Algorithm 1) or the penalty baseline (default ${d.method})`).choices(['minmax', 'penalty']))
+    .addOption(
+      new Option('--attack-method <m>', `MinMax (Algorithm 1), the penalty baseline, or the similarity-free baselines L∞ PGD (Madry et al.) and FGSM (default ${d.method})`).choices([
+        ...ATTACK_METHODS,
+      ]),
+    )
     .addOption(
       new Option('--criterion <kind>', `success criterion f(x′) ≤ 0 (docs/algorithms.md, criteria): reconstruction (x′ reconstructs x as well as x does) or loss (the model's own training loss, L(x′) ≤ L(x); docs/models.md) (default ${d.criterion.kind})`).choices([
         'reconstruction',
@@ -119,7 +139,7 @@ export function addAttackOptions(cmd: Command): Command {
     )
     .option('--kappa <κ>', `attack confidence margin κ ≥ 0 (default ${d.criterion.kappa})`, nonNegative('--kappa'))
     .option('--alpha <α>', `step size on δ (default ${d.alpha})`, positive('--alpha'))
-    .option('--epsilon <ε>', `L∞ bound on δ (default ${d.epsilon} = none)`, positive('--epsilon'))
+    .option('--epsilon <ε>', `L∞ bound on δ, in (0, 1] (default ${d.epsilon} = none; pgd/fgsm: the ball's radius)`, unitRadius('--epsilon'))
     .option('--workers <n>', 'worker threads (default: one per core on CPU backends)', int('--workers'));
 }
 
@@ -128,7 +148,9 @@ export interface AttackOptions {
   mineSteps?: number;
   mineDraws?: string;
   mineProjection?: 'redraw' | 'fixed';
-  attackMethod?: 'minmax' | 'penalty';
+  attackMethod?: AttackConfig['method'];
+  /** `uae attack`: PGD's α (pgd only). */
+  stepSize?: number;
   criterion?: 'reconstruction' | 'loss';
   kappa?: number;
   alpha?: number;
@@ -147,6 +169,7 @@ export function attackInputFrom(o: AttackOptions): AttackConfigInput {
       mineSteps: o.mineSteps,
       alpha: o.alpha,
       epsilon: o.epsilon,
+      stepSize: o.stepSize,
       criterion:
         o.criterion === undefined && o.kappa === undefined
           ? undefined

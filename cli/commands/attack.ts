@@ -19,11 +19,11 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { initBackend } from '../../libs/tensor/index.js';
 import { encodeNpz, npyFloat32, readNpy, sourceRows, type DatasetSplit } from '../../libs/data/index.js';
 import { loadAutoencoder } from '../../libs/models/index.js';
-import { attackConfig, type SampleResult } from '../../libs/attack/index.js';
+import { attackConfig, attackSteps, isSignBaseline, pgdStepSize, type SampleResult } from '../../libs/attack/index.js';
 import { generateUaes, sampleBundle, setDistances, similarityFor, stackAdversarial } from '../../libs/augment/index.js';
 import { attackSuccessRate, summarize, type FeatureModel } from '../../libs/eval/index.js';
 import { progressSink } from '../progress.js';
-import { addAttackOptions, addDataOptions, addOutputOptions, addRunOptions, attackInputFrom, int, loadDatasetFor } from '../options.js';
+import { addAttackOptions, addDataOptions, addOutputOptions, addRunOptions, atLeastOne, attackInputFrom, int, loadDatasetFor, positive } from '../options.js';
 import { INTERRUPTED_EXIT_CODE, interruptScope } from '../interrupt.js';
 import { prepareOutDir } from '../out-dir.js';
 import { RunStatus } from '../run-status.js';
@@ -34,7 +34,7 @@ import { featureModelFor } from '../feature-model.js';
 
 export function attackCommand(): Command {
   const cmd = new Command('attack')
-    .description('generate UAEs (MinMax, Algorithm 1) for every sample against a saved autoencoder')
+    .description('generate UAEs (MinMax, Algorithm 1; or the PGD/FGSM baselines) for every sample against a saved autoencoder')
     .requiredOption('--model-dir <dir>', 'a model written by `uae train` or `uae pipeline` (models/<name>)')
     .requiredOption('--out <dir>', 'output directory (new or empty; see --resume, --force)')
     .option('--x <file>', 'attack the rows of this .npy instead of a dataset split')
@@ -43,6 +43,11 @@ export function attackCommand(): Command {
   addDataOptions(cmd, false);
   addAttackOptions(cmd);
   cmd
+    // The baselines' usual spelling: --method, --steps and --step-size (the same
+    // config fields as --attack-method and --iterations; defaults in libs/attack/config.ts).
+    .addOption(new Option('--method <m>', 'the same as --attack-method: minmax, penalty, pgd (L∞ PGD, random start) or fgsm').choices(['minmax', 'penalty', 'pgd', 'fgsm']))
+    .option('--steps <N>', "PGD's steps: the same as --iterations", atLeastOne('--steps'))
+    .option('--step-size <α>', "PGD's step size α (default 2.5·ε/steps)", positive('--step-size'))
     .option('--seed <n>', 'seed', int('--seed'), 0)
     .option('--fid', "FID and KID (× 100) of x′ against the dataset's training split (with --x: its clean rows), on a classifier trained on the dataset (saved to OUT/feature-model)")
     .option('--feature-model <dir>', 'with --fid: the feature network of an earlier run (its feature-model/ folder) instead of training one');
@@ -50,6 +55,11 @@ export function attackCommand(): Command {
   addOutputOptions(cmd);
   return cmd.action(async (o) => {
     if (!o.x === !o.dataset) throw new InvalidArgumentError('give exactly one of --dataset and --x');
+    if (o.method !== undefined && o.attackMethod !== undefined && o.method !== o.attackMethod) throw new InvalidArgumentError(`--method ${o.method} and --attack-method ${o.attackMethod} disagree; give one`);
+    if (o.steps !== undefined && o.iterations !== undefined && o.steps !== o.iterations) throw new InvalidArgumentError(`--steps ${o.steps} and --iterations ${o.iterations} disagree; give one`);
+    o.attackMethod ??= o.method;
+    o.iterations ??= o.steps;
+    if (o.stepSize !== undefined && o.attackMethod !== 'pgd') throw new InvalidArgumentError('--step-size applies to --method pgd only');
     if (o.featureModel && !o.fid) throw new InvalidArgumentError('--feature-model needs --fid');
     if (o.fid && o.x && !o.featureModel) throw new InvalidArgumentError('--fid with --x needs --feature-model DIR (there are no labels to train a feature network on)');
     const progress = progressSink({ quiet: Boolean(o.quiet || o.json) });
@@ -93,7 +103,7 @@ export function attackCommand(): Command {
       const doneIds = new Set(earlier.map((r) => r.sampleId));
       const rest = Array.from({ length: n }, (_, i) => i).filter((i) => !doneIds.has(i));
       progress.log(
-        `backend ${info.name}; attacking ${rest.length} samples of [${ae.inputShape.join('×')}] with ${config.similarity.kind}, T=${config.iterations}${earlier.length > 0 ? ` (${earlier.length} of ${n} kept from the interrupted run)` : ''}`,
+        `backend ${info.name}; attacking ${rest.length} samples of [${ae.inputShape.join('×')}] with ${isSignBaseline(config) ? `${config.method} (ε=${config.epsilon}, α=${pgdStepSize(config)}), similarity ${config.similarity.kind}` : config.similarity.kind}, T=${attackSteps(config)}${earlier.length > 0 ? ` (${earlier.length} of ${n} kept from the interrupted run)` : ''}`,
       );
       const finished: SampleResult[] = [...earlier];
       const header = (done: number) => ({ partial: done < n, samples: n, done, similarity: config.similarity.kind, backend: info.name, ...identity });

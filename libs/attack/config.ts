@@ -27,15 +27,21 @@ export type CriterionConfig = z.infer<typeof CriterionSchema>;
 
 export const AttackConfigSchema = z
   .object({
-    /** MinMax (Algorithm 1) or the penalty baseline with binary search over c (§4). */
-    method: z.enum(['minmax', 'penalty']).default('minmax'),
+    /**
+     * MinMax (Algorithm 1), the penalty baseline with binary search over c
+     * (§4), or the gradient-sign baselines without a similarity term (ours,
+     * beyond the paper; libs/attack/pgd.ts): `pgd` is Madry et al.'s L∞ PGD
+     * with a random start (`iterations` steps of `stepSize` within `epsilon`),
+     * `fgsm` Goodfellow et al.'s single step of size `epsilon` from x.
+     */
+    method: z.enum(['minmax', 'penalty', 'pgd', 'fgsm']).default('minmax'),
     criterion: CriterionSchema.default({ kind: 'reconstruction', kappa: 0 }),
     similarity: SimilaritySchema.default({ kind: 'mine', mine: MineConfigSchema.parse({}) }),
-    /** T, attack iterations (penalty: total over all search steps). */
+    /** T, attack iterations: steps on δ (penalty: total over all search steps; pgd: its steps; fgsm: ignored, one step). */
     iterations: z.number().int().min(1).max(100_000).default(40),
-    /** L∞ bound on δ; 1 = no effective bound (the paper's recommendation for MINE attacks). */
+    /** L∞ bound on δ; 1 = no effective bound (the paper's recommendation for MINE attacks). pgd/fgsm: the ball's radius (and FGSM's step). */
     epsilon: z.number().gt(0).max(1).default(1),
-    /** Step size of the step on δ. */
+    /** Step size of the step on δ (minmax, penalty; pgd has stepSize). */
     alpha: z.number().gt(0).max(100).default(0.01),
     /**
      * The δ update of step 1: `gradient` is the paper's plain step δ − α∇ (the
@@ -57,6 +63,13 @@ export const AttackConfigSchema = z
      * variable); `uniform-eps` is U(−ε, ε), which the reference text names.
      */
     init: z.enum(['glorot', 'uniform-eps']).default('glorot'),
+    /**
+     * PGD's α, the size of each sign step. Unset: 2.5·ε/iterations, the usual
+     * rule for Madry et al.'s PGD (the steps together cover 2.5ε, so an iterate
+     * can cross the ball from any random start and still move along its
+     * boundary). Only pgd.
+     */
+    stepSize: z.number().gt(0).max(100).optional(),
     /** Penalty baseline: S binary-search steps of T/S iterations each. */
     searchSteps: z.number().int().min(1).max(100).default(4),
     /** Record MI, f and c at every iteration. */
@@ -64,6 +77,9 @@ export const AttackConfigSchema = z
     seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   })
   .superRefine((c, ctx) => {
+    if (c.stepSize !== undefined && c.method !== 'pgd') {
+      ctx.addIssue({ code: 'custom', path: ['stepSize'], message: `only applies to the pgd method (this is ${c.method}; minmax and penalty step by alpha, fgsm by epsilon)` });
+    }
     if (c.method === 'penalty' && c.iterations < c.searchSteps) {
       ctx.addIssue({ code: 'custom', path: ['iterations'], message: `must be ≥ searchSteps (${c.searchSteps}) for the penalty method` });
     }
@@ -74,6 +90,22 @@ export type AttackConfigInput = z.input<typeof AttackConfigSchema>;
 
 export function attackConfig(input: AttackConfigInput = {}): AttackConfig {
   return AttackConfigSchema.parse(input);
+}
+
+/** The gradient-sign baselines (libs/attack/pgd.ts): no similarity term, no c. */
+export function isSignBaseline(c: Pick<AttackConfig, 'method'>): boolean {
+  return c.method === 'pgd' || c.method === 'fgsm';
+}
+
+/** Steps on δ the attack runs: FGSM's one, else `iterations`. */
+export function attackSteps(c: Pick<AttackConfig, 'method' | 'iterations'>): number {
+  return c.method === 'fgsm' ? 1 : c.iterations;
+}
+
+/** PGD's step size α: the configured one, else Madry et al.'s 2.5·ε/steps; FGSM's is ε. */
+export function pgdStepSize(c: Pick<AttackConfig, 'method' | 'iterations' | 'epsilon' | 'stepSize'>): number {
+  if (c.method === 'fgsm') return c.epsilon;
+  return c.stepSize ?? (2.5 * c.epsilon) / c.iterations;
 }
 
 export function isSupervised(c: AttackConfig): boolean {

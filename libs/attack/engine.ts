@@ -6,8 +6,9 @@
  */
 import { backendInfo, tf, throwIfDeviceFaulted, type BackendInfo } from '../tensor/index.js';
 import { largestPerSampleBytes } from '../mine/index.js';
-import { type AttackConfig, isSupervised } from './config.js';
+import { type AttackConfig, attackSteps, isSignBaseline, isSupervised } from './config.js';
 import { attackChunk, AttackCancelledError } from './minmax.js';
+import { signAttackChunk } from './pgd.js';
 import type { AttackModel } from './model.js';
 import type { SampleResult } from './result.js';
 
@@ -77,7 +78,8 @@ export function chunkSizeFor(
 ): number {
   const wanted = Math.max(1, Math.floor(requested ?? device.preferredChunk));
   const maxBindingBytes = device.maxBindingBytes;
-  if (maxBindingBytes === undefined || config.similarity.kind !== 'mine') return wanted;
+  // PGD and FGSM build no MINE networks.
+  if (maxBindingBytes === undefined || config.similarity.kind !== 'mine' || isSignBaseline(config)) return wanted;
   const perSample = largestPerSampleBytes(config.similarity.mine, inputShape);
   const fits = Math.floor(maxBindingBytes / perSample);
   if (fits < 1) {
@@ -143,11 +145,11 @@ export async function runAttack(model: AttackModel, input: AttackInput, config: 
       const now = performance.now();
       if (!opts.onProgress || now - lastReport < PROGRESS_INTERVAL_MS) return;
       lastReport = now;
-      const fraction = (start + ((end - start) * iteration) / config.iterations) / n;
+      const fraction = (start + ((end - start) * iteration) / attackSteps(config)) / n;
       opts.onProgress(progressOf(start, n, succeeded, fraction, started), []);
     };
     try {
-      const chunk = await attackChunk(
+      const chunk = await (isSignBaseline(config) ? signAttackChunk : attackChunk)(
         model,
         { x, sampleIds: ids.slice(start, end), labels: input.labels?.subarray(start, end) },
         config,

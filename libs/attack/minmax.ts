@@ -85,14 +85,15 @@ export function initialPerturbation(
   return out;
 }
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Proj: ‖δ‖∞ ≤ ε and x + δ ∈ [0, 1]. */
-function project(x: tf.Tensor, delta: tf.Tensor, epsilon: number): tf.Tensor {
+export function project(x: tf.Tensor, delta: tf.Tensor, epsilon: number): tf.Tensor {
   return tf.tidy(() => tf.sub(tf.clipByValue(tf.add(x, tf.clipByValue(delta, -epsilon, epsilon)), 0, 1), x));
 }
 
-function adversarial(x: tf.Tensor, delta: tf.Tensor): tf.Tensor {
+/** x′ = clip(x + δ, 0, 1). */
+export function adversarial(x: tf.Tensor, delta: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.clipByValue(tf.add(x, delta), 0, 1));
 }
 
@@ -260,6 +261,7 @@ class PenaltyC implements CPolicy {
  * iteration's tensors are freed before the next.
  */
 export async function attackChunk(model: AttackModel, input: ChunkInput, config: AttackConfig, hooks: ChunkHooks = {}): Promise<SampleResult[]> {
+  if (config.method !== 'minmax' && config.method !== 'penalty') throw new Error(`attackChunk runs minmax or penalty; ${config.method} runs in signAttackChunk (libs/attack/pgd.ts)`);
   const B = input.sampleIds.length;
   if (input.x.shape[0] !== B) throw new Error(`chunk has ${input.x.shape[0]} samples but ${B} sample ids`);
   const inputShape = input.x.shape.slice(1);

@@ -5,7 +5,7 @@ export interface IterationTrace {
   similarity: number[];
   /** f of the iterate (≤ 0: success). */
   f: number[];
-  /** c after the iteration's update. */
+  /** c after the iteration's update (NaN for pgd and fgsm). */
   c: number[];
 }
 
@@ -20,7 +20,7 @@ export interface SampleResult {
   similarity: number;
   /** f of the returned x′. */
   f: number;
-  /** c at the end of the attack. */
+  /** c at the end of the attack; NaN for pgd and fgsm (no c). */
   finalC: number;
   /** Iterations run (T unless cancelled). */
   iterations: number;

@@ -151,6 +151,10 @@ function resolveStudyAttack(model: AutoencoderKind, input: Record<string, unknow
     fail(['seed'], "the study's seeds seed every attack; set seeds instead");
     return undefined;
   }
+  if (input['method'] === 'pgd' || input['method'] === 'fgsm') {
+    fail(['method'], 'PGD and FGSM have no similarity term; the arms (mine, l2, cosine) need minmax or penalty (use `uae attack --method pgd`)');
+    return undefined;
+  }
   const similarity = input['similarity'] as { kind?: unknown } | undefined;
   if (similarity !== undefined && similarity?.kind !== 'mine') {
     fail(['similarity', 'kind'], 'must be "mine": the arms (methods) choose L2 or cosine; only the MINE settings belong here');

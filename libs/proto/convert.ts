@@ -48,7 +48,12 @@ const MINE_PROJECTIONS: Table<MineConfig['projection']> = {
   [pb.MineProjection.MINE_PROJECTION_REDRAW_EXPLICIT]: 'redraw-explicit',
   [pb.MineProjection.MINE_PROJECTION_FIXED]: 'fixed',
 };
-const ATTACK_METHODS: Table<AttackConfig['method']> = { [pb.AttackMethod.ATTACK_METHOD_MINMAX]: 'minmax', [pb.AttackMethod.ATTACK_METHOD_PENALTY]: 'penalty' };
+const ATTACK_METHODS: Table<AttackConfig['method']> = {
+  [pb.AttackMethod.ATTACK_METHOD_MINMAX]: 'minmax',
+  [pb.AttackMethod.ATTACK_METHOD_PENALTY]: 'penalty',
+  [pb.AttackMethod.ATTACK_METHOD_PGD]: 'pgd',
+  [pb.AttackMethod.ATTACK_METHOD_FGSM]: 'fgsm',
+};
 const DELTA_INITS: Table<AttackConfig['init']> = { [pb.DeltaInit.DELTA_INIT_GLOROT]: 'glorot', [pb.DeltaInit.DELTA_INIT_UNIFORM_EPS]: 'uniform-eps' };
 const DELTA_UPDATES: Table<AttackConfig['update']> = {
   [pb.DeltaUpdate.DELTA_UPDATE_GRADIENT]: 'gradient',
@@ -167,6 +172,7 @@ export function attackConfigFromProto(a: pb.AttackConfig | undefined, field = 'c
     trace: a.trace,
     seed: a.seed,
     update: fromEnum(`${field}.update`, a.update, DELTA_UPDATES),
+    stepSize: a.stepSize,
   });
 }
 
@@ -187,6 +193,7 @@ export function attackConfigToProto(a: AttackConfig): pb.AttackConfig {
     trace: a.trace,
     seed: a.seed,
     update: toEnum(a.update, DELTA_UPDATES),
+    stepSize: a.stepSize,
   };
 }
 

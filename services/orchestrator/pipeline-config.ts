@@ -143,6 +143,9 @@ export function resolvePipelineConfig(c: v1.PipelineConfig | undefined, opts: { 
 
   // The attack: library input (the seed and, per arm, the similarity are the pipeline's).
   const { seed: _ignored, ...attack } = attackConfigFromProto(c.attack, 'config.attack') as AttackConfigInput & { seed?: number };
+  if (attack.method === 'pgd' || attack.method === 'fgsm') {
+    throw new ProtoFieldError('config.attack.method', 'PGD and FGSM have no similarity term; the arms (mine, l2, cosine) need minmax or penalty');
+  }
   if (c.attack?.criterion?.kind?.$case === 'cw') throw new ProtoFieldError('config.attack.criterion.cw', 'supervised attacks do not apply to autoencoder pipelines');
   try {
     attackConfig({ ...attack, seed });

@@ -92,6 +92,8 @@ describe('orchestrator: pipeline config (study fields)', () => {
       [{ rounds: 0 }, /^config\.rounds: must be an integer 1–100 .*got 0/],
       [{ rounds: 1.5 }, /^config\.rounds: must be an integer 1–100 .*got 1\.5/],
       [{ rounds: 101 }, /^config\.rounds: /],
+      [{ attack: { method: v1.AttackMethod.ATTACK_METHOD_PGD } }, /^config\.attack\.method: PGD and FGSM have no similarity term/],
+      [{ attack: { method: v1.AttackMethod.ATTACK_METHOD_FGSM } }, /^config\.attack\.method: PGD and FGSM have no similarity term/],
     ];
     for (const [o, re] of cases) expect(fieldOf(o), JSON.stringify(o)).toMatch(re);
     // Unset and 1 are one round (the field left out, as the run document does); more are kept.

@@ -244,6 +244,14 @@ export enum AttackMethod {
   ATTACK_METHOD_MINMAX = 1,
   /** ATTACK_METHOD_PENALTY - Penalty baseline with binary search over c (search_steps steps of iterations/search_steps). */
   ATTACK_METHOD_PENALTY = 2,
+  /**
+   * ATTACK_METHOD_PGD - L∞ PGD with a random start U(−ε, ε) (Madry et al.): `iterations` sign steps
+   * of `step_size` on the criterion alone, projected to the ε-ball and [0, 1];
+   * no similarity term, no MINE training (beyond the paper).
+   */
+  ATTACK_METHOD_PGD = 3,
+  /** ATTACK_METHOD_FGSM - FGSM (Goodfellow et al.): one sign step of size ε from x (beyond the paper). */
+  ATTACK_METHOD_FGSM = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -258,6 +266,12 @@ export function attackMethodFromJSON(object: any): AttackMethod {
     case 2:
     case "ATTACK_METHOD_PENALTY":
       return AttackMethod.ATTACK_METHOD_PENALTY;
+    case 3:
+    case "ATTACK_METHOD_PGD":
+      return AttackMethod.ATTACK_METHOD_PGD;
+    case 4:
+    case "ATTACK_METHOD_FGSM":
+      return AttackMethod.ATTACK_METHOD_FGSM;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -273,6 +287,10 @@ export function attackMethodToJSON(object: AttackMethod): string {
       return "ATTACK_METHOD_MINMAX";
     case AttackMethod.ATTACK_METHOD_PENALTY:
       return "ATTACK_METHOD_PENALTY";
+    case AttackMethod.ATTACK_METHOD_PGD:
+      return "ATTACK_METHOD_PGD";
+    case AttackMethod.ATTACK_METHOD_FGSM:
+      return "ATTACK_METHOD_FGSM";
     case AttackMethod.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -868,9 +886,9 @@ export interface AttackConfig {
   similarity?:
     | SimilarityConfig
     | undefined;
-  /** T, attack iterations, 1–100 000 (penalty: total over all search steps, ≥ search_steps). 0/unset: 40. */
+  /** T, attack iterations, 1–100 000 (penalty: total over all search steps, ≥ search_steps; PGD: its steps; FGSM: ignored). 0/unset: 40. */
   iterations: number;
-  /** L∞ bound on δ, in (0, 1]; 1 = no effective bound. Unset: 1. */
+  /** L∞ bound on δ, in (0, 1]; 1 = no effective bound (PGD/FGSM: the ball's radius). Unset: 1. */
   epsilon?:
     | number
     | undefined;
@@ -900,6 +918,8 @@ export interface AttackConfig {
   seed: number;
   /** The δ update rule. Unset: GRADIENT (the paper's). */
   update: DeltaUpdate;
+  /** PGD only: the size α of each sign step, in (0, 100]. Unset: 2.5·epsilon/iterations. */
+  stepSize?: number | undefined;
 }
 
 /**
@@ -3160,6 +3180,7 @@ function createBaseAttackConfig(): AttackConfig {
     trace: false,
     seed: 0,
     update: 0,
+    stepSize: undefined,
   };
 }
 
@@ -3206,6 +3227,9 @@ export const AttackConfig: MessageFns<AttackConfig> = {
     }
     if (message.update !== 0) {
       writer.uint32(112).int32(message.update);
+    }
+    if (message.stepSize !== undefined) {
+      writer.uint32(121).double(message.stepSize);
     }
     return writer;
   },
@@ -3335,6 +3359,14 @@ export const AttackConfig: MessageFns<AttackConfig> = {
             message.update = reader.int32() as any;
             continue;
           }
+          case 15: {
+            if (tag !== 121) {
+              break;
+            }
+
+            message.stepSize = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3371,6 +3403,11 @@ export const AttackConfig: MessageFns<AttackConfig> = {
       trace: isSet(object.trace) ? globalThis.Boolean(object.trace) : false,
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
       update: isSet(object.update) ? deltaUpdateFromJSON(object.update) : 0,
+      stepSize: isSet(object.stepSize)
+        ? globalThis.Number(object.stepSize)
+        : isSet(object.step_size)
+        ? globalThis.Number(object.step_size)
+        : undefined,
     };
   },
 
@@ -3418,6 +3455,9 @@ export const AttackConfig: MessageFns<AttackConfig> = {
     if (message.update !== 0) {
       obj.update = deltaUpdateToJSON(message.update);
     }
+    if (message.stepSize !== undefined) {
+      obj.stepSize = floatToJson(message.stepSize);
+    }
     return obj;
   },
 
@@ -3444,6 +3484,7 @@ export const AttackConfig: MessageFns<AttackConfig> = {
     message.trace = object.trace ?? false;
     message.seed = object.seed ?? 0;
     message.update = object.update ?? 0;
+    message.stepSize = object.stepSize ?? undefined;
     return message;
   },
 };
