@@ -52,6 +52,14 @@ function demoteHeadings(md: string): string {
   return md.replace(/^(#{1,5}) /gm, '#$1 ');
 }
 
+/** How one cell was computed: by which commit, over which wall-clock span (its status.json). */
+export interface CellProvenance {
+  id: string;
+  commit?: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
 export interface StudyDocInput {
   title: string;
   /** The study.md text. */
@@ -65,6 +73,20 @@ export interface StudyDocInput {
   seconds: number;
   /** The file's current text, if it exists. */
   existing?: string;
+  cells?: CellProvenance[];
+}
+
+function minutes(c: CellProvenance): string {
+  if (!c.startedAt || !c.finishedAt) return '';
+  const m = (Date.parse(c.finishedAt) - Date.parse(c.startedAt)) / 60_000;
+  return Number.isFinite(m) ? `, ${m.toFixed(0)} min` : '';
+}
+
+/** One line per cell: who computed it and how long it took (a --resume run computes nothing itself). */
+function provenance(cells: readonly CellProvenance[]): string[] {
+  if (cells.length === 0) return [];
+  const line = cells.map((c) => `\`${c.id}\` (${c.commit ? c.commit.slice(0, 10) : 'commit unknown'}, ${c.startedAt?.slice(0, 16).replace('T', ' ') ?? '?'} UTC${minutes(c)})`).join('; ');
+  return [`Cells computed by: ${line}.`, ''];
 }
 
 export function studyDocText(input: StudyDocInput): string {
@@ -83,6 +105,7 @@ export function studyDocText(input: StudyDocInput): string {
       `(the cores may have been shared with other work: compare ratios and verdicts, not seconds). This invocation took ${Math.round(input.seconds)} s` +
       ' (with `--resume`, only the cells it did not find finished ran).',
     '',
+    ...provenance(input.cells ?? []),
     demoteHeadings(input.studyMd).trimEnd(),
     '',
     END_MARKER,

@@ -220,7 +220,13 @@ export function studyCommand(): Command {
       const existing = existsSync(doc) ? await readFile(doc, 'utf8') : undefined;
       const studyMd = await readFile(join(out, 'study.md'), 'utf8');
       const finished = new Date().toISOString();
-      await writeAtomic(doc, studyDocText({ title: 'Results', studyMd, args: process.argv.slice(2), machine: machineInfo(), finished, seconds: (performance.now() - started) / 1000, existing }));
+      const cells = await Promise.all(
+        study.cells.map(async (c) => {
+          const st = await readRunStatus(cellDir(out, c.id)).catch(() => undefined);
+          return { id: c.id, commit: recorded.get(c.id)?.tool?.commit, startedAt: st?.started_at, finishedAt: st?.updated_at };
+        }),
+      );
+      await writeAtomic(doc, studyDocText({ title: 'Results', studyMd, args: process.argv.slice(2), machine: machineInfo(), finished, seconds: (performance.now() - started) / 1000, existing, cells }));
       progress.log(`wrote ${doc} (the part above its end marker; the rest kept)`);
     }
     await status.finish('complete');

@@ -29,6 +29,11 @@ describe('studyDocText', () => {
     expect(text.endsWith(`${END_MARKER}\n`)).toBe(true);
   });
 
+  it('says which commit computed each cell and how long it took', () => {
+    const text = studyDocText({ ...base, cells: [{ id: 'c', commit: 'f16f228b55dc8748', startedAt: '2026-12-03T10:11:11.342Z', finishedAt: '2026-12-03T10:29:28.061Z' }, { id: 'd' }] });
+    expect(text).toContain('Cells computed by: `c` (f16f228b55, 2026-12-03 10:11 UTC, 18 min); `d` (commit unknown, ? UTC).');
+  });
+
   it('keeps everything below the marker, and all of a file that has none', () => {
     const hand = '## Analysis\n\nWhat it means.\n';
     const once = studyDocText({ ...base, existing: hand });
