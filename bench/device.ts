@@ -18,13 +18,9 @@ import { backendInfo, tf, type BackendInfo } from '../libs/tensor/index.js';
 import { createAutoencoder, trainAutoencoder, type Autoencoder } from '../libs/models/index.js';
 import { attackConfig, chunkSizeFor, runAttack } from '../libs/attack/index.js';
 import { mineConfig } from '../libs/mine/index.js';
-import { attackRunFlops, attackStepFlops, convAeForwardFlops, mineStepFlops } from './flops.js';
+import { convAeConvSamplerRunFlops, PAPER_MINE_STEPS, PAPER_T } from './flops.js';
 
 export const DEVICE_BATCHES = [1, 8, 32, 64, 128];
-const PAPER_T = 40;
-const PAPER_MINE_STEPS = 20;
-/** The conv sampler's draws per sample: the conv AE's 16 first-layer feature maps (as `npm run bench`). */
-const CONV_DRAWS = 16;
 
 export interface DeviceBenchOptions {
   /** Samples per stacked chunk, one timed run each (default DEVICE_BATCHES). */
@@ -146,10 +142,8 @@ export async function runDeviceBench(opts: DeviceBenchOptions): Promise<DeviceBe
 
   const ae = await benchAutoencoder(opts.images);
   const mine = mineConfig({ sampler: 'conv' });
-  const step = mineStepFlops([28, 28, 1], CONV_DRAWS, mine);
-  const attackStep = attackStepFlops([28, 28, 1], CONV_DRAWS, mine, convAeForwardFlops(28, 28, 1), convAeForwardFlops(28, 28, 1) / 5);
-  const flopsPerSample = attackRunFlops(iterations, mineSteps, step, attackStep);
-  const paperFlopsPerSample = attackRunFlops(PAPER_T, PAPER_MINE_STEPS, step, attackStep);
+  const flopsPerSample = convAeConvSamplerRunFlops(iterations, mineSteps, mine);
+  const paperFlopsPerSample = convAeConvSamplerRunFlops(PAPER_T, PAPER_MINE_STEPS, mine);
   const config = attackConfig({ iterations, mineSteps, similarity: { kind: 'mine', mine } });
   const warmConfig = attackConfig({ iterations: 1, mineSteps: 1, similarity: { kind: 'mine', mine } });
 

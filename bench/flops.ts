@@ -71,3 +71,20 @@ export function convAeForwardFlops(h: number, w: number, c: number): number {
 export function denseAeForwardFlops(d: number, hidden: number): number {
   return 2 * d * hidden * 2;
 }
+
+/** The paper's attack settings (Section 4.1): T = 40 iterations, 20 MINE steps each. */
+export const PAPER_T = 40;
+export const PAPER_MINE_STEPS = 20;
+/** The conv sampler's draws per sample on the zoo's conv AE: its 16 first-layer feature maps. */
+export const CONV_AE_DRAWS = 16;
+
+/**
+ * Per sample for a MinMax run on the 28×28×1 conv AE with the conv sampler:
+ * T iterations of nMine MINE steps (the sampler's cost: one first-conv pass, a fifth of the AE's forward).
+ */
+export function convAeConvSamplerRunFlops(iterations: number, nMine: number, cfg: MineConfig): number {
+  const forward = convAeForwardFlops(28, 28, 1);
+  const step = mineStepFlops([28, 28, 1], CONV_AE_DRAWS, cfg);
+  const attackStep = attackStepFlops([28, 28, 1], CONV_AE_DRAWS, cfg, forward, forward / 5);
+  return attackRunFlops(iterations, nMine, step, attackStep);
+}

@@ -31,12 +31,12 @@ import { loadIdxImages } from '../libs/data/index.js';
 import { createAutoencoder, toArtifacts, trainAutoencoder, type Autoencoder } from '../libs/models/index.js';
 import { AttackPool, attackConfig, runAttackParallel, type AttackConfigInput } from '../libs/attack/index.js';
 import { mineConfig } from '../libs/mine/index.js';
-import { attackRunFlops, attackStepFlops, convAeForwardFlops, denseAeForwardFlops, mineStepFlops } from './flops.js';
+import { attackRunFlops, attackStepFlops, convAeConvSamplerRunFlops, convAeForwardFlops, denseAeForwardFlops, mineStepFlops, PAPER_MINE_STEPS, PAPER_T } from './flops.js';
 import { stepBreakdown, type StepBreakdown } from './breakdown.js';
 import { runReference, type ReferenceRun } from './reference.js';
 import { setFusedDenseStep } from '../libs/tensor/index.js';
 import { boxTable } from '../cli/tables.js';
-import { DEVICE_BATCHES, runDeviceBench, type DeviceBenchResult } from './device.js';
+import { DEVICE_BATCHES, matmulGflopsAsync, runDeviceBench, type DeviceBenchResult } from './device.js';
 
 const program = new Command()
   .option('--data-dir <dir>', 'Fashion-MNIST IDX directory (default: UAE_DATA_DIR or the bundled test slice)')
@@ -77,8 +77,6 @@ function parseCount(v: string, flag: string): number {
   return n;
 }
 
-const PAPER_T = 40;
-const PAPER_MINE_STEPS = 20;
 /** Stored figure (2026-11-25, another run): the PyTorch port at T = 40, 2 threads. Prefer --reference (same run). */
 const REFERENCE_SECONDS_PER_SAMPLE_2_THREADS_STORED = 55;
 
@@ -108,23 +106,6 @@ function trainImages(dir: string): string {
     if (existsSync(join(dir, name))) return join(dir, name);
   }
   throw new Error(`no train-images-idx3-ubyte[.gz] in ${dir}`);
-}
-
-/** Best-of-several 1024² matMul rate of the active backend. */
-function matmulGflops(): number {
-  const n = 1024;
-  const a = tf.randomNormal([n, n], 0, 1, 'float32', 1);
-  const b = tf.randomNormal([n, n], 0, 1, 'float32', 2);
-  let best = Infinity;
-  for (let i = 0; i < 6; i++) {
-    const t0 = performance.now();
-    const c = tf.matMul(a, b);
-    c.dataSync();
-    best = Math.min(best, performance.now() - t0);
-    c.dispose();
-  }
-  tf.dispose([a, b]);
-  return (2 * n ** 3) / (best / 1000) / 1e9;
 }
 
 async function attackRun(
@@ -182,7 +163,7 @@ async function main(): Promise<void> {
   console.log(`backend ${info.name} (${info.provider}); data ${dir}`);
   const imgs = await loadIdxImages(trainImages(dir), { limit: 2000 });
   if (opts.device || info.name === 'webgpu' || info.gpu) return deviceMain(imgs.data, dir);
-  const gflopsPeak = matmulGflops();
+  const gflopsPeak = await matmulGflopsAsync(1024);
   console.log(`matMul 1024²: ${gflopsPeak.toFixed(1)} GFLOPS`);
 
   const runs: Run[] = [];
@@ -197,10 +178,8 @@ async function main(): Promise<void> {
 
   // Conv AE, conv sampler, paper defaults (T reduced).
   const mineConv = mineConfig({ sampler: 'conv' });
-  const convStep = mineStepFlops([28, 28, 1], 16, mineConv);
-  const convAttackStep = attackStepFlops([28, 28, 1], 16, mineConv, convAeForwardFlops(28, 28, 1), convAeForwardFlops(28, 28, 1) / 5);
-  const convFlops = attackRunFlops(iterations, mineSteps, convStep, convAttackStep);
-  const convPaperFlops = attackRunFlops(PAPER_T, PAPER_MINE_STEPS, convStep, convAttackStep);
+  const convFlops = convAeConvSamplerRunFlops(iterations, mineSteps, mineConv);
+  const convPaperFlops = convAeConvSamplerRunFlops(PAPER_T, PAPER_MINE_STEPS, mineConv);
   for (const workers of [1, 2]) {
     const run = await attackRun(`conv-ae conv-sampler`, conv, convData, [28, 28, 1], workers, { iterations, mineSteps }, convFlops, convPaperFlops);
     runs.push(run);

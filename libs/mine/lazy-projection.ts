@@ -60,7 +60,8 @@ export function lazyProjectPair(x: tf.Tensor, xAdv: tf.Tensor, rngs: readonly Rn
   // Orthonormal basis of span(x, x′) by Gram–Schmidt: u₁ = x/‖x‖ (none when
   // x = 0), u₂ = the unit part of x′ orthogonal to u₁ (none when dependent).
   const nx = tf.norm(xf, 'euclidean', 1, true);
-  const u1 = unitWhere(xf, nx, tf.cast(tf.greater(nx, TINY), 'float32'));
+  const keep1 = tf.cast(tf.greater(nx, TINY), 'float32');
+  const u1 = unitWhere(xf, nx, keep1);
   const a1 = normals(rngs, n, std);
   const a2 = normals(rngs, n, std);
   const project = tf.customGrad(((xa: tf.Tensor, save: (tensors: tf.Tensor[]) => void) => {
@@ -89,5 +90,5 @@ export function lazyProjectPair(x: tf.Tensor, xAdv: tf.Tensor, rngs: readonly Rn
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as (xa: tf.Tensor) => tf.Tensor2D;
   // X = ⟨x, u₁⟩ a₁ = ‖x‖ a₁ (x has no u₂ part).
-  return { X: tf.mul(tf.mul(nx, tf.cast(tf.greater(nx, TINY), 'float32')), a1) as tf.Tensor2D, Y: project(xAdv) };
+  return { X: tf.mul(tf.mul(nx, keep1), a1) as tf.Tensor2D, Y: project(xAdv) };
 }
