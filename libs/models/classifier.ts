@@ -1,8 +1,9 @@
 /**
- * A small MLP classifier: the downstream-accuracy probe of the augmentation
- * pipeline (on latent codes or selected features, the paper's Sections 4.4–4.5) and a
- * target for supervised (Carlini–Wagner) attacks. Its layers model outputs
- * logits; training minimises softmax cross-entropy with Adam.
+ * Classifiers: a small MLP (the downstream-accuracy probe of the augmentation
+ * pipeline, on latent codes or selected features, the paper's Sections 4.4–4.5)
+ * and the conv classifiers of the MINE/CW literature (Section 4.3, Table 3) —
+ * both targets of supervised (Carlini–Wagner, PGD) attacks. Their layers model
+ * outputs logits; training minimises softmax cross-entropy with Adam.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../tensor/index.js';
@@ -10,15 +11,34 @@ import { kernelInitializer, ModelInputError } from './autoencoders.js';
 import { trainModel } from './train.js';
 import type { TrainOptions, TrainResult } from './types.js';
 
+export type ClassifierKind = 'mlp-classifier' | 'cnn-classifier';
+export const CLASSIFIER_KINDS: readonly ClassifierKind[] = ['mlp-classifier', 'cnn-classifier'];
+
+/**
+ * The conv classifiers' two layouts (Carlini & Wagner's MNIST and CIFAR
+ * models, without dropout): 3×3 valid convs `convs[0]`, `convs[0]`, 2×2 max-pool,
+ * `convs[1]`, `convs[1]`, 2×2 max-pool, two ReLU dense layers of `dense` units, logits.
+ */
+export const CNN_ARCHITECTURES = {
+  mnist: { convs: [32, 64], dense: 200 },
+  cifar: { convs: [64, 128], dense: 256 },
+} as const;
+export type CnnArchitecture = keyof typeof CNN_ARCHITECTURES;
+
 export interface ClassifierOptions {
-  /** Hidden width (one ReLU layer); 0 for a linear (logistic-regression) probe. Default 128. */
+  /** Default mlp-classifier. */
+  kind?: ClassifierKind;
+  /** mlp-classifier: hidden width (one ReLU layer); 0 for a linear (logistic-regression) probe. Default 128. */
   hidden?: number;
+  /** cnn-classifier: the layout; default `cifar` for 3-channel inputs, else `mnist`. */
+  architecture?: CnnArchitecture;
   seed?: number;
   learningRate?: number;
 }
 
 export class Classifier {
-  readonly kind = 'mlp-classifier' as const;
+  /** cnn-classifier: the first conv layer's output incl. its ReLU [B,H',W',F] (the MINE conv sampler's features). */
+  readonly firstConv?: (x: tf.Tensor4D) => tf.Tensor4D;
   private disposed = false;
 
   constructor(
@@ -26,7 +46,15 @@ export class Classifier {
     readonly classes: number,
     readonly model: tfl.LayersModel,
     private readonly optimizer: tf.Optimizer,
-  ) {}
+    readonly kind: ClassifierKind = 'mlp-classifier',
+  ) {
+    if (!CLASSIFIER_KINDS.includes(kind)) throw new Error(`unknown classifier kind "${kind}"`);
+    if (kind === 'cnn-classifier') {
+      const conv1 = model.layers[0]!;
+      if (conv1.getClassName() !== 'Conv2D') throw new Error(`cnn-classifier: first layer is ${conv1.getClassName()}, not Conv2D`);
+      this.firstConv = (x: tf.Tensor4D): tf.Tensor4D => tf.tidy(() => conv1.apply(x) as tf.Tensor4D);
+    }
+  }
 
   /** Logits [B, classes], differentiable (inference behaviour). */
   logits(x: tf.Tensor): tf.Tensor2D {
@@ -90,6 +118,9 @@ export class Classifier {
 
 export function createClassifier(inputShape: number[], classes: number, opts: ClassifierOptions = {}): Classifier {
   if (!Number.isInteger(classes) || classes < 2) throw new Error(`classes must be an integer ≥ 2, got ${classes}`);
+  const kind = opts.kind ?? 'mlp-classifier';
+  if (kind === 'cnn-classifier') return compileClassifier(buildCnnClassifier(inputShape, classes, opts), inputShape, classes, opts.learningRate, kind);
+  if (!CLASSIFIER_KINDS.includes(kind)) throw new ModelInputError(`unknown classifier kind "${kind}" (one of ${CLASSIFIER_KINDS.join(', ')})`, 'kind');
   const hidden = opts.hidden ?? 128;
   const init = (layer: number) => kernelInitializer(opts.seed, layer);
   const layers: tfl.layers.Layer[] = [];
@@ -107,14 +138,44 @@ export function createClassifier(inputShape: number[], classes: number, opts: Cl
   return compileClassifier(tfl.sequential({ layers }), inputShape, classes, opts.learningRate);
 }
 
+/** The conv classifier's layers (CNN_ARCHITECTURES) for [H, W, C] images. */
+export function buildCnnClassifier(inputShape: number[], classes: number, opts: ClassifierOptions = {}): tfl.Sequential {
+  if (inputShape.length !== 3) throw new ModelInputError(`cnn-classifier needs image inputs [H, W, C], got [${inputShape.join(', ')}]`, 'inputShape');
+  const architecture = opts.architecture ?? (inputShape[2] === 3 ? 'cifar' : 'mnist');
+  const arch = CNN_ARCHITECTURES[architecture];
+  if (!arch) throw new ModelInputError(`unknown cnn architecture "${architecture}" (one of ${Object.keys(CNN_ARCHITECTURES).join(', ')})`, 'architecture');
+  // Two valid 3×3 convs and a 2×2 pool per stage: each stage maps s → ⌊(s − 4)/2⌋.
+  const smallest = Math.min(inputShape[0]!, inputShape[1]!);
+  if (Math.floor((Math.floor((smallest - 4) / 2) - 4) / 2) < 1) throw new ModelInputError(`cnn-classifier needs images of at least 16×16, got ${inputShape[0]}×${inputShape[1]}`, 'inputShape');
+  let layer = 0;
+  const init = () => kernelInitializer(opts.seed, layer++);
+  const conv = (filters: number, first = false) =>
+    tfl.layers.conv2d({ filters, kernelSize: 3, activation: 'relu', kernelInitializer: init(), ...(first ? { inputShape } : {}) });
+  const [c1, c2] = arch.convs;
+  return tfl.sequential({
+    layers: [
+      conv(c1, true),
+      conv(c1),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      conv(c2),
+      conv(c2),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: arch.dense, activation: 'relu', kernelInitializer: init() }),
+      tfl.layers.dense({ units: arch.dense, activation: 'relu', kernelInitializer: init() }),
+      tfl.layers.dense({ units: classes, kernelInitializer: init() }),
+    ],
+  });
+}
+
 /** Wraps a layers model that outputs logits (built above, or loaded: io.ts loadClassifier), compiled with softmax cross-entropy and Adam. */
-export function compileClassifier(model: tfl.LayersModel, inputShape: number[], classes: number, learningRate = 1e-3): Classifier {
+export function compileClassifier(model: tfl.LayersModel, inputShape: number[], classes: number, learningRate = 1e-3, kind: ClassifierKind = 'mlp-classifier'): Classifier {
   const optimizer = tf.train.adam(learningRate);
   model.compile({
     optimizer,
     loss: (yTrue: tf.Tensor, logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, logits),
   });
-  return new Classifier(inputShape, classes, model, optimizer);
+  return new Classifier(inputShape, classes, model, optimizer, kind);
 }
 
 /** Trains on (x [N, ...inputShape], integer labels in [0, classes)). */

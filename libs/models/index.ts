@@ -42,5 +42,16 @@ export {
   WEIGHTS_BIN,
   DISCRIMINATOR_DIR,
 } from './io.js';
-export { Classifier, createClassifier, compileClassifier, trainClassifier, type ClassifierOptions } from './classifier.js';
+export {
+  Classifier,
+  createClassifier,
+  compileClassifier,
+  buildCnnClassifier,
+  trainClassifier,
+  CLASSIFIER_KINDS,
+  CNN_ARCHITECTURES,
+  type ClassifierKind,
+  type CnnArchitecture,
+  type ClassifierOptions,
+} from './classifier.js';
 export { trainModel, trainLoop, evaluateModelLoss, modelWeights, type BatchStep, type SplitEvaluator, type WeightKeeper } from './train.js';

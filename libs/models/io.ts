@@ -22,7 +22,7 @@ import { wrapAutoencoder } from './zoo.js';
 import type { Autoencoder, AutoencoderArtifacts, AutoencoderKind, CreateAutoencoderOptions, LayersModelArtifacts } from './types.js';
 import { AUTOENCODER_KINDS } from './types.js';
 import { readModelFiles, writeModelFiles } from './file-handler.js';
-import { compileClassifier, type Classifier } from './classifier.js';
+import { CLASSIFIER_KINDS, compileClassifier, type Classifier, type ClassifierKind } from './classifier.js';
 
 export { MODEL_JSON, WEIGHTS_BIN } from './file-handler.js';
 
@@ -181,10 +181,10 @@ export async function saveClassifier(clf: Classifier, dir: string, info: Record<
 export async function loadClassifier(dir: string): Promise<{ classifier: Classifier; info: Record<string, unknown> }> {
   const { metadata, artifacts } = await readLayersModel(dir);
   const meta = (metadata as { uae?: Partial<ClassifierMetadata> } | undefined)?.uae;
-  if (meta?.kind !== 'mlp-classifier') {
-    throw new Error(`${dir}: not a saved classifier (userDefinedMetadata.uae.kind is ${JSON.stringify(meta?.kind)}, not "mlp-classifier")`);
+  if (!meta || !CLASSIFIER_KINDS.includes(meta.kind as ClassifierKind)) {
+    throw new Error(`${dir}: not a saved classifier (userDefinedMetadata.uae.kind is ${JSON.stringify(meta?.kind)}, not one of ${CLASSIFIER_KINDS.join(', ')})`);
   }
   if (!Array.isArray(meta.inputShape) || !Number.isInteger(meta.classes)) throw new Error(`${dir}: classifier metadata lacks inputShape or classes`);
   const model = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
-  return { classifier: compileClassifier(model, meta.inputShape, meta.classes!), info: meta.info ?? {} };
+  return { classifier: compileClassifier(model, meta.inputShape, meta.classes!, undefined, meta.kind!), info: meta.info ?? {} };
 }

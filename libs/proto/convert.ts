@@ -255,7 +255,7 @@ export function sampleResultFromProto(r: pb.SampleResult, field = 'result'): Sam
 }
 
 /** Model kinds as the libraries and metrics.json name them. */
-export type ModelKindName = 'dense-ae' | 'conv-ae' | 'sparse-ae' | 'adversarial-ae' | 'concrete-ae' | 'mlp-classifier';
+export type ModelKindName = 'dense-ae' | 'conv-ae' | 'sparse-ae' | 'adversarial-ae' | 'concrete-ae' | 'mlp-classifier' | 'cnn-classifier';
 const MODEL_KINDS: Table<ModelKindName> = {
   [pb.ModelKind.MODEL_KIND_DENSE_AE]: 'dense-ae',
   [pb.ModelKind.MODEL_KIND_CONV_AE]: 'conv-ae',
@@ -263,6 +263,7 @@ const MODEL_KINDS: Table<ModelKindName> = {
   [pb.ModelKind.MODEL_KIND_ADVERSARIAL_AE]: 'adversarial-ae',
   [pb.ModelKind.MODEL_KIND_CONCRETE_AE]: 'concrete-ae',
   [pb.ModelKind.MODEL_KIND_MLP_CLASSIFIER]: 'mlp-classifier',
+  [pb.ModelKind.MODEL_KIND_CNN_CLASSIFIER]: 'cnn-classifier',
 };
 
 /** MODEL_KIND_CONV_AE → "conv-ae"; unspecified or unknown values are rejected (the kind is required). */

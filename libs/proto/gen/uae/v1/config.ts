@@ -85,6 +85,11 @@ export enum ModelKind {
   MODEL_KIND_CONCRETE_AE = 5,
   /** MODEL_KIND_MLP_CLASSIFIER - MLP classifier (logits; softmax cross-entropy; Adam): target of supervised (cw) attacks. */
   MODEL_KIND_MLP_CLASSIFIER = 6,
+  /**
+   * MODEL_KIND_CNN_CLASSIFIER - Conv classifier (Carlini–Wagner's MNIST layout for 1-channel images, CIFAR layout for 3 channels); logits; Adam.
+   * Its first conv layer feeds per-sample MINE's conv sampler.
+   */
+  MODEL_KIND_CNN_CLASSIFIER = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -111,6 +116,9 @@ export function modelKindFromJSON(object: any): ModelKind {
     case 6:
     case "MODEL_KIND_MLP_CLASSIFIER":
       return ModelKind.MODEL_KIND_MLP_CLASSIFIER;
+    case 7:
+    case "MODEL_KIND_CNN_CLASSIFIER":
+      return ModelKind.MODEL_KIND_CNN_CLASSIFIER;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -134,6 +142,8 @@ export function modelKindToJSON(object: ModelKind): string {
       return "MODEL_KIND_CONCRETE_AE";
     case ModelKind.MODEL_KIND_MLP_CLASSIFIER:
       return "MODEL_KIND_MLP_CLASSIFIER";
+    case ModelKind.MODEL_KIND_CNN_CLASSIFIER:
+      return "MODEL_KIND_CNN_CLASSIFIER";
     case ModelKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
