@@ -183,7 +183,7 @@ export async function trainClassifier(clf: Classifier, x: tf.Tensor, labels: Int
   if (labels.length !== x.shape[0]) throw new Error(`${x.shape[0]} samples but ${labels.length} labels`);
   const bad = labels.findIndex((l) => !(l >= 0 && l < clf.classes));
   if (bad >= 0) throw new Error(`label ${labels[bad]} at row ${bad} is outside [0, ${clf.classes})`);
-  const y = tf.oneHot(tf.tensor1d(labels, 'int32'), clf.classes).toFloat();
+  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), clf.classes).toFloat());
   try {
     return await trainModel(clf.model, x, y, opts);
   } finally {

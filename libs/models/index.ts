@@ -55,3 +55,10 @@ export {
   type ClassifierOptions,
 } from './classifier.js';
 export { trainModel, trainLoop, evaluateModelLoss, modelWeights, type BatchStep, type SplitEvaluator, type WeightKeeper } from './train.js';
+export {
+  trainClassifierAdversarially,
+  adversarialTrainingConfig,
+  pgdExamples,
+  ADVERSARIAL_TRAINING_STEPS,
+  type AdversarialTrainingOptions,
+} from './adversarial-training.js';
