@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadDataset } from '../libs/data/index.js';
 import { flattenFor, type ModelDataset } from '../libs/augment/index.js';
-import { AUTOENCODER_KINDS, type AutoencoderKind, type CreateAutoencoderOptions } from '../libs/models/index.js';
+import { AUTOENCODER_KINDS, CLASSIFIER_KINDS, type AutoencoderKind, type ClassifierKind, type CreateAutoencoderOptions } from '../libs/models/index.js';
 import { attackConfig, mineStepsOf, type AttackConfig, type AttackConfigInput } from '../libs/attack/index.js';
 import { forFlag } from './conventions.js';
 
@@ -45,10 +45,19 @@ export function checkModelKind(kind: string): AutoencoderKind {
   return kind as AutoencoderKind;
 }
 
+/** `uae train --model`: an autoencoder or a classifier kind. */
+export function checkTrainKind(kind: string): AutoencoderKind | ClassifierKind {
+  if ((CLASSIFIER_KINDS as readonly string[]).includes(kind)) return kind as ClassifierKind;
+  if (!(AUTOENCODER_KINDS as readonly string[]).includes(kind)) {
+    throw new InvalidArgumentError(`--model must be one of ${[...AUTOENCODER_KINDS, ...CLASSIFIER_KINDS].join(', ')}; got "${kind}"`);
+  }
+  return kind as AutoencoderKind;
+}
+
 /** --dataset and the subset options. */
 export function addDataOptions(cmd: Command, required = true): Command {
   const spec = '--dataset <spec>';
-  const help = 'fashion-mnist, mice-protein, cifar10, svhn, idx:DIR, csv:FILE, npy:DIR, cifar10:DIR or svhn:DIR';
+  const help = 'fashion-mnist, mnist, mice-protein, cifar10, svhn, idx:DIR, csv:FILE, npy:DIR, cifar10:DIR or svhn:DIR';
   (required ? cmd.requiredOption(spec, help) : cmd.option(spec, help));
   return cmd
     .option('--data-dir <dir>', 'where named image datasets live (else UAE_DATA_DIR, then /usr/share/datasets/…)')
@@ -66,8 +75,8 @@ export interface DataOptions {
   seed: number;
 }
 
-/** Loads the dataset as a model of `kind` sees it (flattenFor). */
-export async function loadDatasetFor(o: DataOptions, kind: AutoencoderKind | undefined): Promise<ModelDataset> {
+/** Loads the dataset as a model of `kind` sees it (flattenFor; a cnn-classifier, like conv-ae, keeps images [H, W, C]). */
+export async function loadDatasetFor(o: DataOptions, kind: AutoencoderKind | ClassifierKind | undefined): Promise<ModelDataset> {
   const ds = await forFlag('--dataset', o.dataset, () => loadDataset(o.dataset, {
     dataDir: o.dataDir,
     labelColumn: o.labelColumn,
@@ -75,13 +84,13 @@ export async function loadDatasetFor(o: DataOptions, kind: AutoencoderKind | und
     testSamples: o.testSamples,
     seed: o.seed,
   }));
-  return flattenFor(ds, kind);
+  return flattenFor(ds, kind === 'cnn-classifier' ? undefined : kind);
 }
 
 /** Architecture options (--hidden, --latent, --k). */
 export function addModelOptions(cmd: Command): Command {
   return cmd
-    .option('--hidden <n>', 'dense/sparse AE hidden width (default 128)', int('--hidden'))
+    .option('--hidden <n>', 'dense/sparse AE and mlp-classifier hidden width (default 128)', int('--hidden'))
     .option('--k <n>', 'concrete AE: features to select (default 50; Mice Protein 10)', int('--k'))
     .option('--latent <n>', 'adversarial AE: latent size (default 8)', int('--latent'))
     .option('--widths <list>', 'adversarial/concrete AE: hidden widths, e.g. 1000,1000', widthList);
@@ -112,10 +121,15 @@ const ATTACK_DEFAULTS = attackConfig();
 /**
  * The attack knobs shared by `uae attack` and `uae pipeline`. They have no
  * commander defaults: a flag not given stays undefined, so the attack schema
- * (or a --config document) supplies the value.
+ * (or a --config document) supplies the value. `supervised` (`uae attack`,
+ * whose --model-dir may be a classifier) adds the cw criterion and --target-class.
  */
-export function addAttackOptions(cmd: Command): Command {
+export function addAttackOptions(cmd: Command, opts: { supervised?: boolean } = {}): Command {
   const d = ATTACK_DEFAULTS;
+  const criteria = opts.supervised ? (['reconstruction', 'loss', 'cw'] as const) : (['reconstruction', 'loss'] as const);
+  if (opts.supervised) {
+    cmd.option('--target-class <N>', 'classifiers, cw criterion: a targeted attack, every sample to class N (samples of class N are skipped); default untargeted (away from the true label)', int('--target-class'));
+  }
   return cmd
     .option('--iterations <T>', `MinMax iterations (default ${d.iterations}, the paper's)`, int('--iterations'))
     .option('--mine-steps <n>', `MINE Adam steps per iteration (default ${mineStepsOf(d)}, the paper's)`, int('--mine-steps'))
@@ -132,10 +146,11 @@ export function addAttackOptions(cmd: Command): Command {
       ]),
     )
     .addOption(
-      new Option('--criterion <kind>', `success criterion f(x′) ≤ 0 (docs/algorithms.md, criteria): reconstruction (x′ reconstructs x as well as x does) or loss (the model's own training loss, L(x′) ≤ L(x); docs/models.md) (default ${d.criterion.kind})`).choices([
-        'reconstruction',
-        'loss',
-      ]),
+      new Option(
+        '--criterion <kind>',
+        `success criterion f(x′) ≤ 0 (docs/algorithms.md, criteria): reconstruction (x′ reconstructs x as well as x does) or loss (the model's own training loss, L(x′) ≤ L(x); docs/models.md)` +
+          (opts.supervised ? `; classifiers: cw (Carlini–Wagner margin on the logits) or loss (cross-entropy against the true labels) (default: ${d.criterion.kind} for autoencoders, cw for classifiers)` : ` (default ${d.criterion.kind})`),
+      ).choices([...criteria]),
     )
     .option('--kappa <κ>', `attack confidence margin κ ≥ 0 (default ${d.criterion.kappa})`, nonNegative('--kappa'))
     .option('--alpha <α>', `step size on δ (default ${d.alpha})`, positive('--alpha'))
@@ -151,15 +166,21 @@ export interface AttackOptions {
   attackMethod?: AttackConfig['method'];
   /** `uae attack`: PGD's α (pgd only). */
   stepSize?: number;
-  criterion?: 'reconstruction' | 'loss';
+  criterion?: 'reconstruction' | 'loss' | 'cw';
+  /** cw: a targeted attack to this class. */
+  targetClass?: number;
   kappa?: number;
   alpha?: number;
   epsilon?: number;
   workers?: number;
 }
 
-/** The attack flags given, as attack-config input (flags not given are left out). */
-export function attackInputFrom(o: AttackOptions): AttackConfigInput {
+/**
+ * The attack flags given, as attack-config input (flags not given are left
+ * out). `defaultCriterion` is the criterion when only --kappa or
+ * --target-class is given (reconstruction unless the caller says; cw for classifiers).
+ */
+export function attackInputFrom(o: AttackOptions, defaultCriterion: 'reconstruction' | 'cw' = 'reconstruction'): AttackConfigInput {
   const draws = o.mineDraws === undefined ? undefined : int('--mine-draws')(o.mineDraws);
   const random = draws !== undefined || o.mineProjection !== undefined;
   return Object.fromEntries(
@@ -171,9 +192,13 @@ export function attackInputFrom(o: AttackOptions): AttackConfigInput {
       epsilon: o.epsilon,
       stepSize: o.stepSize,
       criterion:
-        o.criterion === undefined && o.kappa === undefined
+        o.criterion === undefined && o.kappa === undefined && o.targetClass === undefined
           ? undefined
-          : { kind: o.criterion ?? ('reconstruction' as const), ...(o.kappa === undefined ? {} : { kappa: o.kappa }) },
+          : {
+              kind: o.criterion ?? defaultCriterion,
+              ...(o.kappa === undefined ? {} : { kappa: o.kappa }),
+              ...(o.targetClass === undefined ? {} : { targeted: true }),
+            },
       similarity: random
         ? { kind: 'mine' as const, mine: { sampler: 'random' as const, ...(draws ? { draws } : {}), ...(o.mineProjection ? { projection: o.mineProjection } : {}) } }
         : undefined,

@@ -2,7 +2,8 @@
  * Attack results on disk, in the layout of `uae attack`'s --out:
  * x-adv.npy (rows in sample-id order), success.npy, similarity.npy and
  * results.json (a header plus one record per sample: its id, success,
- * similarity, f, c, iterations and, when kept, the per-iteration trace).
+ * similarity, f, c, iterations, ‖x′ − x‖∞ and ‖x′ − x‖₂ (linf, l2) and, when
+ * kept, the per-iteration trace).
  * Used for a finished attack, for the samples an interrupted one finished
  * (`partial: true`), and read back by --resume. Every file is written
  * atomically; results.json last, so it never describes arrays not yet written.
@@ -60,6 +61,8 @@ export async function readSampleResults(dir: string, sampleSize: number): Promis
       finalC: num(r['finalC']),
       iterations: num(r['iterations']),
       bestIteration: num(r['bestIteration']),
+      ...(typeof r['linf'] === 'number' ? { linf: r['linf'] } : {}),
+      ...(typeof r['l2'] === 'number' ? { l2: r['l2'] } : {}),
       ...(trace ? { trace: { similarity: trace['similarity']!.map(num), f: trace['f']!.map(num), c: trace['c']!.map(num) } } : {}),
     };
   });

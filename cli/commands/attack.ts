@@ -1,9 +1,14 @@
 /**
  * `uae attack`: UAEs for every sample of a dataset split (or an .npy array)
- * against a saved autoencoder (Algorithm 1). Writes x′, per-sample success and
+ * against a saved autoencoder (Algorithm 1), or adversarial examples against a
+ * saved classifier (supervised: the cw criterion by default, untargeted away
+ * from the true label, or --target-class N; samples whose true class is N are
+ * skipped and counted in `skipped`). Writes x′, per-sample success and
  * similarity (MI for MINE) as .npy, all of them with the clean x, labels and
- * source rows as <similarity>.npz (docs/file-formats.md), per-sample details as
- * results.json; with --json prints { samples, seconds, samples_per_s, asr }.
+ * source rows as <similarity>.npz (docs/file-formats.md), per-sample details
+ * (with ‖x′ − x‖∞ and ‖x′ − x‖₂ as linf, l2) as results.json; with --json prints
+ * { samples, seconds, samples_per_s, asr, mi } (mi: the mean MINE similarity of
+ * the successful samples; null without MINE or successes), fid/kid with --fid.
  * `--fid` adds FID and KID × 100 of x′ against the dataset's training split
  * (with --x: against its clean rows) and the feature network's record.
  *
@@ -18,7 +23,6 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { initBackend } from '../../libs/tensor/index.js';
 import { encodeNpz, npyFloat32, readNpy, sourceRows, type DatasetSplit } from '../../libs/data/index.js';
-import { loadAutoencoder } from '../../libs/models/index.js';
 import { attackConfig, attackSteps, isSignBaseline, pgdStepSize, type SampleResult } from '../../libs/attack/index.js';
 import { generateUaes, sampleBundle, setDistances, similarityFor, stackAdversarial } from '../../libs/augment/index.js';
 import { attackSuccessRate, summarize, type FeatureModel } from '../../libs/eval/index.js';
@@ -30,24 +34,26 @@ import { RunStatus } from '../run-status.js';
 import { readSampleResults, writeSampleResults } from '../sample-results.js';
 import { writeAtomic } from '../atomic.js';
 import { forFlag } from '../conventions.js';
+import { loadModelDir } from '../model-dir.js';
 import { featureModelFor } from '../feature-model.js';
 
 export function attackCommand(): Command {
   const cmd = new Command('attack')
-    .description('generate UAEs (MinMax, Algorithm 1; or the PGD/FGSM baselines) for every sample against a saved autoencoder')
-    .requiredOption('--model-dir <dir>', 'a model written by `uae train` or `uae pipeline` (models/<name>)')
+    .description('generate UAEs (MinMax, Algorithm 1; or the PGD/FGSM baselines) for every sample against a saved autoencoder, or adversarial examples against a saved classifier')
+    .requiredOption('--model-dir <dir>', 'a model written by `uae train` (an autoencoder or a classifier) or `uae pipeline` (models/<name>)')
     .requiredOption('--out <dir>', 'output directory (new or empty; see --resume, --force)')
     .option('--x <file>', 'attack the rows of this .npy instead of a dataset split')
     .addOption(new Option('--split <split>', 'dataset split to attack').choices(['train', 'test']).default('train'))
     .addOption(new Option('--similarity <kind>', 'MINE (the paper), L2 (L2-UAE) or cosine').choices(['mine', 'l2', 'cosine']).default('mine'));
   addDataOptions(cmd, false);
-  addAttackOptions(cmd);
+  addAttackOptions(cmd, { supervised: true });
   cmd
     // The baselines' usual spelling: --method, --steps and --step-size (the same
     // config fields as --attack-method and --iterations; defaults in libs/attack/config.ts).
     .addOption(new Option('--method <m>', 'the same as --attack-method: minmax, penalty, pgd (L∞ PGD, random start) or fgsm').choices(['minmax', 'penalty', 'pgd', 'fgsm']))
     .option('--steps <N>', "PGD's steps: the same as --iterations", atLeastOne('--steps'))
     .option('--step-size <α>', "PGD's step size α (default 2.5·ε/steps)", positive('--step-size'))
+    .option('--mine-measure-steps <n>', 'pgd/fgsm with --similarity mine: Adam steps of the fresh MINE network that measures I(x, x′) of each returned x′ (default 100, at learning rate 1e-3; 0 = not measured)', int('--mine-measure-steps'))
     .option('--seed <n>', 'seed', int('--seed'), 0)
     .option('--fid', "FID and KID (× 100) of x′ against the dataset's training split (with --x: its clean rows), on a classifier trained on the dataset (saved to OUT/feature-model)")
     .option('--feature-model <dir>', 'with --fid: the feature network of an earlier run (its feature-model/ folder) instead of training one');
@@ -60,13 +66,28 @@ export function attackCommand(): Command {
     o.attackMethod ??= o.method;
     o.iterations ??= o.steps;
     if (o.stepSize !== undefined && o.attackMethod !== 'pgd') throw new InvalidArgumentError('--step-size applies to --method pgd only');
+    if (o.mineMeasureSteps !== undefined && !(o.attackMethod === 'pgd' || o.attackMethod === 'fgsm')) {
+      throw new InvalidArgumentError('--mine-measure-steps applies to --method pgd or fgsm only (MinMax and penalty train their MINE during the attack: --mine-steps)');
+    }
     if (o.featureModel && !o.fid) throw new InvalidArgumentError('--feature-model needs --fid');
     if (o.fid && o.x && !o.featureModel) throw new InvalidArgumentError('--fid with --x needs --feature-model DIR (there are no labels to train a feature network on)');
     const progress = progressSink({ quiet: Boolean(o.quiet || o.json) });
     const info = await initBackend();
-    const ae = await forFlag('--model-dir', o.modelDir, () => loadAutoencoder(o.modelDir));
+    const loaded = await loadModelDir(o.modelDir);
+    const ae = loaded.model;
+    const classifier = loaded.family === 'classifier' ? loaded.model : undefined;
     let featureModel: FeatureModel | undefined;
     try {
+      const criterion: 'reconstruction' | 'loss' | 'cw' = o.criterion ?? (classifier ? 'cw' : 'reconstruction');
+      if (classifier && criterion === 'reconstruction') {
+        throw new InvalidArgumentError(`--criterion reconstruction needs an autoencoder; ${o.modelDir} is a ${classifier.kind} (use cw or loss)`);
+      }
+      if (!classifier && criterion === 'cw') throw new InvalidArgumentError(`--criterion cw needs a classifier; ${o.modelDir} is a ${ae.kind} (use reconstruction or loss)`);
+      if (o.targetClass !== undefined) {
+        if (!classifier) throw new InvalidArgumentError(`--target-class applies to classifiers; ${o.modelDir} is a ${ae.kind}`);
+        if (criterion !== 'cw') throw new InvalidArgumentError(`--target-class needs --criterion cw (this is ${criterion})`);
+        if (o.targetClass >= classifier.classes) throw new InvalidArgumentError(`--target-class must be in [0, ${classifier.classes}) for this ${classifier.kind}; got ${o.targetClass}`);
+      }
       const d = ae.inputShape.reduce((a, b) => a * b, 1);
       let data: Float32Array;
       let split: DatasetSplit | undefined;
@@ -83,10 +104,50 @@ export function attackCommand(): Command {
         split = ds[o.split as 'train' | 'test'];
         data = split.x;
       }
+      // The source rows attacked, their true labels, and the criterion's labels (classifiers).
+      let index = sourceRows(split ?? { n: data.length / d });
+      let trueLabels = split?.labels;
+      let labels: Int32Array | undefined;
+      let skipped = 0;
+      if (classifier) {
+        if (o.targetClass !== undefined) {
+          if (trueLabels) {
+            // Already the target class: nothing to attack. Skipped (not attacked, not in ASR), and counted.
+            const keep = Array.from(trueLabels.keys()).filter((i) => trueLabels![i] !== o.targetClass);
+            skipped = trueLabels.length - keep.length;
+            const rows = new Float32Array(keep.length * d);
+            keep.forEach((i, k) => rows.set(data.subarray(i * d, (i + 1) * d), k * d));
+            data = rows;
+            index = Int32Array.from(keep, (i) => index[i]!);
+            trueLabels = Int32Array.from(keep, (i) => trueLabels![i]!);
+          }
+          labels = new Int32Array(data.length / d).fill(o.targetClass);
+        } else {
+          if (!trueLabels) {
+            throw new InvalidArgumentError(
+              o.x
+                ? `--x ${o.x} has no labels: the ${criterion} criterion needs the true class of each row; give --target-class N (targeted) or attack a --dataset split`
+                : `--dataset ${o.dataset} has no labels for the ${criterion} criterion`,
+            );
+          }
+          labels = trueLabels;
+        }
+      }
       const n = data.length / d;
-      const config = attackConfig({ ...attackInputFrom(o), similarity: similarityFor(o.similarity, ae, attackInputFrom(o).similarity), seed: o.seed });
+      const input = attackInputFrom(o, classifier ? 'cw' : 'reconstruction');
+      if (classifier && input.criterion === undefined) input.criterion = { kind: 'cw' };
+      const config = attackConfig({
+        ...input,
+        similarity: similarityFor(o.similarity, ae, input.similarity),
+        ...(o.mineMeasureSteps !== undefined ? { mineMeasure: { steps: o.mineMeasureSteps } } : {}),
+        seed: o.seed,
+      });
       // What the samples are: a resumed attack must be the same one.
-      const identity = { input_sha256: createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex'), config };
+      const identity = {
+        input_sha256: createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex'),
+        config,
+        ...(o.targetClass !== undefined ? { target_class: o.targetClass, skipped } : {}),
+      };
 
       await prepareOutDir(o.out, { command: 'attack', resume: o.resume, force: o.force });
       let earlier: SampleResult[] = [];
@@ -106,7 +167,7 @@ export function attackCommand(): Command {
         `backend ${info.name}; attacking ${rest.length} samples of [${ae.inputShape.join('×')}] with ${isSignBaseline(config) ? `${config.method} (ε=${config.epsilon}, α=${pgdStepSize(config)}), similarity ${config.similarity.kind}` : config.similarity.kind}, T=${attackSteps(config)}${earlier.length > 0 ? ` (${earlier.length} of ${n} kept from the interrupted run)` : ''}`,
       );
       const finished: SampleResult[] = [...earlier];
-      const header = (done: number) => ({ partial: done < n, samples: n, done, similarity: config.similarity.kind, backend: info.name, ...identity });
+      const header = (done: number) => ({ partial: done < n, samples: n, done, similarity: config.similarity.kind, model: ae.kind, backend: info.name, ...identity });
       const interrupt = interruptScope();
       const started = performance.now();
       try {
@@ -114,7 +175,8 @@ export function attackCommand(): Command {
           const rows = new Float32Array(rest.length * d);
           rest.forEach((row, k) => rows.set(data.subarray(row * d, (row + 1) * d), k * d));
           progress.start('attack', n);
-          await generateUaes(ae, { data: rows, inputShape: ae.inputShape, sampleIds: rest }, config, {
+          const restLabels = labels ? Int32Array.from(rest, (row) => labels![row]!) : undefined;
+          await generateUaes(ae, { data: rows, inputShape: ae.inputShape, sampleIds: rest, ...(restLabels ? { labels: restLabels } : {}) }, config, {
             workers: o.workers,
             signal: interrupt.signal,
             onProgress: (p, chunk) => {
@@ -148,8 +210,8 @@ export function attackCommand(): Command {
         x: data,
         xAdv,
         sampleShape: ae.inputShape,
-        index: sourceRows(split ?? { n }),
-        ...(split?.labels ? { labels: split.labels } : {}),
+        index,
+        ...(trueLabels ? { labels: trueLabels } : {}),
         attack: { results, similarity: config.similarity.kind },
       })));
       // FID/KID of x′ against the training data (the paper's Table 2).
@@ -163,20 +225,39 @@ export function attackCommand(): Command {
         seconds,
         samples_per_s: rest.length > 0 ? rest.length / seconds : 0,
         asr: attackSuccessRate(results),
+        mi: config.similarity.kind === 'mine' ? meanOf(results.filter((r) => r.success).map((r) => r.similarity)) : null,
         similarity_of_successes: summarize(results.filter((r) => r.success).map((r) => r.similarity)) ?? null,
         ...quality,
       };
       await writeSampleResults(o.out, results, ae.inputShape, { ...header(n), ...summary });
       await status.finish('complete');
       if (o.json) {
-        process.stdout.write(JSON.stringify({ samples: n, seconds, samples_per_s: summary.samples_per_s, asr: summary.asr, ...(quality ? { fid: quality.fid, kid: quality.kid } : {}) }) + '\n');
+        process.stdout.write(
+          JSON.stringify({
+            samples: n,
+            seconds,
+            samples_per_s: summary.samples_per_s,
+            asr: summary.asr,
+            mi: summary.mi,
+            ...(o.targetClass !== undefined ? { target_class: o.targetClass, skipped } : {}),
+            ...(quality ? { fid: quality.fid, kid: quality.kid } : {}),
+          }) + '\n',
+        );
       } else {
         const fid = quality ? `, FID ${quality.fid.toPrecision(4)}, KID×100 ${quality.kid.toPrecision(4)}` : '';
-        console.log(`${n} samples in ${seconds.toFixed(1)} s (${summary.samples_per_s.toFixed(3)} samples/s), ASR ${(summary.asr * 100).toFixed(1)}%${fid}; wrote ${o.out}/x-adv.npy, success.npy, similarity.npy, ${bundle}, results.json`);
+        const mi = summary.mi !== null ? `, MI of successes ${summary.mi.toFixed(4)}` : '';
+        const skip = skipped > 0 ? ` (${skipped} samples already of class ${o.targetClass} skipped)` : '';
+        console.log(`${n} samples${skip} in ${seconds.toFixed(1)} s (${summary.samples_per_s.toFixed(3)} samples/s), ASR ${(summary.asr * 100).toFixed(1)}%${mi}${fid}; wrote ${o.out}/x-adv.npy, success.npy, similarity.npy, ${bundle}, results.json`);
       }
     } finally {
       ae.dispose();
       featureModel?.classifier.dispose();
     }
   });
+}
+
+/** The mean of the finite values; null when there are none. */
+function meanOf(values: readonly number[]): number | null {
+  const finite = values.filter((v) => Number.isFinite(v));
+  return finite.length === 0 ? null : finite.reduce((a, b) => a + b, 0) / finite.length;
 }

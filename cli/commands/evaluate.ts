@@ -1,16 +1,19 @@
-/** `uae evaluate`: a saved model's test reconstruction error and downstream accuracy. */
+/**
+ * `uae evaluate`: a saved autoencoder's test reconstruction error and
+ * downstream accuracy; a saved classifier's accuracy on the test split.
+ */
 import { Command } from 'commander';
 import { initBackend } from '../../libs/tensor/index.js';
-import { loadAutoencoder } from '../../libs/models/index.js';
 import { downstreamAccuracy, reconstructionError } from '../../libs/eval/index.js';
 import { addDataOptions, int, loadDatasetFor } from '../options.js';
-import { forFlag } from '../conventions.js';
+import { classifierAccuracy, loadModelDir } from '../model-dir.js';
+import { InvalidArgumentError } from 'commander';
 import { progressSink } from '../progress.js';
 
 export function evaluateCommand(): Command {
   const cmd = new Command('evaluate')
-    .description("a saved model's test reconstruction error (MSE per element) and, for labelled data, downstream accuracy")
-    .requiredOption('--model-dir <dir>', 'a model written by `uae train` or `uae pipeline` (models/<name>)');
+    .description("a saved autoencoder's test reconstruction error (MSE per element) and, for labelled data, downstream accuracy; a saved classifier's test accuracy")
+    .requiredOption('--model-dir <dir>', 'a model written by `uae train` (an autoencoder or a classifier) or `uae pipeline` (models/<name>)');
   addDataOptions(cmd);
   cmd
     .option('--classifier-epochs <n>', 'downstream classifier epochs (0 = skip)', int('--classifier-epochs'), 50)
@@ -20,7 +23,24 @@ export function evaluateCommand(): Command {
   return cmd.action(async (o) => {
     const progress = progressSink({ quiet: Boolean(o.quiet || o.json) });
     const info = await initBackend();
-    const ae = await forFlag('--model-dir', o.modelDir, () => loadAutoencoder(o.modelDir));
+    const loaded = await loadModelDir(o.modelDir);
+    if (loaded.family === 'classifier') {
+      const clf = loaded.model;
+      try {
+        const ds = await loadDatasetFor(o, clf.kind);
+        if (!ds.test.labels) throw new InvalidArgumentError(`--dataset ${o.dataset} has no test labels to score the ${clf.kind} against`);
+        if (ds.inputShape.join() !== clf.inputShape.join()) throw new InvalidArgumentError(`--dataset ${o.dataset}: samples [${ds.inputShape.join(', ')}] are not the ${clf.kind}'s [${clf.inputShape.join(', ')}]`);
+        progress.log(`backend ${info.name}; ${clf.kind} on ${ds.name}: ${ds.test.n} test samples`);
+        const accuracy = await classifierAccuracy(clf, ds.test.x, ds.test.labels);
+        const result = { dataset: ds.name, model: clf.kind, backend: info.name, samples: ds.test.n, test_samples: ds.test.n, accuracy };
+        if (o.json) process.stdout.write(JSON.stringify(result) + '\n');
+        else console.log(`${clf.kind} on ${ds.name} (${ds.test.n} test samples): accuracy ${(accuracy * 100).toFixed(2)}%`);
+      } finally {
+        clf.dispose();
+      }
+      return;
+    }
+    const ae = loaded.model;
     try {
       const ds = await loadDatasetFor(o, ae.kind);
       progress.log(`backend ${info.name}; ${ae.kind} on ${ds.name}: ${ds.test.n} test samples${o.classifierEpochs > 0 && ds.train.labels ? `, downstream classifier ${o.classifierEpochs} epochs on ${ds.train.n} training samples` : ''}`);

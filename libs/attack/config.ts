@@ -70,6 +70,17 @@ export const AttackConfigSchema = z
      * boundary). Only pgd.
      */
     stepSize: z.number().gt(0).max(100).optional(),
+    /**
+     * pgd/fgsm with the MINE similarity: how the returned x′ is measured once
+     * the sign attack is done (libs/attack/pgd.ts) — a fresh per-sample MINE
+     * network (similarity.mine's sampler and sizes) trained `steps` Adam steps
+     * at `learningRate` on the fixed pair (x, x′). Unset: MINE_MEASURE (100
+     * steps at 1e-3: at MINE's own 1.5e-5, 100 steps leave the network at its
+     * initialisation). steps 0: not measured (NaN). Only pgd and fgsm.
+     */
+    mineMeasure: z
+      .object({ steps: z.number().int().min(0).max(100_000).default(100), learningRate: z.number().positive().max(10).default(1e-3) })
+      .optional(),
     /** Penalty baseline: S binary-search steps of T/S iterations each. */
     searchSteps: z.number().int().min(1).max(100).default(4),
     /** Record MI, f and c at every iteration. */
@@ -79,6 +90,9 @@ export const AttackConfigSchema = z
   .superRefine((c, ctx) => {
     if (c.stepSize !== undefined && c.method !== 'pgd') {
       ctx.addIssue({ code: 'custom', path: ['stepSize'], message: `only applies to the pgd method (this is ${c.method}; minmax and penalty step by alpha, fgsm by epsilon)` });
+    }
+    if (c.mineMeasure !== undefined && !(c.method === 'pgd' || c.method === 'fgsm')) {
+      ctx.addIssue({ code: 'custom', path: ['mineMeasure'], message: `only applies to the pgd and fgsm methods (this is ${c.method}, whose MINE trains during the attack: mineSteps)` });
     }
     if (c.method === 'penalty' && c.iterations < c.searchSteps) {
       ctx.addIssue({ code: 'custom', path: ['iterations'], message: `must be ≥ searchSteps (${c.searchSteps}) for the penalty method` });
@@ -110,6 +124,13 @@ export function pgdStepSize(c: Pick<AttackConfig, 'method' | 'iterations' | 'eps
 
 export function isSupervised(c: AttackConfig): boolean {
   return c.criterion.kind === 'cw';
+}
+
+/** pgd/fgsm: how the MINE network that measures I(x, x′) after the attack trains, unless configured. */
+export const MINE_MEASURE = { steps: 100, learningRate: 1e-3 } as const;
+
+export function mineMeasureOf(c: Pick<AttackConfig, 'mineMeasure'>): { steps: number; learningRate: number } {
+  return c.mineMeasure ?? MINE_MEASURE;
 }
 
 /** n_mine: 20 Adam steps per iteration unsupervised, 1 supervised (§3). */

@@ -6,7 +6,7 @@
  */
 import { backendInfo, tf, throwIfDeviceFaulted, type BackendInfo } from '../tensor/index.js';
 import { largestPerSampleBytes } from '../mine/index.js';
-import { type AttackConfig, attackSteps, isSignBaseline, isSupervised } from './config.js';
+import { type AttackConfig, attackSteps, isSignBaseline, isSupervised, mineMeasureOf } from './config.js';
 import { attackChunk, AttackCancelledError } from './minmax.js';
 import { signAttackChunk } from './pgd.js';
 import type { AttackModel } from './model.js';
@@ -78,8 +78,8 @@ export function chunkSizeFor(
 ): number {
   const wanted = Math.max(1, Math.floor(requested ?? device.preferredChunk));
   const maxBindingBytes = device.maxBindingBytes;
-  // PGD and FGSM build no MINE networks.
-  if (maxBindingBytes === undefined || config.similarity.kind !== 'mine' || isSignBaseline(config)) return wanted;
+  // PGD and FGSM build MINE networks only to measure their x′ (mineMeasure).
+  if (maxBindingBytes === undefined || config.similarity.kind !== 'mine' || (isSignBaseline(config) && mineMeasureOf(config).steps === 0)) return wanted;
   const perSample = largestPerSampleBytes(config.similarity.mine, inputShape);
   const fits = Math.floor(maxBindingBytes / perSample);
   if (fits < 1) {
@@ -124,6 +124,18 @@ export function validateAttackInput(input: AttackInput, config: AttackConfig, mo
   return n;
 }
 
+/** ‖x′ − x‖∞ and ‖x′ − x‖₂ of one sample (flat rows of equal length). */
+export function perturbationNorms(x: ArrayLike<number>, xAdv: ArrayLike<number>): { linf: number; l2: number } {
+  let linf = 0;
+  let sq = 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = xAdv[i]! - x[i]!;
+    linf = Math.max(linf, Math.abs(v));
+    sq += v * v;
+  }
+  return { linf, l2: Math.sqrt(sq) };
+}
+
 /**
  * Attacks every sample; results come back in input order. Cancelling through
  * `signal` stops between iterations with AttackCancelledError.
@@ -157,6 +169,7 @@ export async function runAttack(model: AttackModel, input: AttackInput, config: 
       );
       // The chunk's results have been read: a command the device dropped on the way fails the chunk.
       throwIfDeviceFaulted();
+      chunk.forEach((r, k) => Object.assign(r, perturbationNorms(input.data.subarray((start + k) * d, (start + k + 1) * d), r.xAdv)));
       results.push(...chunk);
       succeeded += chunk.filter((r) => r.success).length;
       lastReport = performance.now();

@@ -7,15 +7,15 @@
 import type { Worker } from 'node:worker_threads';
 import { spawnModuleWorker } from '../runtime/spawn-worker.js';
 import { BackendFaultError, backendInfo, isBackendFault, type BackendChoice } from '../tensor/index.js';
-import type { AutoencoderArtifacts } from '../models/index.js';
+import type { AutoencoderArtifacts, ClassifierArtifacts } from '../models/index.js';
 import type { AttackConfig } from './config.js';
 import { type AttackInput, type AttackProgress, progressOf, validateAttackInput } from './engine.js';
 import { AttackCancelledError } from './minmax.js';
 import type { SampleResult } from './result.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
-/** A model a worker can rebuild from plain data. */
-export type PortableModel = { kind: 'autoencoder'; artifacts: AutoencoderArtifacts };
+/** A model a worker can rebuild from plain data: an autoencoder, or a classifier (topology, weights, kind, classes). */
+export type PortableModel = { kind: 'autoencoder'; artifacts: AutoencoderArtifacts } | { kind: 'classifier'; artifacts: ClassifierArtifacts };
 
 export interface ParallelAttackOptions {
   /** Worker threads; default: what the backend prefers (one per core on wasm). */

@@ -14,13 +14,21 @@
  * STREAM.delta), so a sample's answer does not depend on its chunk.
  *
  * Returned per sample: the successful iterate with the smallest f (the most
- * confident adversarial example PGD found), else the last iterate. The
- * similarity is measured only where it is cheap (L2, cosine; computed in the
- * forward pass that yields the gradient); MINE would need training, so with a
- * MINE similarity it is NaN.
+ * confident adversarial example PGD found), else the last iterate. L2 and
+ * cosine similarities are measured in the forward pass that yields the
+ * gradient. MINE plays no part in the attack; with a MINE similarity the
+ * returned x′ is *measured* afterwards: a fresh per-sample MINE network (the
+ * one MinMax would start from: same sampler, config and (seed, sample id)
+ * initialisation, libs/mine PerSampleMine) is trained `mineMeasure.steps`
+ * Adam steps at `mineMeasure.learningRate` (default MINE_MEASURE: 100 steps at
+ * 1e-3) on the fixed pair (x, x′), and its DV bound on a fresh permutation is
+ * the sample's `similarity` (steps 0: NaN). The trace's similarities stay NaN.
+ * The value is a lower bound of I(x, x′) after a short training, comparable
+ * between samples and methods measured the same way — not with MinMax's MI,
+ * which is its own network's bound during the attack.
  */
 import { tf } from '../tensor/index.js';
-import { type AttackConfig, attackSteps, pgdStepSize } from './config.js';
+import { type AttackConfig, attackSteps, mineMeasureOf, pgdStepSize } from './config.js';
 import { createCriterion } from './criteria.js';
 import { createSimilarity, type Similarity } from './similarity.js';
 import { adversarial, AttackCancelledError, initialPerturbation, project, yieldToEventLoop, type ChunkHooks, type ChunkInput } from './minmax.js';
@@ -80,6 +88,34 @@ async function read(t: tf.Tensor): Promise<Float32Array> {
     return (await t.data()) as Float32Array;
   } finally {
     t.dispose();
+  }
+}
+
+/**
+ * I(x, x′) per sample of the returned x′: a fresh per-sample MINE (config's
+ * similarity.mine at mineMeasure's learning rate, keyed by (seed, sample id))
+ * trained mineMeasure.steps steps on the fixed pair, then one estimate.
+ */
+export async function measureMine(
+  model: AttackModel,
+  x: tf.Tensor,
+  results: ReadonlyArray<Pick<SampleResult, 'sampleId' | 'xAdv'>>,
+  config: AttackConfig,
+): Promise<Float32Array> {
+  const d = x.size / Math.max(1, x.shape[0]!);
+  const stacked = new Float32Array(results.length * d);
+  results.forEach((r, b) => stacked.set(r.xAdv, b * d));
+  const xAdv = tf.tensor(stacked, x.shape);
+  if (config.similarity.kind !== 'mine') throw new Error(`measureMine needs the MINE similarity, not ${config.similarity.kind}`);
+  const measure = mineMeasureOf(config);
+  const similarity = { kind: 'mine' as const, mine: { ...config.similarity.mine, learningRate: measure.learningRate } };
+  const mine = createSimilarity(similarity, model, x, results.map((r) => ({ seed: config.seed, sampleId: r.sampleId })));
+  try {
+    mine.update(xAdv, measure.steps);
+    return await read(mine.evaluate(xAdv));
+  } finally {
+    mine.dispose();
+    xAdv.dispose();
   }
 }
 
@@ -165,7 +201,7 @@ export async function signAttackChunk(model: AttackModel, input: ChunkInput, con
         xa.dispose();
       }
     }
-    return input.sampleIds.map((sampleId, b) => ({
+    const results = input.sampleIds.map((sampleId, b) => ({
       sampleId,
       ...tracker.result(b),
       // No c in these attacks.
@@ -173,6 +209,12 @@ export async function signAttackChunk(model: AttackModel, input: ChunkInput, con
       iterations: steps,
       ...(trace ? { trace: trace[b] } : {}),
     }));
+    if (config.similarity.kind === 'mine' && mineMeasureOf(config).steps > 0) {
+      if (hooks.signal?.aborted) throw new AttackCancelledError(hooks.signal.reason);
+      const mi = await measureMine(model, x, results, config);
+      results.forEach((r, b) => (r.similarity = mi[b]!));
+    }
+    return results;
   } finally {
     criterion.dispose();
     similarity?.dispose();

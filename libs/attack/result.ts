@@ -26,5 +26,8 @@ export interface SampleResult {
   iterations: number;
   /** 1-based iteration that produced the returned x′ (0: the initial point). */
   bestIteration: number;
+  /** ‖x′ − x‖∞ and ‖x′ − x‖₂ of the returned x′ (runAttack sets them for every method). */
+  linf?: number;
+  l2?: number;
   trace?: IterationTrace;
 }

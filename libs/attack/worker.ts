@@ -1,11 +1,12 @@
 /**
  * Worker-thread entry: one backend instance attacking shards, one at a time.
  * The thread stays alive between shards (an AttackPool reuses it), so the
- * backend is initialised once; the model is rebuilt per shard from artifacts.
+ * backend is initialised once; the model (autoencoder or classifier) is rebuilt
+ * per shard from artifacts.
  */
 import { parentPort } from 'node:worker_threads';
 import { initBackend, isBackendFault, triggerBackendTrap } from '../tensor/index.js';
-import { fromArtifacts } from '../models/index.js';
+import { classifierFromArtifacts, fromArtifacts } from '../models/index.js';
 import { runAttack } from './engine.js';
 import { AttackCancelledError } from './minmax.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
@@ -25,7 +26,7 @@ port.on('message', (msg: WorkerRequest) => {
   void (async () => {
     try {
       const info = await initBackend(msg.backend);
-      const model = await fromArtifacts(msg.model.artifacts);
+      const model = msg.model.kind === 'classifier' ? await classifierFromArtifacts(msg.model.artifacts) : await fromArtifacts(msg.model.artifacts);
       reply({ type: 'ready', backend: info.name });
       if (msg.faultDrill) triggerBackendTrap();
       try {

@@ -1,10 +1,11 @@
 /**
- * UAE generation for a whole dataset with an autoencoder: in this thread for
+ * UAE generation for a whole dataset with an autoencoder or a classifier
+ * (supervised attacks: the cw criterion, or loss with labels): in this thread for
  * one worker, else sharded across worker threads (the model travels as
  * artifacts). Shared by the pipeline, `uae attack` and the services.
  */
 import { backendInfo, triggerBackendTrap } from '../tensor/index.js';
-import { toArtifacts, type Autoencoder } from '../models/index.js';
+import { Classifier, classifierToArtifacts, toArtifacts, type Autoencoder } from '../models/index.js';
 import {
   runAttack,
   runAttackParallel,
@@ -12,7 +13,9 @@ import {
   type AttackConfig,
   type AttackConfigInput,
   type AttackInput,
+  type AttackModel,
   type AttackProgress,
+  type PortableModel,
   type SampleResult,
 } from '../attack/index.js';
 import { similarityForKind } from './stages.js';
@@ -32,7 +35,7 @@ export interface GenerateOptions {
   faultDrill?: boolean;
 }
 
-export async function generateUaes(ae: Autoencoder, input: AttackInput, config: AttackConfig, opts: GenerateOptions = {}): Promise<SampleResult[]> {
+export async function generateUaes(ae: Autoencoder | Classifier, input: AttackInput, config: AttackConfig, opts: GenerateOptions = {}): Promise<SampleResult[]> {
   // More threads than samples buys nothing; one sample runs in this thread.
   const n = input.data.length / Math.max(1, input.inputShape.reduce((a, b) => a * b, 1));
   const workers = Math.min(opts.workers ?? backendInfo().preferredWorkers, n);
@@ -41,7 +44,8 @@ export async function generateUaes(ae: Autoencoder, input: AttackInput, config: 
     if (opts.faultDrill) triggerBackendTrap();
     return runAttack(ae, input, config, run);
   }
-  return runAttackParallel({ kind: 'autoencoder', artifacts: await toArtifacts(ae) }, input, config, {
+  const portable: PortableModel = ae instanceof Classifier ? { kind: 'classifier', artifacts: await classifierToArtifacts(ae) } : { kind: 'autoencoder', artifacts: await toArtifacts(ae) };
+  return runAttackParallel(portable, input, config, {
     ...run,
     workers,
     ...(opts.pool ? { pool: opts.pool } : {}),
@@ -50,10 +54,11 @@ export async function generateUaes(ae: Autoencoder, input: AttackInput, config: 
 }
 
 /**
- * The similarity term for an attack on `ae`: L2-UAE swaps it for −‖δ‖²;
+ * The similarity term for an attack on `model`: L2-UAE swaps it for −‖δ‖²;
  * MINE keeps the caller's MINE settings, else uses the conv sampler on the
- * model's first conv layer when it has one and random projections otherwise (§1).
+ * model's first conv layer when it has one (conv-ae, cnn-classifier) and
+ * random projections otherwise (dense kinds, mlp-classifier) (§1).
  */
-export function similarityFor(kind: 'mine' | 'l2' | 'cosine', ae: Autoencoder, requested?: AttackConfigInput['similarity']): AttackConfigInput['similarity'] {
+export function similarityFor(kind: 'mine' | 'l2' | 'cosine', ae: Pick<AttackModel, 'firstConv'>, requested?: AttackConfigInput['similarity']): AttackConfigInput['similarity'] {
   return similarityForKind(kind, Boolean(ae.firstConv), requested);
 }

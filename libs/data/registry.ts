@@ -2,6 +2,9 @@
  * Datasets by name or by path, as the CLI and services name them:
  *   fashion-mnist   IDX files from --data-dir, UAE_DATA_DIR, then
  *                   /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist)
+ *   mnist           MNIST's IDX files (the same four names) from --data-dir (the folder
+ *                   or DIR/mnist), then UAE_DATA_DIR/mnist, then /usr/share/datasets/mnist;
+ *                   not UAE_DATA_DIR itself, which names the Fashion-MNIST folder
  *   mice-protein    bundled CSV (CC BY 4.0), 80/20 split by seed
  *   idx:DIR         train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-…
  *   csv:FILE        numeric features, label column (default: the last), 80/20 by seed
@@ -72,6 +75,13 @@ export class DatasetNotFoundError extends Error {
 }
 
 export const FASHION_MNIST_DIRS = ['/usr/share/datasets/fashion-mnist'];
+export const MNIST_DIRS = ['/usr/share/datasets/mnist'];
+
+/** Where `mnist` is looked for (see the module comment). */
+export function mnistDirs(opts: Pick<LoadDatasetOptions, 'dataDir'>): string[] {
+  const env = process.env.UAE_DATA_DIR;
+  return [...(opts.dataDir ? [opts.dataDir, join(opts.dataDir, 'mnist')] : []), ...(env ? [join(env, 'mnist')] : []), ...MNIST_DIRS];
+}
 
 /**
  * What a named dataset is without loading it: the sample shape and the size
@@ -83,6 +93,7 @@ export function knownDatasetShape(spec: string): { inputShape: number[]; trainRo
     case 'mice-protein':
       return { inputShape: [77], trainRows: 864 }; // 1080 rows, 80/20
     case 'fashion-mnist':
+    case 'mnist':
       return { inputShape: [28, 28, 1], trainRows: 60_000 };
     case 'cifar10':
       return { inputShape: [32, 32, 3], trainRows: 50_000 };
@@ -234,6 +245,11 @@ export async function loadDataset(spec: string, opts: LoadDatasetOptions = {}): 
       );
     }
     ds = await idxDir(dir, 'fashion-mnist');
+  } else if (spec === 'mnist') {
+    const dirs = mnistDirs(opts);
+    const dir = dirs.find((d) => findIdx(d, 'train-images-idx3-ubyte'));
+    if (!dir) throw new DatasetNotFoundError(`mnist: no IDX files (train-images-idx3-ubyte[.gz] …) in ${dirs.join(', ')}; pass --data-dir DIR or put them in $UAE_DATA_DIR/mnist`);
+    ds = await idxDir(dir, 'mnist');
   } else if (spec === 'mice-protein') {
     const t = await loadMiceProtein(seed);
     ds = { name: 'mice-protein', source: 'bundled', inputShape: [t.d], train: t.train, test: t.test, classes: t.classes };
@@ -257,7 +273,7 @@ export async function loadDataset(spec: string, opts: LoadDatasetOptions = {}): 
     const t = tabularFromCsv(text, { labelColumn, seed }, file);
     ds = { name: spec, source: file, inputShape: [t.d], train: t.train, test: t.test, classes: t.classes };
   } else {
-    throw new DatasetNotFoundError(`unknown dataset "${spec}": use fashion-mnist, mice-protein, cifar10, svhn, idx:DIR, csv:FILE, npy:DIR, cifar10:DIR or svhn:DIR`);
+    throw new DatasetNotFoundError(`unknown dataset "${spec}": use fashion-mnist, mnist, mice-protein, cifar10, svhn, idx:DIR, csv:FILE, npy:DIR, cifar10:DIR or svhn:DIR`);
   }
   return subsetDataset(ds, opts);
 }

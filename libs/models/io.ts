@@ -14,6 +14,7 @@
  * libs/models is imported (worker threads import it too); stock tfjs
  * registers it with registerUaeLayers(tf) (layers.ts).
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf } from '../tensor/index.js';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -21,7 +22,7 @@ import { AdversarialAutoencoder } from './adversarial-ae.js';
 import { wrapAutoencoder } from './zoo.js';
 import type { Autoencoder, AutoencoderArtifacts, AutoencoderKind, CreateAutoencoderOptions, LayersModelArtifacts } from './types.js';
 import { AUTOENCODER_KINDS } from './types.js';
-import { readModelFiles, writeModelFiles } from './file-handler.js';
+import { MODEL_JSON, readModelFiles, writeModelFiles } from './file-handler.js';
 import { CLASSIFIER_KINDS, compileClassifier, type Classifier, type ClassifierKind } from './classifier.js';
 
 export { MODEL_JSON, WEIGHTS_BIN } from './file-handler.js';
@@ -187,4 +188,35 @@ export async function loadClassifier(dir: string): Promise<{ classifier: Classif
   if (!Array.isArray(meta.inputShape) || !Number.isInteger(meta.classes)) throw new Error(`${dir}: classifier metadata lacks inputShape or classes`);
   const model = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
   return { classifier: compileClassifier(model, meta.inputShape, meta.classes!, undefined, meta.kind!), info: meta.info ?? {} };
+}
+
+/** Everything needed to rebuild a classifier (worker threads); structured-clonable, as AutoencoderArtifacts. */
+export interface ClassifierArtifacts extends LayersModelArtifacts {
+  kind: ClassifierKind;
+  inputShape: number[];
+  classes: number;
+}
+
+/** Topology and weights of `clf` as plain data. */
+export async function classifierToArtifacts(clf: Classifier): Promise<ClassifierArtifacts> {
+  return { kind: clf.kind, inputShape: [...clf.inputShape], classes: clf.classes, ...(await layersArtifacts(clf.model)) };
+}
+
+/** Rebuilds a classifier (compiled, fresh optimizer state) from `classifierToArtifacts` output. */
+export async function classifierFromArtifacts(a: ClassifierArtifacts): Promise<Classifier> {
+  if (!CLASSIFIER_KINDS.includes(a.kind)) throw new Error(`unknown classifier kind ${JSON.stringify(a.kind)}; expected one of ${CLASSIFIER_KINDS.join(', ')}`);
+  const model = await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: a.modelTopology, weightSpecs: a.weightSpecs, weightData: a.weightData }));
+  return compileClassifier(model, [...a.inputShape], a.classes, undefined, a.kind);
+}
+
+/** What kind of model `dir` holds, from its model.json metadata (no weights read): a classifier kind, else 'autoencoder'. */
+export async function savedModelFamily(dir: string): Promise<'classifier' | 'autoencoder'> {
+  let kind: unknown;
+  try {
+    kind = (JSON.parse(await readFile(join(dir, MODEL_JSON), 'utf8')) as { userDefinedMetadata?: { uae?: { kind?: unknown } } }).userDefinedMetadata?.uae?.kind;
+  } catch {
+    // Unreadable: the autoencoder loader reports what is wrong with it.
+    return 'autoencoder';
+  }
+  return CLASSIFIER_KINDS.includes(kind as ClassifierKind) ? 'classifier' : 'autoencoder';
 }
