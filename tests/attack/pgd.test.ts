@@ -223,10 +223,14 @@ describe('invariants', () => {
     }
   }, 120_000);
 
-  it('reports MINE similarity as NaN (no MINE training in PGD)', async () => {
-    const [r] = await runAttack(tiny, { data: data.slice(0, D), inputShape: [D] }, attackConfig({ method: 'pgd', epsilon: 0.1, iterations: 2, similarity: { kind: 'mine', mine: { sampler: 'random' } } }));
-    expect(r!.similarity).toBeNaN();
-    expect(r!.xAdv).toHaveLength(D);
+  it('measures MINE similarity after the attack (mineMeasure), NaN with 0 measuring steps', async () => {
+    const mine = { kind: 'mine' as const, mine: { sampler: 'random' as const, draws: 16, projectionDim: 8, hidden: 16, projection: 'fixed' as const } };
+    const [measured] = await runAttack(tiny, { data: data.slice(0, D), inputShape: [D] }, attackConfig({ method: 'pgd', epsilon: 0.1, iterations: 2, similarity: mine, mineMeasure: { steps: 5 } }));
+    expect(Number.isFinite(measured!.similarity)).toBe(true);
+    const [none] = await runAttack(tiny, { data: data.slice(0, D), inputShape: [D] }, attackConfig({ method: 'pgd', epsilon: 0.1, iterations: 2, similarity: mine, mineMeasure: { steps: 0 } }));
+    expect(none!.similarity).toBeNaN();
+    expect(Array.from(none!.xAdv)).toEqual(Array.from(measured!.xAdv));
+    expect(() => attackConfig({ method: 'minmax', mineMeasure: { steps: 5 } })).toThrow(/mineMeasure/);
   });
 
   it('keeps the tensor count flat over 50 steps and frees everything', async () => {
