@@ -164,7 +164,7 @@ export function attackCommand(): Command {
       const doneIds = new Set(earlier.map((r) => r.sampleId));
       const rest = Array.from({ length: n }, (_, i) => i).filter((i) => !doneIds.has(i));
       progress.log(
-        `backend ${info.name}; attacking ${rest.length} samples of [${ae.inputShape.join('×')}] with ${isSignBaseline(config) ? `${config.method} (ε=${config.epsilon}, α=${pgdStepSize(config)}), similarity ${config.similarity.kind}` : config.similarity.kind}, T=${attackSteps(config)}${earlier.length > 0 ? ` (${earlier.length} of ${n} kept from the interrupted run)` : ''}`,
+        `backend ${info.name}; attacking ${rest.length} samples of [${ae.inputShape.join('×')}] with ${isSignBaseline(config) ? `${config.method} (ε=${config.epsilon}, α=${pgdStepSize(config)}), similarity ${config.similarity.kind}` : config.similarity.kind}, criterion ${config.criterion.kind}${o.targetClass !== undefined ? ` → class ${o.targetClass} (${skipped} rows of that class skipped)` : ''}, T=${attackSteps(config)}${earlier.length > 0 ? ` (${earlier.length} of ${n} kept from the interrupted run)` : ''}`,
       );
       const finished: SampleResult[] = [...earlier];
       const header = (done: number) => ({ partial: done < n, samples: n, done, similarity: config.similarity.kind, model: ae.kind, backend: info.name, ...identity });

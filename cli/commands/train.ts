@@ -83,6 +83,7 @@ export function trainCommand(): Command {
     const classifier = (CLASSIFIER_KINDS as readonly string[]).includes(kind);
     const adversarial = adversarialFrom(o, classifier);
     if (o.architecture !== undefined && kind !== 'cnn-classifier') throw new InvalidArgumentError(`--architecture applies to --model cnn-classifier only (this is ${kind})`);
+    if (o.hidden !== undefined && kind === 'cnn-classifier') throw new InvalidArgumentError('--hidden does not apply to --model cnn-classifier (its layout is --architecture)');
     await trainRun(o, kind, (ds) => (classifier ? classifierTrainer(ds, kind as ClassifierKind, o, adversarial) : autoencoderTrainer(ds, kind as AutoencoderKind, o)));
   });
 }

@@ -65,19 +65,21 @@ describe('a cnn-classifier on worker threads', () => {
 });
 
 describe('per-sample norms', () => {
-  it('runAttack sets linf and l2 of x′ − x for minmax and pgd', async () => {
+  it('runAttack sets linf and l2 of x′ − x for minmax, penalty, pgd and fgsm', async () => {
     const data = uniformSamples(3, D, 8);
     const labels = Int32Array.from([2, 1, 0]);
     for (const config of [
       attackConfig({ iterations: 2, criterion: { kind: 'cw' }, similarity: { kind: 'l2' } }),
+      attackConfig({ method: 'penalty', iterations: 2, searchSteps: 2, criterion: { kind: 'cw' }, similarity: { kind: 'cosine' } }),
       attackConfig({ method: 'pgd', epsilon: 0.05, iterations: 3, criterion: { kind: 'cw' }, similarity: { kind: 'l2' } }),
+      attackConfig({ method: 'fgsm', epsilon: 0.05, criterion: { kind: 'cw', targeted: true }, similarity: { kind: 'l2' } }),
     ]) {
       const res = await runAttack(cnn, { data, inputShape: shape, labels }, config);
       res.forEach((r, i) => {
         const want = perturbationNorms(data.subarray(i * D, (i + 1) * D), r.xAdv);
         expect(r.linf).toBe(want.linf);
         expect(r.l2).toBe(want.l2);
-        if (config.method === 'pgd') expect(r.linf).toBeLessThanOrEqual(0.05 + 1e-6);
+        if (config.method === 'pgd' || config.method === 'fgsm') expect(r.linf).toBeLessThanOrEqual(0.05 + 1e-6);
       });
     }
     expect(perturbationNorms([0, 0.5, 1], [0.3, 0.5, 0.6])).toEqual({ linf: expect.closeTo(0.4, 6), l2: expect.closeTo(0.5, 6) });

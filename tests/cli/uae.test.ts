@@ -91,7 +91,7 @@ describe('uae CLI', () => {
     const out = join(dir, 'attack');
     const attack = ['--model-dir', model, '--iterations', '2', '--mine-steps', '1', '--mine-draws', '20', '--workers', '1', '--json'];
     const summary = JSON.parse((await uae('attack', ...data, '--train-samples', '5', '--out', out, ...attack)).stdout);
-    expect(Object.keys(summary).sort()).toEqual(['asr', 'samples', 'samples_per_s', 'seconds']);
+    expect(Object.keys(summary).sort()).toEqual(['asr', 'mi', 'samples', 'samples_per_s', 'seconds']);
     expect(summary.samples).toBe(5);
     expect(summary.samples_per_s).toBeCloseTo(5 / summary.seconds, 6);
     expect((await readNpy(join(out, 'x-adv.npy'))).shape).toEqual([5, 77]);
