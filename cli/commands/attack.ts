@@ -126,7 +126,7 @@ export function attackCommand(): Command {
           if (!trueLabels) {
             throw new InvalidArgumentError(
               o.x
-                ? `--x ${o.x} has no labels: the ${criterion} criterion needs the true class of each row; give --target-class N (targeted) or attack a --dataset split`
+                ? `--x ${o.x} has no labels: the ${criterion} criterion needs the true class of each row; ${criterion === 'cw' ? 'give --target-class N (targeted) or ' : ''}attack a --dataset split`
                 : `--dataset ${o.dataset} has no labels for the ${criterion} criterion`,
             );
           }
