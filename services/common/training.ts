@@ -79,22 +79,7 @@ export function parseTrainingSpec(spec: v1.TrainingJobSpec | undefined, field = 
   const modelOptions = autoencoderOptions(spec.model, `${field}.model`);
   const c = spec.config;
   const f = `${field}.config`;
-  const train = trainOptionsFromProto(c);
-  if (train.epochs !== undefined && train.epochs > MAX_EPOCHS) throw new ProtoFieldError(`${f}.epochs`, `must be in 1–${MAX_EPOCHS}; got ${train.epochs}`);
-  if (train.batchSize !== undefined && train.batchSize > MAX_BATCH_SIZE) {
-    throw new ProtoFieldError(`${f}.batch_size`, `must be in 1–${MAX_BATCH_SIZE}; got ${train.batchSize}`);
-  }
-  if (train.seed !== undefined && (!Number.isSafeInteger(train.seed) || train.seed < 0)) throw new ProtoFieldError(`${f}.seed`, `must be an integer in [0, 2^53 − 1]; got ${train.seed}`);
-  if (train.validationSplit !== undefined && !(train.validationSplit > 0 && train.validationSplit < 1)) {
-    throw new ProtoFieldError(`${f}.validation_split`, `must be in (0, 1); got ${train.validationSplit}`);
-  }
-  if (train.earlyStopping && !(Number.isFinite(train.earlyStopping.minDelta) && train.earlyStopping.minDelta! >= 0)) {
-    throw new ProtoFieldError(`${f}.early_stopping.min_delta`, `must be ≥ 0; got ${train.earlyStopping.minDelta}`);
-  }
-  const epochs = train.epochs ?? DEFAULT_EPOCHS;
-  const validationSamples = c?.validationSamples || undefined;
-  if (validationSamples !== undefined && train.validationSplit !== undefined) throw new ProtoFieldError(`${f}.validation_samples`, 'give validation_split or validation_samples, not both');
-  if (train.maxSteps !== undefined && !(Number.isSafeInteger(train.maxSteps) && train.maxSteps >= 1)) throw new ProtoFieldError(`${f}.max_steps`, `must be a positive integer; got ${train.maxSteps}`);
+  const { train, epochs, validationSamples } = parseSchedule(c, f);
   let convergence: ParsedTrainingSpec['convergence'];
   if (c?.convergence?.enabled && kind === 'concrete-ae') {
     const threshold = c.convergence.threshold ?? 0.998;
@@ -112,6 +97,27 @@ export function parseTrainingSpec(spec: v1.TrainingJobSpec | undefined, field = 
     ...(validationSamples !== undefined ? { validationSamples } : {}),
     ...(convergence ? { convergence } : {}),
   };
+}
+
+/** A TrainConfig's schedule (epochs, batch, seed, validation, early stopping, step cap), checked; errors name `f` (`spec.config`). */
+function parseSchedule(c: v1.TrainConfig | undefined, f: string): { train: ParsedTrainingSpec['train']; epochs: number; validationSamples?: number } {
+  const train = trainOptionsFromProto(c);
+  if (train.epochs !== undefined && train.epochs > MAX_EPOCHS) throw new ProtoFieldError(`${f}.epochs`, `must be in 1–${MAX_EPOCHS}; got ${train.epochs}`);
+  if (train.batchSize !== undefined && train.batchSize > MAX_BATCH_SIZE) {
+    throw new ProtoFieldError(`${f}.batch_size`, `must be in 1–${MAX_BATCH_SIZE}; got ${train.batchSize}`);
+  }
+  if (train.seed !== undefined && (!Number.isSafeInteger(train.seed) || train.seed < 0)) throw new ProtoFieldError(`${f}.seed`, `must be an integer in [0, 2^53 − 1]; got ${train.seed}`);
+  if (train.validationSplit !== undefined && !(train.validationSplit > 0 && train.validationSplit < 1)) {
+    throw new ProtoFieldError(`${f}.validation_split`, `must be in (0, 1); got ${train.validationSplit}`);
+  }
+  if (train.earlyStopping && !(Number.isFinite(train.earlyStopping.minDelta) && train.earlyStopping.minDelta! >= 0)) {
+    throw new ProtoFieldError(`${f}.early_stopping.min_delta`, `must be ≥ 0; got ${train.earlyStopping.minDelta}`);
+  }
+  const epochs = train.epochs ?? DEFAULT_EPOCHS;
+  const validationSamples = c?.validationSamples || undefined;
+  if (validationSamples !== undefined && train.validationSplit !== undefined) throw new ProtoFieldError(`${f}.validation_samples`, 'give validation_split or validation_samples, not both');
+  if (train.maxSteps !== undefined && !(Number.isSafeInteger(train.maxSteps) && train.maxSteps >= 1)) throw new ProtoFieldError(`${f}.max_steps`, `must be a positive integer; got ${train.maxSteps}`);
+  return { train, epochs, ...(validationSamples !== undefined ? { validationSamples } : {}) };
 }
 
 /**
@@ -266,9 +272,9 @@ export function parseClassifierSpec(spec: v1.TrainingJobSpec | undefined, field 
     if (!Number.isSafeInteger(d) || d < 1) throw new ProtoFieldError(`${field}.model.input_shape[${i}]`, `must be a positive integer; got ${d}`);
   });
   const opts = classifierOptions(spec.model, kind, `${field}.model`);
-  // The schedule: the same checks as an autoencoder's (parseTrainingSpec), then the classifier-only ones.
-  const base = parseTrainingSpec({ ...spec, model: { ...spec.model, kind: 1 /* MODEL_KIND_DENSE_AE: schedule checks only */, hidden: 0, architecture: 0, classes: 0, selectedFeatures: 0 } }, field);
+  // The schedule: the same checks as an autoencoder's, then the classifier-only ones.
   const f = `${field}.config`;
+  const base = parseSchedule(spec.config, f);
   if (spec.config?.convergence?.enabled) throw new ProtoFieldError(`${f}.convergence`, 'applies to the concrete AE only');
   let adversarial: ParsedClassifierSpec['adversarial'];
   const adv = adversarialTrainingFromProto(spec.config?.adversarial, `${f}.adversarial`);
@@ -288,7 +294,7 @@ export function parseClassifierSpec(spec: v1.TrainingJobSpec | undefined, field 
     kind,
     classifierOptions: opts,
     ...(spec.model.classes ? { classes: spec.model.classes } : {}),
-    ...(base.inputShape ? { inputShape: base.inputShape } : {}),
+    ...(spec.model.inputShape.length > 0 ? { inputShape: [...spec.model.inputShape] } : {}),
     train: base.train,
     epochs: base.epochs,
     ...(base.validationSamples !== undefined ? { validationSamples: base.validationSamples } : {}),
@@ -350,7 +356,8 @@ export async function trainClassifierFromSpec(
   try {
     clf = createClassifier(ds.inputShape, labels.classes, parsed.classifierOptions);
   } catch (e) {
-    if (e instanceof ModelInputError) throw new ProtoFieldError(`${field}.model`, e.message);
+    // cnn-classifier: an unknown layout, or samples that are not images of at least 16×16.
+    if (e instanceof ModelInputError) throw new ProtoFieldError(e.field === 'architecture' ? `${field}.model.architecture` : e.field === 'inputShape' ? `${field}.dataset` : `${field}.model`, e.message);
     throw e;
   }
   try {

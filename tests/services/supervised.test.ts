@@ -232,6 +232,22 @@ describe.skipIf(!natsServerAvailable())('supervised models through the services'
     expect(ev.metrics!.asr).toBe(result!.asr);
     expect(ev.metrics!.testReconError).toBeUndefined();
     expect(ev.metrics!.samples).toBe(32);
+
+    // Generate, targeted with a target per sample; the MINE similarity left unset uses the conv sampler on the cnn's first conv layer.
+    const targets = [1, 0, 1, 0];
+    const gen = await collectGenerate(
+      attacks(),
+      v1.GenerateRequest.fromPartial({
+        model: { source: { $case: 'modelId', value: cnn.modelId } },
+        x: toProtoTensor(images.test.x.subarray(0, 4 * 256), [4, 16, 16, 1], 'x'),
+        config: { iterations: 3, mineSteps: 1, alpha: 0.2, seed: 1, criterion: { kind: { $case: 'cw', value: { kappa: 0, targeted: true } } } },
+        labels: targets,
+      }),
+      cluster.attack.metadata(),
+    );
+    const g = [...gen.results].sort((a, b) => a.index - b.index);
+    const gp = await predictions(cnn.clf, g, [16, 16, 1]);
+    g.forEach((r, i) => expect(r.f <= 0, `sample ${i}`).toBe(gp[i] === targets[i]));
   }, 60_000);
 
   it('bad supervised inputs are INVALID_ARGUMENT naming the field', async () => {
@@ -273,6 +289,17 @@ describe.skipIf(!natsServerAvailable())('supervised models through the services'
       cluster.trainer.metadata(),
     );
     expect([t.code, t.field]).toEqual([INVALID_ARGUMENT, 'spec.dataset.npy.y_train']);
+    // A cnn-classifier on tabular data: the job fails with INVALID_ARGUMENT naming the dataset.
+    const tab = await unary<v1.TrainResponse>(
+      training(),
+      'train',
+      v1.TrainRequest.fromPartial({ spec: { dataset: miceConfig(), model: { kind: ModelKind.MODEL_KIND_CNN_CLASSIFIER }, config: { epochs: 1 } } }),
+      cluster.trainer.metadata(),
+    );
+    const failed = await waitTerminal(cluster.jobsClient(), tab.job!.jobId, cluster.orchestrator.metadata(), 30_000);
+    expect(failed.state).toBe(JobState.JOB_STATE_FAILED);
+    expect(failed.error!.code).toBe(INVALID_ARGUMENT);
+    expect(failed.error!.message).toMatch(/^spec\.dataset: cnn-classifier needs image inputs/);
   }, 60_000);
 
   it('a supervised job (mlp-classifier, cw) completes through JobService with accuracy as its metric', async () => {
@@ -304,6 +331,19 @@ describe.skipIf(!natsServerAvailable())('supervised models through the services'
     // The retrained models are classifiers, and the mine arm retrained on original ∪ generated (48 rows, labels kept).
     expect(result!.models.mine!.kind).toBe(ModelKind.MODEL_KIND_MLP_CLASSIFIER);
     expect(result!.generated.mine!.attack!.samples).toBe(24);
+    // The retraining jobs' data: original ∪ generated with the labels kept (y_train twice for mine, once for none).
+    const list = await unary<v1.ListJobsResponse>(client, 'listJobs', v1.ListJobsRequest.fromPartial({ kind: v1.JobKind.JOB_KIND_TRAINING, labels: { 'uae-pipeline': job.jobId } }), meta);
+    const dataOf = (arm: string) => {
+      const t = list.jobs.find((j) => j.labels['uae-arm'] === arm)!;
+      const d = t.spec!.kind!.$case === 'training' ? t.spec!.kind!.value.dataset! : undefined;
+      return d!.source!.$case === 'npy' ? d!.source!.value : undefined;
+    };
+    const y = [...((await getNpy(bus.artifacts, dataOf('original')!.yTrain)).data as Int32Array)];
+    expect(y).toHaveLength(24);
+    const mineData = dataOf('mine')!;
+    expect((await getNpy(bus.artifacts, mineData.xTrain)).shape).toEqual([48, 77]);
+    expect([...((await getNpy(bus.artifacts, mineData.yTrain)).data as Int32Array)]).toEqual([...y, ...y]);
+    expect([...((await getNpy(bus.artifacts, dataOf('none')!.yTrain)).data as Int32Array)]).toEqual(y);
 
     // The same study with an autoencoder and cw, or a classifier without cw, is refused up front.
     const bad = await unaryError(client, 'submitPipeline', v1.SubmitPipelineRequest.fromPartial({ config: { ...config, model: { kind: ModelKind.MODEL_KIND_DENSE_AE, hidden: 16 } } }), meta);
