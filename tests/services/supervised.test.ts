@@ -345,6 +345,23 @@ describe.skipIf(!natsServerAvailable())('supervised models through the services'
     expect([...((await getNpy(bus.artifacts, mineData.yTrain)).data as Int32Array)]).toEqual([...y, ...y]);
     expect([...((await getNpy(bus.artifacts, dataOf('none')!.yTrain)).data as Int32Array)]).toEqual(y);
 
+    // A cnn-classifier study on the uploaded images (native [16, 16, 1] samples through every stage).
+    const cnnJob = await unary<v1.SubmitPipelineResponse>(
+      client,
+      'submitPipeline',
+      v1.SubmitPipelineRequest.fromPartial({
+        requestId: 'sup-cnn',
+        config: { ...config, dataset: images.cfg, model: { kind: ModelKind.MODEL_KIND_CNN_CLASSIFIER, architecture: v1.CnnArchitecture.CNN_ARCHITECTURE_MNIST }, methods: [config.methods[0]!], train: { epochs: 1, batchSize: 16 }, retrainEpochs: 1, shardSize: 32 },
+      }),
+      meta,
+    );
+    const cnnDone = await waitTerminal(client, cnnJob.job!.jobId, meta, 90_000);
+    expect(cnnDone.error?.message ?? '').toBe('');
+    const cnnResult = cnnDone.result?.kind?.$case === 'pipeline' ? cnnDone.result.kind.value : undefined;
+    expect(cnnResult!.metrics!.model).toBe(ModelKind.MODEL_KIND_CNN_CLASSIFIER);
+    expect(cnnResult!.models.mine!.inputShape).toEqual([16, 16, 1]);
+    expect(cnnResult!.metrics!.methods.mine!.accuracy).toBeGreaterThanOrEqual(0);
+
     // The same study with an autoencoder and cw, or a classifier without cw, is refused up front.
     const bad = await unaryError(client, 'submitPipeline', v1.SubmitPipelineRequest.fromPartial({ config: { ...config, model: { kind: ModelKind.MODEL_KIND_DENSE_AE, hidden: 16 } } }), meta);
     expect([bad.code, bad.field]).toEqual([INVALID_ARGUMENT, 'config.attack.criterion.cw']);
