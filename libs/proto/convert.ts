@@ -444,6 +444,8 @@ export function armAggregateFromProto(m: pb.MethodMetrics): ArmAggregate {
     selection_convergence: m.selectionConvergence,
   } as const;
   for (const [k, v] of Object.entries(scalars)) if (v !== undefined) a[k as keyof typeof scalars] = v;
+  // test_recon_error is a plain double: armAggregateToProto writes NaN when the arm has none (a classifier's study).
+  if (Number.isNaN(m.testReconError)) delete a.test_recon_error;
   a.per_seed = Object.fromEntries(Object.entries(m.perSeed).map(([k, v]) => [k, [...v.values]]));
   a.std = { ...m.std };
   a.ci95 = Object.fromEntries(Object.entries(m.ci95).map(([k, v]) => [k, [v.low, v.high] as [number, number]]));

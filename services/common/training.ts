@@ -308,11 +308,11 @@ export function parseClassifierSpec(spec: v1.TrainingJobSpec | undefined, field 
  * count is `classes` or max label + 1 (≥ 2), and every label lies below it.
  */
 export function classifierLabels(ds: ResolvedDataset, classes: number | undefined, field = 'spec.dataset', classesField = 'spec.model.classes'): { train: Int32Array; test: Int32Array; classes: number } {
-  const npy = (ds.name ?? '').startsWith('npy:');
+  const npy = ds.name.startsWith('npy:');
   const train = ds.train.labels;
   const test = ds.test.labels;
-  if (!train) throw new ProtoFieldError(npy ? `${field}.npy.y_train` : field, `a classifier needs labels: the dataset ${ds.name ?? ''} has no training labels`.replace('  ', ' '));
-  if (!test) throw new ProtoFieldError(npy ? `${field}.npy.y_test` : field, `a classifier needs labels: the dataset ${ds.name ?? ''} has no test labels`.replace('  ', ' '));
+  if (!train) throw new ProtoFieldError(npy ? `${field}.npy.y_train` : field, `a classifier needs labels: the dataset ${ds.name} has no training labels`);
+  if (!test) throw new ProtoFieldError(npy ? `${field}.npy.y_test` : field, `a classifier needs labels: the dataset ${ds.name} has no test labels`);
   let max = -1;
   for (const l of train) max = Math.max(max, l);
   for (const l of test) max = Math.max(max, l);

@@ -36,6 +36,8 @@ import {
   adversarialTrainingToProto,
   cnnArchitectureFromProto,
   cnnArchitectureToProto,
+  armAggregateFromProto,
+  armAggregateToProto,
   SERVICES,
   TensorCodecError,
   type SupportedDataType,
@@ -521,5 +523,12 @@ describe('supervised fields (classifiers, cw)', () => {
     // A cw criterion through the attack config conversion keeps kappa and targeted.
     const cfg = attackConfig(attackConfigFromProto(v1.AttackConfig.fromPartial({ criterion: { kind: { $case: 'cw', value: { kappa: 0.2, targeted: true } } } })));
     expect(cfg.criterion).toEqual({ kind: 'cw', kappa: 0.2, targeted: true });
+  });
+
+  it("a classifier study's arm (accuracy, no reconstruction error) survives the wire without a NaN error appearing", () => {
+    const arm = { accuracy: 0.75, asr: 0.5, seconds_per_sample: 0.01, per_seed: { accuracy: [0.75] }, std: {}, ci95: {} };
+    const msg = v1.MethodMetrics.decode(v1.MethodMetrics.encode(armAggregateToProto(arm)).finish());
+    expect(Number.isNaN(msg.testReconError)).toBe(true);
+    expect(armAggregateFromProto(msg)).toEqual(arm);
   });
 });
