@@ -9,8 +9,9 @@
  * success agreeing with the classifier's own prediction on the returned x′;
  * EvaluationService reports the accuracy and the attack's ASR; a supervised
  * JobService pipeline (train → cw examples → retrain on original ∪ examples,
- * labels kept → test accuracy) completes; bad inputs are INVALID_ARGUMENT
- * naming the field.
+ * labels kept → test accuracy) completes — for the mlp and the cnn, and with
+ * the same numbers when the orchestrator trains and evaluates in its own
+ * process; bad inputs are INVALID_ARGUMENT naming the field.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -24,9 +25,9 @@ import { connectBus, type NatsBus } from '../../libs/bus/index.js';
 import { casKey, MEDIA_TYPES, putContent } from '../../services/common/artifacts.js';
 import { putModelArtifacts } from '../../services/common/models.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
-import { unary, unaryError } from '../helpers/services.js';
+import { startServiceProcess, unary, unaryError } from '../helpers/services.js';
 import { collectGenerate, expectGenerateError, getNpy, getSampleResults, tinyAttackConfig } from './attack-helpers.js';
-import { startCluster, waitTerminal, type Cluster } from './orchestrator-helpers.js';
+import { CLUSTER_ENV, startCluster, waitTerminal, type Cluster } from './orchestrator-helpers.js';
 
 const { JobState, ModelKind } = v1;
 const INVALID_ARGUMENT = 3;
@@ -302,10 +303,8 @@ describe.skipIf(!natsServerAvailable())('supervised models through the services'
     expect(failed.error!.message).toMatch(/^spec\.dataset: cnn-classifier needs image inputs/);
   }, 60_000);
 
-  it('a supervised job (mlp-classifier, cw) completes through JobService with accuracy as its metric', async () => {
-    const client = cluster.jobsClient();
-    const meta = cluster.orchestrator.metadata();
-    const config = v1.PipelineConfig.fromPartial({
+  const supervisedStudy = () =>
+    v1.PipelineConfig.fromPartial({
       dataset: { source: { $case: 'name', value: 'mice-protein' }, trainSamples: 24, testSamples: 16, seed: 1 },
       model: { kind: ModelKind.MODEL_KIND_MLP_CLASSIFIER, hidden: 16 },
       methods: [{ kind: v1.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_MINE }, { kind: v1.AugmentationMethodKind.AUGMENTATION_METHOD_KIND_NONE }],
@@ -315,12 +314,19 @@ describe.skipIf(!natsServerAvailable())('supervised models through the services'
       seed: 4,
       shardSize: 12,
     });
+  let supervisedMetrics: v1.PipelineMetrics | undefined;
+
+  it('a supervised job (mlp-classifier, cw) completes through JobService with accuracy as its metric', async () => {
+    const client = cluster.jobsClient();
+    const meta = cluster.orchestrator.metadata();
+    const config = supervisedStudy();
     const res = await unary<v1.SubmitPipelineResponse>(client, 'submitPipeline', v1.SubmitPipelineRequest.fromPartial({ requestId: 'sup-1', config }), meta);
     const job = await waitTerminal(client, res.job!.jobId, meta, 90_000);
     expect(job.error?.message ?? '').toBe('');
     expect(job.state).toBe(JobState.JOB_STATE_SUCCEEDED);
     const result = job.result?.kind?.$case === 'pipeline' ? job.result.kind.value : undefined;
     const m = result!.metrics!;
+    supervisedMetrics = m;
     expect(m.model).toBe(ModelKind.MODEL_KIND_MLP_CLASSIFIER);
     for (const arm of ['original', 'mine', 'none']) {
       expect(m.methods[arm]!.accuracy, arm).toBeGreaterThanOrEqual(0);
@@ -368,4 +374,24 @@ describe.skipIf(!natsServerAvailable())('supervised models through the services'
     const noCw = await unaryError(client, 'submitPipeline', v1.SubmitPipelineRequest.fromPartial({ config: { ...config, attack: tinyAttackConfig() } }), meta);
     expect([noCw.code, noCw.field]).toEqual([INVALID_ARGUMENT, 'config.attack.criterion']);
   }, 120_000);
+
+  it('the same supervised job with training and evaluation in the orchestrator process gives the same accuracies and ASR', async () => {
+    expect(supervisedMetrics).toBeDefined();
+    const solo = await startServiceProcess('orchestrator', { natsUrl: cluster.nats.url, logLevel: 'warn', env: CLUSTER_ENV });
+    try {
+      const client = solo.client(v1.JobServiceClient);
+      const { job } = await unary<v1.SubmitPipelineResponse>(client, 'submitPipeline', v1.SubmitPipelineRequest.fromPartial({ requestId: 'sup-solo', config: supervisedStudy() }), solo.metadata());
+      const done = await waitTerminal(client, job!.jobId, solo.metadata(), 60_000);
+      expect(done.state, JSON.stringify(done.error)).toBe(JobState.JOB_STATE_SUCCEEDED);
+      const m = done.result?.kind?.$case === 'pipeline' ? done.result.kind.value.metrics! : undefined;
+      for (const arm of ['original', 'mine', 'none']) {
+        expect(m!.methods[arm]!.accuracy, arm).toBe(supervisedMetrics!.methods[arm]!.accuracy);
+        expect(m!.methods[arm]!.asr, arm).toBe(supervisedMetrics!.methods[arm]!.asr);
+      }
+      const training = await unary<v1.ListJobsResponse>(client, 'listJobs', v1.ListJobsRequest.fromPartial({ kind: v1.JobKind.JOB_KIND_TRAINING, labels: { 'uae-pipeline': job!.jobId } }), solo.metadata());
+      expect(training.jobs).toHaveLength(0);
+    } finally {
+      await solo.stop();
+    }
+  }, 60_000);
 });
