@@ -18,7 +18,8 @@ import { pipelineRunToProto } from '../../libs/proto/run-config.js';
 import { addRemoteOptions, collectLabel, followJob, processIO, withClient, type RemoteIO } from './remote-common.js';
 import { formatOption, type TableFormat } from '../tables.js';
 
-const MODEL_KINDS: ModelKindName[] = ['dense-ae', 'conv-ae', 'sparse-ae', 'adversarial-ae', 'concrete-ae', 'mlp-classifier'];
+const MODEL_KINDS: ModelKindName[] = ['dense-ae', 'conv-ae', 'sparse-ae', 'adversarial-ae', 'concrete-ae', 'mlp-classifier', 'cnn-classifier'];
+const CNN_ARCHITECTURES = { mnist: v1.CnnArchitecture.CNN_ARCHITECTURE_MNIST, cifar: v1.CnnArchitecture.CNN_ARCHITECTURE_CIFAR } as const;
 
 const count = (name: string) => (v: string) => {
   const n = Number(v);
@@ -41,7 +42,7 @@ const PIPELINE_FLAGS = [
   'dataset', 'upload', 'labelColumn', 'trainSamples', 'testSamples', 'model', 'hidden', 'k', 'methods', 'epochs', 'retrainEpochs',
   'batch', 'classifierEpochs', 'iterations', 'mineSteps', 'mineDraws', 'attackMethod', 'criterion', 'kappa', 'alpha', 'epsilon', 'seed', 'shardSize',
   'seeds', 'validation', 'patience', 'restoreBest', 'retrainSchedule', 'probe', 'probeTrainSamples', 'deltaUpdate', 'converge', 'maxEpochs',
-  'rounds',
+  'rounds', 'architecture',
 ] as const;
 
 export interface SubmitFlags {
@@ -62,7 +63,9 @@ export interface SubmitFlags {
   mineSteps?: number;
   mineDraws?: number;
   attackMethod?: 'minmax' | 'penalty';
-  criterion?: 'reconstruction' | 'loss';
+  criterion?: 'reconstruction' | 'loss' | 'cw';
+  /** cnn-classifier: the layout. */
+  architecture?: 'mnist' | 'cifar';
   kappa?: number;
   alpha?: number;
   epsilon?: number;
@@ -157,6 +160,10 @@ export function pipelineConfigFromFlags(o: SubmitFlags, npy?: v1.NpyDataset): v1
   if (!o.dataset && !npy) throw new Error('--dataset is required (or --config FILE)');
   if (!o.model) throw new Error('--model is required (or --config FILE)');
   if (!(MODEL_KINDS as string[]).includes(o.model)) throw new Error(`--model must be one of ${MODEL_KINDS.join(', ')}; got "${o.model}"`);
+  if (o.architecture !== undefined && o.model !== 'cnn-classifier') throw new Error('--architecture applies to --model cnn-classifier only');
+  const classifier = o.model === 'mlp-classifier' || o.model === 'cnn-classifier';
+  if (o.criterion === 'cw' && !classifier) throw new Error('--criterion cw needs a classifier (--model mlp-classifier or cnn-classifier)');
+  if (classifier && o.criterion !== 'cw' && o.criterion !== 'loss') throw new Error(`--model ${o.model} needs --criterion cw (or loss): a classifier has no reconstruction`);
   const methods = (o.methods ?? DEFAULT_METHODS).split(',').filter((m) => m.trim() !== '').map(methodFromName);
   if (methods.length === 0) throw new Error('--methods must name at least one method');
   const attackGiven = [o.iterations, o.mineSteps, o.mineDraws, o.attackMethod, o.criterion, o.kappa, o.alpha, o.epsilon, o.deltaUpdate].some((v) => v !== undefined);
@@ -169,7 +176,9 @@ export function pipelineConfigFromFlags(o: SubmitFlags, npy?: v1.NpyDataset): v1
         alpha: o.alpha,
         epsilon: o.epsilon,
         update: o.deltaUpdate ? UPDATES[o.deltaUpdate] : 0,
-        ...(o.criterion === 'loss'
+        ...(o.criterion === 'cw'
+          ? { criterion: { kind: { $case: 'cw' as const, value: { kappa, targeted: false } } } }
+          : o.criterion === 'loss'
           ? { criterion: { kind: { $case: 'loss' as const, value: { kappa } } } }
           : o.criterion !== undefined || o.kappa !== undefined
             ? { criterion: { kind: { $case: 'reconstruction' as const, value: { kappa } } } }
@@ -190,7 +199,12 @@ export function pipelineConfigFromFlags(o: SubmitFlags, npy?: v1.NpyDataset): v1
       seed,
       labelColumn: o.labelColumn ?? '',
     },
-    model: { kind: modelKindFromName(o.model as ModelKindName), hidden: o.hidden ?? 0, selectedFeatures: o.k ?? 0 },
+    model: {
+      kind: modelKindFromName(o.model as ModelKindName),
+      hidden: o.hidden ?? 0,
+      selectedFeatures: o.k ?? 0,
+      ...(o.architecture ? { architecture: CNN_ARCHITECTURES[o.architecture] } : {}),
+    },
     methods,
     ...(o.epochs !== undefined || o.batch !== undefined ? { train: { epochs: o.epochs ?? 0, batchSize: o.batch ?? 0 } } : {}),
     retrainEpochs: o.retrainEpochs ?? 0,
@@ -296,7 +310,7 @@ export function remoteSubmitCommand(io: RemoteIO = processIO()): Command {
     .option('--train-samples <n>', 'training subset size (seeded; default all)', count('--train-samples'))
     .option('--test-samples <n>', 'test subset size (seeded; default all)', count('--test-samples'))
     .option('--model <kind>', MODEL_KINDS.join(', '))
-    .option('--hidden <n>', 'dense/sparse AE hidden width (default 128)', count('--hidden'))
+    .option('--hidden <n>', 'dense/sparse AE and mlp-classifier hidden width (default 128)', count('--hidden'))
     .option('--k <n>', 'concrete AE: features to select (default 50)', count('--k'))
     .option('--methods <list>', `comma-separated: ${METHOD_NAMES} (default ${DEFAULT_METHODS})`)
     .option('--epochs <n>', 'training epochs (default 20)', count('--epochs'))
@@ -307,7 +321,10 @@ export function remoteSubmitCommand(io: RemoteIO = processIO()): Command {
     .option('--mine-steps <n>', 'MINE Adam steps per iteration (default 20)', count('--mine-steps'))
     .option('--mine-draws <K>', 'MINE with the random-projection sampler and K draws', count('--mine-draws'))
     .addOption(new Option('--attack-method <m>', 'MinMax (Algorithm 1) or the penalty baseline (default minmax)').choices(['minmax', 'penalty']))
-    .addOption(new Option('--criterion <kind>', "success criterion: reconstruction or loss (the model's own training loss; default reconstruction)").choices(['reconstruction', 'loss']))
+    .addOption(
+      new Option('--criterion <kind>', "success criterion: reconstruction or loss (the model's own training loss; default reconstruction); cw (Carlini–Wagner, true labels) for the classifier kinds").choices(['reconstruction', 'loss', 'cw']),
+    )
+    .addOption(new Option('--architecture <a>', 'cnn-classifier: the layout (default cifar for 3-channel images, else mnist)').choices(['mnist', 'cifar']))
     .option('--kappa <κ>', 'attack confidence margin κ ≥ 0 (default 0)', nonNegative('--kappa'))
     .option('--alpha <α>', 'step size on δ (default 0.01)', positive('--alpha'))
     .option('--epsilon <ε>', 'L∞ bound on δ (default 1 = none)', positive('--epsilon'))

@@ -444,6 +444,8 @@ export function armAggregateFromProto(m: pb.MethodMetrics): ArmAggregate {
     selection_convergence: m.selectionConvergence,
   } as const;
   for (const [k, v] of Object.entries(scalars)) if (v !== undefined) a[k as keyof typeof scalars] = v;
+  // test_recon_error is a plain double: armAggregateToProto writes NaN when the arm has none (a classifier's study).
+  if (Number.isNaN(m.testReconError)) delete a.test_recon_error;
   a.per_seed = Object.fromEntries(Object.entries(m.perSeed).map(([k, v]) => [k, [...v.values]]));
   a.std = { ...m.std };
   a.ci95 = Object.fromEntries(Object.entries(m.ci95).map(([k, v]) => [k, [v.low, v.high] as [number, number]]));
@@ -487,4 +489,43 @@ export function studyMetricsFromProto(m: pb.PipelineMetrics, field = 'metrics'):
         }
       : {}),
   };
+}
+
+const CNN_ARCHITECTURES: Table<'mnist' | 'cifar'> = {
+  [pb.CnnArchitecture.CNN_ARCHITECTURE_MNIST]: 'mnist',
+  [pb.CnnArchitecture.CNN_ARCHITECTURE_CIFAR]: 'cifar',
+};
+
+/** ModelConfig.architecture → the cnn-classifier layout (undefined: the library's choice by channels). */
+export function cnnArchitectureFromProto(a: pb.CnnArchitecture, field = 'model.architecture'): 'mnist' | 'cifar' | undefined {
+  return fromEnum(field, a, CNN_ARCHITECTURES);
+}
+
+export function cnnArchitectureToProto(a: 'mnist' | 'cifar' | undefined): pb.CnnArchitecture {
+  return toEnum(a, CNN_ARCHITECTURES);
+}
+
+/** The options of libs/models trainClassifierAdversarially (AdversarialTrainingOptions), before its own validation. */
+export interface AdversarialTrainingInput {
+  method: 'pgd';
+  epsilon: number;
+  steps?: number;
+  stepSize?: number;
+}
+
+const ADVERSARIAL_METHODS: Table<'pgd'> = { [pb.AdversarialTrainingMethod.ADVERSARIAL_TRAINING_METHOD_PGD]: 'pgd' };
+
+/** TrainConfig.adversarial → AdversarialTrainingOptions (unset: undefined, plain training; 0 steps: the library default). */
+export function adversarialTrainingFromProto(a: pb.AdversarialTraining | undefined, field = 'config.adversarial'): AdversarialTrainingInput | undefined {
+  if (!a) return undefined;
+  return compact({
+    method: fromEnum(`${field}.method`, a.method, ADVERSARIAL_METHODS) ?? 'pgd',
+    epsilon: a.epsilon,
+    steps: nonZero(a.steps),
+    stepSize: a.stepSize,
+  });
+}
+
+export function adversarialTrainingToProto(a: AdversarialTrainingInput): pb.AdversarialTraining {
+  return { method: toEnum(a.method, ADVERSARIAL_METHODS), epsilon: a.epsilon, steps: a.steps ?? 0, ...(a.stepSize !== undefined ? { stepSize: a.stepSize } : {}) };
 }

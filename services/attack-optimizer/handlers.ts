@@ -17,6 +17,8 @@
 import { z } from 'zod';
 import {
   attackConfig,
+  runAttack,
+  type AttackInput,
   type AttackPool,
   type AttackConfig,
   type AttackProgress,
@@ -24,8 +26,8 @@ import {
 } from '../../libs/attack/index.js';
 import { shardMsgId, shardResultKey, type Bus } from '../../libs/bus/index.js';
 import { JobStore } from '../../libs/jobs/index.js';
-import { generateUaes } from '../../libs/augment/index.js';
-import type { Autoencoder } from '../../libs/models/index.js';
+import { generateUaes, type GenerateOptions } from '../../libs/augment/index.js';
+import { isClassifier, type AnyModel } from '../common/models.js';
 import {
   attackConfigFromProto,
   attackConfigToProto,
@@ -37,7 +39,7 @@ import {
   v1,
   type ConfigDefaults,
 } from '../../libs/proto/index.js';
-import { backendInfo } from '../../libs/tensor/index.js';
+import { backendInfo, triggerBackendTrap } from '../../libs/tensor/index.js';
 import type { ResourceBudget } from '../../libs/limits/index.js';
 import { checkAttackBudget } from '../common/budgets.js';
 import type { CallContext, Logger, StreamingCallContext } from '../../libs/service-kit/index.js';
@@ -83,16 +85,103 @@ export function parseAttackConfig(proto: v1.AttackConfig | undefined, field: str
 }
 
 /** The MINE sampler a model gets when the request leaves it unspecified. */
-export function samplerDefaults(ae: Autoencoder): ConfigDefaults {
-  return { sampler: ae.firstConv ? 'conv' : 'random' };
+export function samplerDefaults(model: AnyModel): ConfigDefaults {
+  return { sampler: model.firstConv ? 'conv' : 'random' };
 }
 
-/** Autoencoders only: the cw criterion needs a classifier's logits. */
-export function checkCriterion(config: AttackConfig, field: string): void {
+/**
+ * The criterion must fit the model: cw needs a classifier's logits; a
+ * classifier has no reconstruction (unset criterion = reconstruction), its
+ * criteria are cw and loss (its cross-entropy against the labels).
+ */
+export function checkCriterion(config: AttackConfig, field: string, model: AnyModel): void {
+  if (isClassifier(model)) {
+    if (config.criterion.kind === 'reconstruction') {
+      throw new ProtoFieldError(`${field}.criterion.reconstruction`, `a ${model.kind} has no reconstruction (an unset criterion means reconstruction): use cw or loss`);
+    }
+    return;
+  }
   if (config.criterion.kind === 'cw') {
-    throw new ProtoFieldError(`${field}.criterion.cw`, 'the Carlini–Wagner criterion needs a classifier; this service attacks autoencoders (use reconstruction or loss)');
+    throw new ProtoFieldError(`${field}.criterion.cw`, `the Carlini–Wagner criterion needs a classifier; ${model.kind} is an autoencoder (use reconstruction or loss)`);
   }
 }
+
+/** A targeted cw attack: the labels are target classes. */
+export function isTargeted(config: AttackConfig): boolean {
+  return config.criterion.kind === 'cw' && config.criterion.targeted;
+}
+
+/** A class id in [0, classes), or a ProtoFieldError naming `field`. */
+export function checkClass(label: number, classes: number, field: string): number {
+  if (!(Number.isInteger(label) && label >= 0 && label < classes)) throw new ProtoFieldError(field, `class ${label} is outside [0, ${classes})`);
+  return label;
+}
+
+/**
+ * The attack: autoencoders through generateUaes (worker threads per
+ * `opts.workers`); classifiers in this thread (libs/attack runAttack; the
+ * worker-thread pool rebuilds autoencoders only).
+ */
+export function attackModel(model: AnyModel, input: AttackInput, config: AttackConfig, opts: GenerateOptions): Promise<SampleResult[]> {
+  if (!isClassifier(model)) return generateUaes(model, input, config, opts);
+  return (async () => {
+    if (opts.faultDrill) triggerBackendTrap();
+    return runAttack(model, input, config, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+  })();
+}
+
+/**
+ * Generate's per-sample labels for a classifier: `target_class` for every
+ * sample (targeted cw), else `labels` (true classes for untargeted cw and
+ * loss, targets for targeted cw). Autoencoders: none (target_class refused).
+ */
+function generateLabels(req: v1.GenerateRequest, config: AttackConfig, model: AnyModel, batch: number): Int32Array | undefined {
+  if (!isClassifier(model)) {
+    if (req.targetClass !== undefined) throw new ProtoFieldError('target_class', `applies to classifiers (targeted cw) only, not ${model.kind}`);
+    return undefined;
+  }
+  const targeted = isTargeted(config);
+  if (req.targetClass !== undefined) {
+    if (!targeted) throw new ProtoFieldError('target_class', 'applies to a targeted cw attack only (config.criterion.cw.targeted)');
+    if (req.labels.length > 0) throw new ProtoFieldError('target_class', 'give target_class or per-sample labels, not both');
+    return new Int32Array(batch).fill(checkClass(req.targetClass, model.classes, 'target_class'));
+  }
+  if (req.labels.length === 0) {
+    throw new ProtoFieldError('labels', targeted ? `required: a target class per sample (or target_class) for a targeted cw attack on a ${model.kind}` : `required: the true class of every sample for a ${config.criterion.kind} attack on a ${model.kind}`);
+  }
+  req.labels.forEach((l, i) => checkClass(l, model.classes, `labels[${i}]`));
+  return Int32Array.from(req.labels);
+}
+
+/**
+ * Submit's labels for a classifier. Targeted cw: `target_class` or
+ * `target_labels` (one per sample of the split), carried by the shards.
+ * Untargeted cw and loss: the split's true labels, which the dataset must
+ * have (the shard workers read them); undefined is returned.
+ */
+function submitLabels(spec: v1.AttackJobSpec, config: AttackConfig, model: AnyModel, part: { n: number; labels?: Int32Array | undefined }, split: string, npy: boolean): Int32Array | undefined {
+  if (!isClassifier(model)) {
+    if (spec.targetClass !== undefined) throw new ProtoFieldError('spec.target_class', `applies to classifiers (targeted cw) only, not ${model.kind}`);
+    if (spec.targetLabels.length > 0) throw new ProtoFieldError('spec.target_labels', `applies to classifiers (targeted cw) only, not ${model.kind}`);
+    return undefined;
+  }
+  if (isTargeted(config)) {
+    if (spec.targetClass !== undefined && spec.targetLabels.length > 0) throw new ProtoFieldError('spec.target_class', 'give target_class or target_labels, not both');
+    if (spec.targetClass !== undefined) return new Int32Array(part.n).fill(checkClass(spec.targetClass, model.classes, 'spec.target_class'));
+    if (spec.targetLabels.length === 0) throw new ProtoFieldError('spec.target_class', 'required for a targeted cw attack: set target_class or target_labels');
+    if (spec.targetLabels.length !== part.n) throw new ProtoFieldError('spec.target_labels', `has ${spec.targetLabels.length} targets for the ${split} split's ${part.n} samples`);
+    spec.targetLabels.forEach((l, i) => checkClass(l, model.classes, `spec.target_labels[${i}]`));
+    return Int32Array.from(spec.targetLabels);
+  }
+  if (spec.targetClass !== undefined) throw new ProtoFieldError('spec.target_class', 'applies to a targeted cw attack only (config.criterion.cw.targeted)');
+  if (spec.targetLabels.length > 0) throw new ProtoFieldError('spec.target_labels', 'applies to a targeted cw attack only (config.criterion.cw.targeted)');
+  const field = npy ? `spec.dataset.npy.y_${split}` : 'spec.dataset';
+  if (!part.labels) throw new ProtoFieldError(field, `the ${split} split has no labels; a ${config.criterion.kind} attack on a ${model.kind} needs its true labels`);
+  const bad = part.labels.findIndex((l) => !(l >= 0 && l < model.classes));
+  if (bad >= 0) throw new ProtoFieldError(field, `label ${part.labels[bad]} of sample ${bad} is outside the model's [0, ${model.classes})`);
+  return undefined;
+}
+
 
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
@@ -259,18 +348,19 @@ export function createHandlers(deps: HandlerDeps) {
     let attack: Promise<SampleResult[]> | undefined;
     try {
       stop.signal.throwIfAborted();
-      const ae = lease.ae;
+      const ae = lease.model;
       if (!sameShape(batch.sampleShape, ae.inputShape)) {
         throw new ProtoFieldError('x.shape', `sample shape [${batch.sampleShape.join(', ')}] does not match the model's input shape [${ae.inputShape.join(', ')}]`);
       }
       const config = parseAttackConfig(req.config, 'config', samplerDefaults(ae));
-      checkCriterion(config, 'config');
+      checkCriterion(config, 'config', ae);
+      const labels = generateLabels(req, config, ae, batch.batch);
       checkAttackBudget(config, ae.inputShape, batch.sampleIds.length, deps.budget);
       const indexOf = new Map(batch.sampleIds.map((id, i) => [id, i]));
 
       const channel = new Channel<v1.GenerateResponse>();
       let lastProgress = 0;
-      attack = generateUaes(ae, { data: batch.data, inputShape: [...ae.inputShape], sampleIds: batch.sampleIds }, config, {
+      attack = attackModel(ae, { data: batch.data, inputShape: [...ae.inputShape], sampleIds: batch.sampleIds, ...(labels ? { labels } : {}) }, config, {
         workers: deps.threads(),
         pool: deps.pool?.(),
         signal: stop.signal,
@@ -328,15 +418,17 @@ export function createHandlers(deps: HandlerDeps) {
     const lease = await models.acquire(spec.model, 'spec.model');
     let plan: { total: number; shards: v1.AttackShard[] };
     try {
-      const ae = lease.ae;
+      const ae = lease.model;
       const config = parseAttackConfig(spec.config, 'spec.config', samplerDefaults(ae));
-      checkCriterion(config, 'spec.config');
+      checkCriterion(config, 'spec.config', ae);
       const ds = await datasets.get(spec.dataset, ae.kind, 'spec.dataset');
       if (!sameShape(ds.inputShape, ae.inputShape)) {
         throw new ProtoFieldError('spec.dataset', `sample shape [${ds.inputShape.join(', ')}] does not match the model's input shape [${ae.inputShape.join(', ')}]`);
       }
-      const total = splitName(split) === 'test' ? ds.test.n : ds.train.n;
+      const part = splitName(split) === 'test' ? ds.test : ds.train;
+      const total = part.n;
       if (total < 1) throw new ProtoFieldError('spec.dataset', `the ${splitName(split)} split has no samples`);
+      const labels = submitLabels(spec, config, ae, part, splitName(split), spec.dataset.source.$case === 'npy');
       const count = Math.ceil(total / shardSize);
       const resolved = attackConfigToProto(config);
       plan = {
@@ -353,6 +445,7 @@ export function createHandlers(deps: HandlerDeps) {
           split,
           config: resolved,
           resultKey: '',
+          labels: labels ? [...labels.subarray(i * shardSize, i * shardSize + Math.min(shardSize, total - i * shardSize))] : [],
         })),
       };
     } finally {

@@ -10,15 +10,15 @@
  * DatasetConfig and the model kind (which decides flattening).
  */
 import type { ArtifactStore } from '../../libs/bus/index.js';
-import type { Autoencoder } from '../../libs/models/index.js';
 import { v1 } from '../../libs/proto/index.js';
-import { loadModel } from '../common/models.js';
+import { loadAnyModel, type AnyModel } from '../common/models.js';
 import { resolveDataset, type ResolvedDataset } from '../common/datasets.js';
 import type { DatasetAccess } from '../common/dataset-access.js';
 import type { ResourceBudget } from '../../libs/limits/index.js';
 
 export interface ModelLease {
-  readonly ae: Autoencoder;
+  /** An autoencoder or a classifier (services/common/models.ts isClassifier). */
+  readonly model: AnyModel;
   readonly artifacts: v1.ModelArtifacts;
   /** Cache key (model id or content hashes). */
   readonly key: string;
@@ -27,7 +27,7 @@ export interface ModelLease {
 
 interface ModelEntry {
   key: string;
-  loading: Promise<{ ae: Autoencoder; artifacts: v1.ModelArtifacts }>;
+  loading: Promise<{ model: AnyModel; artifacts: v1.ModelArtifacts }>;
   users: number;
   evicted: boolean;
   lastUsed: number;
@@ -56,8 +56,8 @@ export class ModelCache {
     const key = modelKey(ref);
     if (key === undefined) {
       // let the loader produce the contract's error message
-      const loaded = await loadModel(this.store(), ref, field);
-      loaded.ae.dispose();
+      const loaded = await loadAnyModel(this.store(), ref, field);
+      loaded.model.dispose();
       throw new Error('unreachable: a model ref without a source loaded');
     }
     let entry = this.entries.get(key);
@@ -67,7 +67,7 @@ export class ModelCache {
         users: 0,
         evicted: false,
         lastUsed: Date.now(),
-        loading: loadModel(this.store(), ref, field).then(({ ae, artifacts }) => ({ ae, artifacts })),
+        loading: loadAnyModel(this.store(), ref, field).then(({ model, artifacts }) => ({ model, artifacts })),
       };
       entry = created;
       this.entries.set(key, created);
@@ -77,7 +77,7 @@ export class ModelCache {
     }
     entry.users += 1;
     entry.lastUsed = Date.now();
-    let loaded: { ae: Autoencoder; artifacts: v1.ModelArtifacts };
+    let loaded: { model: AnyModel; artifacts: v1.ModelArtifacts };
     try {
       loaded = await entry.loading;
     } catch (e) {
@@ -88,7 +88,7 @@ export class ModelCache {
     const e = entry;
     let released = false;
     return {
-      ae: loaded.ae,
+      model: loaded.model,
       artifacts: loaded.artifacts,
       key,
       release: () => {
@@ -96,7 +96,7 @@ export class ModelCache {
         released = true;
         e.users -= 1;
         e.lastUsed = Date.now();
-        if (e.evicted && e.users === 0) loaded.ae.dispose();
+        if (e.evicted && e.users === 0) loaded.model.dispose();
       },
     };
   }
@@ -108,7 +108,7 @@ export class ModelCache {
       if (this.entries.size <= this.capacity) break;
       this.entries.delete(e.key);
       e.evicted = true;
-      if (e.users === 0) void e.loading.then(({ ae }) => ae.dispose()).catch(() => {});
+      if (e.users === 0) void e.loading.then(({ model }) => model.dispose()).catch(() => {});
     }
   }
 
@@ -116,7 +116,7 @@ export class ModelCache {
   clear(): void {
     for (const e of this.entries.values()) {
       e.evicted = true;
-      if (e.users === 0) void e.loading.then(({ ae }) => ae.dispose()).catch(() => {});
+      if (e.users === 0) void e.loading.then(({ model }) => model.dispose()).catch(() => {});
     }
     this.entries.clear();
   }
@@ -130,7 +130,7 @@ export class DatasetCache {
     private readonly opts: { dataDir?: string; capacity?: number; access?: DatasetAccess; budget?: ResourceBudget } = {},
   ) {}
 
-  /** The dataset for `cfg`, shaped for a model of `kind` (flat vectors for all but conv-ae). */
+  /** The dataset for `cfg`, shaped for a model of `kind` (flat vectors for all but conv-ae and cnn-classifier). */
   get(cfg: v1.DatasetConfig | undefined, kind: string, field = 'dataset'): Promise<ResolvedDataset> {
     const key = cfg ? `${kind}:${Buffer.from(v1.DatasetConfig.encode(cfg).finish()).toString('base64')}` : undefined;
     const opts = { kind, field, dataDir: this.opts.dataDir, ...(this.opts.access ? { access: this.opts.access } : {}), ...(this.opts.budget ? { budget: this.opts.budget } : {}) };

@@ -45,8 +45,21 @@ import { serviceErrorMappers } from '../common/errors.js';
 import { backendFaultMessage, isBackendFault } from '../common/backend-fault.js';
 import { mapFieldNotFound } from './errors.js';
 import { assembleAttackResult, SHARD_RESULT_MEDIA_TYPE, ShardResultsInconsistentError } from '../common/attack-results.js';
-import { checkAttackBudget, checkCriterion, checkSplit, parseAttackConfig, sameShape, samplerDefaults, splitName, type HandlerDeps } from './handlers.js';
-import { generateUaes } from '../../libs/augment/index.js';
+import {
+  attackModel,
+  checkAttackBudget,
+  checkClass,
+  checkCriterion,
+  checkSplit,
+  isTargeted,
+  parseAttackConfig,
+  sameShape,
+  samplerDefaults,
+  splitName,
+  type HandlerDeps,
+} from './handlers.js';
+import { isClassifier, type AnyModel } from '../common/models.js';
+import type { AttackConfig } from '../../libs/attack/index.js';
 
 const { JobKind, JobState } = v1;
 
@@ -214,7 +227,7 @@ export function startShardWorker(deps: ShardWorkerDeps): ShardWorker {
 
     const lease = await models.acquire(shard.model, 'model');
     try {
-      const ae = lease.ae;
+      const ae = lease.model;
       const ds = await datasets.get(shard.dataset, ae.kind, 'dataset');
       if (!sameShape(ds.inputShape, ae.inputShape)) {
         throw new ShardInputError('dataset', `sample shape [${ds.inputShape.join(', ')}] does not match the model's input shape [${ae.inputShape.join(', ')}]`);
@@ -224,7 +237,7 @@ export function startShardWorker(deps: ShardWorkerDeps): ShardWorker {
       try {
         splitKey = splitName(checkSplit(shard.split, 'split'));
         config = parseAttackConfig(shard.config, 'config', samplerDefaults(ae));
-        checkCriterion(config, 'config');
+        checkCriterion(config, 'config', ae);
         checkAttackBudget(config, ae.inputShape, shard.sampleCount, deps.budget);
       } catch (e) {
         throw new ShardInputError((e as { field?: string }).field ?? 'config', (e as Error).message);
@@ -238,13 +251,14 @@ export function startShardWorker(deps: ShardWorkerDeps): ShardWorker {
       const d = ae.inputShape.reduce((a, b) => a * b, 1);
       const data = part.x.subarray(start * d, (start + count) * d);
       const sampleIds = Array.from({ length: count }, (_, i) => start + i);
+      const labels = shardLabels(shard, config, ae, part.labels);
       log.info({ samples: count, delivery: msg.deliveryCount, pid: process.pid }, 'shard started');
 
       const beatEvery = Math.max(50, Math.floor(bus.work.ackWaitMs / 4));
       let lastBeat = performance.now();
       let lastProgress = performance.now();
       const t0 = performance.now();
-      const results: SampleResult[] = await generateUaes(ae, { data, inputShape: [...ae.inputShape], sampleIds }, config, {
+      const results: SampleResult[] = await attackModel(ae, { data, inputShape: [...ae.inputShape], sampleIds, ...(labels ? { labels } : {}) }, config, {
         workers: deps.threads(),
         pool: deps.pool?.(),
         signal: ctl.signal,
@@ -434,6 +448,32 @@ export function startShardWorker(deps: ShardWorkerDeps): ShardWorker {
     },
     stop: halt,
   };
+}
+
+/**
+ * A classifier's labels for the shard's samples: the shard's own (targets of a
+ * targeted cw attack), else the split's true labels at the shard's positions.
+ * Autoencoders: none.
+ */
+function shardLabels(shard: v1.AttackShard, config: AttackConfig, model: AnyModel, splitLabels: Int32Array | undefined): Int32Array | undefined {
+  if (!isClassifier(model)) return undefined;
+  const count = shard.sampleCount;
+  let labels: Int32Array;
+  if (shard.labels.length > 0) {
+    if (shard.labels.length !== count) throw new ShardInputError('labels', `${shard.labels.length} labels for ${count} samples`);
+    labels = Int32Array.from(shard.labels);
+  } else {
+    if (isTargeted(config)) throw new ShardInputError('labels', 'a targeted cw shard needs its target labels');
+    if (!splitLabels) throw new ShardInputError('dataset', `the split has no labels; a ${config.criterion.kind} attack on a ${model.kind} needs them`);
+    const start = Number(shard.sampleStart);
+    labels = splitLabels.slice(start, start + count);
+  }
+  try {
+    labels.forEach((l, i) => checkClass(l, model.classes, `labels[${i}]`));
+  } catch (e) {
+    throw new ShardInputError((e as { field?: string }).field ?? 'labels', (e as Error).message);
+  }
+  return labels;
 }
 
 /** Progress with elapsed time, throughput and ETA recomputed for `fraction`. */

@@ -12,7 +12,7 @@
  *   train_samples / test_samples (0 = all), seed, label_column (CSV)
  *
  * Flattening (libs/augment flattenFor, as in the CLI): every model kind but conv-ae
- * sees flat vectors, so with `kind` other than 'conv-ae' the input shape
+ * and cnn-classifier sees flat vectors, so with `kind` other than 'conv-ae' the input shape
  * becomes [d] and `nativeShape` keeps the original. Without `kind` the
  * native shape is kept.
  *
@@ -150,7 +150,8 @@ export async function resolveDataset(
     const dims = ds.inputShape.reduce((a, b) => a * b, 1);
     checkBudget(budget, 'maxTensorElements', `${field}.${split}_samples`, part.n * dims, `${part.n} ${split} rows × ${dims} values`);
   }
-  return flattenFor(ds, opts.kind);
+  // The cnn-classifier, like the conv AE, sees images in their native shape.
+  return flattenFor(ds, opts.kind === 'cnn-classifier' ? 'conv-ae' : opts.kind);
 }
 
 /** The per-sample element count. */

@@ -8,6 +8,12 @@
  * default; downstreamAccuracy with the pipeline's probe defaults; the
  * ExtraTrees probe as libs/augment's extraTreesProbe, on probe_dataset's
  * training split or a seeded subset of it computed by probeTrainSplit).
+ *
+ * Classifiers (mlp-classifier, cnn-classifier): their own accuracy on the
+ * split (the labels are required: INVALID_ARGUMENT naming the dataset's label
+ * field otherwise), plus the ASR / similarity of attack results when given;
+ * no reconstruction error, baseline or probes (INVALID_ARGUMENT for
+ * baseline_recon_error and the ExtraTrees probe).
  */
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { backendInfo } from '../../libs/tensor/index.js';
@@ -19,7 +25,9 @@ import { getByRef } from './artifacts.js';
 import { resolveDataset } from './datasets.js';
 import type { DatasetAccess } from './dataset-access.js';
 import type { ResourceBudget } from '../../libs/limits/index.js';
-import { loadModel } from './models.js';
+import { isClassifier, loadAnyModel } from './models.js';
+import { classifierAccuracy } from './training.js';
+import type { Classifier } from '../../libs/models/index.js';
 import type { ServiceDeps } from './service.js';
 
 export const DEFAULT_EVAL_BATCH = 256;
@@ -99,6 +107,42 @@ export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | '
     },
   };
 
+  async function evaluateClassifier(
+    req: v1.EvaluateRequest,
+    clf: Classifier,
+    cfg: ReturnType<typeof parseEvalConfig>,
+    attack: { asr: number; summary?: v1.Summary } | undefined,
+    started: number,
+    signal: AbortSignal,
+  ): Promise<v1.EvaluateResponse> {
+    if (req.baselineReconError !== undefined) throw new ProtoFieldError('baseline_recon_error', `a ${clf.kind} has no reconstruction error; leave it unset`);
+    if (!cfg.skipDownstream && cfg.extraTrees) throw new ProtoFieldError('config.probe', `the downstream probes score autoencoders' features; a ${clf.kind} is scored directly`);
+    const ds = await resolveDataset(deps.bus.artifacts, req.dataset, { kind: clf.kind, field: 'dataset', ...(deps.access ? { access: deps.access } : {}), ...(deps.budget ? { budget: deps.budget } : {}) });
+    if (ds.inputShape.join() !== clf.inputShape.join()) {
+      throw new ProtoFieldError('dataset', `samples are [${ds.inputShape.join(', ')}] but the model expects [${clf.inputShape.join(', ')}]`);
+    }
+    signal.throwIfAborted();
+    const splitName = cfg.train ? 'train' : 'test';
+    const split = cfg.train ? ds.train : ds.test;
+    if (!split.labels) {
+      throw new ProtoFieldError(req.dataset?.source?.$case === 'npy' ? `dataset.npy.y_${splitName}` : 'dataset', `the ${splitName} split has no labels; a ${clf.kind}'s accuracy needs them`);
+    }
+    const bad = split.labels.findIndex((l) => !(l >= 0 && l < clf.classes));
+    if (bad >= 0) throw new ProtoFieldError('dataset', `label ${split.labels[bad]} of ${splitName} sample ${bad} is outside the model's [0, ${clf.classes})`);
+    deps.faultDrill?.trap('an Evaluate call');
+    const acc = await classifierAccuracy(clf, split.x, split.labels, ds.inputShape, cfg.batchSize);
+    accuracy.set({ model: clf.kind }, acc);
+    if (attack) asrGauge.set(attack.asr);
+    const metrics: v1.EvalMetrics = {
+      accuracy: acc,
+      ...(attack ? { asr: attack.asr, ...(attack.summary ? { similaritySummary: attack.summary } : {}) } : {}),
+      samples: split.n,
+      seconds: (performance.now() - started) / 1000,
+      selectedFeatures: [],
+    };
+    return { metrics, backend: backendInfo().name };
+  }
+
   async function evaluateRequest(req: v1.EvaluateRequest, signal: AbortSignal): Promise<v1.EvaluateResponse> {
     const started = performance.now();
     if (req.baselineReconError !== undefined && !(Number.isFinite(req.baselineReconError) && req.baselineReconError > 0)) {
@@ -113,7 +157,15 @@ export function evaluationHandlers(deps: Pick<ServiceDeps, 'bus' | 'metrics' | '
       const succeeded = results.filter((r) => r.success);
       attack = { asr: succeeded.length / results.length, summary: summarize(succeeded.map((r) => r.similarity)) };
     }
-    const { ae } = await loadModel(deps.bus.artifacts, req.model, 'model');
+    const { model: loaded } = await loadAnyModel(deps.bus.artifacts, req.model, 'model');
+    if (isClassifier(loaded)) {
+      try {
+        return await evaluateClassifier(req, loaded, cfg, attack, started, signal);
+      } finally {
+        loaded.dispose();
+      }
+    }
+    const ae = loaded;
     try {
       const ds = await resolveDataset(deps.bus.artifacts, req.dataset, { kind: ae.kind, field: 'dataset', ...(deps.access ? { access: deps.access } : {}), ...(deps.budget ? { budget: deps.budget } : {}) });
       if (ds.inputShape.join() !== ae.inputShape.join()) {

@@ -19,8 +19,14 @@
  * the `loss` attack criterion) is judged by the trained discriminator; without
  * them a reloaded one gets a fresh discriminator.
  *
- *   const record = await saveModel(bus.artifacts, { modelId, jobId, ae, ... });
- *   const { ae, record } = await loadModel(bus.artifacts, req.model, 'model');   // ModelRef
+ * Classifiers (mlp-classifier, cnn-classifier) are one pair with
+ * userDefinedMetadata.uae {kind, inputShape, classes, info}, exactly what
+ * libs/models saveClassifier writes: model.json + weights.bin downloaded into
+ * a folder load with loadClassifier.
+ *
+ *   const record = await saveModel(bus.artifacts, { modelId, jobId, ae, ... });   // or { classifier, testAccuracy }
+ *   const { ae, record } = await loadModel(bus.artifacts, req.model, 'model');   // ModelRef, autoencoders
+ *   const { model } = await loadAnyModel(bus.artifacts, req.model, 'model');     // autoencoder or classifier
  */
 import type { ArtifactStore } from '../../libs/bus/index.js';
 import {
@@ -34,7 +40,9 @@ import {
   type EpochReport,
   type LayersModelArtifacts,
 } from '../../libs/models/index.js';
-import { epochReportToProto, modelKindFromName, modelKindName, ProtoFieldError, v1 } from '../../libs/proto/index.js';
+import { Classifier, CLASSIFIER_KINDS, type ClassifierKind, type ClassifierOptions } from '../../libs/models/index.js';
+import { classifierFromArtifacts, classifierToArtifacts, isClassifierMetadata, type ClassifierMetadata } from '../../libs/models/classifier-artifacts.js';
+import { cnnArchitectureFromProto, epochReportToProto, modelKindFromName, modelKindName, ProtoFieldError, v1 } from '../../libs/proto/index.js';
 import { getByRef, MEDIA_TYPES, putContent } from './artifacts.js';
 
 export const MODEL_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
@@ -70,6 +78,43 @@ export function autoencoderKind(kind: v1.ModelKind, field = 'model.kind'): Autoe
   return name as AutoencoderKind;
 }
 
+/** A model the services load: an autoencoder or a classifier (tell them apart with isClassifier). */
+export type AnyModel = Autoencoder | Classifier;
+
+export function isClassifier(m: AnyModel): m is Classifier {
+  return m instanceof Classifier;
+}
+
+export function isClassifierKindName(name: string): name is ClassifierKind {
+  return (CLASSIFIER_KINDS as readonly string[]).includes(name);
+}
+
+/** The classifier kind of a proto ModelKind, or undefined for an autoencoder kind (unset/unknown: INVALID_ARGUMENT). */
+export function classifierKindOf(kind: v1.ModelKind, field = 'model.kind'): ClassifierKind | undefined {
+  const name = modelKindName(kind, field);
+  return isClassifierKindName(name) ? name : undefined;
+}
+
+/** ModelConfig → createClassifier's options (kind, mlp hidden width, cnn architecture, seed, learning rate); errors name the field. */
+export function classifierOptions(cfg: v1.ModelConfig, kind: ClassifierKind, field = 'model'): ClassifierOptions {
+  if (!Number.isSafeInteger(cfg.seed) || cfg.seed < 0) throw new ProtoFieldError(`${field}.seed`, `must be an integer in [0, 2^53 − 1]; got ${cfg.seed}`);
+  const architecture = cnnArchitectureFromProto(cfg.architecture, `${field}.architecture`);
+  if (kind !== 'cnn-classifier' && architecture !== undefined) throw new ProtoFieldError(`${field}.architecture`, `applies to MODEL_KIND_CNN_CLASSIFIER only, not ${kind}`);
+  if (kind === 'cnn-classifier' && cfg.hidden) throw new ProtoFieldError(`${field}.hidden`, 'the cnn-classifier\'s widths are fixed by its architecture; leave hidden unset');
+  if (cfg.selectedFeatures) throw new ProtoFieldError(`${field}.selected_features`, 'applies to the concrete AE only');
+  if (cfg.classes === 1) throw new ProtoFieldError(`${field}.classes`, 'must be at least 2 (0/unset: from the labels)');
+  if (cfg.learningRate !== undefined && !(Number.isFinite(cfg.learningRate) && cfg.learningRate > 0 && cfg.learningRate <= 10)) {
+    throw new ProtoFieldError(`${field}.learning_rate`, `must be in (0, 10]; got ${cfg.learningRate}`);
+  }
+  return {
+    kind,
+    ...(cfg.hidden ? { hidden: cfg.hidden } : {}),
+    ...(architecture ? { architecture } : {}),
+    ...(cfg.learningRate !== undefined ? { learningRate: cfg.learningRate } : {}),
+    seed: cfg.seed,
+  };
+}
+
 /** ModelConfig → the creation options libs/models takes (hidden, concrete k, seed). */
 export function autoencoderOptions(cfg: v1.ModelConfig, field = 'model'): CreateAutoencoderOptions {
   if (!Number.isSafeInteger(cfg.seed) || cfg.seed < 0) throw new ProtoFieldError(`${field}.seed`, `must be an integer in [0, 2^53 − 1]; got ${cfg.seed}`);
@@ -86,7 +131,7 @@ interface ModelJson {
   generatedBy: string;
   convertedBy: null;
   weightsManifest: Array<{ paths: string[]; weights: unknown[] }>;
-  userDefinedMetadata?: { uae: { kind: AutoencoderKind; inputShape: number[]; options?: CreateAutoencoderOptions } };
+  userDefinedMetadata?: { uae: { kind: AutoencoderKind; inputShape: number[]; options?: CreateAutoencoderOptions } | ClassifierMetadata };
 }
 
 /** One layers model as model.json + weights.bin (content-addressed); their refs. */
@@ -118,23 +163,35 @@ export async function putModelArtifacts(store: ArtifactStore, ae: Autoencoder): 
   };
 }
 
+/** Writes a classifier's model.json (saveClassifier's metadata) + weights.bin (content-addressed); their ModelArtifacts. */
+export async function putClassifierArtifacts(store: ArtifactStore, clf: Classifier, info: Record<string, unknown> = {}): Promise<v1.ModelArtifacts> {
+  const a = await classifierToArtifacts(clf, info);
+  const main = await putLayersModel(store, a, a.meta);
+  return { kind: modelKindFromName(clf.kind), inputShape: [...clf.inputShape], modelJson: main.json, weights: main.weights };
+}
+
 export interface SaveModelInput {
   modelId: string;
   jobId: string;
-  ae: Autoencoder;
+  /** The model: an autoencoder or a classifier. */
+  ae: AnyModel;
   config?: v1.ModelConfig;
   train?: v1.TrainConfig;
   dataset?: v1.DatasetConfig;
   history?: EpochReport[];
   stoppedEarly?: boolean;
   testReconError?: number;
+  /** Classifiers: test accuracy. */
+  testAccuracy?: number;
   createdAt?: Date;
 }
 
 /** Stores the model's artifacts, then its record (last); returns the record. */
 export async function saveModel(store: ArtifactStore, input: SaveModelInput): Promise<v1.Model> {
   checkModelId(input.modelId);
-  const artifacts = await putModelArtifacts(store, input.ae);
+  const artifacts = isClassifier(input.ae)
+    ? await putClassifierArtifacts(store, input.ae, input.testAccuracy !== undefined ? { test_accuracy: input.testAccuracy } : {})
+    : await putModelArtifacts(store, input.ae);
   const record = v1.Model.fromPartial({
     modelId: input.modelId,
     jobId: input.jobId,
@@ -144,6 +201,7 @@ export async function saveModel(store: ArtifactStore, input: SaveModelInput): Pr
     dataset: input.dataset,
     history: { epochs: (input.history ?? []).map(epochReportToProto), stoppedEarly: input.stoppedEarly ?? false },
     ...(input.testReconError !== undefined ? { testReconError: input.testReconError } : {}),
+    ...(input.testAccuracy !== undefined ? { testAccuracy: input.testAccuracy } : {}),
     createdAt: input.createdAt ?? new Date(),
   });
   await store.put(modelRecordKey(input.modelId), v1.Model.encode(record).finish(), { mediaType: `${MEDIA_TYPES.protobuf}; proto=uae.v1.Model` });
@@ -196,7 +254,7 @@ export async function modelFromArtifacts(store: ArtifactStore, artifacts: v1.Mod
   if (!artifacts) throw new ProtoFieldError(field, 'required');
   const kind = autoencoderKind(artifacts.kind, `${field}.kind`);
   const { json, artifacts: main } = await getLayersModel(store, artifacts.modelJson, artifacts.weights, `${field}.model_json`, `${field}.weights`);
-  const meta = json.userDefinedMetadata?.uae;
+  const meta = json.userDefinedMetadata?.uae as { kind: AutoencoderKind; inputShape: number[]; options?: CreateAutoencoderOptions } | undefined;
   if (meta?.kind !== undefined && meta.kind !== kind) {
     throw new ProtoFieldError(`${field}.kind`, `${v1.modelKindToJSON(artifacts.kind)} does not match model.json's kind "${meta.kind}"`);
   }
@@ -241,5 +299,50 @@ export async function loadModel(store: ArtifactStore, ref: v1.ModelRef | undefin
       const ae = await modelFromArtifacts(store, source.value, `${field}.artifacts`);
       return { ae, artifacts: source.value };
     }
+  }
+}
+
+/** Rebuilds a classifier from its ModelArtifacts (model.json with saveClassifier's metadata + weights.bin). */
+export async function classifierFromModelArtifacts(store: ArtifactStore, artifacts: v1.ModelArtifacts, field = 'model.artifacts'): Promise<Classifier> {
+  const kind = classifierKindOf(artifacts.kind, `${field}.kind`);
+  if (!kind) throw new ProtoFieldError(`${field}.kind`, `${v1.modelKindToJSON(artifacts.kind)} is not a classifier`);
+  if (artifacts.discriminatorJson !== undefined || artifacts.discriminatorWeights !== undefined) {
+    throw new ProtoFieldError(`${field}.discriminator_json`, `only an adversarial-ae has a discriminator, not ${v1.modelKindToJSON(artifacts.kind)}`);
+  }
+  const { json, artifacts: main } = await getLayersModel(store, artifacts.modelJson, artifacts.weights, `${field}.model_json`, `${field}.weights`);
+  const meta = json.userDefinedMetadata?.uae;
+  if (!isClassifierMetadata(meta)) throw new ProtoFieldError(`${field}.model_json`, 'has no classifier metadata (userDefinedMetadata.uae {kind, inputShape, classes}, as saveClassifier writes it)');
+  if (meta.kind !== kind) throw new ProtoFieldError(`${field}.kind`, `${v1.modelKindToJSON(artifacts.kind)} does not match model.json's kind "${meta.kind}"`);
+  if (artifacts.inputShape.length > 0 && artifacts.inputShape.join() !== meta.inputShape.join()) {
+    throw new ProtoFieldError(`${field}.input_shape`, `[${artifacts.inputShape.join(', ')}] does not match model.json's [${meta.inputShape.join(', ')}]`);
+  }
+  try {
+    return await classifierFromArtifacts({ ...main, meta });
+  } catch (e) {
+    throw new ProtoFieldError(field, `cannot load the classifier: ${(e as Error).message}`);
+  }
+}
+
+export interface LoadedAnyModel {
+  model: AnyModel;
+  record?: v1.Model;
+  artifacts: v1.ModelArtifacts;
+}
+
+/** Resolves a ModelRef and loads the autoencoder or classifier it names. The caller disposes `model`. */
+export async function loadAnyModel(store: ArtifactStore, ref: v1.ModelRef | undefined, field = 'model'): Promise<LoadedAnyModel> {
+  const source = ref?.source;
+  const load = (a: v1.ModelArtifacts, f: string): Promise<AnyModel> =>
+    classifierKindOf(a.kind, `${f}.kind`) ? classifierFromModelArtifacts(store, a, f) : modelFromArtifacts(store, a, f);
+  switch (source?.$case) {
+    case undefined:
+      throw new ProtoFieldError(`${field}.source`, 'required: set model_id or artifacts');
+    case 'modelId': {
+      const record = await getModelRecord(store, source.value, `${field}.model_id`);
+      if (!record.artifacts) throw new ProtoFieldError(`${field}.model_id`, `model "${source.value}" has no artifacts`);
+      return { model: await load(record.artifacts, `${field}.model_id`), record, artifacts: record.artifacts };
+    }
+    case 'artifacts':
+      return { model: await load(source.value, `${field}.artifacts`), artifacts: source.value };
   }
 }

@@ -66,6 +66,7 @@ import type { Logger } from '../../libs/service-kit/index.js';
 import { toolInfo } from '../../libs/runtime/package-info.js';
 import { MEDIA_TYPES, getByRef, putContent } from '../common/artifacts.js';
 import { resolveDataset } from '../common/datasets.js';
+import { isClassifierKindName } from '../common/models.js';
 import type { DatasetAccess } from '../common/dataset-access.js';
 import { assembleAttackResult, decodeSampleResults } from '../common/attack-results.js';
 import { SubJobFailedError, abortableSleep, type EvalOutcome, type StageExecutor } from './executor.js';
@@ -439,6 +440,11 @@ export class PipelineDriver {
     }
     const d = ds.inputShape.reduce((a, b) => a * b, 1);
     const imageShape = st.state.dataset!.nativeShape ?? ds.inputShape;
+    // A supervised study (classifier kind): labels on both splits; generated samples keep their originals' labels.
+    const supervised = isClassifierKindName(cfg.model);
+    if (supervised && (!ds.train.labels || !ds.test.labels)) {
+      throw new ProtoFieldError('config.dataset', `a ${cfg.model} study needs labels on both splits; ${ds.name} has ${ds.train.labels ? 'no test' : 'no training'} labels`);
+    }
     cfg.methods.forEach((m, i) => {
       const a = armSpec(m);
       if ((a.kind === 'flip' || a.kind === 'rotate') && imageShape.length < 2) {
@@ -510,7 +516,7 @@ export class PipelineDriver {
       if (!run.original.train?.model) {
         await this.enter(ctx, at);
         run.original.train ??= { attempt: 0 };
-        const data = await withValidation(split.fit.x, 'x_train_val.npy');
+        const data = supervised ? ctx.datasetConfig : await withValidation(split.fit.x, 'x_train_val.npy');
         await this.train(ctx, key('original'), run.original.train, data, { epochs: cfg.epochs, ...(cfg.validation ? { patience: cfg.validation.patience } : {}) }, nVal, split.fit.n);
       }
       const original = run.original.train!.model!;
@@ -521,7 +527,7 @@ export class PipelineDriver {
         const ev = await this.evaluate(ctx, original);
         await st.save(() => void (run.original!.eval = ev));
       }
-      const base = run.original.eval!.testReconError;
+      const base = supervised ? undefined : run.original.eval!.testReconError;
 
       // The arms, each round by round: round r builds on the arm's round r − 1 (its model, its training set).
       for (const [k, m] of cfg.methods.entries()) {
@@ -541,7 +547,11 @@ export class PipelineDriver {
             const trainSet = await this.loadFloat(arm.generated!.trainSet, 'train set');
             const trainN = trainSet.length / d;
             const plan = retrainPlan(cfg, schedule, originalRecord, trainN);
-            const data = validation ? await withValidation(trainSet, `${armTag(ctx, m, round)}-train-val.npy`) : npyConfig({ xTrain: refFrom(arm.generated!.trainSet), xTest: refs.xTest });
+            const data = supervised
+              ? await this.labelledTrainSet(ctx, arm.generated!.trainSet, trainN, `${armTag(ctx, m, round)}-train-y.npy`)
+              : validation
+                ? await withValidation(trainSet, `${armTag(ctx, m, round)}-train-val.npy`)
+                : npyConfig({ xTrain: refFrom(arm.generated!.trainSet), xTest: refs.xTest });
             // Round 1 keeps a one-round job's request ids (a job resumed across an upgrade finds its training jobs).
             await this.train(ctx, key(round > 1 ? `r${round}.${m}` : m), arm.retrain, data, plan, nVal, trainN);
           }
@@ -572,7 +582,34 @@ export class PipelineDriver {
 
   private modelConfig(ctx: RunCtx): v1.ModelConfig {
     const m = ctx.spec.model!;
-    return { kind: modelKindFromName(ctx.cfg.model), inputShape: [], hidden: m.hidden, selectedFeatures: m.selectedFeatures, classes: 0, seed: ctx.seed };
+    if (isClassifierKindName(ctx.cfg.model)) {
+      return {
+        kind: modelKindFromName(ctx.cfg.model),
+        inputShape: [],
+        hidden: m.hidden,
+        selectedFeatures: 0,
+        classes: m.classes,
+        ...(m.learningRate !== undefined ? { learningRate: m.learningRate } : {}),
+        seed: ctx.seed,
+        architecture: m.architecture,
+      };
+    }
+    return { kind: modelKindFromName(ctx.cfg.model), inputShape: [], hidden: m.hidden, selectedFeatures: m.selectedFeatures, classes: 0, seed: ctx.seed, architecture: v1.CnnArchitecture.CNN_ARCHITECTURE_UNSPECIFIED };
+  }
+
+  /**
+   * A supervised retraining set with its labels: the set is the fit samples
+   * followed by generated sets aligned with them (original ∪ generated, and
+   * per round), so its labels are the fit labels repeated.
+   */
+  private async labelledTrainSet(ctx: RunCtx, trainSet: unknown, rows: number, name: string): Promise<v1.DatasetConfig> {
+    const fitLabels = ctx.ds.train.labels!;
+    const n = fitLabels.length;
+    if (n === 0 || rows % n !== 0) throw new Error(`a retraining set of ${rows} rows is not a whole number of copies of the ${n} training samples`);
+    const labels = new Int32Array(rows);
+    for (let at = 0; at < rows; at += n) labels.set(fitLabels, at);
+    const yTrain = await putContent(this.o.bus.artifacts, encodeNpy([rows], labels), { mediaType: MEDIA_TYPES.npy, name });
+    return npyConfig({ xTrain: refFrom(trainSet), xTest: ctx.refs.xTest, yTrain, ...(ctx.refs.yTest ? { yTest: ctx.refs.yTest } : {}) });
   }
 
   private async loadFloat(ref: unknown, what: string): Promise<Float32Array> {
@@ -650,6 +687,19 @@ export class PipelineDriver {
   }
 
   private async evaluate(ctx: RunCtx, model: ModelOutput, baseline?: number): Promise<EvalOutput> {
+    if (isClassifierKindName(ctx.cfg.model)) {
+      // A classifier's own test accuracy (EvaluationService scores classifiers directly).
+      const out = await this.o.executor.evaluate(
+        {
+          model: { source: { $case: 'artifacts', value: v1.ModelArtifacts.fromJSON(model.artifacts) } },
+          dataset: ctx.datasetConfig,
+          config: v1.EvalConfig.fromPartial({ split: v1.DatasetSplit.DATASET_SPLIT_TEST, skipDownstream: true }),
+        },
+        ctx.signal,
+      );
+      if (out.accuracy === undefined) throw new SubJobFailedError('', 13, 'EvaluationService returned no accuracy for a classifier');
+      return { accuracy: out.accuracy, backend: out.backend };
+    }
     const c = ctx.cfg.classifier ?? {};
     const probe = ctx.cfg.probe ?? 'mlp';
     const req: v1.EvaluateRequest = {
@@ -670,6 +720,7 @@ export class PipelineDriver {
     };
     const out: EvalOutcome = await this.o.executor.evaluate(req, ctx.signal);
     const labelled = c !== false && ctx.ds.train.labels !== undefined && ctx.ds.test.labels !== undefined;
+    if (out.testReconError === undefined) throw new SubJobFailedError('', 13, 'EvaluationService returned no test_recon_error');
     return {
       testReconError: out.testReconError,
       ...(labelled && out.accuracy !== undefined ? { accuracy: out.accuracy } : {}),
@@ -764,6 +815,8 @@ export class PipelineDriver {
       split: v1.DatasetSplit.DATASET_SPLIT_TRAIN,
       config,
       resultKey: keys[i]!,
+      // Classifiers: the workers read the true labels from the dataset's y_train (untargeted cw, loss).
+      labels: [],
     });
 
     const done = new Set<number>();
@@ -864,6 +917,7 @@ export class PipelineDriver {
     const s = st.state;
     const run = s.runs[String(seed)]!;
     const orig = run.original!;
+    const supervised = isClassifierKindName(cfg.model);
     const base = orig.eval!.testReconError;
     const nVal = ctx.validation ? ctx.validation.length / d : 0;
     // Version-1 states lack `steps`: their schedule was `longer` (no step cap).
@@ -877,7 +931,8 @@ export class PipelineDriver {
       ...(ev.accuracy !== undefined ? { accuracy: ev.accuracy } : {}),
       ...(ev.accuracyExtratrees !== undefined ? { accuracy_extratrees: ev.accuracyExtratrees } : {}),
     });
-    const original = { test_recon_error: base, ...probes(orig.eval!), ...record(orig.train!.model!, orig.eval!, fit.length / d) };
+    // Classifiers: accuracy is the metric (no reconstruction error, no improvement).
+    const original = { ...(base !== undefined ? { test_recon_error: base } : {}), ...probes(orig.eval!), ...record(orig.train!.model!, orig.eval!, fit.length / d) };
     // Every round as runAugmentation records it ('original' in each); the top level is the last.
     const roundRecords: RoundReport[] = [];
     for (let round = 1; round <= ctx.rounds; round++) {
@@ -897,8 +952,15 @@ export class PipelineDriver {
         const ev = arm.eval!;
         // Round r retrains on the originals and one set per round (`none`: the originals alone).
         const trainRows = (m === 'none' ? 1 : round + 1) * (fit.length / d);
+        const summary = results ? attackSummary(m, results) : undefined;
         const mm: MethodMetrics = {
-          ...methodMetrics(base, ev.testReconError, { accuracy: ev.accuracy }, g.secondsPerSample, results ? attackSummary(m, results) : undefined),
+          ...(supervised || base === undefined || ev.testReconError === undefined
+            ? ({
+                ...(ev.accuracy !== undefined ? { accuracy: ev.accuracy } : {}),
+                seconds_per_sample: g.secondsPerSample,
+                ...(summary ? { asr: summary.asr, ...('mi' in summary ? { mi: summary.mi } : {}) } : {}),
+              } as MethodMetrics)
+            : methodMetrics(base, ev.testReconError, { accuracy: ev.accuracy }, g.secondsPerSample, summary)),
           ...(ev.accuracyExtratrees !== undefined ? { accuracy_extratrees: ev.accuracyExtratrees } : {}),
           ...record(arm.retrain!.model!, ev, trainRows),
           ...(diagnostics ? { diagnostics: summarizeDiagnostics(diagnostics) } : {}),

@@ -16,7 +16,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Bus } from '../../libs/bus/index.js';
 import { isTerminal, type JobStore } from '../../libs/jobs/index.js';
 import { epochReportToProto, v1 } from '../../libs/proto/index.js';
-import { putModelArtifacts } from '../common/models.js';
+import { putClassifierArtifacts, putModelArtifacts } from '../common/models.js';
 import { resolveDataset } from '../common/datasets.js';
 
 export interface TrainOutcome {
@@ -26,7 +26,8 @@ export interface TrainOutcome {
 }
 
 export interface EvalOutcome {
-  testReconError: number;
+  /** Autoencoders; unset for a classifier (accuracy only). */
+  testReconError?: number;
   accuracy?: number;
   accuracyExtratrees?: number;
   selectionConvergence?: number;
@@ -36,7 +37,7 @@ export interface EvalOutcome {
 
 function outcome(m: v1.EvalMetrics, backend: string): EvalOutcome {
   return {
-    testReconError: m.testReconError!,
+    ...(m.testReconError !== undefined ? { testReconError: m.testReconError } : {}),
     ...(m.accuracy !== undefined ? { accuracy: m.accuracy } : {}),
     ...(m.accuracyExtratrees !== undefined ? { accuracyExtratrees: m.accuracyExtratrees } : {}),
     ...(m.selectionConvergence !== undefined ? { selectionConvergence: m.selectionConvergence, selectedFeatures: [...m.selectedFeatures] } : {}),
@@ -197,7 +198,7 @@ export class GrpcStageExecutor implements StageExecutor {
       this.o.evaluateTimeoutMs ?? 30 * 60_000,
     );
     const m = res.metrics;
-    if (m?.testReconError === undefined) throw new SubJobFailedError('', 13, 'EvaluationService returned no test_recon_error');
+    if (m?.testReconError === undefined && m?.accuracy === undefined) throw new SubJobFailedError('', 13, 'EvaluationService returned neither test_recon_error nor accuracy');
     return outcome(m, res.backend);
   }
 
@@ -214,7 +215,8 @@ export class InProcessStageExecutor implements StageExecutor {
 
   async train(req: v1.TrainRequest, hooks: TrainHooks): Promise<TrainOutcome> {
     // The trainer's code (services/common/training.ts, shared with the trainer service): validation rows, step cap, convergence loop.
-    const { parseTrainingSpec, trainFromSpec } = await import('../common/training.js');
+    const { isClassifierSpec, parseTrainingSpec, trainFromSpec } = await import('../common/training.js');
+    if (isClassifierSpec(req.spec)) return this.trainClassifier(req, hooks);
     const parsed = parseTrainingSpec(req.spec, 'spec');
     const ds = await resolveDataset(this.bus.artifacts, req.spec!.dataset, { kind: parsed.kind, field: 'spec.dataset' });
     const started = Date.now();
@@ -240,6 +242,20 @@ export class InProcessStageExecutor implements StageExecutor {
       return { modelId: '', artifacts, history: { epochs: run.history.map(epochReportToProto), stoppedEarly: run.stoppedEarly } };
     } finally {
       run.ae.dispose();
+    }
+  }
+
+  /** A classifier, as the trainer trains it (services/common/training.ts trainClassifierFromSpec). */
+  private async trainClassifier(req: v1.TrainRequest, hooks: TrainHooks): Promise<TrainOutcome> {
+    const { parseClassifierSpec, trainClassifierFromSpec } = await import('../common/training.js');
+    const parsed = parseClassifierSpec(req.spec, 'spec');
+    const ds = await resolveDataset(this.bus.artifacts, req.spec!.dataset, { kind: parsed.kind, field: 'spec.dataset' });
+    const run = await trainClassifierFromSpec(ds, parsed, { signal: hooks.signal });
+    try {
+      const artifacts = await putClassifierArtifacts(this.bus.artifacts, run.classifier, { test_accuracy: run.testAccuracy });
+      return { modelId: '', artifacts, history: { epochs: run.history.map(epochReportToProto), stoppedEarly: run.stoppedEarly } };
+    } finally {
+      run.classifier.dispose();
     }
   }
 

@@ -30,7 +30,8 @@ import { attackConfigFromProto, augmentationMethodName, ProtoFieldError, v1 } fr
 import { knownDatasetShape } from '../../libs/data/index.js';
 import type { ResourceBudget } from '../../libs/limits/index.js';
 import { retrainPlan } from '../../libs/augment/index.js';
-import { autoencoderKind } from '../common/models.js';
+import { autoencoderKind, classifierKindOf, classifierOptions, isClassifierKindName } from '../common/models.js';
+import type { AutoencoderKind } from '../../libs/models/index.js';
 import { checkAttackBudget } from '../common/budgets.js';
 import { checkTrainingSize } from '../common/training.js';
 
@@ -107,6 +108,35 @@ function classifierOf(c: v1.PipelineConfig): DownstreamOptions | false {
 }
 
 /**
+ * A supervised study (a classifier model kind): train the classifier on the
+ * labelled training split → attack every training sample with cw (true
+ * labels, untargeted) or the classifier's loss → retrain from scratch on
+ * original ∪ generated, each generated sample keeping its original's label →
+ * score test accuracy. What the autoencoder study has beyond that (a
+ * validation split, probes, the convergence loop) is refused, naming the field.
+ */
+function checkSupervised(c: v1.PipelineConfig, kind: string): void {
+  classifierOptions(c.model!, kind as never, 'config.model');
+  const crit = c.attack?.criterion?.kind;
+  if (crit === undefined || crit.$case === 'reconstruction') {
+    throw new ProtoFieldError(crit ? 'config.attack.criterion.reconstruction' : 'config.attack.criterion', `a ${kind} has no reconstruction (unset means reconstruction): set cw (or loss)`);
+  }
+  if (crit.$case === 'cw' && crit.value.targeted) throw new ProtoFieldError('config.attack.criterion.cw.targeted', 'a supervised study attacks with the true labels (untargeted)');
+  const d = c.dataset;
+  if (d?.source?.$case === 'npy') {
+    if (!d.source.value.yTrain?.sha256) throw new ProtoFieldError('config.dataset.npy.y_train', `required: a ${kind} trains on labels`);
+    if (!d.source.value.yTest?.sha256) throw new ProtoFieldError('config.dataset.npy.y_test', `required: a ${kind} is scored on test labels`);
+  }
+  const p = c.protocol;
+  if (p?.validation) throw new ProtoFieldError('config.protocol.validation', 'is not supported in a supervised (classifier) study');
+  if (p?.convergence?.enabled) throw new ProtoFieldError('config.protocol.convergence', 'applies to the concrete AE only');
+  if (p?.probe === v1.ProbeKind.PROBE_KIND_EXTRATREES || p?.probe === v1.ProbeKind.PROBE_KIND_BOTH) throw new ProtoFieldError('config.protocol.probe', 'a classifier is scored by its own accuracy, not by a probe');
+  if (p?.retrainSchedule === v1.RetrainSchedule.RETRAIN_SCHEDULE_PLATEAU) throw new ProtoFieldError('config.protocol.retrain_schedule', 'PLATEAU needs a validation split, which a supervised study does not have');
+  if (c.train?.convergence?.enabled) throw new ProtoFieldError('config.train.convergence', 'applies to the concrete AE only');
+  if (c.train?.adversarial) throw new ProtoFieldError('config.train.adversarial', 'is not supported in a pipeline (train adversarially through TrainingService)');
+}
+
+/**
  * Validates a submitted PipelineConfig; ProtoFieldError naming the field
  * (`config.…`) when it is not acceptable; with `opts.budget`, also
  * checkPipelineBudget (ResourceLimitError naming the field).
@@ -115,7 +145,11 @@ export function resolvePipelineConfig(c: v1.PipelineConfig | undefined, opts: { 
   if (!c) throw new ProtoFieldError('config', 'required');
   checkDataset(c.dataset, 'config.dataset');
   if (!c.model) throw new ProtoFieldError('config.model', 'required');
-  const model = autoencoderKind(c.model.kind, 'config.model.kind');
+  // A classifier kind makes a supervised study (see checkSupervised); AugmentationConfig.model
+  // carries its name (libs/augment reads it only to pick the conv sampler for conv-ae).
+  const supervisedKind = classifierKindOf(c.model.kind, 'config.model.kind');
+  const model = (supervisedKind ?? autoencoderKind(c.model.kind, 'config.model.kind')) as AutoencoderKind;
+  if (supervisedKind) checkSupervised(c, supervisedKind);
   if (c.model.inputShape.length > 0) throw new ProtoFieldError('config.model.input_shape', "must be empty in a pipeline (the dataset's sample shape is used)");
   if (c.methods.length === 0) throw new ProtoFieldError('config.methods', 'at least one augmentation method is required');
   const methods: AugmentationMethod[] = [];
@@ -146,7 +180,9 @@ export function resolvePipelineConfig(c: v1.PipelineConfig | undefined, opts: { 
   if (attack.method === 'pgd' || attack.method === 'fgsm') {
     throw new ProtoFieldError('config.attack.method', 'PGD and FGSM have no similarity term; the arms (mine, l2, cosine) need minmax or penalty');
   }
-  if (c.attack?.criterion?.kind?.$case === 'cw') throw new ProtoFieldError('config.attack.criterion.cw', 'supervised attacks do not apply to autoencoder pipelines');
+  if (!supervisedKind && c.attack?.criterion?.kind?.$case === 'cw') {
+    throw new ProtoFieldError('config.attack.criterion.cw', 'the Carlini–Wagner criterion needs a classifier: use MODEL_KIND_MLP_CLASSIFIER or MODEL_KIND_CNN_CLASSIFIER, or an unsupervised criterion (reconstruction, loss)');
+  }
   try {
     attackConfig({ ...attack, seed });
     for (const m of methods) if (isAttackMethod(m)) pipelineAttackConfig(m, model, attack, seed);
@@ -164,7 +200,7 @@ export function resolvePipelineConfig(c: v1.PipelineConfig | undefined, opts: { 
     seed,
     attack,
     modelOptions: { ...(c.model.hidden ? { hidden: c.model.hidden } : {}), ...(c.model.selectedFeatures ? { k: c.model.selectedFeatures } : {}) },
-    classifier: classifierOf(c),
+    classifier: supervisedKind ? false : classifierOf(c),
     ...protocolOf(c, { model, epochs, seed, trainSamples: c.dataset!.trainSamples }),
     // As the run document's augmentationConfigOf: one round leaves the field unset.
     ...(rounds > 1 ? { rounds } : {}),
@@ -194,7 +230,7 @@ export function resolvePipelineConfig(c: v1.PipelineConfig | undefined, opts: { 
  */
 export function checkPipelineBudget(dataset: v1.DatasetConfig, r: ResolvedPipeline, budget: ResourceBudget): void {
   const a = r.augmentation;
-  const known = dataset.source?.$case === 'name' ? knownDatasetShape(dataset.source.value) : undefined;
+  const known = dataset.source?.$case === 'name' && !isClassifierKindName(a.model) ? knownDatasetShape(dataset.source.value) : undefined;
   const rows = known ? (dataset.trainSamples > 0 ? Math.min(dataset.trainSamples, known.trainRows) : known.trainRows) : dataset.trainSamples;
   if (known) {
     const features = known.inputShape.reduce((x, y) => x * y, 1);

@@ -36,7 +36,8 @@ export interface ModelOutput {
 }
 
 export interface EvalOutput {
-  testReconError: number;
+  /** Autoencoders; unset for a classifier (its metric is accuracy). */
+  testReconError?: number;
   accuracy?: number;
   /** The ExtraTrees probe's accuracy. */
   accuracyExtratrees?: number;

@@ -18,7 +18,7 @@ import type { ServiceDeps } from '../common/service.js';
 import { DatasetConfigNotFoundError } from '../common/datasets.js';
 import { checkDatasetPath, isDatasetPath, NO_DATASET_PATHS, type DatasetAccess } from '../common/dataset-access.js';
 import type { TrainingRunner } from './runner.js';
-import { checkTrainingSize, parseTrainingSpec } from '../common/training.js';
+import { checkTrainingSize, isClassifierSpec, parseClassifierSpec, parseTrainingSpec } from '../common/training.js';
 import type { ResourceBudget } from '../../libs/limits/index.js';
 
 export const MAX_REQUEST_ID = 128;
@@ -63,6 +63,18 @@ export async function checkDatasetConfig(deps: Pick<ServiceDeps, 'bus'>, cfg: v1
   }
 }
 
+/**
+ * Classifiers train on labels and are scored on test labels: uploaded arrays
+ * must include y_train and y_test (a named dataset without labels fails its
+ * job with INVALID_ARGUMENT naming spec.dataset).
+ */
+export function checkLabelledDataset(cfg: v1.DatasetConfig, field: string): void {
+  if (cfg.source?.$case !== 'npy') return;
+  const npy = cfg.source.value;
+  if (!npy.yTrain?.sha256) throw new ProtoFieldError(`${field}.npy.y_train`, 'required: a classifier trains on labels (upload y_train.npy)');
+  if (!npy.yTest?.sha256) throw new ProtoFieldError(`${field}.npy.y_test`, 'required: a classifier is scored on test labels (upload y_test.npy)');
+}
+
 export interface TrainingHandlerDeps extends ServiceDeps {
   runner: Pick<TrainingRunner, 'kick' | 'noteState'>;
   /** Server-side dataset paths allowed (default none). */
@@ -75,9 +87,14 @@ export function trainingHandlers(deps: TrainingHandlerDeps) {
   return {
     async train(req: v1.TrainRequest): Promise<v1.TrainResponse> {
       checkRequestMeta(req);
-      const parsed = parseTrainingSpec(req.spec, 'spec');
-      // With an input_shape the model's size is known now: refuse at once rather than in the job.
-      if (parsed.inputShape) checkTrainingSize(parsed, parsed.inputShape, 0, deps.budget);
+      if (isClassifierSpec(req.spec)) {
+        parseClassifierSpec(req.spec, 'spec');
+        checkLabelledDataset(req.spec!.dataset!, 'spec.dataset');
+      } else {
+        const parsed = parseTrainingSpec(req.spec, 'spec');
+        // With an input_shape the model's size is known now: refuse at once rather than in the job.
+        if (parsed.inputShape) checkTrainingSize(parsed, parsed.inputShape, 0, deps.budget);
+      }
       await checkDatasetConfig(deps, req.spec!.dataset, 'spec.dataset', deps.access);
       const { job, deduplicated } = await deps.jobs.create({
         kind: v1.JobKind.JOB_KIND_TRAINING,

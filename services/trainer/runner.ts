@@ -34,7 +34,7 @@ import { backendFaultMessage, isBackendFault } from '../common/backend-fault.js'
 import type { DatasetAccess } from '../common/dataset-access.js';
 import { modelIdForJob, modelRecordKey, saveModel } from '../common/models.js';
 import type { ServiceDeps } from '../common/service.js';
-import { parseTrainingSpec, trainFromSpec } from '../common/training.js';
+import { isClassifierSpec, parseClassifierSpec, parseTrainingSpec, trainClassifierFromSpec, trainFromSpec } from '../common/training.js';
 
 export interface TrainingRunnerOptions {
   /** Jobs trained at once in this process (default 1). */
@@ -286,7 +286,8 @@ export class TrainingRunner {
     const { jobs, bus } = this.deps;
     const jobId = job.jobId;
     const spec = job.spec?.kind?.$case === 'training' ? job.spec.kind.value : undefined;
-    const parsed = parseTrainingSpec(spec);
+    const supervised = isClassifierSpec(spec);
+    const parsed = supervised ? parseClassifierSpec(spec) : parseTrainingSpec(spec);
     const ds = await resolveDataset(bus.artifacts, spec!.dataset, { kind: parsed.kind, field: 'spec.dataset', ...(this.opts.access ? { access: this.opts.access } : {}), ...(this.opts.budget ? { budget: this.opts.budget } : {}) });
     signal.throwIfAborted();
     // UAE_FAULT_DRILL=trainer:wasm-trap (tests only): the first job hits a real wasm trap.
@@ -319,7 +320,11 @@ export class TrainingRunner {
       };
       pending = pending.then(() => jobs.progress(jobId, progress)).catch((err: unknown) => log.warn({ err: errText(err) }, 'progress update failed'));
     };
-    const run = await trainFromSpec(ds, parsed, { signal, onEpoch, ...(this.opts.budget ? { budget: this.opts.budget } : {}) });
+    const hooks = { signal, onEpoch, ...(this.opts.budget ? { budget: this.opts.budget } : {}) };
+    const run =
+      'supervised' in parsed
+        ? await trainClassifierFromSpec(ds, parsed, hooks).then((r) => ({ ...r, ae: r.classifier, testReconError: undefined }))
+        : await trainFromSpec(ds, parsed, hooks).then((r) => ({ ...r, testAccuracy: undefined }));
     try {
       await pending;
       signal.throwIfAborted();
@@ -332,18 +337,20 @@ export class TrainingRunner {
         dataset: spec!.dataset,
         history: run.history,
         stoppedEarly: run.stoppedEarly,
-        testReconError: run.testReconError,
+        ...(run.testReconError !== undefined ? { testReconError: run.testReconError } : {}),
+        ...(run.testAccuracy !== undefined ? { testAccuracy: run.testAccuracy } : {}),
       });
       const result: v1.TrainingResult = {
         modelId,
         artifacts: record.artifacts,
         history: record.history,
-        testReconError: run.testReconError,
+        ...(run.testReconError !== undefined ? { testReconError: run.testReconError } : {}),
+        ...(run.testAccuracy !== undefined ? { testAccuracy: run.testAccuracy } : {}),
       };
       const done = await jobs.complete(jobId, { kind: { $case: 'training', value: result } });
       if (done.state === v1.JobState.JOB_STATE_SUCCEEDED) {
         this.noteState('SUCCEEDED');
-        log.info({ modelId, epochs: run.history.length, testReconError: run.testReconError, seconds: (performance.now() - started) / 1000 }, 'training job succeeded');
+        log.info({ modelId, epochs: run.history.length, testReconError: run.testReconError, testAccuracy: run.testAccuracy, seconds: (performance.now() - started) / 1000 }, 'training job succeeded');
       } else {
         // Cancelled (or failed) while we saved: the model must not look trained.
         await bus.artifacts.delete(modelRecordKey(modelId)).catch(() => false);

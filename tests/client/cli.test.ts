@@ -170,6 +170,20 @@ describe('uae submit', () => {
     expect(fake.sys.submits.length).toBe(n);
   });
 
+  it('--model cnn-classifier --criterion cw: a supervised study (untargeted cw, the cnn layout)', async () => {
+    const r = await cli(['submit', '--dataset', 'fashion-mnist', '--train-samples', '100', '--model', 'cnn-classifier', '--architecture', 'mnist', '--criterion', 'cw', '--kappa', '0.1', '--methods', 'mine,none']);
+    expect(r).toMatchObject({ code: 0, err: '' });
+    const cfg = fake.sys.submits.at(-1)!.request.config!;
+    expect(cfg.model).toEqual(v1.ModelConfig.fromPartial({ kind: v1.ModelKind.MODEL_KIND_CNN_CLASSIFIER, architecture: v1.CnnArchitecture.CNN_ARCHITECTURE_MNIST }));
+    expect(cfg.attack!.criterion).toEqual({ kind: { $case: 'cw', value: { kappa: 0.1, targeted: false } } });
+    const n = fake.sys.submits.length;
+    // A classifier has no reconstruction; cw needs a classifier; the layout is the cnn's.
+    expect((await cli(['submit', '--dataset', 'mice-protein', '--model', 'mlp-classifier'])).err).toMatch(/--model mlp-classifier needs --criterion cw/);
+    expect((await cli(['submit', '--dataset', 'mice-protein', '--model', 'dense-ae', '--criterion', 'cw'])).err).toMatch(/--criterion cw needs a classifier/);
+    expect((await cli(['submit', '--dataset', 'mice-protein', '--model', 'mlp-classifier', '--criterion', 'cw', '--architecture', 'cifar'])).err).toMatch(/--architecture applies to --model cnn-classifier only/);
+    expect(fake.sys.submits.length).toBe(n);
+  });
+
   it('checks its arguments before connecting', async () => {
     const n = fake.sys.submits.length;
     expect((await cli(['submit', '--dataset', 'mice-protein', '--model', 'vae'])).err).toMatch(/--model must be one of dense-ae, .*; got "vae"/);

@@ -17,6 +17,7 @@ import * as grpc from '@grpc/grpc-js';
 import { jobEventSubject } from '../../libs/bus/index.js';
 import { attackConfig, type AttackConfigInput } from '../../libs/attack/config.js';
 import { mineConfig } from '../../libs/mine/config.js';
+import { adversarialTrainingConfig } from '../../libs/models/index.js';
 import {
   DESCRIPTOR_SET_PATH,
   MAX_INLINE_TENSOR_BYTES,
@@ -31,6 +32,12 @@ import {
   sampleResultFromProto,
   sampleResultToProto,
   trainOptionsFromProto,
+  adversarialTrainingFromProto,
+  adversarialTrainingToProto,
+  cnnArchitectureFromProto,
+  cnnArchitectureToProto,
+  armAggregateFromProto,
+  armAggregateToProto,
   SERVICES,
   TensorCodecError,
   type SupportedDataType,
@@ -475,5 +482,53 @@ describe('config conversions', () => {
     expect(msg.index).toBe(2);
     expect(msg.xAdv?.shape).toEqual([2, 2]);
     expect(sampleResultFromProto(msg)).toEqual(r);
+  });
+});
+
+describe('supervised fields (classifiers, cw)', () => {
+  it('ModelConfig.architecture: unset means the library picks by channels; mnist/cifar round-trip; unknown values name the field', () => {
+    expect(cnnArchitectureFromProto(v1.CnnArchitecture.CNN_ARCHITECTURE_UNSPECIFIED)).toBeUndefined();
+    for (const a of ['mnist', 'cifar'] as const) {
+      const m = v1.ModelConfig.decode(v1.ModelConfig.encode(v1.ModelConfig.fromPartial({ kind: v1.ModelKind.MODEL_KIND_CNN_CLASSIFIER, architecture: cnnArchitectureToProto(a) })).finish());
+      expect(cnnArchitectureFromProto(m.architecture)).toBe(a);
+    }
+    expect(() => cnnArchitectureFromProto(9 as v1.CnnArchitecture, 'spec.model.architecture')).toThrow('spec.model.architecture: unknown enum value 9');
+    expect(modelKindName(modelKindFromName('cnn-classifier'))).toBe('cnn-classifier');
+    expect(modelKindFromName('cnn-classifier')).toBe(v1.ModelKind.MODEL_KIND_CNN_CLASSIFIER);
+  });
+
+  it('TrainConfig.adversarial → trainClassifierAdversarially options: unset is plain training, 0 steps and unset step_size the library defaults', () => {
+    expect(adversarialTrainingFromProto(v1.TrainConfig.fromPartial({}).adversarial)).toBeUndefined();
+    const minimal = v1.TrainConfig.decode(v1.TrainConfig.encode(v1.TrainConfig.fromPartial({ adversarial: { epsilon: 0.1 } })).finish());
+    const lib = adversarialTrainingFromProto(minimal.adversarial)!;
+    expect(lib).toEqual({ method: 'pgd', epsilon: 0.1 });
+    // The library fills the defaults: 7 steps, α = 2.5ε/steps.
+    expect(adversarialTrainingConfig(lib)).toEqual({ method: 'pgd', epsilon: 0.1, steps: 7, stepSize: (2.5 * 0.1) / 7 });
+    const full = { method: 'pgd' as const, epsilon: 0.3, steps: 3, stepSize: 0.05 };
+    const wire = v1.AdversarialTraining.decode(v1.AdversarialTraining.encode(adversarialTrainingToProto(full)).finish());
+    expect(wire.method).toBe(v1.AdversarialTrainingMethod.ADVERSARIAL_TRAINING_METHOD_PGD);
+    expect(adversarialTrainingFromProto(wire)).toEqual(full);
+    expect(() => adversarialTrainingFromProto(v1.AdversarialTraining.fromPartial({ method: 5 as v1.AdversarialTrainingMethod, epsilon: 0.1 }))).toThrow('config.adversarial.method: unknown enum value 5');
+  });
+
+  it('target_class keeps its presence (0 is a class, not unset); per-sample targets and shard labels survive the wire', () => {
+    const gen = v1.GenerateRequest.decode(v1.GenerateRequest.encode(v1.GenerateRequest.fromPartial({ targetClass: 0 })).finish());
+    expect(gen.targetClass).toBe(0);
+    expect(v1.GenerateRequest.decode(v1.GenerateRequest.encode(v1.GenerateRequest.fromPartial({})).finish()).targetClass).toBeUndefined();
+    const spec = v1.AttackJobSpec.decode(v1.AttackJobSpec.encode(v1.AttackJobSpec.fromPartial({ targetLabels: [2, 0, 9] })).finish());
+    expect(spec.targetLabels).toEqual([2, 0, 9]);
+    expect(spec.targetClass).toBeUndefined();
+    const shard = v1.AttackShard.decode(v1.AttackShard.encode(v1.AttackShard.fromPartial({ labels: [1, 1, 0] })).finish());
+    expect(shard.labels).toEqual([1, 1, 0]);
+    // A cw criterion through the attack config conversion keeps kappa and targeted.
+    const cfg = attackConfig(attackConfigFromProto(v1.AttackConfig.fromPartial({ criterion: { kind: { $case: 'cw', value: { kappa: 0.2, targeted: true } } } })));
+    expect(cfg.criterion).toEqual({ kind: 'cw', kappa: 0.2, targeted: true });
+  });
+
+  it("a classifier study's arm (accuracy, no reconstruction error) survives the wire without a NaN error appearing", () => {
+    const arm = { accuracy: 0.75, asr: 0.5, seconds_per_sample: 0.01, per_seed: { accuracy: [0.75] }, std: {}, ci95: {} };
+    const msg = v1.MethodMetrics.decode(v1.MethodMetrics.encode(armAggregateToProto(arm)).finish());
+    expect(Number.isNaN(msg.testReconError)).toBe(true);
+    expect(armAggregateFromProto(msg)).toEqual(arm);
   });
 });

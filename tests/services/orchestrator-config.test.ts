@@ -165,4 +165,30 @@ describe('orchestrator: budgets at submit (libs/limits, before any stage runs)',
     expect(knownDatasetShape('fashion-mnist')?.inputShape).toEqual([28, 28, 1]);
     expect(knownDatasetShape('csv:/data/x.csv')).toBeUndefined();
   });
+
+  it('a classifier kind makes a supervised study: cw (untargeted) or loss, labelled data, no autoencoder-only protocol', () => {
+    const cw = { kind: { $case: 'cw' as const, value: { kappa: 0, targeted: false } } };
+    const sup = (o: PipelineOverrides = {}): PipelineOverrides => ({ model: { kind: v1.ModelKind.MODEL_KIND_MLP_CLASSIFIER, hidden: 16 }, attack: { iterations: 2, criterion: cw }, ...o });
+    const r = resolvePipelineConfig(tinyPipeline(sup()));
+    expect(r.augmentation.model).toBe('mlp-classifier');
+    expect(r.augmentation.attack.criterion).toEqual({ kind: 'cw', kappa: 0, targeted: false });
+    // No downstream probe: a classifier is scored by its own accuracy.
+    expect(r.augmentation.classifier).toBe(false);
+    expect(fieldOf(sup({ attack: { iterations: 2, criterion: { kind: { $case: 'loss', value: { kappa: 0 } } } } }))).toBe('accepted');
+    const cnn = { kind: v1.ModelKind.MODEL_KIND_CNN_CLASSIFIER };
+    const npy = (o: Partial<v1.NpyDataset>) => ({ source: { $case: 'npy' as const, value: { xTrain: { sha256: 'a'.repeat(64), size: 1, mediaType: '', name: '' }, xTest: { sha256: 'b'.repeat(64), size: 1, mediaType: '', name: '' }, ...o } } });
+    const cases: Array<[PipelineOverrides, RegExp]> = [
+      [sup({ attack: { iterations: 2 } }), /^config\.attack\.criterion: /],
+      [sup({ attack: { criterion: { kind: { $case: 'reconstruction', value: { kappa: 0 } } } } }), /^config\.attack\.criterion\.reconstruction: /],
+      [sup({ attack: { criterion: { kind: { $case: 'cw', value: { kappa: 0, targeted: true } } } } }), /^config\.attack\.criterion\.cw\.targeted: /],
+      [sup({ dataset: npy({}) }), /^config\.dataset\.npy\.y_train: /],
+      [sup({ protocol: { validation: { fraction: 0.2, patience: 1 } } }), /^config\.protocol\.validation: /],
+      [sup({ protocol: { probe: v1.ProbeKind.PROBE_KIND_EXTRATREES } }), /^config\.protocol\.probe: /],
+      [sup({ model: { ...cnn, hidden: 8 } }), /^config\.model\.hidden: /],
+      [sup({ model: { kind: v1.ModelKind.MODEL_KIND_MLP_CLASSIFIER, architecture: v1.CnnArchitecture.CNN_ARCHITECTURE_CIFAR } }), /^config\.model\.architecture: /],
+      // cw on an autoencoder.
+      [{ attack: { criterion: cw } }, /^config\.attack\.criterion\.cw: .*needs a classifier/],
+    ];
+    for (const [o, re] of cases) expect(fieldOf(o)).toMatch(re);
+  });
 });

@@ -76,8 +76,18 @@ describe('trainer service (NATS)', () => {
     const noKind = spec({ kind: v1.ModelKind.MODEL_KIND_UNSPECIFIED });
     let err = await unaryError(client, 'train', { requestId: '', spec: noKind, labels: {} }, md);
     expect([err.code, err.field]).toEqual([grpc.status.INVALID_ARGUMENT, 'spec.model.kind']);
-    err = await unaryError(client, 'train', { requestId: '', spec: spec({ kind: v1.ModelKind.MODEL_KIND_MLP_CLASSIFIER }), labels: {} }, md);
-    expect([err.code, err.field]).toEqual([grpc.status.INVALID_ARGUMENT, 'spec.model.kind']);
+    // Classifiers train here too; their own options are checked up front.
+    const cnnHidden = spec({ kind: v1.ModelKind.MODEL_KIND_CNN_CLASSIFIER });
+    err = await unaryError(client, 'train', { requestId: '', spec: cnnHidden, labels: {} }, md);
+    expect([err.code, err.field]).toEqual([grpc.status.INVALID_ARGUMENT, 'spec.model.hidden']);
+    const mlpArch = spec({ kind: v1.ModelKind.MODEL_KIND_MLP_CLASSIFIER });
+    mlpArch.model!.architecture = v1.CnnArchitecture.CNN_ARCHITECTURE_MNIST;
+    err = await unaryError(client, 'train', { requestId: '', spec: mlpArch, labels: {} }, md);
+    expect([err.code, err.field]).toEqual([grpc.status.INVALID_ARGUMENT, 'spec.model.architecture']);
+    const badEps = spec({ kind: v1.ModelKind.MODEL_KIND_MLP_CLASSIFIER });
+    badEps.config!.adversarial = { method: 0, epsilon: 0, steps: 0 };
+    err = await unaryError(client, 'train', { requestId: '', spec: badEps, labels: {} }, md);
+    expect([err.code, err.field]).toEqual([grpc.status.INVALID_ARGUMENT, 'spec.config.adversarial.epsilon']);
     err = await unaryError(client, 'train', { requestId: '', spec: spec({ dataset: 'imagenet' }), labels: {} }, md);
     expect([err.code, err.field]).toEqual([grpc.status.NOT_FOUND, 'spec.dataset.name']);
     const badSplit = spec();

@@ -53,10 +53,15 @@ export interface GenerateRequest {
    */
   sampleIds: number[];
   /**
-   * cw criterion only: one label per sample, the true class (untargeted) or
-   * the target class (targeted), in [0, classes).
+   * Classifiers (cw and loss criteria): one label per sample, the true class
+   * (untargeted cw, loss) or the target class (targeted cw), in [0, classes).
    */
   labels: number[];
+  /**
+   * Targeted cw only: one target class for every sample, in [0, classes);
+   * excludes `labels`.
+   */
+  targetClass?: number | undefined;
 }
 
 /** Totals of a finished Generate call. */
@@ -121,7 +126,7 @@ export interface SubmitResponse {
 }
 
 function createBaseGenerateRequest(): GenerateRequest {
-  return { model: undefined, x: undefined, config: undefined, sampleIds: [], labels: [] };
+  return { model: undefined, x: undefined, config: undefined, sampleIds: [], labels: [], targetClass: undefined };
 }
 
 export const GenerateRequest: MessageFns<GenerateRequest> = {
@@ -148,6 +153,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         writer.int32(v);
       }
       writer.join();
+    }
+    if (message.targetClass !== undefined) {
+      writer.uint32(48).int32(message.targetClass);
     }
     return writer;
   },
@@ -225,6 +233,14 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
 
             break;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.targetClass = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -248,6 +264,11 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         ? object.sample_ids.map((e: any) => globalThis.Number(e))
         : [],
       labels: globalThis.Array.isArray(object?.labels) ? object.labels.map((e: any) => globalThis.Number(e)) : [],
+      targetClass: isSet(object.targetClass)
+        ? globalThis.Number(object.targetClass)
+        : isSet(object.target_class)
+        ? globalThis.Number(object.target_class)
+        : undefined,
     };
   },
 
@@ -268,6 +289,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.labels?.length) {
       obj.labels = message.labels.map((e) => Math.round(e));
     }
+    if (message.targetClass !== undefined) {
+      obj.targetClass = Math.round(message.targetClass);
+    }
     return obj;
   },
 
@@ -285,6 +309,7 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
       : undefined;
     message.sampleIds = object.sampleIds?.map((e) => e) || [];
     message.labels = object.labels?.map((e) => e) || [];
+    message.targetClass = object.targetClass ?? undefined;
     return message;
   },
 };

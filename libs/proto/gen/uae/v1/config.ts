@@ -150,6 +150,85 @@ export function modelKindToJSON(object: ModelKind): string {
   }
 }
 
+/** The conv classifier's layouts (Carlini & Wagner's MNIST and CIFAR models, without dropout). */
+export enum CnnArchitecture {
+  /** CNN_ARCHITECTURE_UNSPECIFIED - Not set: CIFAR for 3-channel images, else MNIST. */
+  CNN_ARCHITECTURE_UNSPECIFIED = 0,
+  /** CNN_ARCHITECTURE_MNIST - 3×3 convs 32, 32, pool, 64, 64, pool, dense 200, 200. */
+  CNN_ARCHITECTURE_MNIST = 1,
+  /** CNN_ARCHITECTURE_CIFAR - 3×3 convs 64, 64, pool, 128, 128, pool, dense 256, 256. */
+  CNN_ARCHITECTURE_CIFAR = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function cnnArchitectureFromJSON(object: any): CnnArchitecture {
+  switch (object) {
+    case 0:
+    case "CNN_ARCHITECTURE_UNSPECIFIED":
+      return CnnArchitecture.CNN_ARCHITECTURE_UNSPECIFIED;
+    case 1:
+    case "CNN_ARCHITECTURE_MNIST":
+      return CnnArchitecture.CNN_ARCHITECTURE_MNIST;
+    case 2:
+    case "CNN_ARCHITECTURE_CIFAR":
+      return CnnArchitecture.CNN_ARCHITECTURE_CIFAR;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CnnArchitecture.UNRECOGNIZED;
+  }
+}
+
+export function cnnArchitectureToJSON(object: CnnArchitecture): string {
+  switch (object) {
+    case CnnArchitecture.CNN_ARCHITECTURE_UNSPECIFIED:
+      return "CNN_ARCHITECTURE_UNSPECIFIED";
+    case CnnArchitecture.CNN_ARCHITECTURE_MNIST:
+      return "CNN_ARCHITECTURE_MNIST";
+    case CnnArchitecture.CNN_ARCHITECTURE_CIFAR:
+      return "CNN_ARCHITECTURE_CIFAR";
+    case CnnArchitecture.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** How the adversarial examples of adversarial training are made. */
+export enum AdversarialTrainingMethod {
+  /** ADVERSARIAL_TRAINING_METHOD_UNSPECIFIED - Not set: PGD. */
+  ADVERSARIAL_TRAINING_METHOD_UNSPECIFIED = 0,
+  /** ADVERSARIAL_TRAINING_METHOD_PGD - L∞ PGD with a random start (Madry et al.). */
+  ADVERSARIAL_TRAINING_METHOD_PGD = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function adversarialTrainingMethodFromJSON(object: any): AdversarialTrainingMethod {
+  switch (object) {
+    case 0:
+    case "ADVERSARIAL_TRAINING_METHOD_UNSPECIFIED":
+      return AdversarialTrainingMethod.ADVERSARIAL_TRAINING_METHOD_UNSPECIFIED;
+    case 1:
+    case "ADVERSARIAL_TRAINING_METHOD_PGD":
+      return AdversarialTrainingMethod.ADVERSARIAL_TRAINING_METHOD_PGD;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AdversarialTrainingMethod.UNRECOGNIZED;
+  }
+}
+
+export function adversarialTrainingMethodToJSON(object: AdversarialTrainingMethod): string {
+  switch (object) {
+    case AdversarialTrainingMethod.ADVERSARIAL_TRAINING_METHOD_UNSPECIFIED:
+      return "ADVERSARIAL_TRAINING_METHOD_UNSPECIFIED";
+    case AdversarialTrainingMethod.ADVERSARIAL_TRAINING_METHOD_PGD:
+      return "ADVERSARIAL_TRAINING_METHOD_PGD";
+    case AdversarialTrainingMethod.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** How per-sample MINE turns one pair (x, x′) into a batch of draws. */
 export enum MineSampler {
   /**
@@ -662,20 +741,41 @@ export interface ModelConfig {
   inputShape: number[];
   /**
    * Hidden/latent width: dense and sparse AE hidden layer (default 128; the
-   * reference uses 256 for SVHN), classifier hidden layer (default 128).
+   * reference uses 256 for SVHN), MLP classifier hidden layer (default 128).
+   * CNN classifier: must be unset (the architecture fixes its widths).
    * 0/unset: the kind's default.
    */
   hidden: number;
   /** Concrete AE: k, the number of selected features. 0/unset: 50. */
   selectedFeatures: number;
-  /** MLP classifier: number of classes (≥ 2). 0/unset: from the dataset's labels. */
+  /** Classifiers: number of classes (≥ 2). 0/unset: from the dataset's labels (max label + 1). */
   classes: number;
-  /** MLP classifier: Adam learning rate. Unset: the library default. */
+  /** Classifiers: Adam learning rate. Unset: the library default (1e-3). */
   learningRate?:
     | number
     | undefined;
   /** Seed of the Glorot-uniform initialisers. Default 0; ≤ 2^53 − 1. */
   seed: number;
+  /**
+   * CNN classifier: the layout (libs/models CNN_ARCHITECTURES). Unset: CIFAR
+   * for 3-channel images, else MNIST. Other kinds: must be unset.
+   */
+  architecture: CnnArchitecture;
+}
+
+/**
+ * Adversarial training of a classifier (libs/models trainClassifierAdversarially):
+ * every minibatch is replaced by its L∞ PGD examples (SuppMat 6.16–6.17).
+ */
+export interface AdversarialTraining {
+  /** Method. Unset: PGD. */
+  method: AdversarialTrainingMethod;
+  /** L∞ radius ε in (0, 1]. Required. */
+  epsilon: number;
+  /** PGD steps per batch, 1–1000. 0/unset: 7. */
+  steps: number;
+  /** PGD step size α > 0. Unset: 2.5·epsilon/steps. */
+  stepSize?: number | undefined;
 }
 
 /**
@@ -770,7 +870,11 @@ export interface TrainConfig {
   /** Stop after this many optimiser steps (minibatches) in all, even mid-epoch. 0/unset: no cap. */
   maxSteps: number;
   /** Concrete AE only: Balın's convergence loop. Unset: off. */
-  convergence?: ConvergenceProtocol | undefined;
+  convergence?:
+    | ConvergenceProtocol
+    | undefined;
+  /** Classifiers only: adversarial (PGD) training. Unset: plain training. */
+  adversarial?: AdversarialTraining | undefined;
 }
 
 /**
@@ -1414,7 +1518,16 @@ export const DatasetConfig: MessageFns<DatasetConfig> = {
 };
 
 function createBaseModelConfig(): ModelConfig {
-  return { kind: 0, inputShape: [], hidden: 0, selectedFeatures: 0, classes: 0, learningRate: undefined, seed: 0 };
+  return {
+    kind: 0,
+    inputShape: [],
+    hidden: 0,
+    selectedFeatures: 0,
+    classes: 0,
+    learningRate: undefined,
+    seed: 0,
+    architecture: 0,
+  };
 }
 
 export const ModelConfig: MessageFns<ModelConfig> = {
@@ -1443,6 +1556,9 @@ export const ModelConfig: MessageFns<ModelConfig> = {
     }
     if (message.seed !== 0) {
       writer.uint32(56).uint64(message.seed);
+    }
+    if (message.architecture !== 0) {
+      writer.uint32(64).int32(message.architecture);
     }
     return writer;
   },
@@ -1526,6 +1642,14 @@ export const ModelConfig: MessageFns<ModelConfig> = {
             message.seed = longToNumber(reader.uint64());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.architecture = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1559,6 +1683,7 @@ export const ModelConfig: MessageFns<ModelConfig> = {
         ? globalThis.Number(object.learning_rate)
         : undefined,
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      architecture: isSet(object.architecture) ? cnnArchitectureFromJSON(object.architecture) : 0,
     };
   },
 
@@ -1585,6 +1710,9 @@ export const ModelConfig: MessageFns<ModelConfig> = {
     if (message.seed !== 0) {
       obj.seed = Math.round(message.seed);
     }
+    if (message.architecture !== 0) {
+      obj.architecture = cnnArchitectureToJSON(message.architecture);
+    }
     return obj;
   },
 
@@ -1600,6 +1728,128 @@ export const ModelConfig: MessageFns<ModelConfig> = {
     message.classes = object.classes ?? 0;
     message.learningRate = object.learningRate ?? undefined;
     message.seed = object.seed ?? 0;
+    message.architecture = object.architecture ?? 0;
+    return message;
+  },
+};
+
+function createBaseAdversarialTraining(): AdversarialTraining {
+  return { method: 0, epsilon: 0, steps: 0, stepSize: undefined };
+}
+
+export const AdversarialTraining: MessageFns<AdversarialTraining> = {
+  encode(message: AdversarialTraining, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.method !== 0) {
+      writer.uint32(8).int32(message.method);
+    }
+    if (message.epsilon !== 0) {
+      writer.uint32(17).double(message.epsilon);
+    }
+    if (message.steps !== 0) {
+      writer.uint32(24).uint32(message.steps);
+    }
+    if (message.stepSize !== undefined) {
+      writer.uint32(33).double(message.stepSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AdversarialTraining {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAdversarialTraining();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.method = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.epsilon = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.steps = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.stepSize = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AdversarialTraining {
+    return {
+      method: isSet(object.method) ? adversarialTrainingMethodFromJSON(object.method) : 0,
+      epsilon: isSet(object.epsilon) ? globalThis.Number(object.epsilon) : 0,
+      steps: isSet(object.steps) ? globalThis.Number(object.steps) : 0,
+      stepSize: isSet(object.stepSize)
+        ? globalThis.Number(object.stepSize)
+        : isSet(object.step_size)
+        ? globalThis.Number(object.step_size)
+        : undefined,
+    };
+  },
+
+  toJSON(message: AdversarialTraining): unknown {
+    const obj: any = {};
+    if (message.method !== 0) {
+      obj.method = adversarialTrainingMethodToJSON(message.method);
+    }
+    if (message.epsilon !== 0) {
+      obj.epsilon = floatToJson(message.epsilon);
+    }
+    if (message.steps !== 0) {
+      obj.steps = Math.round(message.steps);
+    }
+    if (message.stepSize !== undefined) {
+      obj.stepSize = floatToJson(message.stepSize);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AdversarialTraining>, I>>(base?: I): AdversarialTraining {
+    return AdversarialTraining.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AdversarialTraining>, I>>(object: I): AdversarialTraining {
+    const message = createBaseAdversarialTraining();
+    message.method = object.method ?? 0;
+    message.epsilon = object.epsilon ?? 0;
+    message.steps = object.steps ?? 0;
+    message.stepSize = object.stepSize ?? undefined;
     return message;
   },
 };
@@ -2020,6 +2270,7 @@ function createBaseTrainConfig(): TrainConfig {
     validationSamples: 0,
     maxSteps: 0,
     convergence: undefined,
+    adversarial: undefined,
   };
 }
 
@@ -2048,6 +2299,9 @@ export const TrainConfig: MessageFns<TrainConfig> = {
     }
     if (message.convergence !== undefined) {
       ConvergenceProtocol.encode(message.convergence, writer.uint32(66).fork()).join();
+    }
+    if (message.adversarial !== undefined) {
+      AdversarialTraining.encode(message.adversarial, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -2129,6 +2383,14 @@ export const TrainConfig: MessageFns<TrainConfig> = {
             message.convergence = ConvergenceProtocol.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.adversarial = AdversarialTraining.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2171,6 +2433,7 @@ export const TrainConfig: MessageFns<TrainConfig> = {
         ? globalThis.Number(object.max_steps)
         : 0,
       convergence: isSet(object.convergence) ? ConvergenceProtocol.fromJSON(object.convergence) : undefined,
+      adversarial: isSet(object.adversarial) ? AdversarialTraining.fromJSON(object.adversarial) : undefined,
     };
   },
 
@@ -2200,6 +2463,9 @@ export const TrainConfig: MessageFns<TrainConfig> = {
     if (message.convergence !== undefined) {
       obj.convergence = ConvergenceProtocol.toJSON(message.convergence);
     }
+    if (message.adversarial !== undefined) {
+      obj.adversarial = AdversarialTraining.toJSON(message.adversarial);
+    }
     return obj;
   },
 
@@ -2219,6 +2485,9 @@ export const TrainConfig: MessageFns<TrainConfig> = {
     message.maxSteps = object.maxSteps ?? 0;
     message.convergence = (object.convergence !== undefined && object.convergence !== null)
       ? ConvergenceProtocol.fromPartial(object.convergence)
+      : undefined;
+    message.adversarial = (object.adversarial !== undefined && object.adversarial !== null)
+      ? AdversarialTraining.fromPartial(object.adversarial)
       : undefined;
     return message;
   },

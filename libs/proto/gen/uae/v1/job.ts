@@ -309,6 +309,18 @@ export interface AttackJobSpec {
     | undefined;
   /** Samples per shard on the work queue (1–100 000). 0/unset: 256. */
   shardSize: number;
+  /**
+   * Classifiers, targeted cw: one target class for every sample, in [0, classes).
+   * Untargeted cw and the loss criterion use the split's true labels (the dataset needs them).
+   */
+  targetClass?:
+    | number
+    | undefined;
+  /**
+   * Classifiers, targeted cw: one target class per sample of the split (its
+   * length is the split's size); excludes target_class.
+   */
+  targetLabels: number[];
 }
 
 /** The payload of a training job (TrainingService.Train). */
@@ -1151,7 +1163,15 @@ export const JobSpec: MessageFns<JobSpec> = {
 };
 
 function createBaseAttackJobSpec(): AttackJobSpec {
-  return { model: undefined, dataset: undefined, split: 0, config: undefined, shardSize: 0 };
+  return {
+    model: undefined,
+    dataset: undefined,
+    split: 0,
+    config: undefined,
+    shardSize: 0,
+    targetClass: undefined,
+    targetLabels: [],
+  };
 }
 
 export const AttackJobSpec: MessageFns<AttackJobSpec> = {
@@ -1170,6 +1190,16 @@ export const AttackJobSpec: MessageFns<AttackJobSpec> = {
     }
     if (message.shardSize !== 0) {
       writer.uint32(40).uint32(message.shardSize);
+    }
+    if (message.targetClass !== undefined) {
+      writer.uint32(48).int32(message.targetClass);
+    }
+    if (message.targetLabels.length !== 0) {
+      writer.uint32(58).fork();
+      for (const v of message.targetLabels) {
+        writer.int32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -1227,6 +1257,32 @@ export const AttackJobSpec: MessageFns<AttackJobSpec> = {
             message.shardSize = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.targetClass = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag === 56) {
+              message.targetLabels.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 58) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.targetLabels.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1250,6 +1306,16 @@ export const AttackJobSpec: MessageFns<AttackJobSpec> = {
         : isSet(object.shard_size)
         ? globalThis.Number(object.shard_size)
         : 0,
+      targetClass: isSet(object.targetClass)
+        ? globalThis.Number(object.targetClass)
+        : isSet(object.target_class)
+        ? globalThis.Number(object.target_class)
+        : undefined,
+      targetLabels: globalThis.Array.isArray(object?.targetLabels)
+        ? object.targetLabels.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.target_labels)
+        ? object.target_labels.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -1270,6 +1336,12 @@ export const AttackJobSpec: MessageFns<AttackJobSpec> = {
     if (message.shardSize !== 0) {
       obj.shardSize = Math.round(message.shardSize);
     }
+    if (message.targetClass !== undefined) {
+      obj.targetClass = Math.round(message.targetClass);
+    }
+    if (message.targetLabels?.length) {
+      obj.targetLabels = message.targetLabels.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -1289,6 +1361,8 @@ export const AttackJobSpec: MessageFns<AttackJobSpec> = {
       ? AttackConfig.fromPartial(object.config)
       : undefined;
     message.shardSize = object.shardSize ?? 0;
+    message.targetClass = object.targetClass ?? undefined;
+    message.targetLabels = object.targetLabels?.map((e) => e) || [];
     return message;
   },
 };

@@ -68,6 +68,11 @@ export interface AttackShard {
    * "jobs/<job_id>/attack-<method>/<shard_index>").
    */
   resultKey: string;
+  /**
+   * Classifiers: the shard's per-sample labels (sample_count of them), targets
+   * for a targeted cw attack. Empty: the split's true labels (untargeted cw, loss).
+   */
+  labels: number[];
 }
 
 /** A shard's output, stored in the object store under AttackShard.result_key. */
@@ -137,6 +142,7 @@ function createBaseAttackShard(): AttackShard {
     split: 0,
     config: undefined,
     resultKey: "",
+    labels: [],
   };
 }
 
@@ -174,6 +180,13 @@ export const AttackShard: MessageFns<AttackShard> = {
     }
     if (message.resultKey !== "") {
       writer.uint32(90).string(message.resultKey);
+    }
+    if (message.labels.length !== 0) {
+      writer.uint32(98).fork();
+      for (const v of message.labels) {
+        writer.int32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -279,6 +292,24 @@ export const AttackShard: MessageFns<AttackShard> = {
             message.resultKey = reader.string();
             continue;
           }
+          case 12: {
+            if (tag === 96) {
+              message.labels.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 98) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.labels.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -328,6 +359,9 @@ export const AttackShard: MessageFns<AttackShard> = {
         : isSet(object.result_key)
         ? globalThis.String(object.result_key)
         : "",
+      labels: globalThis.Array.isArray(object?.labels)
+        ? object.labels.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -366,6 +400,9 @@ export const AttackShard: MessageFns<AttackShard> = {
     if (message.resultKey !== "") {
       obj.resultKey = message.resultKey;
     }
+    if (message.labels?.length) {
+      obj.labels = message.labels.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -391,6 +428,7 @@ export const AttackShard: MessageFns<AttackShard> = {
       ? AttackConfig.fromPartial(object.config)
       : undefined;
     message.resultKey = object.resultKey ?? "";
+    message.labels = object.labels?.map((e) => e) || [];
     return message;
   },
 };
