@@ -10,6 +10,7 @@ import { initBackend, tf } from '../../libs/tensor/index.js';
 import type { Classifier } from '../../libs/models/index.js';
 import {
   CLASSIFIER_NAMES,
+  miInterval,
   predictAll,
   runSupervisedStudy,
   SUPERVISED_DEFAULTS,
@@ -21,6 +22,7 @@ import {
   type SupervisedOutcome,
   type UaeSet,
 } from '../../libs/supervised/index.js';
+import type { SampleResult } from '../../libs/attack/index.js';
 import { tinyConfig, tinyData } from './fixture.js';
 
 beforeAll(async () => {
@@ -172,6 +174,31 @@ describe('runSupervisedStudy', () => {
       expect(again.metrics.classifiers[name].accuracy).toBe(outcome.metrics.classifiers[name].accuracy);
     }
     expect(again.metrics.curves.series.std.asr[0]).toBe(0);
+  }, 120_000);
+});
+
+describe('Table 3 MI interval', () => {
+  it('is the t-interval over the successful examples only', () => {
+    const r = (similarity: number, success: boolean): SampleResult => ({ sampleId: 0, xAdv: new Float32Array(1), success, similarity, f: 0, finalC: 0, iterations: 1, bestIteration: 1 });
+    const mi = miInterval([r(1, true), r(2, true), r(3, true), r(100, false), r(NaN, false)]);
+    expect(mi.n).toBe(3);
+    expect(mi.mean).toBeCloseTo(2, 12);
+    expect(mi.std).toBeCloseTo(1, 12);
+    // t(0.975, 2) = 4.302653; half-width 4.302653 / √3.
+    expect(mi.ci95![0]).toBeCloseTo(2 - 4.302653 / Math.sqrt(3), 5);
+    expect(mi.ci95![1]).toBeCloseTo(2 + 4.302653 / Math.sqrt(3), 5);
+    expect(miInterval([r(5, true)])).toEqual({ n: 1, mean: 5 });
+    expect(miInterval([r(5, false)])).toEqual({ n: 0 });
+  });
+});
+
+describe('the conv classifier with the conv MINE sampler', () => {
+  it("runs Table 3 on the classifier's first conv layer", async () => {
+    const o = await runSupervisedStudy(tinyConfig({ model: 'cnn-classifier', hidden: undefined, sampler: 'conv', epochs: 1, samples: 2, gridSamples: 1, epsilons: [0, 0.3] }), tinyData(16, 8));
+    expect(o.metrics.table3.sampler).toBe('conv');
+    expect(o.metrics.table3.mine_draws).toBeUndefined();
+    expect(o.metrics.table3.minmax.attacked).toBe(o.metrics.table3.sample_ids.length);
+    expect(o.metrics.curves.series.std.asr[0]).toBe(0);
   }, 120_000);
 });
 
