@@ -3,7 +3,7 @@
  * writes, metrics.json's sections, a --resume that keeps every classifier,
  * and a bad flag named in the one-line error.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +41,24 @@ const TINY = [
   '--epsilons', '0,0.1,0.5', '--pgd-steps', '5', '--workers', '1',
 ];
 
+/** Runs `uae args` and sends SIGINT once stderr matches `when`; resolves with the exit code and stderr. */
+function interruptWhen(args: string[], when: RegExp): Promise<{ code: number | null; stderr: string; sent: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, 'bin/uae.mjs'), ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, UAE_PROGRESS_INTERVAL_MS: '0' } });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (!sent && when.test(stderr)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stderr, sent }));
+  });
+}
+
 describe('uae supervised', () => {
   it('writes metrics.json, report.html, status.json and the models; --resume keeps them', async () => {
     const out = join(dir, 'run');
@@ -66,6 +84,22 @@ describe('uae supervised', () => {
     }
     // A resume with other training settings would mix models: refused, naming the flags.
     await expect(uae('supervised', '--dataset', `npy:${join(dir, 'data')}`, '--out', out, ...TINY, '--epochs', '4', '--resume')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--epochs') });
+  }, 120_000);
+
+  it('SIGINT during Table 3 keeps the trained classifiers (exit 130); --resume finishes without training again', async () => {
+    const out = join(dir, 'cut');
+    const dataset = ['--dataset', `npy:${join(dir, 'data')}`, '--out', out];
+    // A long Table 3, so the signal lands in it.
+    const r = await interruptWhen(['supervised', ...dataset, ...TINY, '--iterations', '5000'], /Table 3 minmax/);
+    expect(r.sent).toBe(true);
+    expect(r.code).toBe(130);
+    const last = r.stderr.trimEnd().split('\n').at(-1)!;
+    expect(last).toMatch(/^uae: interrupted \(SIGINT\) at "Table 3 minmax .*": kept models\/std, models\/std-uae, models\/adv, models\/adv-uae in .*cut; rerun with --resume to continue$/);
+    expect(JSON.parse(await readFile(join(out, 'status.json'), 'utf8'))).toMatchObject({ status: 'interrupted', command: 'supervised', kept: ['models/std', 'models/std-uae', 'models/adv', 'models/adv-uae'] });
+    const done = JSON.parse((await uae('supervised', ...dataset, ...TINY, '--resume', '--json')).stdout);
+    for (const name of ['std', 'adv', 'std-uae', 'adv-uae']) expect(done.classifiers[name].resumed).toBe(true);
+    expect(done.uae.resumed).toBe(true);
+    expect(JSON.parse(await readFile(join(out, 'status.json'), 'utf8'))).toMatchObject({ status: 'complete' });
   }, 120_000);
 
   it('names the bad flag', async () => {
