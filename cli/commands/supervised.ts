@@ -26,6 +26,7 @@ import {
   type ClassifierName,
   type ClassifierStore,
   type SupervisedConfig,
+  type StageRecord,
   type SupervisedMetrics,
   type UaeSet,
 } from '../../libs/supervised/index.js';
@@ -101,8 +102,9 @@ const FLAGS: Array<{ field: keyof SupervisedConfig; arg: string; help: string; p
   { field: 'workers', arg: '<n>', help: "worker threads of the UAE attack (default: the backend's preference)", parse: number },
 ];
 
-/** Trained classifiers in DIR/models/<name>/, the UAE set in DIR/models/uae-*.npy. */
+/** Trained classifiers in DIR/models/<name>/, the UAE set in DIR/models/uae-*.npy, finished attack stages in DIR/models/stages/<key>.json. */
 export function directoryStore(dir: string): ClassifierStore {
+  const stageFile = (key: string) => join(dir, 'stages', `${key}.json`);
   const modelDir = (name: ClassifierName) => join(dir, name);
   const files = { x: join(dir, 'uae-x.npy'), success: join(dir, 'uae-success.npy'), mi: join(dir, 'uae-mi.npy') };
   return {
@@ -128,6 +130,19 @@ export function directoryStore(dir: string): ClassifierStore {
       await writeNpy(files.x, [n, u.x.length / Math.max(1, n)], u.x);
       await writeNpy(files.mi, [n], Float32Array.from(u.mi));
       await writeNpy(files.success, [n], Uint8Array.from(u.success, (s) => (s ? 1 : 0)), { dtype: 'bool' });
+    },
+    async loadStage(key) {
+      if (!existsSync(stageFile(key))) return undefined;
+      try {
+        return JSON.parse(await readFile(stageFile(key), 'utf8')) as StageRecord;
+      } catch {
+        // A damaged record is recomputed.
+        return undefined;
+      }
+    },
+    async saveStage(key, record) {
+      await mkdir(join(dir, 'stages'), { recursive: true });
+      await writeAtomic(stageFile(key), JSON.stringify(record) + '\n');
     },
   };
 }
@@ -165,7 +180,7 @@ export function supervisedCommand(): Command {
     if (f.parse) cmd.option(`${flag} ${f.arg}`, f.help, f.parse(flag) as (v: string) => number);
     else cmd.option(`${flag} ${f.arg}`, f.help);
   }
-  addRunOptions(cmd, 'continue the run in --out: keep the classifiers (and the UAE set) it saved in models/');
+  addRunOptions(cmd, 'continue the run in --out: keep the classifiers, the UAE set and the finished attacks it saved in models/');
   addOutputOptions(cmd);
   return cmd.action(async (o: Record<string, unknown>) => {
     const json = Boolean(o['json']);

@@ -22,6 +22,7 @@ export {
   type SupervisedData,
   type SupervisedMetrics,
   type SupervisedOutcome,
+  type StageRecord,
   type Table3Row,
   type UaeSet,
 } from './study.js';

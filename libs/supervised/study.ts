@@ -74,6 +74,14 @@ export interface ClassifierStore {
   save(name: ClassifierName, clf: Classifier, info: Record<string, unknown>): Promise<void>;
   loadUaes?(): Promise<UaeSet | undefined>;
   saveUaes?(uaes: UaeSet): Promise<void>;
+  /** A finished attack stage (plain JSON), with the fingerprint of what it attacked and how. */
+  loadStage?(key: string): Promise<StageRecord | undefined>;
+  saveStage?(key: string, record: StageRecord): Promise<void>;
+}
+
+export interface StageRecord {
+  fingerprint: string;
+  value: unknown;
 }
 
 /** The UAEs that augment the training set: one per attacked training sample (its original where the attack failed). */
@@ -415,35 +423,65 @@ export async function runSupervisedStudy(config: SupervisedConfig, data: Supervi
     const ids = correct.slice(0, config.samples);
     if (ids.length === 0) throw new SupervisedDataError('dataset', 'Std classifies no test sample correctly: nothing to attack');
     if (ids.length < config.samples) progress.log(`Table 3: only ${ids.length} test samples are classified correctly by Std (asked for ${config.samples})`);
-    const row = async (method: 'minmax' | 'penalty'): Promise<{ row: Table3Row; results: SampleResult[] }> => {
-      const stage = `Table 3 ${method} (CW + MINE, T = ${config.iterations})`;
-      const t0 = performance.now();
-      const results = await attack(stage, std, ids, attacks.table3(method));
-      const seconds = (performance.now() - t0) / 1000;
-      timings[stage] = seconds;
-      const succeeded = results.filter((r) => r.success).length;
-      const mi = results.filter((r) => r.success).map((r) => r.similarity);
-      const summary = summarize(mi);
-      return { row: { asr: succeeded / results.length, succeeded, attacked: results.length, mi: miInterval(results), ...(summary ? { mi_summary: summary } : {}), seconds }, results };
+    /**
+     * A finished attack stage, kept in the store (when it keeps stages) and
+     * reused by a resumed run if the classifiers it attacked were kept and
+     * the attack and its samples are the same.
+     */
+    const stageResult = async <T>(key: string, attacked: readonly ClassifierName[], what: unknown, compute: () => Promise<T>): Promise<T> => {
+      const fingerprint = JSON.stringify(what);
+      const reusable = attacked.every((n) => metrics[n]?.resumed);
+      if (reusable && store?.loadStage) {
+        const kept = await store.loadStage(key);
+        if (kept && kept.fingerprint === fingerprint) {
+          progress.log(`${key}: finished earlier, kept`);
+          return kept.value as T;
+        }
+      }
+      const value = await compute();
+      await store?.saveStage?.(key, { fingerprint, value });
+      return value;
     };
+    const gridIds = ids.slice(0, config.gridSamples);
+    type Row = { row: Table3Row; grid: { x: number[]; success: boolean[] } };
+    const row = (method: 'minmax' | 'penalty'): Promise<Row> =>
+      stageResult(`table3-${method}`, ['std'], { ids, gridIds, attack: attacks.table3(method) }, async () => {
+        const stage = `Table 3 ${method} (CW + MINE, T = ${config.iterations})`;
+        const t0 = performance.now();
+        const results = await attack(stage, std, ids, attacks.table3(method));
+        const seconds = (performance.now() - t0) / 1000;
+        const succeeded = results.filter((r) => r.success).length;
+        const summary = summarize(results.filter((r) => r.success).map((r) => r.similarity));
+        const shown = results.slice(0, gridIds.length);
+        return {
+          row: { asr: succeeded / results.length, succeeded, attacked: results.length, mi: miInterval(results), ...(summary ? { mi_summary: summary } : {}), seconds },
+          grid: { x: Array.from(concatRows(shown.map((r) => r.xAdv))), success: shown.map((r) => r.success) },
+        };
+      });
     const minmax = await row('minmax');
+    timings[`Table 3 minmax`] = minmax.row.seconds;
     const penalty = await row('penalty');
+    timings[`Table 3 penalty`] = penalty.row.seconds;
 
     // Figure 3: the first grid samples; MinMax's x′ from Table 3, PGD's at each ε.
-    const gridIds = ids.slice(0, config.gridSamples);
-    const gridPgd: SampleResult[][] = [];
+    const gridPgd: Array<{ x: number[]; success: boolean[] }> = [];
     for (const eps of config.gridEpsilons) {
-      const results = await timed('Figure 3 PGD', () => attack(`Figure 3 PGD ε = ${eps}`, std, gridIds, attacks.pgd(eps)));
-      gridPgd.push(results);
+      gridPgd.push(
+        await stageResult(`figure3-pgd-${eps}`, ['std'], { gridIds, attack: attacks.pgd(eps) }, () =>
+          timed('Figure 3 PGD', async () => {
+            const results = await attack(`Figure 3 PGD ε = ${eps}`, std, gridIds, attacks.pgd(eps));
+            return { x: Array.from(concatRows(results.map((r) => r.xAdv))), success: results.map((r) => r.success) };
+          }),
+        ),
+      );
     }
-    const minmaxGrid = minmax.results.slice(0, gridIds.length);
     const grid: GridImages = {
       inputShape: shape,
       sampleIds: gridIds,
       columns: [
         { label: 'clean', x: rows(data.test.x, d, gridIds) },
-        { label: 'MinMax (MINE)', x: concatRows(minmaxGrid.map((r) => r.xAdv)), success: minmaxGrid.map((r) => r.success) },
-        ...config.gridEpsilons.map((eps, k) => ({ label: `PGD ε = ${eps}`, x: concatRows(gridPgd[k]!.map((r) => r.xAdv)), success: gridPgd[k]!.map((r) => r.success) })),
+        { label: 'MinMax (MINE)', x: Float32Array.from(minmax.grid.x), success: minmax.grid.success },
+        ...config.gridEpsilons.map((eps, k) => ({ label: `PGD ε = ${eps}`, x: Float32Array.from(gridPgd[k]!.x), success: gridPgd[k]!.success })),
       ],
     };
 
@@ -459,8 +497,9 @@ export async function runSupervisedStudy(config: SupervisedConfig, data: Supervi
           const p = await predictAll(clf, rows(data.test.x, d, ids), shape);
           ok = ids.filter((id, k) => p[k] !== data.test.labels[id]).length;
         } else {
-          const results = await timed('robustness curves', () => attack(`curve ${CLASSIFIER_LABELS[name]} PGD ε = ${eps}`, clf, ids, attacks.pgd(eps)));
-          ok = results.filter((r) => r.success).length;
+          ok = await stageResult(`curve-${name}-${eps}`, [name], { ids, attack: attacks.pgd(eps) }, () =>
+            timed('robustness curves', async () => (await attack(`curve ${CLASSIFIER_LABELS[name]} PGD ε = ${eps}`, clf, ids, attacks.pgd(eps))).filter((r) => r.success).length),
+          );
         }
         asr.push(ok / ids.length);
         succeeded.push(ok);
@@ -492,7 +531,7 @@ export async function runSupervisedStudy(config: SupervisedConfig, data: Supervi
           minmax: minmax.row,
           penalty: penalty.row,
         },
-        grid: { sample_ids: gridIds, epsilons: config.gridEpsilons, pgd_steps: config.pgdSteps, minmax_success: minmaxGrid.map((r) => r.success), pgd_success: gridPgd.map((rs) => rs.map((r) => r.success)) },
+        grid: { sample_ids: gridIds, epsilons: config.gridEpsilons, pgd_steps: config.pgdSteps, minmax_success: minmax.grid.success, pgd_success: gridPgd.map((g) => g.success) },
         curves: { attack: 'pgd-linf-random-start', steps: config.pgdSteps, step_size: 'default (2.5·ε/steps)', epsilons: config.epsilons, samples: ids.length, series },
         timings,
       },

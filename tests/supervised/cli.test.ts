@@ -71,7 +71,9 @@ describe('uae supervised', () => {
     expect(metrics.table3.sampler).toBe('random');
     expect(metrics.curves.series.std.asr[0]).toBe(0);
     expect((await readdir(out)).sort()).toEqual(expect.arrayContaining(['config.json', 'history.json', 'metrics.json', 'models', 'report.html', 'status.json']));
-    expect((await readdir(join(out, 'models'))).sort()).toEqual(['adv', 'adv-uae', 'std', 'std-uae', 'uae-mi.npy', 'uae-success.npy', 'uae-x.npy']);
+    expect((await readdir(join(out, 'models'))).sort()).toEqual(['adv', 'adv-uae', 'stages', 'std', 'std-uae', 'uae-mi.npy', 'uae-success.npy', 'uae-x.npy']);
+    // Table 3's two attacks, Figure 3's two PGD columns, 4 classifiers × 2 radii > 0 of the curves.
+    expect((await readdir(join(out, 'models', 'stages'))).length).toBe(2 + 2 + 4 * 2);
     expect(JSON.parse(await readFile(join(out, 'status.json'), 'utf8'))).toMatchObject({ status: 'complete', command: 'supervised' });
     const html = await readFile(join(out, 'report.html'), 'utf8');
     expect(html).toContain('id="robustness"');
@@ -82,6 +84,9 @@ describe('uae supervised', () => {
       expect(again.classifiers[name].resumed).toBe(true);
       expect(again.classifiers[name].accuracy).toBe(metrics.classifiers[name].accuracy);
     }
+    // The attacks too: the same rows, down to their recorded seconds.
+    expect(again.table3).toEqual(metrics.table3);
+    expect(again.curves).toEqual(metrics.curves);
     // A resume with other training settings would mix models: refused, naming the flags.
     await expect(uae('supervised', '--dataset', `npy:${join(dir, 'data')}`, '--out', out, ...TINY, '--epochs', '4', '--resume')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--epochs') });
   }, 120_000);

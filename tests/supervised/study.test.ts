@@ -20,6 +20,7 @@ import {
   type ClassifierName,
   type ClassifierStore,
   type SupervisedOutcome,
+  type StageRecord,
   type UaeSet,
 } from '../../libs/supervised/index.js';
 import type { SampleResult } from '../../libs/attack/index.js';
@@ -35,7 +36,7 @@ const inUnit = (v: number) => {
 };
 
 /** An in-memory store that keeps the trained weights (as cloned models would be kept on disk). */
-type MemoryStore = ClassifierStore & { saved: ClassifierName[]; loaded: ClassifierName[]; uaes?: UaeSet; tensors(): number };
+type MemoryStore = ClassifierStore & { saved: ClassifierName[]; loaded: ClassifierName[]; uaes?: UaeSet; stages: Map<string, StageRecord>; tensors(): number };
 
 function memoryStore(): MemoryStore {
   const kept = new Map<ClassifierName, Classifier>();
@@ -43,7 +44,14 @@ function memoryStore(): MemoryStore {
   const s: MemoryStore = {
     saved: [],
     loaded: [],
+    stages: new Map(),
     tensors: () => held,
+    async loadStage(key) {
+      return s.stages.get(key);
+    },
+    async saveStage(key, record) {
+      s.stages.set(key, structuredClone(record));
+    },
     async has(name) {
       return kept.has(name);
     },
@@ -167,8 +175,17 @@ describe('runSupervisedStudy', () => {
     });
   });
 
-  it('a rerun with the store keeps every classifier and the UAEs', async () => {
+  it('a rerun with the store keeps every classifier, the UAEs and the finished attacks', async () => {
+    expect([...store.stages.keys()].sort()).toEqual(['curve-adv-0.1', 'curve-adv-0.5', 'curve-adv-uae-0.1', 'curve-adv-uae-0.5', 'curve-std-0.1', 'curve-std-0.5', 'curve-std-uae-0.1', 'curve-std-uae-0.5', 'figure3-pgd-0.1', 'figure3-pgd-0.3', 'table3-minmax', 'table3-penalty']);
     const again = await runSupervisedStudy(config, data, { store });
+    expect(again.metrics.table3).toEqual(outcome.metrics.table3);
+    expect(again.grid).toEqual(outcome.grid);
+    // Another attack budget is not the same stage: Table 3 runs again.
+    store.stages.delete('curve-std-0.5');
+    const other = await runSupervisedStudy({ ...config, iterations: 6 }, data, { store });
+    expect(other.metrics.table3.iterations).toBe(6);
+    expect(JSON.parse(store.stages.get('table3-minmax')!.fingerprint).attack.iterations).toBe(6);
+    expect(other.metrics.curves.series.std.asr).toEqual(outcome.metrics.curves.series.std.asr);
     for (const name of CLASSIFIER_NAMES) {
       expect(again.metrics.classifiers[name].resumed).toBe(true);
       expect(again.metrics.classifiers[name].accuracy).toBe(outcome.metrics.classifiers[name].accuracy);
