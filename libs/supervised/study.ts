@@ -304,10 +304,11 @@ export async function runSupervisedStudy(config: SupervisedConfig, data: Supervi
     );
   };
 
-  const trainOpts = (stage: string, seedOffset: number): TrainOptions => ({
+  // One shuffle seed for all four: they differ in their data and training only.
+  const trainOpts = (): TrainOptions => ({
     epochs: config.epochs,
     batchSize: config.batchSize,
-    seed: config.seed + seedOffset,
+    seed: config.seed,
     signal,
     onEpoch: (e) => progress.update(e.epoch + 1, `loss ${e.loss.toPrecision(4)}`),
   });
@@ -336,8 +337,8 @@ export async function runSupervisedStudy(config: SupervisedConfig, data: Supervi
         let r: TrainResult;
         try {
           r = adversarial
-            ? await trainClassifierAdversarially(clf, x, labels, { method: 'pgd', epsilon: config.advEpsilon, steps: config.advSteps }, trainOpts(stage, 0))
-            : await trainClassifier(clf, x, labels, trainOpts(stage, 0));
+            ? await trainClassifierAdversarially(clf, x, labels, { method: 'pgd', epsilon: config.advEpsilon, steps: config.advSteps }, trainOpts())
+            : await trainClassifier(clf, x, labels, trainOpts());
         } catch (e) {
           clf.dispose();
           throw e;
