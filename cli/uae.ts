@@ -8,6 +8,7 @@
  *   uae mine estimate --x A.npy --y B.npy [--steps N]
  *   uae summarize DIR            (a study's metrics.json as Markdown)
  *   uae study    FILE --out DIR  (a study file's cells → study.json, study.md)
+ *   uae supervised --dataset SPEC --out DIR …  (Table 3, Figure 3, Adv/UAE robustness curves)
  *   uae --version
  *
  * Errors, usage errors included, print one line `uae: <message>` and exit
@@ -23,6 +24,7 @@ import { evaluateCommand } from './commands/evaluate.js';
 import { mineCommand } from './commands/mine.js';
 import { summarizeCommand } from './commands/summarize.js';
 import { studyCommand } from './commands/study.js';
+import { supervisedCommand } from './commands/supervised.js';
 import { remoteSubmitCommand } from './commands/remote-submit.js';
 import { remoteWatchCommand } from './commands/remote-watch.js';
 import { remoteJobsCommand } from './commands/remote-jobs.js';
@@ -39,6 +41,7 @@ const program = new Command()
   .addCommand(mineCommand())
   .addCommand(summarizeCommand())
   .addCommand(studyCommand())
+  .addCommand(supervisedCommand())
   .addCommand(remoteSubmitCommand())
   .addCommand(remoteWatchCommand())
   .addCommand(remoteJobsCommand())

@@ -43,7 +43,7 @@ export function formatSeconds(v: number): string {
 
 const isMethodMetrics = (m: OriginalMetrics | ReportMethodMetrics): m is ReportMethodMetrics => 'improvement' in m;
 
-const CSS = `
+export const CSS = `
 :root { color-scheme: light; --fg: #1d1d1f; --muted: #6b6b70; --line: #e2e2e6; --card: #fff; --bg: #f5f5f7; --accent: #2f6fb0; --good: #1e7b34; --bad: #b3261e; --best: #fff4c2; }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--bg); color: var(--fg); font: 14px/1.45 Helvetica, Arial, sans-serif; }

@@ -17,3 +17,6 @@ export {
   type Rgb,
 } from './image-grid.js';
 export { reportInputFromAugmentation, pickSamples, type FromAugmentationOptions } from './from-augmentation.js';
+export { robustnessChart, miChart, type RobustnessSeries, type MiRow } from './robustness-chart.js';
+export { renderColumnGrid, type ColumnGrid, type GridColumn } from './column-grid.js';
+export { renderSupervisedReport, writeSupervisedReport, type SupervisedReportInput } from './supervised.js';

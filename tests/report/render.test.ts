@@ -5,33 +5,24 @@
  * $UAE_CHROMIUM); CI installs it, so a missing browser fails the test.
  * Screenshots go to $UAE_REPORT_SCREENSHOTS or the temporary directory.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeReport, type ReportInput } from '../../libs/report/index.js';
+import { launchChromium, openReport } from './browser.js';
 import { fashionInput, history, rng, traces } from './fixture.js';
 
-const CHROMIUM = process.env.UAE_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = process.env.UAE_REPORT_SCREENSHOTS ?? tmpdir();
 
 let browser: Browser | undefined;
 let dir: string;
 
-const MISSING = `Chromium not found at ${CHROMIUM}: the report render test needs it (apt-get install chromium, or set UAE_CHROMIUM)`;
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'uae-report-render-'));
-  // A missing browser fails each test (below) rather than skipping it.
-  if (!existsSync(CHROMIUM)) return;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    timeout: 20_000,
-  });
+  // A missing browser fails each test (openReport) rather than skipping it.
+  browser = await launchChromium();
 }, 25_000);
 
 afterAll(async () => {
@@ -79,23 +70,9 @@ interface PageFacts {
 }
 
 async function check(name: string, input: ReportInput) {
-  if (!existsSync(CHROMIUM)) throw new Error(MISSING);
-  if (!browser) throw new Error('Chromium did not start');
-  const path = await writeReport(join(dir, name), input);
-  const url = pathToFileURL(path).href;
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
-  page.on('request', (r) => {
-    if (r.url() !== url && !r.url().startsWith('data:')) problems.push(`unexpected request: ${r.url()}`);
-  });
+  const { page, problems, ok } = await openReport(browser, await writeReport(join(dir, name), input));
   try {
-    const response = await page.goto(url, { waitUntil: 'load', timeout: 15_000 });
-    expect(response?.ok() ?? true).toBe(true);
+    expect(ok).toBe(true);
     // Evaluated in the page (the project compiles without the DOM library, hence a string).
     const facts = (await page.evaluate(`({
       rows: [...document.querySelectorAll('table.results tbody tr')].map((tr) => tr.getAttribute('data-method')),
