@@ -308,8 +308,8 @@ export function createSimclr(kind: SimclrKind, inputShape: number[], opts: Simcl
 
 export interface SimclrTrainOptions extends TrainOptions {
   /**
-   * Images of `x` that become the per-sample loss's reference bank when the
-   * model has none yet (seeded by TrainOptions.seed); 0: none. Default 32 (at most N).
+   * Images of `x` (its training rows) that become the per-sample loss's reference bank when the
+   * model has none yet (seeded by TrainOptions.seed); 0: none. Default 32 (at most the training rows).
    */
   referenceSize?: number;
   /** Recorded with the bank: where `x` came from (default 'training data'). */
@@ -326,7 +326,8 @@ export async function trainSimclr(model: SimclrModel, x: tf.Tensor, opts: Simclr
   if (x.rank !== 4 || x.shape.slice(1).join() !== model.inputShape.join()) {
     throw new ModelInputError(`training data must be [N, ${model.inputShape.join(', ')}], got [${x.shape.join(', ')}]`, 'x');
   }
-  const n = x.shape[0]!;
+  // The bank comes from the training rows: a validationSplit holds out the last rows (trainLoop's split).
+  const n = x.shape[0]! - (opts.validationSplit !== undefined && opts.validationSplit > 0 && opts.validationSplit < 1 ? Math.floor(x.shape[0]! * opts.validationSplit) : 0);
   const m = Math.min(opts.referenceSize ?? SIMCLR_DEFAULTS.referenceSize, n);
   if (!Number.isInteger(m) || m < 0) throw new ModelInputError(`referenceSize must be a non-negative integer, got ${opts.referenceSize}`, 'referenceSize');
   if (!model.reference && m > 0) {
