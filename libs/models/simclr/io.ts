@@ -68,8 +68,7 @@ export async function loadSimclr(dir: string): Promise<{ model: SimclrModel; inf
   }
   if (!Array.isArray(meta.inputShape) || !meta.options) throw new Error(`${dir}: SimCLR metadata lacks inputShape or options`);
   const kind = meta.kind!;
-  const { augment, ...rest } = meta.options;
-  const options = resolveSimclrOptions(kind, { ...rest, augment });
+  const options = resolveSimclrOptions(kind, meta.options);
   const layers = await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: a.modelTopology, weightSpecs: a.weightSpecs, weightData: a.weightData }));
   let model: SimclrModel | undefined;
   try {

@@ -30,6 +30,7 @@ import {
   drawAugmentParams,
   repeatParams,
   resolveAugmentOptions,
+  type AugmentParams,
   type ResolvedAugmentOptions,
   type SimclrAugmentOptions,
 } from './augment.js';
@@ -158,7 +159,7 @@ export class SimclrModel {
   /** The bank's projections under the current weights (dropped by every training step). */
   private refProjections?: tf.Tensor2D;
   /** The per-sample loss's two augmentations (one image's parameters each). */
-  private readonly lossParams: ReturnType<typeof drawAugmentParams>[];
+  private readonly lossParams: AugmentParams[];
 
   constructor(
     readonly kind: SimclrKind,
