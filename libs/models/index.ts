@@ -66,3 +66,4 @@ export {
   ADVERSARIAL_TRAINING_STEPS,
   type AdversarialTrainingOptions,
 } from './adversarial-training.js';
+export * from './simclr/index.js';
