@@ -94,7 +94,7 @@ export async function runAttackParallel(
   config: AttackConfig,
   opts: ParallelAttackOptions = {},
 ): Promise<SampleResult[]> {
-  const n = validateAttackInput(input, config, model.artifacts.inputShape);
+  const n = validateAttackInput(input, config, model.kind === 'classifier' ? model.artifacts.meta.inputShape : model.artifacts.inputShape);
   const d = n === 0 ? 0 : input.data.length / n;
   const ids = input.sampleIds ?? Array.from({ length: n }, (_, i) => i);
   const pool = opts.pool;

@@ -12,7 +12,7 @@
  */
 import { tf } from '../tensor/index.js';
 import { Rng, STREAM } from '../tensor/rng.js';
-import { createAutoencoder, trainAutoencoder, type Autoencoder, type AutoencoderKind, type CreateAutoencoderOptions, type EpochReport } from '../models/index.js';
+import { createAutoencoder, trainAutoencoder, type Autoencoder, type AutoencoderKind, type ClassifierKind, type CreateAutoencoderOptions, type EpochReport } from '../models/index.js';
 import { attackConfig, gaussianAugment, type AttackConfig, type AttackConfigInput, type SampleResult } from '../attack/index.js';
 import { attackSuccessRate, improvement, summarize, type Summary } from '../eval/index.js';
 import { horizontalFlip, randomRotation } from './conventional.js';
@@ -200,7 +200,7 @@ export function planStages(methods: readonly AugmentationMethod[], rounds = 1): 
 /**
  * The similarity term for an attack on a model of `kind`: L2-UAE swaps it for
  * −‖δ‖²; MINE keeps the caller's MINE settings, else uses the conv sampler on
- * the model's first conv layer when it has one (conv-ae) and random
+ * the model's first conv layer when it has one (conv-ae, cnn-classifier) and random
  * projections otherwise (§1).
  */
 export function similarityForKind(
@@ -217,7 +217,7 @@ export function similarityForKind(
  * The fully resolved attack of an arm: traces on unless disabled, the arm's
  * similarity, update rule and step size (from its name, else the study's), the study's seed.
  */
-export function pipelineAttackConfig(method: AttackMethod, kind: AutoencoderKind, attack: AttackConfigInput, seed: number): AttackConfig {
+export function pipelineAttackConfig(method: AttackMethod, kind: AutoencoderKind | ClassifierKind, attack: AttackConfigInput, seed: number): AttackConfig {
   const a = armSpec(method);
   if (a.kind !== 'attack') throw new Error(`pipelineAttackConfig: "${method}" is not an attack arm`);
   // Traces are a few numbers per iteration; the report plots them.
@@ -226,7 +226,7 @@ export function pipelineAttackConfig(method: AttackMethod, kind: AutoencoderKind
     ...attack,
     ...(a.update ? { update: a.update } : {}),
     ...(a.alpha !== undefined ? { alpha: a.alpha } : {}),
-    similarity: similarityForKind(a.base, kind === 'conv-ae', attack.similarity),
+    similarity: similarityForKind(a.base, kind === 'conv-ae' || kind === 'cnn-classifier', attack.similarity),
     seed,
   });
 }

@@ -41,6 +41,8 @@ export {
   classifierToArtifacts,
   classifierFromArtifacts,
   savedModelFamily,
+  isClassifierMetadata,
+  type ClassifierMetadata,
   type ClassifierArtifacts,
   MODEL_JSON,
   WEIGHTS_BIN,

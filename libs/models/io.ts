@@ -164,7 +164,7 @@ export async function loadAutoencoder(dir: string): Promise<Autoencoder> {
 }
 
 /** Classifier metadata under `userDefinedMetadata.uae` (beside an autoencoder's kinds, so neither loader takes the other's model). */
-interface ClassifierMetadata {
+export interface ClassifierMetadata {
   kind: Classifier['kind'];
   inputShape: number[];
   classes: number;
@@ -190,23 +190,37 @@ export async function loadClassifier(dir: string): Promise<{ classifier: Classif
   return { classifier: compileClassifier(model, meta.inputShape, meta.classes!, undefined, meta.kind!), info: meta.info ?? {} };
 }
 
-/** Everything needed to rebuild a classifier (worker threads); structured-clonable, as AutoencoderArtifacts. */
+/**
+ * Everything needed to rebuild a classifier, as plain structured-clonable
+ * data (worker threads, the services' artifact store): the layers model and
+ * the metadata saveClassifier writes, so model.json + weights.bin written from
+ * these load with loadClassifier, and the reverse.
+ */
 export interface ClassifierArtifacts extends LayersModelArtifacts {
-  kind: ClassifierKind;
-  inputShape: number[];
-  classes: number;
+  meta: ClassifierMetadata;
 }
 
-/** Topology and weights of `clf` as plain data. */
-export async function classifierToArtifacts(clf: Classifier): Promise<ClassifierArtifacts> {
-  return { kind: clf.kind, inputShape: [...clf.inputShape], classes: clf.classes, ...(await layersArtifacts(clf.model)) };
+/** Whether `meta` (a model.json's userDefinedMetadata.uae) describes a classifier. */
+export function isClassifierMetadata(meta: unknown): meta is ClassifierMetadata {
+  const m = meta as Partial<ClassifierMetadata> | undefined;
+  return !!m && CLASSIFIER_KINDS.includes(m.kind as ClassifierKind) && Array.isArray(m.inputShape) && Number.isInteger(m.classes);
+}
+
+/** Topology and weights of `clf` as plain data, with its metadata and `info`. */
+export async function classifierToArtifacts(clf: Classifier, info: Record<string, unknown> = {}): Promise<ClassifierArtifacts> {
+  return { meta: { kind: clf.kind, inputShape: [...clf.inputShape], classes: clf.classes, info }, ...(await layersArtifacts(clf.model)) };
 }
 
 /** Rebuilds a classifier (compiled, fresh optimizer state) from `classifierToArtifacts` output. */
 export async function classifierFromArtifacts(a: ClassifierArtifacts): Promise<Classifier> {
-  if (!CLASSIFIER_KINDS.includes(a.kind)) throw new Error(`unknown classifier kind ${JSON.stringify(a.kind)}; expected one of ${CLASSIFIER_KINDS.join(', ')}`);
+  if (!isClassifierMetadata(a.meta)) throw new Error(`not classifier metadata: ${JSON.stringify(a.meta)} (kind one of ${CLASSIFIER_KINDS.join(', ')}, inputShape, classes)`);
   const model = await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: a.modelTopology, weightSpecs: a.weightSpecs, weightData: a.weightData }));
-  return compileClassifier(model, [...a.inputShape], a.classes, undefined, a.kind);
+  try {
+    return compileClassifier(model, [...a.meta.inputShape], a.meta.classes, undefined, a.meta.kind);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
 }
 
 /** What kind of model `dir` holds, from its model.json metadata (no weights read): a classifier kind, else 'autoencoder'. */

@@ -41,7 +41,7 @@ import {
   type LayersModelArtifacts,
 } from '../../libs/models/index.js';
 import { Classifier, CLASSIFIER_KINDS, type ClassifierKind, type ClassifierOptions } from '../../libs/models/index.js';
-import { classifierFromArtifacts, classifierToArtifacts, isClassifierMetadata, type ClassifierMetadata } from '../../libs/models/classifier-artifacts.js';
+import { classifierFromArtifacts, classifierToArtifacts, isClassifierMetadata, type ClassifierMetadata } from '../../libs/models/index.js';
 import { cnnArchitectureFromProto, epochReportToProto, modelKindFromName, modelKindName, ProtoFieldError, v1 } from '../../libs/proto/index.js';
 import { getByRef, MEDIA_TYPES, putContent } from './artifacts.js';
 
