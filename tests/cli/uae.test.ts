@@ -127,7 +127,7 @@ describe('uae CLI', () => {
     for (const r of results.results) expect(Number.isFinite(r.f)).toBe(true);
     const bad = await uae('attack', ...data, '--out', join(dir, 'bad'), ...attack, '--criterion', 'cw').catch((e) => e);
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toMatch(/--criterion.*cw.*reconstruction, loss/s);
+    expect(bad.stderr).toMatch(/--criterion cw needs a classifier.*concrete-ae.*reconstruction or loss/s);
   });
 
   it('mine estimate reads two .npy files', async () => {
