@@ -45,7 +45,8 @@ function joinWeightData(d: tf.io.WeightData | undefined): ArrayBuffer {
   return tf.io.CompositeArrayBuffer.join(d);
 }
 
-async function captureArtifacts(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
+/** A layers model's topology and weights as tfjs-io ModelArtifacts, in memory. */
+export async function captureArtifacts(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
   let captured: tf.io.ModelArtifacts | undefined;
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {

@@ -348,8 +348,16 @@ function configJson(config: unknown): string {
 /** The whole report page. */
 export async function renderReport(input: ReportInput, opts: RenderOptions = {}): Promise<string> {
   const title = input.title ?? `UAE augmentation — ${input.dataset}`;
-  const csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
   const sections = [resultsTable(input), await studySection(input), await chartsSection(input, opts), samplesSection(input, opts)];
+  return reportPage(title, header(input, title), sections, configJson(input.config));
+}
+
+/**
+ * A self-contained report page: a CSP that allows only inline styles and
+ * data: images, the header, the sections and the configuration as JSON.
+ */
+export function reportPage(title: string, headerHtml: string, sections: string[], config: string): string {
+  const csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -363,11 +371,11 @@ export async function renderReport(input: ReportInput, opts: RenderOptions = {})
 </head>
 <body>
 <main>
-${header(input, title)}
+${headerHtml}
 ${sections.join('\n')}
 <section id="config">
 <h2>Configuration</h2>
-<pre><code>${escapeHtml(configJson(input.config))}</code></pre>
+<pre><code>${escapeHtml(config)}</code></pre>
 </section>
 <footer>Self-contained report: no scripts, no network.</footer>
 </main>

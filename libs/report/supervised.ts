@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GridImages, SupervisedMetrics } from '../supervised/index.js';
-import { CSS, escapeHtml, formatPercent, formatSeconds } from './html.js';
+import { escapeHtml, formatPercent, formatSeconds, reportPage } from './html.js';
 import { renderColumnGrid } from './column-grid.js';
 import { miChart, robustnessChart } from './robustness-chart.js';
 
@@ -120,33 +120,9 @@ function timingsSection(m: SupervisedMetrics): string {
 export async function renderSupervisedReport(input: SupervisedReportInput): Promise<string> {
   const m = input.metrics;
   const title = input.title ?? `Supervised MINE attacks — ${m.dataset.name}`;
-  const csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
   const config = { config: m.config, ...(input.machine ? { machine: input.machine } : {}), ...(input.tool ? { tool: input.tool } : {}) };
   const sections = [classifiersSection(m), await table3Section(m), await robustnessSection(m), gridSection(input.grid), timingsSection(m)];
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<link rel="icon" href="data:,">
-<title>${escapeHtml(title)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<main>
-${header(m, title)}
-${sections.join('\n')}
-<section id="config">
-<h2>Configuration</h2>
-<pre><code>${escapeHtml(JSON.stringify(config, null, 2))}</code></pre>
-</section>
-<footer>Self-contained report: no scripts, no network.</footer>
-</main>
-</body>
-</html>
-`;
+  return reportPage(title, header(m, title), sections, JSON.stringify(config, null, 2));
 }
 
 /** Renders and writes `dir/report.html` atomically. Returns the path. */

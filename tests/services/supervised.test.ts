@@ -14,7 +14,9 @@
  * process; bad inputs are INVALID_ARGUMENT naming the field.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Ajv } from 'ajv';
+import { resultDocumentFromJob } from '../../libs/results/index.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromProtoTensor, toProtoTensor, v1 } from '../../libs/proto/index.js';
@@ -25,7 +27,7 @@ import { connectBus, type NatsBus } from '../../libs/bus/index.js';
 import { casKey, MEDIA_TYPES, putContent } from '../../services/common/artifacts.js';
 import { putModelArtifacts } from '../../services/common/models.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
-import { startServiceProcess, unary, unaryError } from '../helpers/services.js';
+import { REPO_ROOT, startServiceProcess, unary, unaryError } from '../helpers/services.js';
 import { collectGenerate, expectGenerateError, getNpy, getSampleResults, tinyAttackConfig } from './attack-helpers.js';
 import { CLUSTER_ENV, startCluster, waitTerminal, type Cluster } from './orchestrator-helpers.js';
 
@@ -334,6 +336,12 @@ describe.skipIf(!natsServerAvailable())('supervised models through the services'
       expect(Number.isNaN(m.methods[arm]!.testReconError), arm).toBe(true);
     }
     expect(m.methods.mine!.asr).toBeGreaterThanOrEqual(0);
+    // Its result document (`uae jobs get --format json`) is one of docs/results.schema.json, accuracy its metric.
+    const schema = JSON.parse(await readFile(join(REPO_ROOT, 'docs/results.schema.json'), 'utf8')) as object;
+    const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
+    const doc = resultDocumentFromJob(job);
+    expect(validate(doc) ? [] : validate.errors).toEqual([]);
+    expect(doc.model).toBe('mlp-classifier');
     // The retrained models are classifiers, and the mine arm retrained on original ∪ generated (48 rows, labels kept).
     expect(result!.models.mine!.kind).toBe(ModelKind.MODEL_KIND_MLP_CLASSIFIER);
     expect(result!.generated.mine!.attack!.samples).toBe(24);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../../tensor/index.js';
 import { readModelFiles, writeModelFiles } from '../file-handler.js';
+import { captureArtifacts } from '../io.js';
 import { SIMCLR_KINDS, SimclrModel, resolveSimclrOptions, type ReferenceSource, type ResolvedSimclrOptions, type SimclrKind } from './model.js';
 
 export const REFERENCE_BIN = 'reference.bin';
@@ -27,18 +28,6 @@ export interface SimclrMetadata {
   info?: Record<string, unknown>;
 }
 
-async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
-  let captured: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      captured = artifacts;
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
-    }),
-  );
-  if (!captured) throw new Error('model.save produced no artifacts');
-  return captured;
-}
-
 /** Writes `model` to `dir` (created): model.json, weights.bin and, with a reference bank, reference.bin. */
 export async function saveSimclr(model: SimclrModel, dir: string, info: Record<string, unknown> = {}): Promise<void> {
   const meta: SimclrMetadata = { kind: model.kind, inputShape: [...model.inputShape], options: structuredClone(model.options) as ResolvedSimclrOptions, info };
@@ -48,7 +37,7 @@ export async function saveSimclr(model: SimclrModel, dir: string, info: Record<s
     refData = (await ref.images.data()) as Float32Array;
     meta.reference = { file: REFERENCE_BIN, shape: [...ref.images.shape], ...structuredClone(ref.source) };
   }
-  const artifacts = await artifactsOf(model.model);
+  const artifacts = await captureArtifacts(model.model);
   if (refData) {
     // reference.bin first and model.json last (writeModelFiles renames it into place): a reader never sees a model without its bank.
     await mkdir(dir, { recursive: true });
