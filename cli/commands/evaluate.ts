@@ -35,6 +35,7 @@ export function evaluateCommand(): Command {
     if (loaded.family === 'simclr') {
       const model = loaded.model;
       try {
+        if (cmd.getOptionValueSource('classifierEpochs') === 'cli') throw new InvalidArgumentError(`--classifier-epochs applies to autoencoders; ${o.modelDir} is a ${model.kind} (its linear probe: --probe-epochs)`);
         const ds = await loadDatasetFor(o, model.kind);
         if (ds.inputShape.join() !== model.inputShape.join()) throw new InvalidArgumentError(`--dataset ${o.dataset}: samples [${ds.inputShape.join(', ')}] are not the ${model.kind}'s [${model.inputShape.join(', ')}]`);
         const probeEpochs: number = o.probeEpochs ?? LINEAR_PROBE_DEFAULTS.epochs;

@@ -125,6 +125,7 @@ describe('uae attack against the SimCLR model', () => {
       await expectUsageError(['attack', '--model-dir', model, ...data, '--criterion', c, '--out', join(dir, `bad-${c}`)], new RegExp(`--criterion ${c} does not apply .*simclr-small.*--criterion loss`));
     }
     await expectUsageError(['attack', '--model-dir', model, ...data, '--target-class', '1', '--out', join(dir, 'bad-target')], /--target-class applies to classifiers/);
+    await expectUsageError(['evaluate', '--model-dir', model, ...data, '--classifier-epochs', '3'], /--classifier-epochs applies to autoencoders.*--probe-epochs/);
     await expectUsageError(['train', ...data, '--model', 'dense-ae', '--temperature', '0.2', '--out', join(dir, 'bad-t')], /--temperature applies to the SimCLR models/);
     await expectUsageError(['train', ...data, '--model', 'simclr-small', '--hidden', '8', '--out', join(dir, 'bad-h')], /--hidden does not apply to --model simclr-small/);
   });
