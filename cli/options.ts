@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadDataset } from '../libs/data/index.js';
 import { flattenFor, type ModelDataset } from '../libs/augment/index.js';
-import { AUTOENCODER_KINDS, CLASSIFIER_KINDS, type AutoencoderKind, type ClassifierKind, type CreateAutoencoderOptions } from '../libs/models/index.js';
+import { AUTOENCODER_KINDS, CLASSIFIER_KINDS, SIMCLR_KINDS, type AutoencoderKind, type ClassifierKind, type CreateAutoencoderOptions, type SimclrKind } from '../libs/models/index.js';
 import { attackConfig, mineStepsOf, type AttackConfig, type AttackConfigInput } from '../libs/attack/index.js';
 import { forFlag } from './conventions.js';
 
@@ -45,11 +45,15 @@ export function checkModelKind(kind: string): AutoencoderKind {
   return kind as AutoencoderKind;
 }
 
-/** `uae train --model`: an autoencoder or a classifier kind. */
-export function checkTrainKind(kind: string): AutoencoderKind | ClassifierKind {
+/** Every kind `uae train --model` takes. */
+export const TRAIN_KINDS: readonly string[] = [...AUTOENCODER_KINDS, ...CLASSIFIER_KINDS, ...SIMCLR_KINDS];
+
+/** `uae train --model`: an autoencoder, a classifier or a SimCLR kind. */
+export function checkTrainKind(kind: string): AutoencoderKind | ClassifierKind | SimclrKind {
   if ((CLASSIFIER_KINDS as readonly string[]).includes(kind)) return kind as ClassifierKind;
+  if ((SIMCLR_KINDS as readonly string[]).includes(kind)) return kind as SimclrKind;
   if (!(AUTOENCODER_KINDS as readonly string[]).includes(kind)) {
-    throw new InvalidArgumentError(`--model must be one of ${[...AUTOENCODER_KINDS, ...CLASSIFIER_KINDS].join(', ')}; got "${kind}"`);
+    throw new InvalidArgumentError(`--model must be one of ${TRAIN_KINDS.join(', ')}; got "${kind}"`);
   }
   return kind as AutoencoderKind;
 }
@@ -75,8 +79,8 @@ export interface DataOptions {
   seed: number;
 }
 
-/** Loads the dataset as a model of `kind` sees it (flattenFor; a cnn-classifier, like conv-ae, keeps images [H, W, C]). */
-export async function loadDatasetFor(o: DataOptions, kind: AutoencoderKind | ClassifierKind | undefined): Promise<ModelDataset> {
+/** Loads the dataset as a model of `kind` sees it (flattenFor; a cnn-classifier and the SimCLR kinds, like conv-ae, keep images [H, W, C]). */
+export async function loadDatasetFor(o: DataOptions, kind: AutoencoderKind | ClassifierKind | SimclrKind | undefined): Promise<ModelDataset> {
   const ds = await forFlag('--dataset', o.dataset, () => loadDataset(o.dataset, {
     dataDir: o.dataDir,
     labelColumn: o.labelColumn,
@@ -84,7 +88,7 @@ export async function loadDatasetFor(o: DataOptions, kind: AutoencoderKind | Cla
     testSamples: o.testSamples,
     seed: o.seed,
   }));
-  return flattenFor(ds, kind === 'cnn-classifier' ? undefined : kind);
+  return flattenFor(ds, kind === 'cnn-classifier' || (SIMCLR_KINDS as readonly string[]).includes(kind ?? '') ? undefined : kind);
 }
 
 /** Architecture options (--hidden, --latent, --k). */
@@ -149,7 +153,7 @@ export function addAttackOptions(cmd: Command, opts: { supervised?: boolean } = 
       new Option(
         '--criterion <kind>',
         `success criterion f(x′) ≤ 0 (docs/algorithms.md, criteria): reconstruction (x′ reconstructs x as well as x does) or loss (the model's own training loss, L(x′) ≤ L(x); docs/models.md)` +
-          (opts.supervised ? `; classifiers: cw (Carlini–Wagner margin on the logits) or loss (cross-entropy against the true labels) (default: ${d.criterion.kind} for autoencoders, cw for classifiers)` : ` (default ${d.criterion.kind})`),
+          (opts.supervised ? `; classifiers: cw (Carlini–Wagner margin on the logits) or loss (cross-entropy against the true labels) (default: ${d.criterion.kind} for autoencoders, cw for classifiers, loss — the contrastive per-sample loss — for SimCLR models)` : ` (default ${d.criterion.kind})`),
       ).choices([...criteria]),
     )
     .option('--kappa <κ>', `attack confidence margin κ ≥ 0 (default ${d.criterion.kappa})`, nonNegative('--kappa'))
@@ -180,7 +184,7 @@ export interface AttackOptions {
  * out). `defaultCriterion` is the criterion when only --kappa or
  * --target-class is given (reconstruction unless the caller says; cw for classifiers).
  */
-export function attackInputFrom(o: AttackOptions, defaultCriterion: 'reconstruction' | 'cw' = 'reconstruction'): AttackConfigInput {
+export function attackInputFrom(o: AttackOptions, defaultCriterion: 'reconstruction' | 'loss' | 'cw' = 'reconstruction'): AttackConfigInput {
   const draws = o.mineDraws === undefined ? undefined : int('--mine-draws')(o.mineDraws);
   const random = draws !== undefined || o.mineProjection !== undefined;
   return Object.fromEntries(

@@ -3,7 +3,8 @@
  * against a saved autoencoder (Algorithm 1), or adversarial examples against a
  * saved classifier (supervised: the cw criterion by default, untargeted away
  * from the true label, or --target-class N; samples whose true class is N are
- * skipped and counted in `skipped`). Writes x′, per-sample success and
+ * skipped and counted in `skipped`), or against a saved SimCLR model (the
+ * loss criterion only: its contrastive per-sample loss, L(x′) ≤ L(x)). Writes x′, per-sample success and
  * similarity (MI for MINE) as .npy, all of them with the clean x, labels and
  * source rows as <similarity>.npz (docs/file-formats.md), per-sample details
  * (with ‖x′ − x‖∞ and ‖x′ − x‖₂ as linf, l2) as results.json; with --json prints
@@ -40,7 +41,7 @@ import { featureModelFor } from '../feature-model.js';
 export function attackCommand(): Command {
   const cmd = new Command('attack')
     .description('generate UAEs (MinMax, Algorithm 1; or the PGD/FGSM baselines) for every sample against a saved autoencoder, or adversarial examples against a saved classifier')
-    .requiredOption('--model-dir <dir>', 'a model written by `uae train` (an autoencoder or a classifier) or `uae pipeline` (models/<name>)')
+    .requiredOption('--model-dir <dir>', 'a model written by `uae train` (an autoencoder, a classifier or a SimCLR model) or `uae pipeline` (models/<name>)')
     .requiredOption('--out <dir>', 'output directory (new or empty; see --resume, --force)')
     .option('--x <file>', 'attack the rows of this .npy instead of a dataset split')
     .addOption(new Option('--split <split>', 'dataset split to attack').choices(['train', 'test']).default('train'))
@@ -76,9 +77,15 @@ export function attackCommand(): Command {
     const loaded = await loadModelDir(o.modelDir);
     const ae = loaded.model;
     const classifier = loaded.family === 'classifier' ? loaded.model : undefined;
+    const simclr = loaded.family === 'simclr';
     let featureModel: FeatureModel | undefined;
     try {
-      const criterion: 'reconstruction' | 'loss' | 'cw' = o.criterion ?? (classifier ? 'cw' : 'reconstruction');
+      const defaultCriterion = classifier ? 'cw' : simclr ? 'loss' : 'reconstruction';
+      const criterion: 'reconstruction' | 'loss' | 'cw' = o.criterion ?? defaultCriterion;
+      if (simclr && criterion !== 'loss') {
+        throw new InvalidArgumentError(`--criterion ${criterion} does not apply to ${o.modelDir}, a ${ae.kind}: SimCLR models are attacked with --criterion loss (their contrastive per-sample loss; the default)`);
+      }
+      if (simclr && o.targetClass !== undefined) throw new InvalidArgumentError(`--target-class applies to classifiers; ${o.modelDir} is a ${ae.kind}`);
       if (classifier && criterion === 'reconstruction') {
         throw new InvalidArgumentError(`--criterion reconstruction needs an autoencoder; ${o.modelDir} is a ${classifier.kind} (use cw or loss)`);
       }
@@ -134,8 +141,8 @@ export function attackCommand(): Command {
         }
       }
       const n = data.length / d;
-      const input = attackInputFrom(o, classifier ? 'cw' : 'reconstruction');
-      if (classifier && input.criterion === undefined) input.criterion = { kind: 'cw' };
+      const input = attackInputFrom(o, defaultCriterion);
+      if (defaultCriterion !== 'reconstruction' && input.criterion === undefined) input.criterion = { kind: defaultCriterion };
       const config = attackConfig({
         ...input,
         similarity: similarityFor(o.similarity, ae, input.similarity),

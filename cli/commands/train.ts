@@ -1,13 +1,14 @@
 /**
- * `uae train`: train one reference model — an autoencoder, or a classifier
- * (mlp-classifier, cnn-classifier; optionally Madry adversarial training) —
- * and save it (tfjs layers format).
+ * `uae train`: train one reference model — an autoencoder, a classifier
+ * (mlp-classifier, cnn-classifier; optionally Madry adversarial training) or
+ * a SimCLR model (simclr-resnet18, simclr-small; scored by its contrastive
+ * test loss and a linear probe on frozen features) — and save it (tfjs layers format).
  *
  * --out follows the policy of the other commands that write a run
  * (cli/out-dir.ts): a folder holding another run, a model written by `uae
  * train` included, is refused unless --force; status.json records the run.
  * Ctrl-C (or SIGTERM) stops training at the next batch: no model is written,
- * status.json says `interrupted`, and it exits 130 with one line. Both model
+ * status.json says `interrupted`, and it exits 130 with one line. All model
  * families share that run (trainRun); they differ in how they build, train,
  * save and score the model.
  */
@@ -16,20 +17,26 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { initBackend, tf } from '../../libs/tensor/index.js';
 import {
   adversarialTrainingConfig,
-  AUTOENCODER_KINDS,
   CLASSIFIER_KINDS,
   CNN_ARCHITECTURES,
   createAutoencoder,
   createClassifier,
+  createSimclr,
+  LINEAR_PROBE_DEFAULTS,
   saveAutoencoder,
   saveClassifier,
+  saveSimclr,
+  SIMCLR_DEFAULTS,
+  SIMCLR_KINDS,
   trainAutoencoder,
   trainClassifier,
   trainClassifierAdversarially,
+  trainSimclr,
   type AdversarialTrainingOptions,
   type AutoencoderKind,
   type ClassifierKind,
   type CnnArchitecture,
+  type SimclrKind,
   type TrainOptions,
   type TrainResult,
 } from '../../libs/models/index.js';
@@ -40,8 +47,8 @@ import { writeAtomic } from '../atomic.js';
 import { INTERRUPTED_EXIT_CODE, interruptScope } from '../interrupt.js';
 import { prepareOutDir } from '../out-dir.js';
 import { RunStatus } from '../run-status.js';
-import { classifierAccuracy } from '../model-dir.js';
-import { addDataOptions, addModelOptions, addOutputOptions, atLeastOne, checkTrainKind, int, loadDatasetFor, modelOptionsFrom, positive, unitRadius } from '../options.js';
+import { classifierAccuracy, simclrScores } from '../model-dir.js';
+import { addDataOptions, addModelOptions, addOutputOptions, atLeastOne, checkTrainKind, int, loadDatasetFor, modelOptionsFrom, positive, TRAIN_KINDS, unitRadius } from '../options.js';
 
 /** How often training yields to the event loop so Ctrl-C is noticed between batches (as the pipeline's). */
 const ABORTABLE_YIELD_MS = 100;
@@ -60,8 +67,8 @@ interface Trainer {
 
 export function trainCommand(): Command {
   const cmd = new Command('train')
-    .description('train a reference autoencoder or classifier on a dataset and save it to --out (model.json + weights.bin, train.json, status.json)')
-    .requiredOption('--model <kind>', `one of ${[...AUTOENCODER_KINDS, ...CLASSIFIER_KINDS].join(', ')}`)
+    .description('train a reference autoencoder, classifier or SimCLR model on a dataset and save it to --out (model.json + weights.bin, train.json, status.json)')
+    .requiredOption('--model <kind>', `one of ${TRAIN_KINDS.join(', ')}`)
     .requiredOption('--out <dir>', 'model directory: new or empty (see --force)');
   addDataOptions(cmd);
   addModelOptions(cmd);
@@ -71,6 +78,9 @@ export function trainCommand(): Command {
     .option('--epsilon <ε>', '--adversarial pgd: the L∞ radius, in (0, 1]', unitRadius('--epsilon'))
     .option('--pgd-steps <N>', `--adversarial pgd: PGD steps per batch (default 7)`, atLeastOne('--pgd-steps'))
     .option('--pgd-step-size <α>', '--adversarial pgd: step size (default 2.5·ε/steps)', positive('--pgd-step-size'))
+    .option('--width-multiplier <m>', `SimCLR: scales every encoder width (default ${SIMCLR_DEFAULTS.widthMultiplier})`, positive('--width-multiplier'))
+    .option('--temperature <τ>', `SimCLR: the NT-Xent temperature (default ${SIMCLR_DEFAULTS.temperature})`, positive('--temperature'))
+    .option('--probe-epochs <n>', `SimCLR: epochs of the linear probe on frozen features that scores it (default ${LINEAR_PROBE_DEFAULTS.epochs}; 0 = no probe)`, int('--probe-epochs'))
     .option('--epochs <n>', 'training epochs', int('--epochs'), 20)
     .option('--batch <n>', 'batch size', int('--batch'), 100)
     .option('--patience <n>', 'early stopping: epochs without improvement (validation loss with --validation-split)', int('--patience'))
@@ -81,10 +91,25 @@ export function trainCommand(): Command {
   return cmd.action(async (o) => {
     const kind = checkTrainKind(o.model);
     const classifier = (CLASSIFIER_KINDS as readonly string[]).includes(kind);
+    const simclr = (SIMCLR_KINDS as readonly string[]).includes(kind);
     const adversarial = adversarialFrom(o, classifier);
     if (o.architecture !== undefined && kind !== 'cnn-classifier') throw new InvalidArgumentError(`--architecture applies to --model cnn-classifier only (this is ${kind})`);
     if (o.hidden !== undefined && kind === 'cnn-classifier') throw new InvalidArgumentError('--hidden does not apply to --model cnn-classifier (its layout is --architecture)');
-    await trainRun(o, kind, (ds) => (classifier ? classifierTrainer(ds, kind as ClassifierKind, o, adversarial) : autoencoderTrainer(ds, kind as AutoencoderKind, o)));
+    for (const [flag, v] of [['--width-multiplier', o.widthMultiplier], ['--temperature', o.temperature], ['--probe-epochs', o.probeEpochs]] as const) {
+      if (v !== undefined && !simclr) throw new InvalidArgumentError(`${flag} applies to the SimCLR models (${SIMCLR_KINDS.join(', ')}), not ${kind}`);
+    }
+    if (simclr) {
+      for (const [flag, v] of [['--hidden', o.hidden], ['--k', o.k], ['--latent', o.latent], ['--widths', o.widths]] as const) {
+        if (v !== undefined) throw new InvalidArgumentError(`${flag} does not apply to --model ${kind} (its widths scale with --width-multiplier)`);
+      }
+    }
+    await trainRun(o, kind, (ds) =>
+      simclr
+        ? simclrTrainer(ds, kind as SimclrKind, o)
+        : classifier
+          ? classifierTrainer(ds, kind as ClassifierKind, o, adversarial)
+          : autoencoderTrainer(ds, kind as AutoencoderKind, o),
+    );
   });
 }
 
@@ -120,10 +145,10 @@ interface TrainRunOptions {
   [flag: string]: unknown;
 }
 
-/** The run both families share: data, --out, status, progress, Ctrl-C, train.json and the output line. */
+/** The run every family shares: data, --out, status, progress, Ctrl-C, train.json and the output line. */
 async function trainRun(
   o: TrainRunOptions,
-  kind: AutoencoderKind | ClassifierKind,
+  kind: AutoencoderKind | ClassifierKind | SimclrKind,
   makeTrainer: (ds: ModelDataset) => Trainer,
 ): Promise<void> {
   const out = o.out;
@@ -245,5 +270,40 @@ function classifierTrainer(ds: ModelDataset, kind: ClassifierKind, o: TrainRunOp
     save: (out) => saveClassifier(clf, out, { dataset: ds.name, seed: o.seed, ...scores }),
     line: (s) => `train accuracy ${((s['train_accuracy'] as number) * 100).toFixed(2)}%, test accuracy ${((s['test_accuracy'] as number) * 100).toFixed(2)}%${adversarial ? ` (PGD adversarial training, ε=${adversarial.epsilon})` : ''}`,
     dispose: () => clf.dispose(),
+  };
+}
+
+/**
+ * A SimCLR model (createSimclr, seeded by --seed) trained with trainSimclr on
+ * the training split's images (its per-sample loss's reference bank comes
+ * from them). Scored by simclrScores: the contrastive test loss at --batch
+ * and the linear probe's test accuracy (--probe-epochs); saved with
+ * saveSimclr, its info carrying the scores (so `uae evaluate` reuses the loss batch).
+ */
+function simclrTrainer(ds: ModelDataset, kind: SimclrKind, o: TrainRunOptions): Trainer {
+  if (ds.inputShape.length !== 3) throw new InvalidArgumentError(`--dataset ${o.dataset}: a ${kind} needs images [H, W, C], got samples [${ds.inputShape.join(', ')}]`);
+  const model = createSimclr(kind, ds.inputShape, {
+    seed: o.seed,
+    ...(typeof o['widthMultiplier'] === 'number' ? { widthMultiplier: o['widthMultiplier'] } : {}),
+    ...(typeof o['temperature'] === 'number' ? { temperature: o['temperature'] } : {}),
+  });
+  const probeEpochs = typeof o['probeEpochs'] === 'number' ? o['probeEpochs'] : LINEAR_PROBE_DEFAULTS.epochs;
+  let scores: Record<string, unknown> = {};
+  return {
+    train: (x, opts) => trainSimclr(model, x, { ...opts, referenceSource: `${ds.name} train` }),
+    score: async () => {
+      scores = {
+        ...(await simclrScores(model, ds, { probeEpochs, lossBatch: o.batch, seed: o.seed })),
+        width_multiplier: model.options.widthMultiplier,
+        temperature: model.options.temperature,
+        feature_dim: model.featureDim,
+      };
+      return scores;
+    },
+    save: (out) => saveSimclr(model, out, { dataset: ds.name, seed: o.seed, ...scores }),
+    line: (s) =>
+      `test contrastive loss ${(s['test_loss'] as number).toFixed(5)}` +
+      (s['accuracy'] !== null ? `, linear-probe test accuracy ${((s['accuracy'] as number) * 100).toFixed(2)}%` : ' (no linear probe: no labels or --probe-epochs 0)'),
+    dispose: () => model.dispose(),
   };
 }

@@ -7,15 +7,22 @@
 import type { Worker } from 'node:worker_threads';
 import { spawnModuleWorker } from '../runtime/spawn-worker.js';
 import { BackendFaultError, backendInfo, isBackendFault, type BackendChoice } from '../tensor/index.js';
-import type { AutoencoderArtifacts, ClassifierArtifacts } from '../models/index.js';
+import type { AutoencoderArtifacts, ClassifierArtifacts, SimclrArtifacts } from '../models/index.js';
 import type { AttackConfig } from './config.js';
 import { type AttackInput, type AttackProgress, progressOf, validateAttackInput } from './engine.js';
 import { AttackCancelledError } from './minmax.js';
 import type { SampleResult } from './result.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
-/** A model a worker can rebuild from plain data: an autoencoder, or a classifier (topology, weights, kind, classes). */
-export type PortableModel = { kind: 'autoencoder'; artifacts: AutoencoderArtifacts } | { kind: 'classifier'; artifacts: ClassifierArtifacts };
+/**
+ * A model a worker can rebuild from plain data: an autoencoder, a classifier
+ * (topology, weights, kind, classes), or a SimCLR model (topology, weights,
+ * options and the per-sample loss's reference bank).
+ */
+export type PortableModel =
+  | { kind: 'autoencoder'; artifacts: AutoencoderArtifacts }
+  | { kind: 'classifier'; artifacts: ClassifierArtifacts }
+  | { kind: 'simclr'; artifacts: SimclrArtifacts };
 
 export interface ParallelAttackOptions {
   /** Worker threads; default: what the backend prefers (one per core on wasm). */
@@ -94,7 +101,7 @@ export async function runAttackParallel(
   config: AttackConfig,
   opts: ParallelAttackOptions = {},
 ): Promise<SampleResult[]> {
-  const n = validateAttackInput(input, config, model.kind === 'classifier' ? model.artifacts.meta.inputShape : model.artifacts.inputShape);
+  const n = validateAttackInput(input, config, model.kind === 'autoencoder' ? model.artifacts.inputShape : model.artifacts.meta.inputShape);
   const d = n === 0 ? 0 : input.data.length / n;
   const ids = input.sampleIds ?? Array.from({ length: n }, (_, i) => i);
   const pool = opts.pool;

@@ -1,12 +1,12 @@
 /**
  * Worker-thread entry: one backend instance attacking shards, one at a time.
  * The thread stays alive between shards (an AttackPool reuses it), so the
- * backend is initialised once; the model (autoencoder or classifier) is rebuilt
+ * backend is initialised once; the model (autoencoder, classifier or SimCLR) is rebuilt
  * per shard from artifacts.
  */
 import { parentPort } from 'node:worker_threads';
 import { initBackend, isBackendFault, triggerBackendTrap } from '../tensor/index.js';
-import { classifierFromArtifacts, fromArtifacts } from '../models/index.js';
+import { classifierFromArtifacts, fromArtifacts, simclrFromArtifacts } from '../models/index.js';
 import { runAttack } from './engine.js';
 import { AttackCancelledError } from './minmax.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
@@ -26,7 +26,13 @@ port.on('message', (msg: WorkerRequest) => {
   void (async () => {
     try {
       const info = await initBackend(msg.backend);
-      const model = msg.model.kind === 'classifier' ? await classifierFromArtifacts(msg.model.artifacts) : await fromArtifacts(msg.model.artifacts);
+      const portable = msg.model;
+      const model =
+        portable.kind === 'classifier'
+          ? await classifierFromArtifacts(portable.artifacts)
+          : portable.kind === 'simclr'
+            ? await simclrFromArtifacts(portable.artifacts)
+            : await fromArtifacts(portable.artifacts);
       reply({ type: 'ready', backend: info.name });
       if (msg.faultDrill) triggerBackendTrap();
       try {

@@ -1,11 +1,12 @@
 /**
- * UAE generation for a whole dataset with an autoencoder or a classifier
- * (supervised attacks: the cw criterion, or loss with labels): in this thread for
+ * UAE generation for a whole dataset with an autoencoder, a classifier
+ * (supervised attacks: the cw criterion, or loss with labels) or a SimCLR model
+ * (the loss criterion: its contrastive per-sample loss): in this thread for
  * one worker, else sharded across worker threads (the model travels as
  * artifacts). Shared by the pipeline, `uae attack` and the services.
  */
 import { backendInfo, triggerBackendTrap } from '../tensor/index.js';
-import { Classifier, classifierToArtifacts, toArtifacts, type Autoencoder } from '../models/index.js';
+import { Classifier, SimclrModel, classifierToArtifacts, simclrToArtifacts, toArtifacts, type Autoencoder } from '../models/index.js';
 import {
   runAttack,
   runAttackParallel,
@@ -35,7 +36,7 @@ export interface GenerateOptions {
   faultDrill?: boolean;
 }
 
-export async function generateUaes(ae: Autoencoder | Classifier, input: AttackInput, config: AttackConfig, opts: GenerateOptions = {}): Promise<SampleResult[]> {
+export async function generateUaes(ae: Autoencoder | Classifier | SimclrModel, input: AttackInput, config: AttackConfig, opts: GenerateOptions = {}): Promise<SampleResult[]> {
   // More threads than samples buys nothing; one sample runs in this thread.
   const n = input.data.length / Math.max(1, input.inputShape.reduce((a, b) => a * b, 1));
   const workers = Math.min(opts.workers ?? backendInfo().preferredWorkers, n);
@@ -44,7 +45,12 @@ export async function generateUaes(ae: Autoencoder | Classifier, input: AttackIn
     if (opts.faultDrill) triggerBackendTrap();
     return runAttack(ae, input, config, run);
   }
-  const portable: PortableModel = ae instanceof Classifier ? { kind: 'classifier', artifacts: await classifierToArtifacts(ae) } : { kind: 'autoencoder', artifacts: await toArtifacts(ae) };
+  const portable: PortableModel =
+    ae instanceof Classifier
+      ? { kind: 'classifier', artifacts: await classifierToArtifacts(ae) }
+      : ae instanceof SimclrModel
+        ? { kind: 'simclr', artifacts: await simclrToArtifacts(ae) }
+        : { kind: 'autoencoder', artifacts: await toArtifacts(ae) };
   return runAttackParallel(portable, input, config, {
     ...run,
     workers,
@@ -59,6 +65,6 @@ export async function generateUaes(ae: Autoencoder | Classifier, input: AttackIn
  * model's first conv layer when it has one (conv-ae, cnn-classifier) and
  * random projections otherwise (dense kinds, mlp-classifier) (§1).
  */
-export function similarityFor(kind: 'mine' | 'l2' | 'cosine', ae: Pick<AttackModel, 'firstConv'>, requested?: AttackConfigInput['similarity']): AttackConfigInput['similarity'] {
+export function similarityFor(kind: 'mine' | 'l2' | 'cosine', ae: Pick<AttackModel, 'inputShape' | 'firstConv'>, requested?: AttackConfigInput['similarity']): AttackConfigInput['similarity'] {
   return similarityForKind(kind, Boolean(ae.firstConv), requested);
 }

@@ -24,6 +24,7 @@ import type { Autoencoder, AutoencoderArtifacts, AutoencoderKind, CreateAutoenco
 import { AUTOENCODER_KINDS } from './types.js';
 import { MODEL_JSON, readModelFiles, writeModelFiles } from './file-handler.js';
 import { CLASSIFIER_KINDS, compileClassifier, type Classifier, type ClassifierKind } from './classifier.js';
+import { SIMCLR_KINDS, type SimclrKind } from './simclr/model.js';
 
 export { MODEL_JSON, WEIGHTS_BIN } from './file-handler.js';
 
@@ -224,8 +225,8 @@ export async function classifierFromArtifacts(a: ClassifierArtifacts): Promise<C
   }
 }
 
-/** What kind of model `dir` holds, from its model.json metadata (no weights read): a classifier kind, else 'autoencoder'. */
-export async function savedModelFamily(dir: string): Promise<'classifier' | 'autoencoder'> {
+/** What kind of model `dir` holds, from its model.json metadata (no weights read): a classifier kind, a SimCLR kind, else 'autoencoder'. */
+export async function savedModelFamily(dir: string): Promise<'classifier' | 'simclr' | 'autoencoder'> {
   let kind: unknown;
   try {
     kind = (JSON.parse(await readFile(join(dir, MODEL_JSON), 'utf8')) as { userDefinedMetadata?: { uae?: { kind?: unknown } } }).userDefinedMetadata?.uae?.kind;
@@ -233,5 +234,6 @@ export async function savedModelFamily(dir: string): Promise<'classifier' | 'aut
     // Unreadable: the autoencoder loader reports what is wrong with it.
     return 'autoencoder';
   }
+  if (SIMCLR_KINDS.includes(kind as SimclrKind)) return 'simclr';
   return CLASSIFIER_KINDS.includes(kind as ClassifierKind) ? 'classifier' : 'autoencoder';
 }

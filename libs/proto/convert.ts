@@ -255,7 +255,7 @@ export function sampleResultFromProto(r: pb.SampleResult, field = 'result'): Sam
 }
 
 /** Model kinds as the libraries and metrics.json name them. */
-export type ModelKindName = 'dense-ae' | 'conv-ae' | 'sparse-ae' | 'adversarial-ae' | 'concrete-ae' | 'mlp-classifier' | 'cnn-classifier';
+export type ModelKindName = 'dense-ae' | 'conv-ae' | 'sparse-ae' | 'adversarial-ae' | 'concrete-ae' | 'mlp-classifier' | 'cnn-classifier' | 'simclr-resnet18' | 'simclr-small';
 const MODEL_KINDS: Table<ModelKindName> = {
   [pb.ModelKind.MODEL_KIND_DENSE_AE]: 'dense-ae',
   [pb.ModelKind.MODEL_KIND_CONV_AE]: 'conv-ae',
@@ -264,6 +264,8 @@ const MODEL_KINDS: Table<ModelKindName> = {
   [pb.ModelKind.MODEL_KIND_CONCRETE_AE]: 'concrete-ae',
   [pb.ModelKind.MODEL_KIND_MLP_CLASSIFIER]: 'mlp-classifier',
   [pb.ModelKind.MODEL_KIND_CNN_CLASSIFIER]: 'cnn-classifier',
+  [pb.ModelKind.MODEL_KIND_SIMCLR_RESNET18]: 'simclr-resnet18',
+  [pb.ModelKind.MODEL_KIND_SIMCLR_SMALL]: 'simclr-small',
 };
 
 /** MODEL_KIND_CONV_AE → "conv-ae"; unspecified or unknown values are rejected (the kind is required). */

@@ -27,13 +27,12 @@ import {
 import { shardMsgId, shardResultKey, type Bus } from '../../libs/bus/index.js';
 import { JobStore } from '../../libs/jobs/index.js';
 import { generateUaes, type GenerateOptions } from '../../libs/augment/index.js';
-import { isClassifier, type AnyModel } from '../common/models.js';
+import { isClassifier, serviceModelKindName, type AnyModel } from '../common/models.js';
 import {
   attackConfigFromProto,
   attackConfigToProto,
   fromProtoTensor,
   MAX_GENERATE_BATCH,
-  modelKindName,
   ProtoFieldError,
   sampleResultToProto,
   v1,
@@ -334,7 +333,7 @@ export function createHandlers(deps: HandlerDeps) {
     const started = performance.now();
     // Cheap checks first: model ref present, the tensor, the config's enums and ranges.
     if (!req.model?.source) throw new ProtoFieldError('model', 'required: set model.model_id or model.artifacts');
-    if (req.model.source.$case === 'artifacts') modelKindName(req.model.source.value.kind, 'model.artifacts.kind');
+    if (req.model.source.$case === 'artifacts') serviceModelKindName(req.model.source.value.kind, 'model.artifacts.kind');
     const batch = parseBatch(req);
     parseAttackConfig(req.config, 'config', { sampler: 'random' });
 
@@ -408,7 +407,7 @@ export function createHandlers(deps: HandlerDeps) {
     const spec = req.spec;
     if (!spec) throw new ProtoFieldError('spec', 'required');
     if (!spec.model?.source) throw new ProtoFieldError('spec.model', 'required: set model_id or artifacts');
-    if (spec.model.source.$case === 'artifacts') modelKindName(spec.model.source.value.kind, 'spec.model.artifacts.kind');
+    if (spec.model.source.$case === 'artifacts') serviceModelKindName(spec.model.source.value.kind, 'spec.model.artifacts.kind');
     if (!spec.dataset?.source) throw new ProtoFieldError('spec.dataset.source', 'required: set name or npy');
     const split = checkSplit(spec.split, 'spec.split');
     if (spec.shardSize > MAX_SHARD_SIZE) throw new ProtoFieldError('spec.shard_size', `${spec.shardSize} is above ${MAX_SHARD_SIZE}`);

@@ -40,9 +40,9 @@ import {
   type EpochReport,
   type LayersModelArtifacts,
 } from '../../libs/models/index.js';
-import { Classifier, CLASSIFIER_KINDS, type ClassifierKind, type ClassifierOptions } from '../../libs/models/index.js';
+import { Classifier, CLASSIFIER_KINDS, SIMCLR_KINDS, type ClassifierKind, type ClassifierOptions } from '../../libs/models/index.js';
 import { classifierFromArtifacts, classifierToArtifacts, isClassifierMetadata, type ClassifierMetadata } from '../../libs/models/index.js';
-import { cnnArchitectureFromProto, epochReportToProto, modelKindFromName, modelKindName, ProtoFieldError, v1 } from '../../libs/proto/index.js';
+import { cnnArchitectureFromProto, epochReportToProto, modelKindFromName, modelKindName, ProtoFieldError, v1, type ModelKindName } from '../../libs/proto/index.js';
 import { getByRef, MEDIA_TYPES, putContent } from './artifacts.js';
 
 export const MODEL_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
@@ -69,9 +69,22 @@ export function checkModelId(modelId: string, field = 'model_id'): string {
   return modelId;
 }
 
-/** The autoencoder kind of a proto ModelKind (classifiers are not autoencoders: INVALID_ARGUMENT). */
-export function autoencoderKind(kind: v1.ModelKind, field = 'model.kind'): AutoencoderKind {
+/**
+ * The name of a proto ModelKind the services handle. The SimCLR kinds are
+ * CLI-only for now (`uae train|evaluate|attack`): INVALID_ARGUMENT naming
+ * `field`, as for an unset kind.
+ */
+export function serviceModelKindName(kind: v1.ModelKind, field = 'model.kind'): ModelKindName {
   const name = modelKindName(kind, field);
+  if ((SIMCLR_KINDS as readonly string[]).includes(name)) {
+    throw new ProtoFieldError(field, `${v1.modelKindToJSON(kind)}: SimCLR is CLI-only for now (uae train --model ${name}, uae evaluate, uae attack --criterion loss); the services do not train, evaluate or attack it`);
+  }
+  return name;
+}
+
+/** The autoencoder kind of a proto ModelKind (classifiers are not autoencoders, SimCLR is CLI-only: INVALID_ARGUMENT). */
+export function autoencoderKind(kind: v1.ModelKind, field = 'model.kind'): AutoencoderKind {
+  const name = serviceModelKindName(kind, field);
   if (!(AUTOENCODER_KINDS as readonly string[]).includes(name)) {
     throw new ProtoFieldError(field, `${v1.modelKindToJSON(kind)} is not supported here; expected an autoencoder (${AUTOENCODER_KINDS.join(', ')})`);
   }
@@ -91,7 +104,7 @@ export function isClassifierKindName(name: string): name is ClassifierKind {
 
 /** The classifier kind of a proto ModelKind, or undefined for an autoencoder kind (unset/unknown: INVALID_ARGUMENT). */
 export function classifierKindOf(kind: v1.ModelKind, field = 'model.kind'): ClassifierKind | undefined {
-  const name = modelKindName(kind, field);
+  const name = serviceModelKindName(kind, field);
   return isClassifierKindName(name) ? name : undefined;
 }
 

@@ -31,5 +31,5 @@ export {
   type ReferenceSource,
   type SimclrTrainOptions,
 } from './model.js';
-export { saveSimclr, loadSimclr, REFERENCE_BIN, type SimclrMetadata } from './io.js';
+export { saveSimclr, loadSimclr, simclrToArtifacts, simclrFromArtifacts, isSimclrMetadata, REFERENCE_BIN, type SimclrMetadata, type SimclrArtifacts } from './io.js';
 export { linearProbe, LINEAR_PROBE_DEFAULTS, type LinearProbeOptions, type LinearProbeResult } from './probe.js';

@@ -90,6 +90,17 @@ export enum ModelKind {
    * Its first conv layer feeds per-sample MINE's conv sampler.
    */
   MODEL_KIND_CNN_CLASSIFIER = 7,
+  /**
+   * MODEL_KIND_SIMCLR_RESNET18 - SimCLR (Chen et al. 2020; the paper's Section 4.6) with a CIFAR-style ResNet-18 encoder and a 2-layer
+   * projection head; NT-Xent; Adam. Self-supervised: attacked with the loss criterion (its contrastive
+   * per-sample loss). CLI-only for now: the services refuse it with INVALID_ARGUMENT naming model.kind.
+   */
+  MODEL_KIND_SIMCLR_RESNET18 = 8,
+  /**
+   * MODEL_KIND_SIMCLR_SMALL - SimCLR with the small CPU ResNet encoder (3 stages of one BasicBlock, widths 16/32/64). CLI-only for now,
+   * as MODEL_KIND_SIMCLR_RESNET18.
+   */
+  MODEL_KIND_SIMCLR_SMALL = 9,
   UNRECOGNIZED = -1,
 }
 
@@ -119,6 +130,12 @@ export function modelKindFromJSON(object: any): ModelKind {
     case 7:
     case "MODEL_KIND_CNN_CLASSIFIER":
       return ModelKind.MODEL_KIND_CNN_CLASSIFIER;
+    case 8:
+    case "MODEL_KIND_SIMCLR_RESNET18":
+      return ModelKind.MODEL_KIND_SIMCLR_RESNET18;
+    case 9:
+    case "MODEL_KIND_SIMCLR_SMALL":
+      return ModelKind.MODEL_KIND_SIMCLR_SMALL;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -144,6 +161,10 @@ export function modelKindToJSON(object: ModelKind): string {
       return "MODEL_KIND_MLP_CLASSIFIER";
     case ModelKind.MODEL_KIND_CNN_CLASSIFIER:
       return "MODEL_KIND_CNN_CLASSIFIER";
+    case ModelKind.MODEL_KIND_SIMCLR_RESNET18:
+      return "MODEL_KIND_SIMCLR_RESNET18";
+    case ModelKind.MODEL_KIND_SIMCLR_SMALL:
+      return "MODEL_KIND_SIMCLR_SMALL";
     case ModelKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
