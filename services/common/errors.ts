@@ -6,10 +6,10 @@
  * maps every kind to its status in one place (libs/service-kit/errors.ts
  * KIND_STATUS), naming the error's field:
  *
- *   ProtoFieldError / TensorCodecError (libs/proto), …InputError, …FormatError  invalid    → INVALID_ARGUMENT, its field
- *   JobConflictError (request_id reused)                                       conflict   → ALREADY_EXISTS, field request_id
- *   JobNotFoundError, ModelNotFoundError, ArtifactRefNotFoundError, …          not-found  → NOT_FOUND, its field
- *   BusNotReadyError                                                           unavailable → UNAVAILABLE
+ *   ProtoFieldError / TensorCodecError (libs/proto), …InputError, …FormatError   invalid      → INVALID_ARGUMENT, its field
+ *   JobConflictError (request_id reused)                                        conflict     → ALREADY_EXISTS, field request_id
+ *   JobNotFoundError, ModelNotFoundError, ArtifactRefNotFoundError, …           not-found    → NOT_FOUND, its field
+ *   BusNotReadyError                                                            unavailable  → UNAVAILABLE
  *
  * So the services need no rule of their own for them; mapProtoFieldError stays
  * as the services' answer to a ProtoFieldError (through the same mapping), for
