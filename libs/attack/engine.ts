@@ -11,6 +11,7 @@ import { attackChunk, AttackCancelledError } from './minmax.js';
 import { signAttackChunk } from './pgd.js';
 import type { AttackModel } from './model.js';
 import type { SampleResult } from './result.js';
+import type { Kinded } from '../errors/index.js';
 
 export interface AttackInput {
   /** N samples, each of `inputShape`, flattened in C order; values in [0, 1]. */
@@ -55,7 +56,8 @@ export interface RunAttackOptions {
   chunkSize?: number;
 }
 
-export class AttackInputError extends Error {
+export class AttackInputError extends Error implements Kinded {
+  readonly kind = 'invalid' as const;
   constructor(readonly field: string, message: string) {
     super(`${field}: ${message}`);
     this.name = 'AttackInputError';

@@ -19,6 +19,7 @@ import { createCriterion, type Criterion } from './criteria.js';
 import { createSimilarity, type Similarity } from './similarity.js';
 import type { AttackModel } from './model.js';
 import type { SampleResult } from './result.js';
+import type { Kinded } from '../errors/index.js';
 
 export interface ChunkInput {
   /** B native samples, [B, ...inputShape], values in [0, 1]. */
@@ -33,7 +34,8 @@ export interface ChunkHooks {
   onIteration?: (iteration: number) => void;
 }
 
-export class AttackCancelledError extends Error {
+export class AttackCancelledError extends Error implements Kinded {
+  readonly kind = 'cancelled' as const;
   constructor(reason?: unknown) {
     super(`attack cancelled${reason instanceof Error ? `: ${reason.message}` : reason ? `: ${String(reason)}` : ''}`);
     this.name = 'AttackCancelledError';

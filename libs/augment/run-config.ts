@@ -19,6 +19,7 @@ import { AUTOENCODER_KINDS, type AutoencoderKind } from '../models/types.js';
 import { parseMethods, similarityForKind } from './stages.js';
 import { checkSeeds } from './study.js';
 import { RETRAIN_SCHEDULES, type AugmentationConfig, type ProbeKind, type RetrainSchedule } from './pipeline.js';
+import type { Kinded } from '../errors/index.js';
 
 /** Marks the document (config.json, --config); optional on input. */
 export const RUN_CONFIG_KIND = 'uae.pipeline';
@@ -206,7 +207,8 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
 }
 
 /** A run document that does not parse; `fields` are the offending paths (dotted). */
-export class RunConfigError extends Error {
+export class RunConfigError extends Error implements Kinded {
+  readonly kind = 'invalid' as const;
   override name = 'RunConfigError';
   constructor(
     readonly problems: Array<{ field: string; message: string }>,

@@ -125,6 +125,34 @@ export function natsTopology(streamPrefix = 'UAE'): NatsTopology {
 
 // ------------------------------------------------------------ errors & retry
 
+/**
+ * JetStream API error codes (`api_error.err_code` in a JetStream API reply;
+ * nats-server's errors.json names them).
+ */
+export const JS_API_ERR = {
+  /** JSConsumerNotFoundErr: "consumer not found". */
+  CONSUMER_NOT_FOUND: 10014,
+  /** JSStreamNotFoundErr: "stream not found". */
+  STREAM_NOT_FOUND: 10059,
+  /** JSStreamWrongLastSequenceErr: "wrong last sequence" (a KV update/delete whose expected revision is stale). */
+  STREAM_WRONG_LAST_SEQUENCE: 10071,
+} as const;
+
+/**
+ * NATS status codes: `api_error.code` of a JetStream API reply (HTTP-like) and
+ * the `Status` header of a pull consumer's status messages.
+ */
+export const NATS_STATUS = {
+  /** Idle heartbeat (a pull status message, not a failure). */
+  HEARTBEAT: 100,
+  NOT_FOUND: 404,
+  /** Pull: max waiting exceeded, or the consumer was deleted. */
+  CONFLICT: 409,
+  INTERNAL_ERROR: 500,
+  /** No responders / JetStream temporarily unavailable. */
+  NO_RESPONDERS: 503,
+} as const;
+
 interface NatsLikeError {
   code?: string;
   message?: string;
@@ -138,19 +166,24 @@ function asNatsError(err: unknown): NatsLikeError {
 /** Errors an outage produces: the operation may succeed if tried again. */
 export function isTransientNatsError(err: unknown): boolean {
   const e = asNatsError(err);
-  if (e.code === 'TIMEOUT' || e.code === '503' || e.code === 'DISCONNECT' || e.code === 'CONNECTION_REFUSED') return true;
-  if (e.api_error && (e.api_error.code === 503 || e.api_error.code === 500)) return true;
+  if (e.code === 'TIMEOUT' || e.code === String(NATS_STATUS.NO_RESPONDERS) || e.code === 'DISCONNECT' || e.code === 'CONNECTION_REFUSED') return true;
+  if (e.api_error && (e.api_error.code === NATS_STATUS.NO_RESPONDERS || e.api_error.code === NATS_STATUS.INTERNAL_ERROR)) return true;
   return /timeout|no responders|temporarily unavailable|jetstream not (enabled|ready)|disconnect/i.test(e.message ?? '');
 }
 
 function isNotFound(err: unknown): boolean {
   const e = asNatsError(err);
-  return e.code === '404' || e.api_error?.code === 404 || e.api_error?.err_code === 10059 || e.api_error?.err_code === 10014;
+  return (
+    e.code === String(NATS_STATUS.NOT_FOUND) ||
+    e.api_error?.code === NATS_STATUS.NOT_FOUND ||
+    e.api_error?.err_code === JS_API_ERR.STREAM_NOT_FOUND ||
+    e.api_error?.err_code === JS_API_ERR.CONSUMER_NOT_FOUND
+  );
 }
 
 function isWrongSequence(err: unknown): boolean {
   const e = asNatsError(err);
-  return e.api_error?.err_code === 10071 || /wrong last sequence/i.test(e.message ?? '');
+  return e.api_error?.err_code === JS_API_ERR.STREAM_WRONG_LAST_SEQUENCE || /wrong last sequence/i.test(e.message ?? '');
 }
 
 function sleep(ms: number): Promise<void> {
@@ -622,10 +655,10 @@ class PullSource implements DeliverySource {
     if (msg.subject === this.inbox) {
       // status: 100 heartbeat, 408 pull expired, 409 max waiting / consumer deleted, 503 no responders ...
       const code = msg.headers?.code ?? 0;
-      if (code === 100) return;
+      if (code === NATS_STATUS.HEARTBEAT) return;
       this.outstanding = Math.max(0, this.outstanding - 1);
       const description = msg.headers?.description ?? '';
-      if (code === 503 || (code === 409 && /deleted/i.test(description))) {
+      if (code === NATS_STATUS.NO_RESPONDERS || (code === NATS_STATUS.CONFLICT && /deleted/i.test(description))) {
         this.needEnsure = true;
         this.fail(new BusError(`pull on ${this.topo.workStream}/${this.topo.workConsumer} failed: ${code} ${description}`));
         return;

@@ -4,6 +4,7 @@
  * Payloads are opaque bytes (callers encode them, e.g. protobuf).
  */
 import type { Subjects } from './subjects.js';
+import type { Kinded } from '../errors/index.js';
 
 // ---------------------------------------------------------------- errors
 
@@ -15,7 +16,8 @@ export class BusError extends Error {
 }
 
 /** Bad argument (id, key, subject, option). `field` names the offending field. */
-export class BusValidationError extends BusError {
+export class BusValidationError extends BusError implements Kinded {
+  readonly kind = 'invalid' as const;
   constructor(message: string, readonly field: string) {
     super(message);
   }
@@ -28,7 +30,8 @@ export class KvConflictError extends BusError {
   }
 }
 
-export class ArtifactNotFoundError extends BusError {
+export class ArtifactNotFoundError extends BusError implements Kinded {
+  readonly kind = 'not-found' as const;
   constructor(readonly key: string) {
     super(`artifact not found: ${key}`);
   }

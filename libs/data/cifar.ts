@@ -13,6 +13,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import type { Kinded } from '../errors/index.js';
 
 export const CIFAR10_SIDE = 32;
 const PLANE = CIFAR10_SIDE * CIFAR10_SIDE;
@@ -25,7 +26,8 @@ export const CIFAR10_TEST_FILE = 'test_batch.bin';
  */
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 
-export class CifarFormatError extends Error {
+export class CifarFormatError extends Error implements Kinded {
+  readonly kind = 'invalid' as const;
   constructor(source: string, message: string) {
     super(`${source}: ${message}`);
     this.name = 'CifarFormatError';

@@ -7,8 +7,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageRoot } from '../runtime/package-info.js';
 import { Rng, STREAM } from '../tensor/rng.js';
+import type { Kinded } from '../errors/index.js';
 
-export class CsvFormatError extends Error {
+export class CsvFormatError extends Error implements Kinded {
+  readonly kind = 'invalid' as const;
   constructor(source: string, message: string) {
     super(`${source}: ${message}`);
     this.name = 'CsvFormatError';

@@ -11,6 +11,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { gunzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
+import type { Kinded } from '../errors/index.js';
 
 const gunzipAsync = promisify(gunzip);
 const gzipAsync = promisify(gzip);
@@ -34,7 +35,8 @@ export interface IdxLabels {
   data: Uint8Array;
 }
 
-export class IdxFormatError extends Error {
+export class IdxFormatError extends Error implements Kinded {
+  readonly kind = 'invalid' as const;
   constructor(source: string, message: string) {
     super(`${source}: ${message}`);
     this.name = 'IdxFormatError';

@@ -13,8 +13,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { inflateSync } from 'node:zlib';
+import type { Kinded } from '../errors/index.js';
 
-export class MatFormatError extends Error {
+export class MatFormatError extends Error implements Kinded {
+  readonly kind = 'invalid' as const;
   constructor(source: string, message: string) {
     super(`${source}: ${message}`);
     this.name = 'MatFormatError';
@@ -37,7 +39,9 @@ const CLASS_NAMES: Record<number, string> = {
   1: 'cell', 2: 'struct', 3: 'object', 4: 'char', 5: 'sparse', 6: 'double', 7: 'single',
   8: 'int8', 9: 'uint8', 10: 'int16', 11: 'uint16', 12: 'int32', 13: 'uint32', 14: 'int64', 15: 'uint64',
 };
-const NUMERIC_CLASSES = new Set([6, 7, 8, 9, 10, 11, 12, 13]);
+/** MATLAB array classes (mxCLASS) read as numbers: double … uint32. */
+const MX_NUMERIC = { DOUBLE: 6, SINGLE: 7, INT8: 8, UINT8: 9, INT16: 10, UINT16: 11, INT32: 12, UINT32: 13 } as const;
+const NUMERIC_CLASSES: ReadonlySet<number> = new Set(Object.values(MX_NUMERIC));
 
 interface Element {
   type: number;

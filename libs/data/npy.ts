@@ -8,6 +8,7 @@
  * that need numbers, the latter with a range and integrality check.
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import type { Kinded } from '../errors/index.js';
 
 export type NpyDtype = 'float32' | 'float64' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'bool';
 export type NpyData =
@@ -30,7 +31,8 @@ export interface NpyArray {
   data: NpyData;
 }
 
-export class NpyFormatError extends Error {
+export class NpyFormatError extends Error implements Kinded {
+  readonly kind = 'invalid' as const;
   constructor(source: string, message: string) {
     super(`${source}: ${message}`);
     this.name = 'NpyFormatError';

@@ -26,6 +26,7 @@ import { npyFloat32, npyInt32, readNpy, type NpyArray } from './npy.js';
 import { loadMiceProtein, parseCsv, tabularFromCsv } from './csv.js';
 import { findCifar10Dir, loadCifar10 } from './cifar.js';
 import { findSvhnDir, loadSvhn, SVHN_CLASSES } from './svhn.js';
+import type { Kinded } from '../errors/index.js';
 
 export interface DatasetSplit {
   /** n samples × inputShape, row-major, values in [0, 1]. */
@@ -67,7 +68,8 @@ export interface LoadDatasetOptions {
   labelColumn?: string;
 }
 
-export class DatasetNotFoundError extends Error {
+export class DatasetNotFoundError extends Error implements Kinded {
+  readonly kind = 'not-found' as const;
   constructor(message: string) {
     super(message);
     this.name = 'DatasetNotFoundError';

@@ -14,7 +14,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Bus } from '../bus/index.js';
 import { KvConflictError, jobStateKey } from '../bus/index.js';
+import { status as Status } from '@grpc/grpc-js';
 import { v1 } from '../proto/index.js';
+import type { Kinded } from '../errors/index.js';
 
 type Job = v1.Job;
 type JobEvent = v1.JobEvent;
@@ -31,7 +33,8 @@ const ALLOWED: Record<number, readonly v1.JobState[]> = {
   [JobState.JOB_STATE_RUNNING]: TERMINAL_STATES,
 };
 
-export class JobNotFoundError extends Error {
+export class JobNotFoundError extends Error implements Kinded {
+  readonly kind = 'not-found' as const;
   readonly field = 'job_id';
   constructor(jobId: string) {
     super(`job_id: no job "${jobId}"`);
@@ -40,7 +43,8 @@ export class JobNotFoundError extends Error {
 }
 
 /** A request_id reused with a different payload. */
-export class JobConflictError extends Error {
+export class JobConflictError extends Error implements Kinded {
+  readonly kind = 'conflict' as const;
   readonly field = 'request_id';
   constructor(message: string) {
     super(message);
@@ -235,7 +239,7 @@ export class JobStore {
     return this.update(jobId, (job) => {
       if (isTerminal(job.state)) return undefined;
       job.state = JobState.JOB_STATE_CANCELLED;
-      job.error = { code: 1 /* CANCELLED */, message: reason || 'cancelled by request', stage: job.stage?.name ?? '' };
+      job.error = { code: Status.CANCELLED, message: reason || 'cancelled by request', stage: job.stage?.name ?? '' };
       job.finishedAt = new Date();
       return { $case: 'cancelled', value: { reason, stage: job.stage } };
     });

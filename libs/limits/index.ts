@@ -2,8 +2,8 @@
  * Resource budgets: the sizes a request can make a service allocate, checked
  * against per-service limits before anything is allocated. Transport-free:
  * libs and services throw ResourceLimitError (field, requested, limit, the
- * variable that raises the limit); libs/service-kit/errors.ts maps it to
- * RESOURCE_EXHAUSTED naming the field.
+ * variable that raises the limit; kind 'resource-exhausted'), which
+ * libs/service-kit/errors.ts maps to RESOURCE_EXHAUSTED naming the field.
  *
  * The defaults live here and only here; services read overrides from the
  * environment (libs/service-kit/config.ts, docs/service-kit.md):
@@ -16,6 +16,8 @@
  *   UAE_MAX_TRAIN_STEPS      optimiser steps one request may run: epochs ×
  *                            batches per epoch, MINE steps × samples
  */
+import type { Kinded } from '../errors/index.js';
+
 export interface ResourceBudget {
   maxParameters: number;
   maxTensorElements: number;
@@ -43,7 +45,8 @@ const WHAT: Record<keyof ResourceBudget, string> = {
 };
 
 /** A request that would need more than a budget allows. */
-export class ResourceLimitError extends Error {
+export class ResourceLimitError extends Error implements Kinded {
+  readonly kind = 'resource-exhausted' as const;
   override name = 'ResourceLimitError';
   constructor(
     /** The request field whose value drives the size (proto path or option name). */

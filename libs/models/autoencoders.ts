@@ -23,6 +23,7 @@ import { KerasAdadelta } from './adadelta.js';
 import { compiledLossPerSample } from './per-sample-loss.js';
 import type { Autoencoder, AutoencoderKind, CreateAutoencoderOptions } from './types.js';
 import { AUTOENCODER_KINDS } from './types.js';
+import type { Kinded } from '../errors/index.js';
 
 export const DENSE_AE_HIDDEN = 128;
 export const DENSE_AE_LEARNING_RATE = 0.0025;
@@ -37,7 +38,8 @@ export function kernelInitializer(seed: number | undefined, layer: number) {
  * A model that cannot be built for the given data or options (a caller's
  * mistake, not a fault): services answer INVALID_ARGUMENT naming `field`.
  */
-export class ModelInputError extends Error {
+export class ModelInputError extends Error implements Kinded {
+  readonly kind = 'invalid' as const;
   constructor(
     message: string,
     readonly field = 'model',

@@ -9,6 +9,7 @@
 import type { PipelineRun } from '../augment/run-config.js';
 import { attackConfigToProto, augmentationMethodFromName, modelKindFromName } from './convert.js';
 import * as pb from './v1.js';
+import type { Kinded } from '../errors/index.js';
 
 const SCHEDULES: Record<PipelineRun['retrainSchedule'], pb.RetrainSchedule> = {
   longer: pb.RetrainSchedule.RETRAIN_SCHEDULE_LONGER,
@@ -19,7 +20,8 @@ const SCHEDULES: Record<PipelineRun['retrainSchedule'], pb.RetrainSchedule> = {
 const PROBES = { mlp: pb.ProbeKind.PROBE_KIND_MLP, extratrees: pb.ProbeKind.PROBE_KIND_EXTRATREES, both: pb.ProbeKind.PROBE_KIND_BOTH } as const;
 
 /** A run document field a cluster job cannot take. */
-export class RunConfigTransportError extends Error {
+export class RunConfigTransportError extends Error implements Kinded {
+  readonly kind = 'invalid' as const;
   override name = 'RunConfigTransportError';
   constructor(
     readonly field: string,

@@ -24,9 +24,11 @@ import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptor
 import { create } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
 import type * as protoLoader from '@grpc/proto-loader';
+import type { Kinded } from '../errors/index.js';
 
 /** A request that could not be decoded; `field` is its proto path when known. */
-export class RequestDecodeError extends Error {
+export class RequestDecodeError extends Error implements Kinded {
+  readonly kind = 'invalid' as const;
   override name = 'RequestDecodeError';
   constructor(
     message: string,

@@ -5,11 +5,31 @@
  * act on. Known shapes keep their message (it is meant for the caller and
  * names the field); anything unexpected becomes INTERNAL with a reference id
  * that is also logged with the stack, so nothing internal leaks to clients.
+ *
+ * The libs' errors carry a kind (libs/errors); KIND_STATUS below is the one
+ * place a kind becomes a status. Nothing here sorts errors by class name.
  */
 import { randomBytes } from 'node:crypto';
 import { Metadata, status as Status } from '@grpc/grpc-js';
+import { errorFieldOf, errorKindOf, type ErrorKind } from '../errors/index.js';
 
 export { Status };
+
+/** The status each error kind (libs/errors) answers: the one mapping. */
+export const KIND_STATUS: Readonly<Record<ErrorKind, Status>> = {
+  invalid: Status.INVALID_ARGUMENT,
+  'not-found': Status.NOT_FOUND,
+  conflict: Status.ALREADY_EXISTS,
+  unavailable: Status.UNAVAILABLE,
+  cancelled: Status.CANCELLED,
+  deadline: Status.DEADLINE_EXCEEDED,
+  'resource-exhausted': Status.RESOURCE_EXHAUSTED,
+};
+
+/** The status of an error kind. */
+export function statusOfKind(kind: ErrorKind): Status {
+  return KIND_STATUS[kind];
+}
 
 /** Trailer carrying the offending field's path when an error names one. */
 export const FIELD_TRAILER = 'uae-field';
@@ -93,22 +113,40 @@ function errMessage(err: unknown): string {
   return String(err);
 }
 
-function isCancellation(err: unknown): boolean {
+/**
+ * The kind of the platform's own abort errors, which carry no kind: the
+ * DOMExceptions an AbortSignal fires with (AbortError; TimeoutError at a
+ * deadline) and Node's ABORT_ERR.
+ */
+function abortKind(err: unknown): 'cancelled' | 'deadline' | undefined {
   const name = errName(err);
-  return (
-    name === 'AbortError' ||
-    name === 'TimeoutError' ||
-    /CancelledError$/.test(name) ||
-    (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ABORT_ERR')
-  );
+  if (name === 'TimeoutError') return 'deadline';
+  if (name === 'AbortError' || (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ABORT_ERR')) return 'cancelled';
+  return undefined;
+}
+
+function abortStatus(kind: 'cancelled' | 'deadline'): MappedStatus {
+  return kind === 'deadline'
+    ? { code: KIND_STATUS.deadline, details: 'deadline exceeded' }
+    : { code: KIND_STATUS.cancelled, details: 'call cancelled by the client' };
 }
 
 /** Status for an aborted call from the signal's reason (TimeoutError = deadline). */
 export function statusFromAbort(reason: unknown): MappedStatus {
-  const deadline = errName(reason) === 'TimeoutError';
-  return deadline
-    ? { code: Status.DEADLINE_EXCEEDED, details: 'deadline exceeded' }
-    : { code: Status.CANCELLED, details: 'call cancelled by the client' };
+  return abortStatus(errName(reason) === 'TimeoutError' ? 'deadline' : 'cancelled');
+}
+
+/**
+ * The status of an error that carries a kind (libs/errors), through
+ * KIND_STATUS: its message and its `field`; cancelled/deadline answer the
+ * same fixed details as an aborted call. Undefined for an error without a kind.
+ */
+export function statusOfKindedError(err: unknown): MappedStatus | undefined {
+  const kind = errorKindOf(err);
+  if (kind === undefined) return undefined;
+  if (kind === 'cancelled' || kind === 'deadline') return abortStatus(kind);
+  const field = errorFieldOf(err);
+  return { code: KIND_STATUS[kind], details: errMessage(err), ...(field !== undefined ? { field } : {}) };
 }
 
 function newRef(): string {
@@ -120,14 +158,12 @@ function newRef(): string {
  *
  * Order: a `signal` that already fired wins (the handler failed because the
  * call was cancelled or timed out); then the service's `mappers`; then
- * ServiceError; RequestDecodeError (bytes that are not the method's request,
- * decode.ts) → INVALID_ARGUMENT with its field; ResourceLimitError (a request
- * over a budget, libs/limits) → RESOURCE_EXHAUSTED with its field; ZodError → INVALID_ARGUMENT naming every field path;
- * AbortError/…CancelledError → CANCELLED, TimeoutError → DEADLINE_EXCEEDED;
- * …NotFoundError or ENOENT → NOT_FOUND; …InputError/…ValidationError/
- * …FormatError (the libs' input errors) → INVALID_ARGUMENT with their `field`;
- * an error already carrying a numeric gRPC `code` (a downstream call's) keeps
- * it; anything else → INTERNAL "internal error (ref …)".
+ * ServiceError; then an error with a kind (libs/errors: the libs' errors,
+ * RequestDecodeError, ResourceLimitError, …) → KIND_STATUS[kind] with its
+ * message and `field`; ZodError → INVALID_ARGUMENT naming every field path;
+ * AbortError → CANCELLED, TimeoutError → DEADLINE_EXCEEDED; ENOENT →
+ * NOT_FOUND; an error already carrying a numeric gRPC `code` (a downstream
+ * call's) keeps it; anything else → INTERNAL "internal error (ref …)".
  */
 export function statusFromError(
   err: unknown,
@@ -139,14 +175,8 @@ export function statusFromError(
     if (mapped) return fromServiceError(mapped);
   }
   if (err instanceof ServiceError) return fromServiceError(err);
-  if (errName(err) === 'RequestDecodeError') {
-    const field = (err as { field?: unknown }).field;
-    return { code: Status.INVALID_ARGUMENT, details: errMessage(err), ...(typeof field === 'string' ? { field } : {}) };
-  }
-  if (errName(err) === 'ResourceLimitError') {
-    const field = (err as { field?: unknown }).field;
-    return { code: Status.RESOURCE_EXHAUSTED, details: errMessage(err), ...(typeof field === 'string' ? { field } : {}) };
-  }
+  const kinded = statusOfKindedError(err);
+  if (kinded) return kinded;
   if (isZodError(err)) {
     const fields = err.issues.map((i) => formatFieldPath(i.path));
     return {
@@ -155,26 +185,21 @@ export function statusFromError(
       field: fields[0],
     };
   }
-  if (isCancellation(err)) return statusFromAbort(errName(err) === 'TimeoutError' ? err : undefined);
-  const name = errName(err);
+  const aborted = abortKind(err);
+  if (aborted) return abortStatus(aborted);
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  if (/NotFoundError$/.test(name) || code === 'ENOENT') {
-    return { code: Status.NOT_FOUND, details: errMessage(err) };
-  }
-  if (/(Input|Validation|Format)Error$/.test(name)) {
-    const field = (err as { field?: unknown }).field;
-    return {
-      code: Status.INVALID_ARGUMENT,
-      details: errMessage(err),
-      ...(typeof field === 'string' ? { field } : {}),
-    };
-  }
-  if (typeof code === 'number' && Number.isInteger(code) && code > 0 && code <= 16) {
+  if (code === 'ENOENT') return { code: KIND_STATUS['not-found'], details: errMessage(err) };
+  if (isGrpcStatusCode(code)) {
     const details = (err as { details?: unknown }).details;
     return { code: code as Status, details: typeof details === 'string' ? details : errMessage(err) };
   }
   const ref = newRef();
   return { code: Status.INTERNAL, details: `internal error (ref ${ref})`, ref, cause: err };
+}
+
+/** A gRPC status number other than OK (what a downstream call's error carries in `code`). */
+export function isGrpcStatusCode(code: unknown): code is Status {
+  return typeof code === 'number' && Number.isInteger(code) && code > Status.OK && code <= Status.UNAUTHENTICATED;
 }
 
 function fromServiceError(err: ServiceError): MappedStatus {

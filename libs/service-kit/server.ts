@@ -911,7 +911,7 @@ export async function createService(opts: CreateServiceOptions): Promise<Running
 /**
  * Entry-point wrapper for a service's main module: runs `start` (which
  * usually loads the configuration and calls createService) and turns a
- * start-up failure into one clear stderr message and an exit code: 2 for a
+ * start-up failure into one clear stderr message and an exit code, 2 for a
  * configuration error, 1 for anything else (a port in use, …). The running
  * service then owns the process (signals, exit) as createService set it up.
  */

@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { mergeRunConfig, parseRunConfig, RunConfigError, type PipelineRun } from '../augment/run-config.js';
 import { PAPER_ROW_KEYS, paperRow, type PaperRowKey } from './paper.js';
+import type { Kinded } from '../errors/index.js';
 
 /** Marks a study file; optional on input. */
 export const STUDY_FILE_KIND = 'uae.study';
@@ -95,7 +96,8 @@ export interface Study {
 }
 
 /** A study file that does not parse; each problem names its field (`cells[2].run.attack.iterations`). */
-export class StudyFileError extends Error {
+export class StudyFileError extends Error implements Kinded {
+  readonly kind = 'invalid' as const;
   override name = 'StudyFileError';
   constructor(
     readonly problems: Array<{ field: string; message: string }>,

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { CLASSIFIER_KINDS, type ClassifierKind } from '../models/index.js';
+import type { Kinded } from '../errors/index.js';
 
 const epsilonList = z.array(z.number().min(0).max(1)).min(1).max(64);
 const positiveEpsilons = z.array(z.number().gt(0).max(1)).min(1).max(16);
@@ -90,7 +91,8 @@ export type SupervisedConfigInput = z.input<typeof SupervisedConfigSchema>;
 /** Every default of the study, in one place (docs/supervised.md quotes them). */
 export const SUPERVISED_DEFAULTS: Readonly<Omit<SupervisedConfig, 'dataset'>> = SupervisedConfigSchema.parse({ dataset: '-' });
 
-export class SupervisedConfigError extends Error {
+export class SupervisedConfigError extends Error implements Kinded {
+  readonly kind = 'invalid' as const;
   override name = 'SupervisedConfigError';
   constructor(readonly field: string, message: string) {
     super(`${field}: ${message}`);

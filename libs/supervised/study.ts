@@ -35,6 +35,7 @@ import { attackConfig, runAttack, type AttackConfig, type AttackModel, type Samp
 import { generateUaes } from '../augment/generate.js';
 import { meanInterval, summarize, type Summary } from '../eval/index.js';
 import type { SupervisedConfig } from './config.js';
+import type { Kinded } from '../errors/index.js';
 
 export const CLASSIFIER_NAMES = ['std', 'std-uae', 'adv', 'adv-uae'] as const;
 export type ClassifierName = (typeof CLASSIFIER_NAMES)[number];
@@ -44,7 +45,8 @@ export const CLASSIFIER_LABELS: Record<ClassifierName, string> = { std: 'Std', '
 /** Marks metrics.json. */
 export const SUPERVISED_RESULT_KIND = 'uae.supervised-result';
 
-export class SupervisedDataError extends Error {
+export class SupervisedDataError extends Error implements Kinded {
+  readonly kind = 'invalid' as const;
   override name = 'SupervisedDataError';
   constructor(readonly field: string, message: string) {
     super(`${field}: ${message}`);

@@ -41,7 +41,7 @@ import {
 import { backendInfo, triggerBackendTrap } from '../../libs/tensor/index.js';
 import type { ResourceBudget } from '../../libs/limits/index.js';
 import { checkAttackBudget } from '../common/budgets.js';
-import type { CallContext, Logger, StreamingCallContext } from '../../libs/service-kit/index.js';
+import { Status, type CallContext, type Logger, type StreamingCallContext } from '../../libs/service-kit/index.js';
 import type { ServiceDeps } from '../common/service.js';
 import type { AttackMetrics } from './metrics.js';
 
@@ -487,8 +487,8 @@ export function createHandlers(deps: HandlerDeps) {
       const reason = `could not queue the job's shards: ${err instanceof Error ? err.message : String(err)}`;
       call.log.error({ jobId: job.jobId, err: reason }, 'submit failed');
       await deps.bus.work.purge(deps.bus.subjects.jobShards(job.jobId)).catch(() => 0);
-      await jobs.fail(job.jobId, { code: 14, message: reason, stage: '' }).catch(() => undefined);
-      throw Object.assign(new Error(reason), { code: 14, details: reason });
+      await jobs.fail(job.jobId, { code: Status.UNAVAILABLE, message: reason, stage: '' }).catch(() => undefined);
+      throw Object.assign(new Error(reason), { code: Status.UNAVAILABLE, details: reason });
     }
     call.log.info({ jobId: job.jobId, samples: plan.total, shards: plan.shards.length, shardSize, deduplicated }, 'attack job queued');
     return { job: current, deduplicated };

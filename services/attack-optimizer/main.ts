@@ -22,7 +22,6 @@ import { v1 } from '../../libs/proto/index.js';
 import { backendInfo } from '../../libs/tensor/index.js';
 import { AttackPool } from '../../libs/attack/index.js';
 import { startUaeService } from '../common/service.js';
-import { mapFieldNotFound } from './errors.js';
 import { createHandlers } from './handlers.js';
 import { createAttackMetrics, type AttackMetrics } from './metrics.js';
 import { DatasetCache, ModelCache } from './resources.js';
@@ -69,7 +68,6 @@ runMain(async () => {
     protoFiles: ['uae/v1/attack_service.proto'],
     env,
     bus: { nats: queue, embedded: queue },
-    mapError: [mapFieldNotFound],
     register(server, deps) {
       threads = deps.config.extra.UAE_ATTACK_THREADS;
       const store = () => deps.bus.artifacts;

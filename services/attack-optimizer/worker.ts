@@ -43,7 +43,6 @@ import { Status, statusFromError, type Logger } from '../../libs/service-kit/ind
 import type { SampleResult } from '../../libs/attack/index.js';
 import { serviceErrorMappers } from '../common/errors.js';
 import { backendFaultMessage, isBackendFault } from '../common/backend-fault.js';
-import { mapFieldNotFound } from './errors.js';
 import { assembleAttackResult, SHARD_RESULT_MEDIA_TYPE, ShardResultsInconsistentError } from '../common/attack-results.js';
 import {
   attackModel,
@@ -60,6 +59,7 @@ import {
 } from './handlers.js';
 import { isClassifier, type AnyModel } from '../common/models.js';
 import type { AttackConfig } from '../../libs/attack/index.js';
+import type { Kinded } from '../../libs/errors/index.js';
 
 const { JobKind, JobState } = v1;
 
@@ -67,7 +67,8 @@ const { JobKind, JobState } = v1;
 export const SHARD_PROGRESS_INTERVAL_MS = 2000;
 
 /** A shard that can never succeed as written (bad range, key, config): dead-lettered at once. */
-export class ShardInputError extends Error {
+export class ShardInputError extends Error implements Kinded {
+  readonly kind = 'invalid' as const;
   constructor(readonly field: string, message: string) {
     super(`${field}: ${message}`);
     this.name = 'ShardInputError';
@@ -181,7 +182,7 @@ export function startShardWorker(deps: ShardWorkerDeps): ShardWorker {
     } catch (err) {
       if (!(err instanceof ShardResultsInconsistentError)) throw err;
       log.error({ err: err.message }, 'shard results inconsistent');
-      await jobs.fail(shard.jobId, { code: 15 /* DATA_LOSS */, message: `assembling the attack result failed: ${err.message}`, stage: job.stage?.name ?? '' });
+      await jobs.fail(shard.jobId, { code: Status.DATA_LOSS, message: `assembling the attack result failed: ${err.message}`, stage: job.stage?.name ?? '' });
       return;
     }
     await jobs.update(shard.jobId, (j) => {
@@ -348,7 +349,7 @@ export function startShardWorker(deps: ShardWorkerDeps): ShardWorker {
       }
       const message = err instanceof Error ? err.message : String(err);
       // the job's error code: what the failure would be as a gRPC status (NOT_FOUND model, …)
-      const code = () => statusFromError(err, { mappers: [...serviceErrorMappers, mapFieldNotFound] }).code;
+      const code = () => statusFromError(err, { mappers: serviceErrorMappers }).code;
       if (err instanceof ShardInputError) {
         log.error({ err: message }, 'invalid shard');
         codes.set(msg.seq, code());

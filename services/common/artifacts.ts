@@ -15,8 +15,9 @@
  * size or media type mismatch), ArtifactRefNotFoundError → NOT_FOUND; both name the field.
  */
 import { createHash } from 'node:crypto';
-import type { ArtifactInfo, ArtifactStore } from '../../libs/bus/index.js';
+import { ArtifactNotFoundError, type ArtifactInfo, type ArtifactStore } from '../../libs/bus/index.js';
 import type { v1 } from '../../libs/proto/index.js';
+import type { Kinded } from '../../libs/errors/index.js';
 
 export const MEDIA_TYPES = {
   npy: 'application/x-npy',
@@ -28,14 +29,16 @@ export const MEDIA_TYPES = {
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
 
-export class ArtifactRefValidationError extends Error {
+export class ArtifactRefValidationError extends Error implements Kinded {
+  readonly kind = 'invalid' as const;
   constructor(readonly field: string, message: string) {
     super(`${field}: ${message}`);
     this.name = 'ArtifactRefValidationError';
   }
 }
 
-export class ArtifactRefNotFoundError extends Error {
+export class ArtifactRefNotFoundError extends Error implements Kinded {
+  readonly kind = 'not-found' as const;
   constructor(readonly field: string, message: string) {
     super(`${field}: ${message}`);
     this.name = 'ArtifactRefNotFoundError';
@@ -91,7 +94,7 @@ export async function getByRef(store: ArtifactStore, ref: v1.ArtifactRef | undef
   try {
     return await store.get(info.key);
   } catch (e) {
-    if (e instanceof Error && e.name === 'ArtifactNotFoundError') throw new ArtifactRefNotFoundError(field, `no artifact with sha256 ${ref!.sha256}`);
+    if (e instanceof ArtifactNotFoundError) throw new ArtifactRefNotFoundError(field, `no artifact with sha256 ${ref!.sha256}`);
     throw e;
   }
 }

@@ -22,14 +22,16 @@ import {
   type NatsBus,
   type NatsBusOptions,
 } from '../../libs/bus/index.js';
-import type { Logger, ServiceConfig } from '../../libs/service-kit/index.js';
+import { Status, type Logger, type ServiceConfig } from '../../libs/service-kit/index.js';
+import type { Kinded } from '../../libs/errors/index.js';
 
 /** Default embedded-bus directory (relative to the working directory) when UAE_DATA_DIR is unset. */
 export const DEFAULT_STATE_DIR = '.uae/state';
 
-export class BusNotReadyError extends Error {
-  /** gRPC UNAVAILABLE (the kit keeps numeric codes). */
-  readonly code = 14;
+export class BusNotReadyError extends Error implements Kinded {
+  readonly kind = 'unavailable' as const;
+  /** gRPC UNAVAILABLE, for callers that read a status code (the kit maps the kind to the same). */
+  readonly code = Status.UNAVAILABLE;
   constructor() {
     super('the bus is not connected yet');
     this.name = 'BusNotReadyError';

@@ -36,8 +36,10 @@ import { flattenFor, type ModelDataset } from '../../libs/augment/index.js';
 import { getByRef } from './artifacts.js';
 import { checkDatasetPath, NO_DATASET_PATHS, type DatasetAccess } from './dataset-access.js';
 import { checkBudget, DEFAULT_BUDGET, type ResourceBudget } from '../../libs/limits/index.js';
+import { errorKindOf, type Kinded } from '../../libs/errors/index.js';
 
-export class DatasetConfigNotFoundError extends Error {
+export class DatasetConfigNotFoundError extends Error implements Kinded {
+  readonly kind = 'not-found' as const;
   constructor(readonly field: string, message: string) {
     super(`${field}: ${message}`);
     this.name = 'DatasetConfigNotFoundError';
@@ -113,7 +115,8 @@ export async function resolveDataset(
         });
       } catch (e) {
         if (e instanceof DatasetNotFoundError) throw new DatasetConfigNotFoundError(f, e.message);
-        if (e instanceof Error && /FormatError$/.test(e.name)) throw new ProtoFieldError(f, e.message);
+        // a dataset file that does not parse (IdxFormatError, CsvFormatError, …: kind invalid)
+        if (e instanceof Error && errorKindOf(e) === 'invalid') throw new ProtoFieldError(f, e.message);
         throw e;
       }
       break;

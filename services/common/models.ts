@@ -28,7 +28,7 @@
  *   const { ae, record } = await loadModel(bus.artifacts, req.model, 'model');   // ModelRef, autoencoders
  *   const { model } = await loadAnyModel(bus.artifacts, req.model, 'model');     // autoencoder or classifier
  */
-import type { ArtifactStore } from '../../libs/bus/index.js';
+import { ArtifactNotFoundError, type ArtifactStore } from '../../libs/bus/index.js';
 import {
   AUTOENCODER_KINDS,
   fromArtifacts,
@@ -44,10 +44,12 @@ import { Classifier, CLASSIFIER_KINDS, SIMCLR_KINDS, type ClassifierKind, type C
 import { classifierFromArtifacts, classifierToArtifacts, isClassifierMetadata, type ClassifierMetadata } from '../../libs/models/index.js';
 import { cnnArchitectureFromProto, epochReportToProto, modelKindFromName, modelKindName, ProtoFieldError, v1, type ModelKindName } from '../../libs/proto/index.js';
 import { getByRef, MEDIA_TYPES, putContent } from './artifacts.js';
+import type { Kinded } from '../../libs/errors/index.js';
 
 export const MODEL_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
-export class ModelNotFoundError extends Error {
+export class ModelNotFoundError extends Error implements Kinded {
+  readonly kind = 'not-found' as const;
   constructor(readonly field: string, message: string) {
     super(`${field}: ${message}`);
     this.name = 'ModelNotFoundError';
@@ -229,7 +231,7 @@ export async function getModelRecord(store: ArtifactStore, modelId: string, fiel
   try {
     return v1.Model.decode(await store.get(key));
   } catch (e) {
-    if (e instanceof Error && e.name === 'ArtifactNotFoundError') throw new ModelNotFoundError(field, `no model "${modelId}"`);
+    if (e instanceof ArtifactNotFoundError) throw new ModelNotFoundError(field, `no model "${modelId}"`);
     throw e;
   }
 }

@@ -58,11 +58,12 @@ import {
   type SampleDiagnostics,
 } from '../../libs/augment/index.js';
 import { initialPerturbation, type SampleResult } from '../../libs/attack/index.js';
-import { BusError, BusValidationError, isTransientNatsError, shardMsgId, shardResultKey, type Bus, type Stoppable } from '../../libs/bus/index.js';
+import { BusError, isTransientNatsError, shardMsgId, shardResultKey, type Bus, type Stoppable } from '../../libs/bus/index.js';
 import { encodeNpy, parseNpy, type Dataset } from '../../libs/data/index.js';
 import { isTerminal, type JobStore } from '../../libs/jobs/index.js';
 import { attackConfigToProto, epochReportFromProto, epochReportToProto, modelKindFromName, ProtoFieldError, sampleResultFromProto, studyMetricsToProto, v1 } from '../../libs/proto/index.js';
-import type { Logger } from '../../libs/service-kit/index.js';
+import { isGrpcStatusCode, Status, statusOfKind, type Logger } from '../../libs/service-kit/index.js';
+import { errorKindOf, type ErrorKind } from '../../libs/errors/index.js';
 import { toolInfo } from '../../libs/runtime/package-info.js';
 import { MEDIA_TYPES, getByRef, putContent } from '../common/artifacts.js';
 import { resolveDataset } from '../common/datasets.js';
@@ -119,8 +120,20 @@ class ShardFailedError extends Error {
 
 type Verdict = { kind: 'transient' | 'permanent' | 'unknown'; code: number; message: string };
 
-const TRANSIENT_GRPC = new Set([4, 8, 10, 14]); // DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, UNAVAILABLE
-const PERMANENT_GRPC = new Set([1, 3, 5, 6, 7, 9, 11, 12, 16]);
+const TRANSIENT_GRPC: ReadonlySet<number> = new Set([Status.DEADLINE_EXCEEDED, Status.RESOURCE_EXHAUSTED, Status.ABORTED, Status.UNAVAILABLE]);
+const PERMANENT_GRPC: ReadonlySet<number> = new Set([
+  Status.CANCELLED,
+  Status.INVALID_ARGUMENT,
+  Status.NOT_FOUND,
+  Status.ALREADY_EXISTS,
+  Status.PERMISSION_DENIED,
+  Status.FAILED_PRECONDITION,
+  Status.OUT_OF_RANGE,
+  Status.UNIMPLEMENTED,
+  Status.UNAUTHENTICATED,
+]);
+/** Error kinds (libs/errors) that decide a retry by themselves: bad input and a missing thing never heal; a dependency not there yet may. */
+const RETRY_OF_KIND: Partial<Record<ErrorKind, Verdict['kind']>> = { invalid: 'permanent', 'not-found': 'permanent', unavailable: 'transient' };
 
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -129,22 +142,21 @@ function messageOf(e: unknown): string {
 /** Is this failure worth retrying from the last recorded stage? */
 export function classify(e: unknown): Verdict {
   const message = messageOf(e);
-  if (e instanceof ProtoFieldError || e instanceof BusValidationError || e instanceof ZodError) return { kind: 'permanent', code: 3, message };
-  if (e instanceof ShardFailedError) return { kind: 'permanent', code: e.code || 13, message };
-  if (e instanceof SubJobFailedError) return { kind: PERMANENT_GRPC.has(e.code) ? 'permanent' : 'unknown', code: e.code || 13, message };
-  const name = e instanceof Error ? e.name : '';
-  if (/(ValidationError|InputError|FormatError|TensorCodecError)$/.test(name)) return { kind: 'permanent', code: 3, message };
-  if (/NotFoundError$/.test(name)) return { kind: 'permanent', code: 5, message };
-  if (name === 'BusNotReadyError' || name === 'BusClosedError') return { kind: 'transient', code: 14, message };
+  if (e instanceof ZodError) return { kind: 'permanent', code: Status.INVALID_ARGUMENT, message };
+  const kind = errorKindOf(e);
+  const retry = kind !== undefined ? RETRY_OF_KIND[kind] : undefined;
+  if (kind !== undefined && retry !== undefined) return { kind: retry, code: statusOfKind(kind), message };
+  if (e instanceof ShardFailedError) return { kind: 'permanent', code: e.code || Status.INTERNAL, message };
+  if (e instanceof SubJobFailedError) return { kind: PERMANENT_GRPC.has(e.code) ? 'permanent' : 'unknown', code: e.code || Status.INTERNAL, message };
   const code = (e as { code?: unknown })?.code;
-  if (typeof code === 'number' && code > 0 && code <= 16) {
+  if (isGrpcStatusCode(code)) {
     const details = (e as { details?: string }).details || message;
     if (TRANSIENT_GRPC.has(code)) return { kind: 'transient', code, message: details };
     if (PERMANENT_GRPC.has(code)) return { kind: 'permanent', code, message: details };
     return { kind: 'unknown', code, message: details };
   }
-  if (isTransientNatsError(e) || e instanceof BusError) return { kind: 'transient', code: 14, message };
-  return { kind: 'unknown', code: 13, message };
+  if (isTransientNatsError(e) || e instanceof BusError) return { kind: 'transient', code: Status.UNAVAILABLE, message };
+  return { kind: 'unknown', code: Status.INTERNAL, message };
 }
 
 /** Rate-limited progress writes (≤ 1 per interval, the last value always lands). */

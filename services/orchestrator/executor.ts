@@ -151,10 +151,10 @@ export class GrpcStageExecutor implements StageExecutor {
     const job = await this.waitForJob(jobId, hooks);
     if (job.state === v1.JobState.JOB_STATE_SUCCEEDED) {
       const r = job.result?.kind?.$case === 'training' ? job.result.kind.value : undefined;
-      if (!r?.artifacts) throw new SubJobFailedError(jobId, 13, `training job ${jobId} succeeded without a model`);
+      if (!r?.artifacts) throw new SubJobFailedError(jobId, grpc.status.INTERNAL, `training job ${jobId} succeeded without a model`);
       return { modelId: r.modelId || res.modelId, artifacts: r.artifacts, history: r.history ?? { epochs: [], stoppedEarly: false } };
     }
-    const code = job.state === v1.JobState.JOB_STATE_CANCELLED ? 1 : (job.error?.code ?? 13);
+    const code = job.state === v1.JobState.JOB_STATE_CANCELLED ? grpc.status.CANCELLED : (job.error?.code ?? grpc.status.INTERNAL);
     throw new SubJobFailedError(jobId, code, `training job ${jobId} ${v1.jobStateToJSON(job.state).replace('JOB_STATE_', '').toLowerCase()}: ${job.error?.message ?? ''}`);
   }
 

@@ -11,16 +11,20 @@ import {
   toGrpcStatus,
 } from '../../libs/service-kit/index.js';
 
+// Stand-ins for the libs' errors: like them (libs/errors), they carry a kind.
 class AttackInputError extends Error {
+  readonly kind = 'invalid' as const;
   constructor(readonly field: string, message: string) {
     super(`${field}: ${message}`);
     this.name = 'AttackInputError';
   }
 }
 class AttackCancelledError extends Error {
+  readonly kind = 'cancelled' as const;
   override name = 'AttackCancelledError';
 }
 class DatasetNotFoundError extends Error {
+  readonly kind = 'not-found' as const;
   override name = 'DatasetNotFoundError';
 }
 
