@@ -5,7 +5,7 @@
  * above each of its cells (green success, grey failure). Images only.
  */
 import { PNG } from 'pngjs';
-import { defaultScale, GRID_GAP, GRID_MARKER, GRID_PAD, sampleLayout, type Rgb } from './image-grid.js';
+import { defaultScale, FAILURE, GRID_GAP, GRID_MARKER, GRID_PAD, pngCanvas, sampleLayout, SUCCESS, type Rgb } from './image-grid.js';
 
 export interface GridColumn {
   /** n × d, row-major, values in [0, 1]. */
@@ -25,9 +25,6 @@ export interface ColumnGrid {
   cellWidth: number;
 }
 
-const BACKGROUND: Rgb = [255, 255, 255];
-const SUCCESS: Rgb = [44, 160, 44];
-const FAILURE: Rgb = [190, 190, 190];
 const byte = (v: number) => (Number.isFinite(v) ? Math.round(Math.min(1, Math.max(0, v)) * 255) : 0);
 
 export function renderColumnGrid(inputShape: readonly number[], columns: readonly GridColumn[], opts: { scale?: number } = {}): ColumnGrid {
@@ -48,20 +45,7 @@ export function renderColumnGrid(inputShape: readonly number[], columns: readonl
   const rowHeight = marker + ch;
   const width = 2 * GRID_PAD + columns.length * cw + (columns.length - 1) * GRID_GAP;
   const height = 2 * GRID_PAD + n * rowHeight + (n - 1) * GRID_GAP;
-  const png = new PNG({ width, height });
-  const data = png.data;
-  const fill = (x0: number, y0: number, w: number, h: number, [r, g, b]: Rgb) => {
-    for (let y = y0; y < y0 + h; y++) {
-      for (let x = x0; x < x0 + w; x++) {
-        const o = (y * width + x) * 4;
-        data[o] = r;
-        data[o + 1] = g;
-        data[o + 2] = b;
-        data[o + 3] = 255;
-      }
-    }
-  };
-  fill(0, 0, width, height, BACKGROUND);
+  const { png, fill } = pngCanvas(width, height);
   for (let r = 0; r < n; r++) {
     const y0 = GRID_PAD + r * (rowHeight + GRID_GAP);
     columns.forEach((c, k) => {

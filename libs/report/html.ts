@@ -386,7 +386,11 @@ ${sections.join('\n')}
 
 /** Renders the report and writes it to `dir/report.html` atomically (temporary file + rename). Returns the path. */
 export async function writeReport(dir: string, input: ReportInput, opts: RenderOptions = {}): Promise<string> {
-  const html = await renderReport(input, opts);
+  return writeReportHtml(dir, await renderReport(input, opts));
+}
+
+/** Writes `html` to `dir/report.html` atomically (temporary file + rename). Returns the path. */
+export async function writeReportHtml(dir: string, html: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, 'report.html');
   const tmp = join(dir, `.report.html.${process.pid}.${randomUUID()}.tmp`);

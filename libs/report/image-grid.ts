@@ -24,9 +24,28 @@ export const STRIP_MAX_CELL = 8;
 /** Vector strips: target width of one strip (cells get narrower for many features). */
 export const STRIP_TARGET_WIDTH = 640;
 
-const BACKGROUND: Rgb = [255, 255, 255];
-const SUCCESS: Rgb = [44, 160, 44];
-const FAILURE: Rgb = [190, 190, 190];
+export const BACKGROUND: Rgb = [255, 255, 255];
+export const SUCCESS: Rgb = [44, 160, 44];
+export const FAILURE: Rgb = [190, 190, 190];
+
+/** A width × height PNG filled with BACKGROUND, and a rectangle fill on it. */
+export function pngCanvas(width: number, height: number): { png: PNG; fill: (x0: number, y0: number, w: number, h: number, rgb: Rgb) => void } {
+  const png = new PNG({ width, height });
+  const data = png.data;
+  const fill = (x0: number, y0: number, w: number, h: number, [r, g, b]: Rgb) => {
+    for (let y = y0; y < y0 + h; y++) {
+      for (let x = x0; x < x0 + w; x++) {
+        const o = (y * width + x) * 4;
+        data[o] = r;
+        data[o + 1] = g;
+        data[o + 2] = b;
+        data[o + 3] = 255;
+      }
+    }
+  };
+  fill(0, 0, width, height, BACKGROUND);
+  return { png, fill };
+}
 
 // Viridis sampled at 0, 1/8, …, 1; linear interpolation in between.
 const VIRIDIS: readonly Rgb[] = [
@@ -162,20 +181,7 @@ export function renderImageGrid(inputShape: readonly number[], originals: Float3
     }
   }
 
-  const png = new PNG({ width, height });
-  const data = png.data;
-  const fill = (x0: number, y0: number, w: number, h: number, [r, g, b]: Rgb) => {
-    for (let y = y0; y < y0 + h; y++) {
-      for (let x = x0; x < x0 + w; x++) {
-        const o = (y * width + x) * 4;
-        data[o] = r;
-        data[o + 1] = g;
-        data[o + 2] = b;
-        data[o + 3] = 255;
-      }
-    }
-  };
-  fill(0, 0, width, height, BACKGROUND);
+  const { png, fill } = pngCanvas(width, height);
 
   // The colour of pixel p of row r in a sample (values) or of its |δ|.
   const valueColour = (x: Float32Array, r: number, p: number): Rgb => {

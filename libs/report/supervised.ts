@@ -5,11 +5,8 @@
  * the timings and the configuration. Self-contained like the augmentation
  * report (html.ts): inline CSS and SVG, images as data: URIs, no script.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { GridImages, SupervisedMetrics } from '../supervised/index.js';
-import { escapeHtml, formatPercent, formatSeconds, reportPage } from './html.js';
+import { escapeHtml, formatPercent, formatSeconds, reportPage, writeReportHtml } from './html.js';
 import { renderColumnGrid } from './column-grid.js';
 import { miChart, robustnessChart } from './robustness-chart.js';
 
@@ -127,16 +124,5 @@ export async function renderSupervisedReport(input: SupervisedReportInput): Prom
 
 /** Renders and writes `dir/report.html` atomically. Returns the path. */
 export async function writeSupervisedReport(dir: string, input: SupervisedReportInput): Promise<string> {
-  const html = await renderSupervisedReport(input);
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, 'report.html');
-  const tmp = join(dir, `.report.html.${process.pid}.${randomUUID()}.tmp`);
-  try {
-    await writeFile(tmp, html, 'utf8');
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
-  return path;
+  return writeReportHtml(dir, await renderSupervisedReport(input));
 }
